@@ -1,0 +1,139 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "engage",
+    products: [
+        .library(name: "EngageClient", targets: ["EngageClient"]),
+        .executable(name: "engaged", targets: ["engaged"]),
+        .executable(name: "engage", targets: ["engage"]),
+        .executable(name: "engage-load", targets: ["engage-load"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+    ],
+    targets: [
+        // Debian's liblmdb-dev, never vendored.
+        .systemLibrary(
+            name: "CLMDB",
+            pkgConfig: "lmdb",
+            providers: [.apt(["liblmdb-dev"])]
+        ),
+        // A small safe LMDB wrapper: environments, transactions as non-escaping closures, cursors.
+        .target(name: "LMDB", dependencies: ["CLMDB"], swiftSettings: swiftSettings),
+        // Domain values shared by the store, the protocol, the client and the tools. No dependencies.
+        .target(name: "EngageModel", swiftSettings: swiftSettings),
+        // The wire protocol: the only module that knows byte layouts.
+        .target(
+            name: "EngageProtocol",
+            dependencies: [
+                "EngageModel",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The engagement model on LMDB. No networking.
+        .target(
+            name: "EngageStore",
+            dependencies: [
+                "LMDB",
+                "EngageModel",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "EngageServer",
+            dependencies: [
+                "EngageStore",
+                "EngageProtocol",
+                "EngageModel",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "EngageClient",
+            dependencies: [
+                "EngageProtocol",
+                "EngageModel",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "engaged",
+            dependencies: [
+                "EngageServer",
+                "EngageStore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "engage",
+            dependencies: [
+                "EngageClient",
+                "EngageModel",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "engage-load",
+            dependencies: [
+                "EngageClient",
+                "EngageModel",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "LMDBTests", dependencies: ["LMDB"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "EngageProtocolTests",
+            dependencies: [
+                "EngageProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOTestUtils", package: "swift-nio"),
+            ],
+            resources: [.copy("Vectors")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "EngageStoreTests",
+            dependencies: ["EngageStore", "EngageModel"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "EngageServerTests",
+            dependencies: [
+                "EngageServer",
+                "EngageProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "EngageIntegrationTests",
+            dependencies: ["EngageClient", "EngageModel"],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

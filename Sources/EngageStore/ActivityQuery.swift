@@ -1,0 +1,149 @@
+import EngageModel
+import LMDB
+
+extension EngageStore {
+    /// Daily DAU, WAU and MAU over [from, to], optionally filtered and broken down (SEMANTICS.md).
+    ///
+    /// Without filters and breakdown this reads the maintained series: time proportional to days. Otherwise
+    /// it sweeps the per-day active sets from `from - 29`, intersected with the matching users: time
+    /// proportional to days plus the matching users' active days. Raw events are never read.
+    public func activity(_ query: ActivityQuery) throws -> [ActivityRow] {
+        guard let from = query.from.storeDay, let to = query.to.storeDay, from <= to else {
+            throw QueryError(.invalidRange, "from \(query.from) must not be after to \(query.to), both within 1999-12-01 ... 2179")
+        }
+        guard Int(to) - Int(from) < Limits.maxQueryDays else {
+            throw QueryError(.invalidRange, "a query spans at most \(Limits.maxQueryDays) days")
+        }
+        return try self.read { txn, reader in
+            if query.filters.isEmpty && query.breakdown == nil {
+                return try Self.maintainedSeries(from: Int(from), to: Int(to), txn, reader)
+            }
+            return try Self.sweptSeries(query, from: Int(from), to: Int(to), txn, reader)
+        }
+    }
+
+    private static func maintainedSeries(
+        from: Int,
+        to: Int,
+        _ txn: borrowing Transaction,
+        _ reader: StoreReader
+    ) throws -> [ActivityRow] {
+        var rows = (from...to).map { ActivityRow(date: CivilDate(storeDay: StoreDay($0)), dau: 0, wau: 0, mau: 0) }
+        try txn.forEach(reader.schema.series, from: Key.u16(StoreDay(from)), whilePrefix: []) { entry in
+            let day = Int(entry.key.readU16(at: 0))
+            guard day <= to else { return false }
+            rows[day - from].dau = Int(entry.value.readU32(at: 0))
+            rows[day - from].wau = Int(entry.value.readU32(at: 4))
+            rows[day - from].mau = Int(entry.value.readU32(at: 8))
+            return true
+        }
+        return rows
+    }
+
+    private static func sweptSeries(
+        _ query: ActivityQuery,
+        from: Int,
+        to: Int,
+        _ txn: borrowing Transaction,
+        _ reader: StoreReader
+    ) throws -> [ActivityRow] {
+        let capacity = try reader.userKeyLimit(txn)
+        let filter = try reader.matching(query.filters, capacity: capacity, txn)
+        var groupNames: [String?] = [nil]
+        // Group of each user key, -1 when the user is filtered out.
+        var groupOf = [Int32](repeating: filter == nil ? 0 : -1, count: capacity + 1)
+        if let dimension = query.breakdown {
+            groupOf = [Int32](repeating: -1, count: capacity + 1)
+            let groups = try reader.groups(dimension, capacity: capacity, txn)
+            groupNames = groups.map(\.name)
+            for (index, group) in groups.enumerated() {
+                group.users.forEach { user in
+                    if Int(user) < groupOf.count && (filter?.contains(user) ?? true) { groupOf[Int(user)] = Int32(index) }
+                }
+            }
+        } else if let filter {
+            filter.forEach { user in if Int(user) < groupOf.count { groupOf[Int(user)] = 0 } }
+        }
+        let series = try ActivitySweep.run(
+            from: from,
+            to: to,
+            groupCount: groupNames.count,
+            userCapacity: groupOf.count,
+            groupOf: { groupOf[Int($0)] },
+            txn,
+            reader
+        )
+        var rows: [ActivityRow] = []
+        rows.reserveCapacity(groupNames.count * (to - from + 1))
+        for (group, name) in groupNames.enumerated() {
+            for day in from...to {
+                let counts = series[group][day - from]
+                rows.append(
+                    ActivityRow(group: name, date: CivilDate(storeDay: StoreDay(day)), dau: counts.dau, wau: counts.wau, mau: counts.mau)
+                )
+            }
+        }
+        return rows
+    }
+}
+
+/// The exact WAU/MAU sweep over the per-day active sets: each user's active day d covers
+/// [max(d, previous + w), d + w - 1] of the window-w series, previous being that user's last active day.
+enum ActivitySweep {
+    static func run(
+        from: Int,
+        to: Int,
+        groupCount: Int,
+        userCapacity: Int,
+        groupOf: (UInt32) -> Int32,
+        _ txn: borrowing Transaction,
+        _ reader: StoreReader
+    ) throws -> [[(dau: Int, wau: Int, mau: Int)]] {
+        let dayCount = to - from + 1
+        var dau = [[Int]](repeating: [Int](repeating: 0, count: dayCount), count: groupCount)
+        var wauDiff = [[Int]](repeating: [Int](repeating: 0, count: dayCount + 1), count: groupCount)
+        var mauDiff = wauDiff
+        var lastActive = [Int32](repeating: Int32.min / 2, count: userCapacity)
+        func cover(_ diff: inout [Int], _ low: Int, _ high: Int) {
+            let clippedLow = max(low, from)
+            let clippedHigh = min(high, to)
+            guard clippedLow <= clippedHigh else { return }
+            diff[clippedLow - from] += 1
+            diff[clippedHigh - from + 1] -= 1
+        }
+        for day in (from - 29)...to {
+            try reader.activeChunks(day, txn) { chunk, bits in
+                let base = Int(chunk) * usersPerChunk
+                for (wordIndex, word) in bits.words.enumerated() where word != 0 {
+                    var remaining = word
+                    while remaining != 0 {
+                        let user = base + wordIndex * 64 + remaining.trailingZeroBitCount
+                        remaining &= remaining - 1
+                        guard user < userCapacity else { continue }
+                        let group = Int(groupOf(UInt32(user)))
+                        guard group >= 0 else { continue }
+                        if day >= from { dau[group][day - from] += 1 }
+                        let previous = Int(lastActive[user])
+                        cover(&mauDiff[group], max(day, previous + 30), day + 29)
+                        cover(&wauDiff[group], max(day, previous + 7), day + 6)
+                        lastActive[user] = Int32(day)
+                    }
+                }
+            }
+        }
+        var result: [[(dau: Int, wau: Int, mau: Int)]] = []
+        for group in 0..<groupCount {
+            var wau = 0
+            var mau = 0
+            var rows: [(dau: Int, wau: Int, mau: Int)] = []
+            rows.reserveCapacity(dayCount)
+            for index in 0..<dayCount {
+                wau += wauDiff[group][index]
+                mau += mauDiff[group][index]
+                rows.append((dau[group][index], wau, mau))
+            }
+            result.append(rows)
+        }
+        return result
+    }
+}

@@ -1,0 +1,154 @@
+import EngageModel
+import Foundation
+import LMDB
+import Logging
+import NIOConcurrencyHelpers
+
+/// The engagement model on LMDB: raw events plus every derived record, maintained on write.
+///
+/// Writes (``ingest(_:)``, ``upsertUsers(_:)``, ``defineActions(_:)``) go to the single writer thread and
+/// return once their transaction is durably committed. Queries are synchronous and run in their own
+/// read-only transaction on the caller's thread: call them from a thread pool, not an event loop.
+public final class EngageStore: Sendable {
+    public let configuration: StoreConfiguration
+    let environment: Environment
+    let schema: Schema
+    let settings: StoreSettings
+    private let writer: StoreWriter
+    let logger: Logger
+
+    /// The data directory's reporting time zone (IANA name).
+    public var timeZone: String { self.settings.zone.identifier }
+    public var sessionGapMs: Int64 { self.settings.sessionGapMs }
+    public var powerThreshold: Int { self.settings.powerThreshold }
+
+    /// Opens or creates the data directory, rebuilds the event-id filter and starts the writer.
+    public init(configuration: StoreConfiguration, logger: Logger = Logger(label: "engage.store")) throws {
+        let directory = configuration.path
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        } catch {
+            throw StoreOpenError("cannot create the data directory \(directory): \(error.localizedDescription)")
+        }
+        var options = Environment.Options(
+            mapSize: configuration.initialMapSize,
+            maxDatabases: Schema.databaseCount + 2,
+            unsafeNoSync: configuration.unsafeNoSync
+        )
+        let dataFile = directory + "/data.mdb"
+        if let size = (try? FileManager.default.attributesOfItem(atPath: dataFile))?[.size] as? Int {
+            // An existing file larger than the requested map needs a map at least as large.
+            options.mapSize = max(options.mapSize, size * 2)
+        }
+        let environment: Environment
+        do {
+            environment = try Environment(path: directory, options: options)
+        } catch {
+            throw StoreOpenError("cannot open the data directory \(directory): \(error)")
+        }
+        let schema = try Schema(environment: environment)
+        let (settings, catalog, counters) = try environment.write { txn in
+            let settings = try StoreMeta.settle(configuration, txn, schema)
+            return (settings, try StoreMeta.readCatalog(txn, schema), try StoreMeta.readCounters(txn, schema))
+        }
+        let caches = WriterCaches(userCacheLimit: configuration.userCacheEntries, filterBytes: configuration.eventFilterBytes)
+        let started = Date()
+        try environment.read { txn in
+            try txn.forEach(schema.events, prefix: []) { entry in
+                caches.filter.insert(
+                    user: entry.key.readU32(at: 2),
+                    eventID: UnsafeRawBufferPointer(rebasing: entry.key[6...])
+                )
+                return true
+            }
+        }
+        if caches.filter.insertions > 0 {
+            logger.info(
+                "event-id filter rebuilt",
+                metadata: [
+                    "events": "\(caches.filter.insertions)",
+                    "seconds": "\(String(format: "%.2f", Date().timeIntervalSince(started)))",
+                    "filter_bytes": "\(caches.filter.sizeInBytes)",
+                ]
+            )
+        }
+        self.configuration = configuration
+        self.environment = environment
+        self.schema = schema
+        self.settings = settings
+        self.logger = logger
+        self.writer = StoreWriter(
+            environment: environment,
+            schema: schema,
+            settings: settings,
+            configuration: configuration,
+            catalog: catalog,
+            counters: counters,
+            caches: caches,
+            logger: logger
+        )
+        self.writer.start()
+    }
+
+    /// Commits what is queued, stops the writer. Further writes fail with ``StoreWriteError/Kind/closed``.
+    public func close() {
+        self.writer.close()
+    }
+
+    // MARK: - Writes
+
+    /// Stores a batch of events; returns once the batch is durable. Events are validated one by one: a bad
+    /// event is rejected alone, with its index and reason.
+    public func ingest(_ events: [Event]) async throws -> BatchResult {
+        try await self.writer.submit(.events(events))
+    }
+
+    /// Creates or updates users (last write wins per attribute).
+    public func upsertUsers(_ users: [UserProfile]) async throws -> BatchResult {
+        try await self.writer.submit(.users(users))
+    }
+
+    /// Defines or updates catalog actions. A changed `is_core_action` re-derives every affected record in
+    /// the same transaction, before this returns.
+    public func defineActions(_ actions: [ActionDefinition]) async throws -> BatchResult {
+        try await self.writer.submit(.actions(actions))
+    }
+
+    /// Recomputes every derived record from the raw events.
+    public func rebuildDerivedRecords() async throws {
+        _ = try await self.writer.submit(.rebuild)
+    }
+
+    // MARK: - Reads
+
+    public func stats() throws -> StoreStats {
+        let counters = self.writer.published.withLockedValue { $0 }
+        let fileSize = (try? FileManager.default.attributesOfItem(atPath: self.configuration.path + "/data.mdb"))?[.size] as? Int
+        return try self.environment.read { txn in
+            var firstDay: CivilDate?
+            var lastDay: CivilDate?
+            try txn.withCursor(self.schema.dayTotals) { cursor in
+                firstDay = try cursor.first().map { CivilDate(storeDay: $0.key.readU16(at: 0)) }
+                lastDay = try cursor.last().map { CivilDate(storeDay: $0.key.readU16(at: 0)) }
+            }
+            return StoreStats(
+                events: Int(counters.eventCount),
+                duplicates: Int(counters.duplicateCount),
+                users: Int(counters.nextUserKey) - 1,
+                actions: try txn.count(self.schema.actions),
+                days: try txn.count(self.schema.dayTotals),
+                bytesOnDisk: fileSize ?? self.environment.info.usedBytes,
+                timeZone: self.settings.zone.identifier,
+                firstDay: firstDay,
+                lastDay: lastDay
+            )
+        }
+    }
+
+    /// Runs `body` in a read-only transaction with a ``StoreReader``.
+    func read<Result>(_ body: (borrowing Transaction, StoreReader) throws -> Result) throws -> Result {
+        try self.environment.read { txn in
+            try body(txn, StoreReader(schema: self.schema, settings: self.settings))
+        }
+    }
+}

@@ -1,0 +1,356 @@
+import EngageModel
+
+/// A user's stored profile.
+struct UserRecord: Equatable {
+    var userID: [UInt8]
+    /// Day number of the registration date, if known.
+    var registration: Int32?
+    /// A registration date was given by an upsert: events never move it.
+    var registrationIsExplicit: Bool
+    /// Value ids, indexed by ``Attribute/index``; 0 is `unknown`.
+    var attributeValueIDs: [UInt32]
+    var firstEventDay: StoreDay?
+    var lastEventDay: StoreDay?
+
+    init(userID: [UInt8]) {
+        self.userID = userID
+        self.registration = nil
+        self.registrationIsExplicit = false
+        self.attributeValueIDs = Array(repeating: 0, count: Attribute.allCases.count)
+        self.firstEventDay = nil
+        self.lastEventDay = nil
+    }
+
+    func encoded() -> [UInt8] {
+        var writer = ByteWriter(capacity: 16 + self.userID.count)
+        var flags: UInt8 = 0
+        if self.registration != nil { flags |= 1 }
+        if self.registrationIsExplicit { flags |= 2 }
+        if self.firstEventDay != nil { flags |= 4 }
+        writer.u8(flags)
+        if let registration { writer.zigzag(Int64(registration)) }
+        if let firstEventDay, let lastEventDay {
+            writer.varint(Int(firstEventDay))
+            writer.varint(Int(lastEventDay))
+        }
+        for id in self.attributeValueIDs { writer.varint(Int(id)) }
+        writer.raw(self.userID)
+        return writer.bytes
+    }
+
+    init(decoding bytes: UnsafeRawBufferPointer) throws(CorruptRecord) {
+        var reader = ByteReader(bytes)
+        let flags = try reader.u8()
+        self.registration = flags & 1 != 0 ? Int32(truncatingIfNeeded: try reader.zigzag()) : nil
+        self.registrationIsExplicit = flags & 2 != 0
+        if flags & 4 != 0 {
+            self.firstEventDay = StoreDay(truncatingIfNeeded: try reader.int())
+            self.lastEventDay = StoreDay(truncatingIfNeeded: try reader.int())
+        } else {
+            self.firstEventDay = nil
+            self.lastEventDay = nil
+        }
+        var ids: [UInt32] = []
+        for _ in Attribute.allCases { ids.append(UInt32(truncatingIfNeeded: try reader.varint())) }
+        self.attributeValueIDs = ids
+        self.userID = Array(reader.rest())
+    }
+
+    var registrationDate: CivilDate? { self.registration.map { CivilDate(dayNumber: $0) } }
+}
+
+/// An action of the catalog.
+struct ActionRecord: Equatable {
+    var actionType: [UInt8]
+    var category: String
+    var weight: Int32
+    var isCore: Bool
+
+    func encoded() -> [UInt8] {
+        var writer = ByteWriter(capacity: 16 + self.actionType.count)
+        writer.u8(self.isCore ? 1 : 0)
+        writer.zigzag(Int64(self.weight))
+        writer.lengthPrefixed(Array(self.category.utf8))
+        writer.raw(self.actionType)
+        return writer.bytes
+    }
+
+    init(actionType: [UInt8], category: String, weight: Int32, isCore: Bool) {
+        self.actionType = actionType
+        self.category = category
+        self.weight = weight
+        self.isCore = isCore
+    }
+
+    init(decoding bytes: UnsafeRawBufferPointer) throws(CorruptRecord) {
+        var reader = ByteReader(bytes)
+        self.isCore = try reader.u8() != 0
+        self.weight = Int32(truncatingIfNeeded: try reader.zigzag())
+        self.category = try reader.lengthPrefixed().string
+        self.actionType = Array(reader.rest())
+    }
+
+    var definition: ActionDefinition {
+        ActionDefinition(
+            actionType: String(decoding: self.actionType, as: UTF8.self),
+            category: self.category,
+            engagementWeight: self.weight,
+            isCoreAction: self.isCore
+        )
+    }
+}
+
+/// The value of a raw event; its key holds the day, the user and the event id.
+struct StoredEvent: Equatable {
+    var timestampMs: Int64
+    var actionKey: UInt16
+    /// 0 means no context.
+    var contextID: UInt32
+    var metadata: [UInt8]
+
+    static func encode(
+        timestampMs: Int64,
+        day: CivilDate,
+        actionKey: UInt16,
+        contextID: UInt32,
+        metadata: some Collection<UInt8>,
+        into writer: inout ByteWriter
+    ) {
+        writer.zigzag(timestampMs - day.utcMidnightMs)
+        writer.varint(Int(actionKey))
+        writer.varint(Int(contextID))
+        writer.raw(metadata)
+    }
+
+    /// Decodes the fixed fields only (sessions and recounts do not need the metadata).
+    static func decodeHead(
+        _ bytes: UnsafeRawBufferPointer,
+        day: CivilDate
+    ) throws(CorruptRecord) -> (timestampMs: Int64, actionKey: UInt16, contextID: UInt32, metadataOffset: Int) {
+        var reader = ByteReader(bytes)
+        let ts = try reader.zigzag() + day.utcMidnightMs
+        let action = UInt16(truncatingIfNeeded: try reader.varint())
+        let context = UInt32(truncatingIfNeeded: try reader.varint())
+        return (ts, action, context, reader.offset)
+    }
+}
+
+/// A user's engagement tier over a window (SEMANTICS.md, "Distribution and tiers").
+public enum Tier: UInt8, CaseIterable, Sendable, Comparable {
+    case inactive = 0
+    case casual = 1
+    case regular = 2
+    case core = 3
+    case power = 4
+
+    public var name: String {
+        switch self {
+        case .inactive: return "inactive"
+        case .casual: return "casual"
+        case .regular: return "regular"
+        case .core: return "core"
+        case .power: return "power"
+        }
+    }
+
+    public init?(name: String) {
+        guard let tier = Tier.allCases.first(where: { $0.name == name }) else { return nil }
+        self = tier
+    }
+
+    /// The tier of `activeDays` active days with `actions` total actions over them.
+    public static func of(activeDays: Int, actions: Int, powerThreshold: Int) -> Tier {
+        switch activeDays {
+        case 0: return .inactive
+        case 1...5: return .casual
+        case 6...15: return .regular
+        default: return actions >= powerThreshold * activeDays ? .power : .core
+        }
+    }
+
+    public static func < (lhs: Tier, rhs: Tier) -> Bool { lhs.rawValue < rhs.rawValue }
+}
+
+/// One user's activity on one local day.
+struct DailyRecord: Equatable {
+    /// (action key, events) sorted by action key.
+    var actionCounts: [(action: UInt16, count: UInt32)]
+    /// Sessions starting this day and the sum of their durations in seconds.
+    var sessionsCount: UInt32
+    var sessionSeconds: UInt64
+    /// Active days and their total actions over [day - 29, day]: the rolling tier's inputs.
+    var rollingActiveDays: UInt8
+    var rollingActions: UInt64
+    var tier: Tier
+    /// Start of the session holding this day's first event, when that session began on an earlier day.
+    var carryStartMs: Int64?
+
+    init() {
+        self.actionCounts = []
+        self.sessionsCount = 0
+        self.sessionSeconds = 0
+        self.rollingActiveDays = 0
+        self.rollingActions = 0
+        self.tier = .inactive
+        self.carryStartMs = nil
+    }
+
+    static func == (lhs: DailyRecord, rhs: DailyRecord) -> Bool {
+        lhs.actionCounts.elementsEqual(rhs.actionCounts, by: { $0.action == $1.action && $0.count == $1.count })
+            && lhs.sessionsCount == rhs.sessionsCount && lhs.sessionSeconds == rhs.sessionSeconds
+            && lhs.rollingActiveDays == rhs.rollingActiveDays && lhs.rollingActions == rhs.rollingActions
+            && lhs.tier == rhs.tier && lhs.carryStartMs == rhs.carryStartMs
+    }
+
+    var totalActions: Int { self.actionCounts.reduce(0) { $0 + Int($1.count) } }
+    var uniqueActionTypes: Int { self.actionCounts.count }
+
+    func isActive(_ catalog: ActionCatalog) -> Bool {
+        self.actionCounts.contains { catalog.isCore($0.action) }
+    }
+
+    mutating func add(action: UInt16, count: UInt32) {
+        var low = 0
+        var high = self.actionCounts.count
+        while low < high {
+            let middle = (low + high) / 2
+            if self.actionCounts[middle].action < action { low = middle + 1 } else { high = middle }
+        }
+        if low < self.actionCounts.count && self.actionCounts[low].action == action {
+            self.actionCounts[low].count += count
+        } else {
+            self.actionCounts.insert((action, count), at: low)
+        }
+    }
+
+    func encoded(day: CivilDate) -> [UInt8] {
+        var writer = ByteWriter(capacity: 24 + self.actionCounts.count * 3)
+        writer.varint(self.actionCounts.count)
+        for entry in self.actionCounts {
+            writer.varint(Int(entry.action))
+            writer.varint(Int(entry.count))
+        }
+        writer.varint(Int(self.sessionsCount))
+        writer.varint(self.sessionSeconds)
+        writer.u8(self.rollingActiveDays)
+        writer.varint(self.rollingActions)
+        writer.u8(self.tier.rawValue)
+        if let carryStartMs {
+            writer.u8(1)
+            writer.zigzag(day.utcMidnightMs - carryStartMs)
+        } else {
+            writer.u8(0)
+        }
+        return writer.bytes
+    }
+
+    init(decoding bytes: UnsafeRawBufferPointer, day: CivilDate) throws(CorruptRecord) {
+        var reader = ByteReader(bytes)
+        let count = try reader.int()
+        guard count <= bytes.count else { throw CorruptRecord(what: "daily record action count") }
+        var counts: [(action: UInt16, count: UInt32)] = []
+        counts.reserveCapacity(count)
+        for _ in 0..<count {
+            let action = UInt16(truncatingIfNeeded: try reader.varint())
+            let events = UInt32(truncatingIfNeeded: try reader.varint())
+            counts.append((action, events))
+        }
+        self.actionCounts = counts
+        self.sessionsCount = UInt32(truncatingIfNeeded: try reader.varint())
+        self.sessionSeconds = try reader.varint()
+        self.rollingActiveDays = try reader.u8()
+        self.rollingActions = try reader.varint()
+        guard let tier = Tier(rawValue: try reader.u8()) else { throw CorruptRecord(what: "tier") }
+        self.tier = tier
+        self.carryStartMs = try reader.u8() != 0 ? day.utcMidnightMs - (try reader.zigzag()) : nil
+    }
+}
+
+/// A session's aggregates; its key holds the start day, the user and the start instant.
+struct SessionRecord: Equatable {
+    var startMs: Int64
+    var endMs: Int64
+    var actionsCount: UInt32
+    var coreActionsCount: UInt32
+    /// Distinct non-empty contexts, ascending.
+    var contexts: [UInt32]
+
+    var durationSeconds: Int64 { (self.endMs - self.startMs) / 1000 }
+    var screensVisited: Int { self.contexts.count }
+
+    func encoded() -> [UInt8] {
+        var writer = ByteWriter(capacity: 16 + self.contexts.count * 2)
+        writer.varint(UInt64(self.endMs - self.startMs))
+        writer.varint(Int(self.actionsCount))
+        writer.varint(Int(self.coreActionsCount))
+        writer.varint(self.contexts.count)
+        var previous: UInt32 = 0
+        for context in self.contexts {
+            writer.varint(Int(context - previous))
+            previous = context
+        }
+        return writer.bytes
+    }
+
+    init(startMs: Int64, endMs: Int64, actionsCount: UInt32, coreActionsCount: UInt32, contexts: [UInt32]) {
+        self.startMs = startMs
+        self.endMs = endMs
+        self.actionsCount = actionsCount
+        self.coreActionsCount = coreActionsCount
+        self.contexts = contexts
+    }
+
+    init(decoding bytes: UnsafeRawBufferPointer, startMs: Int64) throws(CorruptRecord) {
+        var reader = ByteReader(bytes)
+        self.startMs = startMs
+        self.endMs = startMs + Int64(truncatingIfNeeded: try reader.varint())
+        self.actionsCount = UInt32(truncatingIfNeeded: try reader.varint())
+        self.coreActionsCount = UInt32(truncatingIfNeeded: try reader.varint())
+        let count = try reader.int()
+        guard count <= bytes.count else { throw CorruptRecord(what: "session context count") }
+        var contexts: [UInt32] = []
+        contexts.reserveCapacity(count)
+        var previous: UInt32 = 0
+        for _ in 0..<count {
+            previous += UInt32(truncatingIfNeeded: try reader.varint())
+            contexts.append(previous)
+        }
+        self.contexts = contexts
+    }
+
+    /// `bounce` (one event), `engaged` (has a core action) or `passive`.
+    var sessionType: String {
+        if self.actionsCount == 1 { return "bounce" }
+        return self.coreActionsCount > 0 ? "engaged" : "passive"
+    }
+}
+
+/// The action catalog, small enough to keep whole in memory.
+struct ActionCatalog: Equatable {
+    /// Indexed by action key; key 0 is unused.
+    private(set) var actions: [ActionRecord?] = [nil]
+    private(set) var keysByType: [[UInt8]: UInt16] = [:]
+
+    /// Action keys are two bytes; key 0 is reserved.
+    static let capacity = Int(UInt16.max)
+
+    func isCore(_ key: UInt16) -> Bool {
+        Int(key) < self.actions.count ? (self.actions[Int(key)]?.isCore ?? false) : false
+    }
+
+    func key(of actionType: [UInt8]) -> UInt16? { self.keysByType[actionType] }
+
+    func record(_ key: UInt16) -> ActionRecord? { Int(key) < self.actions.count ? self.actions[Int(key)] : nil }
+
+    var count: Int { self.keysByType.count }
+
+    var nextKey: UInt16? { self.actions.count < ActionCatalog.capacity ? UInt16(self.actions.count) : nil }
+
+    mutating func set(_ key: UInt16, _ record: ActionRecord) {
+        while self.actions.count <= Int(key) { self.actions.append(nil) }
+        self.actions[Int(key)] = record
+        self.keysByType[record.actionType] = key
+    }
+
+    var coreFlags: [Bool] { self.actions.map { $0?.isCore ?? false } }
+}

@@ -1,0 +1,73 @@
+import EngageModel
+
+/// How to open a data directory.
+public struct StoreConfiguration: Sendable {
+    /// The data directory (created if missing).
+    public var path: String
+    /// The reporting time zone. Fixed when the directory is created; opening it with another is refused.
+    /// nil: whatever the directory records (UTC for a new one).
+    public var timeZone: String?
+    /// Session gap in milliseconds (default 30 minutes). Fixed at creation, like the time zone.
+    public var sessionGapMs: Int64?
+    /// Power-tier threshold P (default 20).
+    public var powerThreshold: Int?
+    /// `is_core_action` of action types first seen in events (default true).
+    public var autoRegisteredActionsAreCore: Bool?
+    /// Heap bytes of the event-id filter (see ``EventIDFilter``).
+    public var eventFilterBytes: Int
+    /// Most user ids kept in the writer's lookup cache.
+    public var userCacheEntries: Int
+    /// The initial LMDB map size; it grows by itself before it fills.
+    public var initialMapSize: Int
+    /// Skips fsync: only for throw-away stores in tests and benchmarks. Acknowledged events may be lost.
+    public var unsafeNoSync: Bool
+    /// Most events applied in one commit; the rest wait for the next.
+    public var maxEventsPerCommit: Int
+    /// Events queued for the writer beyond which submitters wait (back-pressure).
+    public var maxQueuedEvents: Int
+
+    public static let defaultSessionGapMs: Int64 = 30 * 60 * 1000
+    public static let defaultPowerThreshold = 20
+    /// A session gap must stay under a day for the per-day session bookkeeping to hold.
+    public static let sessionGapRange: ClosedRange<Int64> = 1...(12 * 3_600_000)
+
+    public init(
+        path: String,
+        timeZone: String? = nil,
+        sessionGapMs: Int64? = nil,
+        powerThreshold: Int? = nil,
+        autoRegisteredActionsAreCore: Bool? = nil,
+        eventFilterBytes: Int = 64 << 20,
+        userCacheEntries: Int = 500_000,
+        initialMapSize: Int = 1 << 30,
+        unsafeNoSync: Bool = false,
+        maxEventsPerCommit: Int = 200_000,
+        maxQueuedEvents: Int = 1_000_000
+    ) {
+        self.path = path
+        self.timeZone = timeZone
+        self.sessionGapMs = sessionGapMs
+        self.powerThreshold = powerThreshold
+        self.autoRegisteredActionsAreCore = autoRegisteredActionsAreCore
+        self.eventFilterBytes = eventFilterBytes
+        self.userCacheEntries = userCacheEntries
+        self.initialMapSize = initialMapSize
+        self.unsafeNoSync = unsafeNoSync
+        self.maxEventsPerCommit = maxEventsPerCommit
+        self.maxQueuedEvents = maxQueuedEvents
+    }
+}
+
+/// Settings recorded in a data directory.
+struct StoreSettings: Sendable, Equatable {
+    var zone: ReportingTimeZone
+    var sessionGapMs: Int64
+    var powerThreshold: Int
+    var autoRegisteredActionsAreCore: Bool
+}
+
+/// Opening a data directory failed for a reason its owner can fix.
+public struct StoreOpenError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,132 @@
+import EngageModel
+import LMDB
+
+/// Reads and writes the `meta` database: settings fixed at creation and the store's counters.
+enum StoreMeta {
+    static let currentSchemaVersion: UInt64 = 1
+
+    static func string(_ name: String, _ txn: borrowing Transaction, _ schema: Schema) throws -> String? {
+        try txn.get(schema.meta, key: Array(name.utf8))?.string
+    }
+
+    static func number(_ name: String, _ txn: borrowing Transaction, _ schema: Schema) throws -> UInt64? {
+        guard let raw = try txn.get(schema.meta, key: Array(name.utf8)) else { return nil }
+        var reader = ByteReader(raw)
+        return try reader.u64()
+    }
+
+    static func put(_ name: String, string: String, _ txn: borrowing Transaction, _ schema: Schema) throws {
+        try txn.put(schema.meta, key: Array(name.utf8), value: Array(string.utf8))
+    }
+
+    static func put(_ name: String, number: UInt64, _ txn: borrowing Transaction, _ schema: Schema) throws {
+        var writer = ByteWriter(capacity: 8)
+        writer.u64(number)
+        try txn.put(schema.meta, key: Array(name.utf8), value: writer.bytes)
+    }
+
+    static func readCounters(_ txn: borrowing Transaction, _ schema: Schema) throws -> StoreCounters {
+        var counters = StoreCounters()
+        counters.nextUserKey = UInt32(try self.number(MetaKey.nextUserKey, txn, schema) ?? 1)
+        counters.nextContextID = UInt32(try self.number(MetaKey.nextContextID, txn, schema) ?? 1)
+        counters.nextAttributeValueID = UInt32(try self.number(MetaKey.nextAttributeValueID, txn, schema) ?? 1)
+        counters.eventCount = try self.number(MetaKey.eventCount, txn, schema) ?? 0
+        counters.duplicateCount = try self.number(MetaKey.duplicateCount, txn, schema) ?? 0
+        return counters
+    }
+
+    static func write(_ counters: StoreCounters, _ txn: borrowing Transaction, _ schema: Schema) throws {
+        try self.put(MetaKey.nextUserKey, number: UInt64(counters.nextUserKey), txn, schema)
+        try self.put(MetaKey.nextContextID, number: UInt64(counters.nextContextID), txn, schema)
+        try self.put(MetaKey.nextAttributeValueID, number: UInt64(counters.nextAttributeValueID), txn, schema)
+        try self.put(MetaKey.eventCount, number: counters.eventCount, txn, schema)
+        try self.put(MetaKey.duplicateCount, number: counters.duplicateCount, txn, schema)
+    }
+
+    static func readCatalog(_ txn: borrowing Transaction, _ schema: Schema) throws -> ActionCatalog {
+        var catalog = ActionCatalog()
+        try txn.forEach(schema.actions, prefix: []) { entry in
+            catalog.set(entry.key.readU16(at: 0), try ActionRecord(decoding: entry.value))
+            return true
+        }
+        return catalog
+    }
+
+    /// Records the settings of a new data directory, or checks an existing one against the configuration.
+    static func settle(
+        _ configuration: StoreConfiguration,
+        _ txn: borrowing Transaction,
+        _ schema: Schema
+    ) throws -> StoreSettings {
+        if let version = try self.number(MetaKey.schemaVersion, txn, schema) {
+            guard version == self.currentSchemaVersion else {
+                throw StoreOpenError(
+                    "\(configuration.path) has data format \(version); this engaged reads format \(self.currentSchemaVersion)"
+                )
+            }
+            let zoneName = try self.string(MetaKey.timeZone, txn, schema) ?? "UTC"
+            if let requested = configuration.timeZone, requested != zoneName {
+                throw StoreOpenError(
+                    "\(configuration.path) was created with reporting time zone \(zoneName); "
+                        + "it cannot be opened with --timezone \(requested) (dates would change meaning). "
+                        + "Start with --timezone \(zoneName), or import into a new data directory."
+                )
+            }
+            let gap = Int64(try self.number(MetaKey.sessionGapMs, txn, schema) ?? UInt64(StoreConfiguration.defaultSessionGapMs))
+            if let requested = configuration.sessionGapMs, requested != gap {
+                throw StoreOpenError(
+                    "\(configuration.path) was created with a session gap of \(gap) ms; it cannot be opened with \(requested) ms"
+                )
+            }
+            let threshold = Int(try self.number(MetaKey.powerThreshold, txn, schema) ?? 20)
+            if let requested = configuration.powerThreshold, requested != threshold {
+                throw StoreOpenError(
+                    "\(configuration.path) was created with power threshold \(threshold); it cannot be opened with \(requested)"
+                )
+            }
+            let defaultCore = try self.number(MetaKey.defaultCore, txn, schema).map { $0 != 0 } ?? true
+            if let requested = configuration.autoRegisteredActionsAreCore, requested != defaultCore {
+                throw StoreOpenError(
+                    "\(configuration.path) registers unknown actions with is_core_action=\(defaultCore); it cannot be opened with \(requested)"
+                )
+            }
+            return StoreSettings(
+                zone: try ReportingTimeZone(identifier: zoneName),
+                sessionGapMs: gap,
+                powerThreshold: threshold,
+                autoRegisteredActionsAreCore: defaultCore
+            )
+        }
+        let zoneName = configuration.timeZone ?? "UTC"
+        let zone: ReportingTimeZone
+        do {
+            zone = try ReportingTimeZone(identifier: zoneName)
+        } catch {
+            throw StoreOpenError("\(error)")
+        }
+        let gap = configuration.sessionGapMs ?? StoreConfiguration.defaultSessionGapMs
+        guard StoreConfiguration.sessionGapRange.contains(gap) else {
+            throw StoreOpenError("the session gap must be between 1 ms and 12 hours, not \(gap) ms")
+        }
+        let threshold = configuration.powerThreshold ?? StoreConfiguration.defaultPowerThreshold
+        guard threshold >= 1 else { throw StoreOpenError("the power threshold must be at least 1, not \(threshold)") }
+        let defaultCore = configuration.autoRegisteredActionsAreCore ?? true
+        try self.put(MetaKey.schemaVersion, number: self.currentSchemaVersion, txn, schema)
+        try self.put(MetaKey.timeZone, string: zoneName, txn, schema)
+        try self.put(MetaKey.sessionGapMs, number: UInt64(gap), txn, schema)
+        try self.put(MetaKey.powerThreshold, number: UInt64(threshold), txn, schema)
+        try self.put(MetaKey.defaultCore, number: defaultCore ? 1 : 0, txn, schema)
+        for attribute in Attribute.allCases {
+            let unknown = Array(Attribute.unknownValue.utf8)
+            try txn.put(schema.attributeValues, key: Key.attributeValue(attribute, unknown), value: Key.u32(0))
+            try txn.put(schema.attributeNames, key: Key.attributeName(attribute, 0), value: Key.u32(0) + unknown)
+        }
+        try self.write(StoreCounters(), txn, schema)
+        return StoreSettings(
+            zone: zone,
+            sessionGapMs: gap,
+            powerThreshold: threshold,
+            autoRegisteredActionsAreCore: defaultCore
+        )
+    }
+}

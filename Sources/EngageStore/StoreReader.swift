@@ -1,0 +1,135 @@
+import EngageModel
+import LMDB
+
+/// A query asked for something the store cannot answer as asked.
+public struct QueryError: Error, CustomStringConvertible {
+    public enum Kind: Sendable {
+        case invalidRange
+        case unknownDimension
+        case invalidValue
+    }
+
+    public let kind: Kind
+    public let description: String
+
+    public init(_ kind: Kind, _ description: String) {
+        self.kind = kind
+        self.description = description
+    }
+}
+
+/// Read helpers over one read-only transaction.
+struct StoreReader {
+    let schema: Schema
+    let settings: StoreSettings
+
+    func catalog(_ txn: borrowing Transaction) throws -> ActionCatalog {
+        try StoreMeta.readCatalog(txn, self.schema)
+    }
+
+    /// One past the highest user key.
+    func userKeyLimit(_ txn: borrowing Transaction) throws -> Int {
+        Int(try StoreMeta.number(MetaKey.nextUserKey, txn, self.schema) ?? 1)
+    }
+
+    /// The values of `attribute` that at least one user holds, with their ids, sorted by value.
+    func heldValues(_ attribute: Attribute, _ txn: borrowing Transaction) throws -> [(id: UInt32, name: String)] {
+        var values: [(id: UInt32, name: String)] = []
+        try txn.forEach(self.schema.attributeNames, prefix: [UInt8(attribute.index)]) { entry in
+            let users = entry.value.readU32(at: 0)
+            if users > 0 {
+                values.append((entry.key.readU32(at: 1), UnsafeRawBufferPointer(rebasing: entry.value[4...]).string))
+            }
+            return true
+        }
+        return values.sorted { $0.name < $1.name }
+    }
+
+    func valueID(_ attribute: Attribute, _ value: String, _ txn: borrowing Transaction) throws -> UInt32? {
+        if value == Attribute.unknownValue { return 0 }
+        return try txn.get(self.schema.attributeValues, key: Key.attributeValue(attribute, Array(value.utf8)))?
+            .readU32(at: 0)
+    }
+
+    /// Users holding value `valueID` of `attribute`.
+    func members(_ attribute: Attribute, _ valueID: UInt32, capacity: Int, _ txn: borrowing Transaction) throws -> UserSet {
+        var set = UserSet(capacity: capacity)
+        try txn.forEach(self.schema.attributeMembers, prefix: Key.attributeName(attribute, valueID)) { entry in
+            set.formUnion(chunk: entry.key.readU16(at: 5), bits: ChunkBits(decoding: entry.value))
+            return true
+        }
+        return set
+    }
+
+    /// Every user, by registration month (users without a registration date are left out).
+    func registrationMonths(_ txn: borrowing Transaction) throws -> [UInt32: CivilMonth] {
+        var months: [UInt32: CivilMonth] = [:]
+        try txn.forEach(self.schema.users, prefix: []) { entry in
+            let record = try UserRecord(decoding: entry.value)
+            if let date = record.registrationDate {
+                months[entry.key.readU32(at: 0)] = CivilMonth(index: date.monthIndex)
+            }
+            return true
+        }
+        return months
+    }
+
+    /// The users matching every filter (values of one dimension OR, dimensions AND); nil means everyone.
+    func matching(_ filters: [DimensionFilter], capacity: Int, _ txn: borrowing Transaction) throws -> UserSet? {
+        var result: UserSet?
+        var months: [UInt32: CivilMonth]?
+        for filter in filters {
+            var set = UserSet(capacity: capacity)
+            switch filter.dimension {
+            case .attribute(let attribute):
+                for value in filter.values {
+                    guard let id = try self.valueID(attribute, value, txn) else { continue }
+                    set.formUnion(try self.members(attribute, id, capacity: capacity, txn))
+                }
+            case .cohort:
+                var wanted = Set<CivilMonth>()
+                for value in filter.values {
+                    guard let month = CivilMonth(value) else {
+                        throw QueryError(.invalidValue, "cohort values are months (YYYY-MM), not '\(value)'")
+                    }
+                    wanted.insert(month)
+                }
+                if months == nil { months = try self.registrationMonths(txn) }
+                for (user, month) in months! where wanted.contains(month) { set.insert(user) }
+            }
+            if result == nil { result = set } else { result!.formIntersection(set) }
+        }
+        return result
+    }
+
+    /// The breakdown groups of `dimension`: each value any user holds, with its members.
+    func groups(_ dimension: Dimension, capacity: Int, _ txn: borrowing Transaction) throws -> [(name: String, users: UserSet)] {
+        switch dimension {
+        case .attribute(let attribute):
+            return try self.heldValues(attribute, txn).map { value in
+                (value.name, try self.members(attribute, value.id, capacity: capacity, txn))
+            }
+        case .cohort:
+            var byMonth: [CivilMonth: UserSet] = [:]
+            for (user, month) in try self.registrationMonths(txn) {
+                byMonth[month, default: UserSet(capacity: capacity)].insert(user)
+            }
+            return byMonth.keys.sorted().map { ($0.description, byMonth[$0]!) }
+        }
+    }
+
+    /// Active users of `day` by chunk.
+    func activeChunks(_ day: Int, _ txn: borrowing Transaction, _ body: (UInt16, ChunkBits) throws -> Void) throws {
+        guard day >= 0, day <= Int(UInt16.max) else { return }
+        try txn.forEach(self.schema.dayActive, prefix: Key.u16(StoreDay(day))) { entry in
+            try body(entry.key.readU16(at: 2), ChunkBits(decoding: entry.value))
+            return true
+        }
+    }
+}
+
+extension UserSet {
+    mutating func formUnion(_ other: UserSet) {
+        for (index, word) in other.words.enumerated() where word != 0 { self.insert(words: word, at: index) }
+    }
+}

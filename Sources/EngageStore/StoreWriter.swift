@@ -1,0 +1,322 @@
+import EngageModel
+import Foundation
+import LMDB
+import Logging
+import NIOConcurrencyHelpers
+
+/// A change submitted to the writer.
+public enum WriteRequest: Sendable {
+    case events([Event])
+    case users([UserProfile])
+    case actions([ActionDefinition])
+    /// Recomputes every derived record from the raw events.
+    case rebuild
+
+    var itemCount: Int {
+        switch self {
+        case .events(let events): return events.count
+        case .users(let users): return users.count
+        case .actions(let actions): return actions.count
+        case .rebuild: return 1
+        }
+    }
+}
+
+/// The store refused a write for a reason the client can act on.
+public struct StoreWriteError: Error, CustomStringConvertible {
+    public enum Kind: Sendable {
+        /// The disk is full: nothing of the batch was stored.
+        case storageFull
+        /// The store is shutting down.
+        case closed
+        /// Anything else; the batch was not stored.
+        case failed
+    }
+
+    public let kind: Kind
+    public let description: String
+}
+
+/// The single writer: one thread owns every LMDB write transaction.
+///
+/// Submitters queue requests; the thread takes everything queued (up to `maxEventsPerCommit`), applies it in
+/// one transaction, commits (fsync), then completes every waiting request: group commit. Under load, batches
+/// per commit grow by themselves; when idle, a lone batch commits at once. Submitters wait for room once
+/// `maxQueuedEvents` are queued, which is how back-pressure reaches the sockets.
+final class StoreWriter: @unchecked Sendable {
+    // Everything below `state` is touched only by the writer thread, except where noted.
+    private let environment: Environment
+    private let schema: Schema
+    private let settings: StoreSettings
+    private let configuration: StoreConfiguration
+    private let logger: Logger
+    private var catalog: ActionCatalog
+    private var counters: StoreCounters
+    private let caches: WriterCaches
+    /// Published after each commit for readers that need no transaction (stats).
+    let published: NIOLockedValueBox<StoreCounters>
+
+    private struct Pending {
+        let request: WriteRequest
+        let continuation: CheckedContinuation<BatchResult, any Error>
+    }
+
+    private struct RoomWaiter {
+        let size: Int
+        let continuation: CheckedContinuation<Void, any Error>
+    }
+
+    private struct QueueState {
+        var items: [Pending] = []
+        var admitted = 0
+        var waiting: [RoomWaiter] = []
+        var closed = false
+
+        /// The condition value: 1 while the writer thread has something to do (work, or closing).
+        var signal: Int { self.items.isEmpty && !self.closed ? 0 : 1 }
+    }
+
+    /// Guards `queue`; its value is 1 when the writer thread has something to do.
+    private let wakeUp = ConditionLock(value: 0)
+    private var queue = QueueState()
+    private var thread: Thread?
+    private let finished = ConditionLock(value: 0)
+
+    init(
+        environment: Environment,
+        schema: Schema,
+        settings: StoreSettings,
+        configuration: StoreConfiguration,
+        catalog: ActionCatalog,
+        counters: StoreCounters,
+        caches: WriterCaches,
+        logger: Logger
+    ) {
+        self.environment = environment
+        self.schema = schema
+        self.settings = settings
+        self.configuration = configuration
+        self.catalog = catalog
+        self.counters = counters
+        self.caches = caches
+        self.logger = logger
+        self.published = NIOLockedValueBox(counters)
+    }
+
+    func start() {
+        let thread = Thread { [self] in self.run() }
+        thread.name = "engage-writer"
+        self.thread = thread
+        thread.start()
+    }
+
+    // MARK: - Submitting (any thread)
+
+    func submit(_ request: WriteRequest) async throws -> BatchResult {
+        let size = max(request.itemCount, 1)
+        try await self.admit(size)
+        return try await withCheckedThrowingContinuation { continuation in
+            self.wakeUp.lock()
+            if self.queue.closed {
+                self.wakeUp.unlock()
+                continuation.resume(throwing: StoreWriteError(kind: .closed, description: "the store is shutting down"))
+                self.release(size)
+                return
+            }
+            self.queue.items.append(Pending(request: request, continuation: continuation))
+            self.wakeUp.unlock(withValue: 1)
+        }
+    }
+
+    private func admit(_ size: Int) async throws {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            self.wakeUp.lock()
+            if self.queue.closed {
+                self.wakeUp.unlock(withValue: self.queue.signal)
+                continuation.resume(throwing: StoreWriteError(kind: .closed, description: "the store is shutting down"))
+            } else if self.queue.admitted == 0 || self.queue.admitted + size <= self.configuration.maxQueuedEvents {
+                self.queue.admitted += size
+                self.wakeUp.unlock(withValue: self.queue.signal)
+                continuation.resume()
+            } else {
+                self.queue.waiting.append(RoomWaiter(size: size, continuation: continuation))
+                self.wakeUp.unlock(withValue: self.queue.signal)
+            }
+        }
+    }
+
+    private func release(_ size: Int) {
+        var admitted: [CheckedContinuation<Void, any Error>] = []
+        self.wakeUp.lock()
+        self.queue.admitted -= size
+        while let next = self.queue.waiting.first,
+            self.queue.admitted == 0 || self.queue.admitted + next.size <= self.configuration.maxQueuedEvents
+        {
+            self.queue.waiting.removeFirst()
+            self.queue.admitted += next.size
+            admitted.append(next.continuation)
+        }
+        self.wakeUp.unlock(withValue: self.queue.signal)
+        for continuation in admitted { continuation.resume() }
+    }
+
+    /// Stops taking requests, lets the writer commit what is queued, and waits for it to finish.
+    func close() {
+        self.wakeUp.lock()
+        let alreadyClosed = self.queue.closed
+        self.queue.closed = true
+        let waiting = self.queue.waiting
+        self.queue.waiting = []
+        self.wakeUp.unlock(withValue: 1)
+        for waiter in waiting {
+            waiter.continuation.resume(throwing: StoreWriteError(kind: .closed, description: "the store is shutting down"))
+        }
+        guard !alreadyClosed, self.thread != nil else { return }
+        self.finished.lock(whenValue: 1)
+        self.finished.unlock()
+    }
+
+    // MARK: - The writer thread
+
+    private func run() {
+        while true {
+            self.wakeUp.lock(whenValue: 1)
+            if self.queue.items.isEmpty {
+                let closed = self.queue.closed
+                self.wakeUp.unlock(withValue: self.queue.signal)
+                if closed { break }
+                continue
+            }
+            var taken: [Pending] = []
+            var events = 0
+            while let next = self.queue.items.first,
+                taken.isEmpty || events + next.request.itemCount <= self.configuration.maxEventsPerCommit
+            {
+                taken.append(next)
+                events += next.request.itemCount
+                self.queue.items.removeFirst()
+            }
+            self.wakeUp.unlock(withValue: self.queue.signal)
+            self.commit(taken)
+        }
+        self.finished.lock()
+        self.finished.unlock(withValue: 1)
+    }
+
+    private func commit(_ taken: [Pending]) {
+        let outcome = self.applyGrowingMap(taken.map(\.request))
+        switch outcome {
+        case .success(let results):
+            for (pending, result) in zip(taken, results) {
+                pending.continuation.resume(returning: result)
+                self.release(max(pending.request.itemCount, 1))
+            }
+        case .failure(let error) where taken.count > 1 && !(error.kind == .storageFull):
+            // One bad request must not fail the others: retry them one by one.
+            self.logger.warning("group commit failed, retrying its \(taken.count) requests one by one: \(error)")
+            for pending in taken { self.commit([pending]) }
+        case .failure(let error):
+            for pending in taken {
+                pending.continuation.resume(throwing: error)
+                self.release(max(pending.request.itemCount, 1))
+            }
+        }
+    }
+
+    /// Applies `requests` in one transaction, growing the map and retrying whenever it fills.
+    private func applyGrowingMap(_ requests: [WriteRequest]) -> Result<[BatchResult], StoreWriteError> {
+        while true {
+            do {
+                try self.growMapIfNeeded(force: false)
+                return .success(try self.apply(requests))
+            } catch let error as LMDBError where error.isMapFull {
+                do {
+                    try self.growMapIfNeeded(force: true)
+                } catch {
+                    return .failure(StoreWriteError(kind: .failed, description: "cannot grow the LMDB map: \(error)"))
+                }
+            } catch let error as LMDBError where error.isDiskFull {
+                self.logger.error("disk full: \(error)")
+                return .failure(StoreWriteError(kind: .storageFull, description: "the server's disk is full; nothing of this batch was stored"))
+            } catch {
+                self.logger.error("write failed: \(error)")
+                return .failure(StoreWriteError(kind: .failed, description: "\(error)"))
+            }
+        }
+    }
+
+    /// Doubles the map when it is three quarters used (or on demand after MDB_MAP_FULL).
+    private func growMapIfNeeded(force: Bool) throws {
+        let info = self.environment.info
+        guard force || info.usedBytes * 4 >= info.mapSize * 3 else { return }
+        let newSize = max(info.mapSize * 2, info.usedBytes * 2)
+        self.logger.info("growing the LMDB map", metadata: ["from": "\(info.mapSize)", "to": "\(newSize)"])
+        try self.environment.setMapSize(newSize)
+    }
+
+    private func apply(_ requests: [WriteRequest]) throws -> [BatchResult] {
+        let nowMs = Int64(Date().timeIntervalSince1970 * 1000)
+        let session = WriteSession(
+            schema: self.schema,
+            settings: self.settings,
+            catalog: self.catalog,
+            counters: self.counters,
+            caches: self.caches
+        )
+        let results = try self.environment.write { txn in
+            var results = Array(repeating: BatchResult(), count: requests.count)
+            var mustRebuild = false
+            // Catalog and users first: the end state does not depend on the order within one commit.
+            for (index, request) in requests.enumerated() {
+                switch request {
+                case .actions(let actions):
+                    for (position, action) in actions.enumerated() {
+                        if let reason = EventValidation.rejection(of: action) {
+                            results[index].rejected.append(Rejection(index: position, reason: reason))
+                        } else if session.catalog.count >= ActionCatalog.capacity - 1 && session.catalog.key(of: Array(action.actionType.utf8)) == nil {
+                            results[index].rejected.append(Rejection(index: position, reason: .invalidAction))
+                        } else {
+                            if try session.define(action, txn) { mustRebuild = true }
+                            results[index].accepted += 1
+                        }
+                    }
+                case .users(let users):
+                    for (position, profile) in users.enumerated() {
+                        if let reason = EventValidation.rejection(of: profile) {
+                            results[index].rejected.append(Rejection(index: position, reason: reason))
+                        } else {
+                            try session.upsert(profile, txn)
+                            results[index].accepted += 1
+                        }
+                    }
+                case .rebuild:
+                    mustRebuild = true
+                    results[index].accepted = 1
+                case .events:
+                    continue
+                }
+            }
+            for (index, request) in requests.enumerated() {
+                guard case .events(let events) = request else { continue }
+                for (position, event) in events.enumerated() {
+                    switch try session.stage(event, nowMs: nowMs, txn) {
+                    case .accepted: results[index].accepted += 1
+                    case .duplicate: results[index].duplicates += 1
+                    case .rejected(let reason): results[index].rejected.append(Rejection(index: position, reason: reason))
+                    }
+                }
+            }
+            try session.applyDerivedUpdates(txn)
+            try session.flush(txn)
+            if mustRebuild {
+                try DerivedRebuild(schema: self.schema, settings: self.settings, catalog: session.catalog).run(txn)
+            }
+            return results
+        }
+        session.publish()
+        self.catalog = session.catalog
+        self.counters = session.counters
+        self.published.withLockedValue { $0 = session.counters }
+        return results
+    }
+}

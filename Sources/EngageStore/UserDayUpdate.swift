@@ -1,0 +1,361 @@
+import EngageModel
+import LMDB
+
+/// The derived updates for one user's new events in one transaction: daily records, sessions, the
+/// per-day active sets and the DAU/WAU/MAU series, rolling tiers, and the user's first/last day.
+///
+/// Everything here depends only on the set of stored events, never on their arrival order: sessions are
+/// re-merged around each new event, rolling windows are updated by exact deltas, and MAU/WAU grow by
+/// exactly the days a new active day newly covers.
+struct UserDayUpdate {
+    let user: UInt32
+    /// Sorted by timestamp.
+    let events: [NewEvent]
+    let session: WriteSession
+    private var days: [Int: DayEntry] = [:]
+
+    /// A daily record in the working set.
+    struct DayEntry {
+        var record: DailyRecord
+        let existed: Bool
+        var dirty: Bool
+        let activeBefore: Bool
+        /// total_actions before this transaction, if the day was active (its share of rolling windows).
+        let contributionBefore: Int
+    }
+
+    init(user: UInt32, events: [NewEvent], session: WriteSession) {
+        self.user = user
+        self.events = events
+        self.session = session
+    }
+
+    private var catalog: ActionCatalog { self.session.catalog }
+    private var gapMs: Int64 { self.session.settings.sessionGapMs }
+
+    private func localDay(_ epochMs: Int64) -> Int {
+        var mapper = self.session.mapper
+        return Int(mapper.localDay(epochMs: epochMs).storeDay ?? 0)
+    }
+
+    /// The record of `day`, loaded on first use; nil when the user has no events that day.
+    private mutating func entry(_ day: Int, _ txn: borrowing Transaction) throws -> DayEntry? {
+        if let entry = self.days[day] { return entry }
+        guard day >= 0, day <= Int(UInt16.max),
+            let raw = try txn.get(self.session.schema.daily, key: Key.dayUser(StoreDay(day), self.user))
+        else { return nil }
+        let record = try DailyRecord(decoding: raw, day: CivilDate(storeDay: StoreDay(day)))
+        let active = record.isActive(self.catalog)
+        let entry = DayEntry(
+            record: record,
+            existed: true,
+            dirty: false,
+            activeBefore: active,
+            contributionBefore: active ? record.totalActions : 0
+        )
+        self.days[day] = entry
+        return entry
+    }
+
+    private mutating func modify(_ day: Int, _ txn: borrowing Transaction, _ change: (inout DailyRecord) -> Void) throws {
+        guard var entry = try self.entry(day, txn) else {
+            throw CorruptRecord(what: "no daily record for user \(self.user) on day \(day)")
+        }
+        change(&entry.record)
+        entry.dirty = true
+        self.days[day] = entry
+    }
+
+    mutating func apply(_ txn: borrowing Transaction) throws {
+        let original = self.session.users[self.user]?.original
+        // 1. Action counts of the days that received events.
+        var eventsPerDay: [Int: Int] = [:]
+        for event in self.events {
+            eventsPerDay[event.day, default: 0] += 1
+            if try self.entry(event.day, txn) == nil {
+                self.days[event.day] = DayEntry(
+                    record: DailyRecord(),
+                    existed: false,
+                    dirty: true,
+                    activeBefore: false,
+                    contributionBefore: 0
+                )
+                self.session.addDayTotals(day: event.day, events: 0, records: 1)
+            }
+            try self.modify(event.day, txn) { $0.add(action: event.actionKey, count: 1) }
+        }
+        let changedDays = eventsPerDay.keys.sorted()
+        for (day, count) in eventsPerDay { self.session.addDayTotals(day: day, events: Int64(count), records: 0) }
+
+        // 2. Sessions.
+        try self.mergeSessions(txn)
+
+        // 3. Days that became active: the day sets and the exact WAU/MAU ranges they newly cover.
+        for day in changedDays {
+            let entry = self.days[day]!
+            if !entry.activeBefore && entry.record.isActive(self.catalog) {
+                try self.activate(day, txn)
+            }
+        }
+
+        // 4. Rolling windows and tiers.
+        try self.updateRollingWindows(changedDays: changedDays, lastDayBefore: original?.lastEventDay.map(Int.init), txn)
+
+        // 5. The user's first and last event day, and the registration date they imply.
+        var state = self.session.users[self.user]!
+        let first = min(changedDays.first!, state.record.firstEventDay.map(Int.init) ?? Int.max)
+        let last = max(changedDays.last!, state.record.lastEventDay.map(Int.init) ?? Int.min)
+        state.record.firstEventDay = StoreDay(first)
+        state.record.lastEventDay = StoreDay(last)
+        if !state.record.registrationIsExplicit {
+            state.record.registration = CivilDate(storeDay: StoreDay(first)).dayNumber
+        }
+        self.session.users[self.user] = state
+
+        // 6. Write the changed records.
+        for (day, entry) in self.days where entry.dirty {
+            let date = CivilDate(storeDay: StoreDay(day))
+            try txn.put(
+                self.session.schema.daily,
+                key: Key.dayUser(StoreDay(day), self.user),
+                value: entry.record.encoded(day: date)
+            )
+        }
+    }
+
+    // MARK: - Sessions
+
+    /// One connected run of sessions and new events under the gap rule.
+    private struct Component {
+        var startMs: Int64
+        var endMs: Int64
+        var actions: UInt32 = 0
+        var coreActions: UInt32 = 0
+        var contexts: Set<UInt32> = []
+        var replaced: [SessionRecord] = []
+        var newEvents = 0
+    }
+
+    private mutating func mergeSessions(_ txn: borrowing Transaction) throws {
+        let gap = self.gapMs
+        // Existing sessions that can touch a new event: those overlapping [first - gap, last + gap] of each
+        // cluster of new events (clusters split where new events are more than two gaps apart).
+        var existing: [Int64: SessionRecord] = [:]
+        var clusterStart = self.events[0].timestampMs
+        var previous = clusterStart
+        for event in self.events.dropFirst() {
+            if event.timestampMs - previous > 2 * gap {
+                try self.loadSessions(overlapping: (clusterStart - gap)...(previous + gap), into: &existing, txn)
+                clusterStart = event.timestampMs
+            }
+            previous = event.timestampMs
+        }
+        try self.loadSessions(overlapping: (clusterStart - gap)...(previous + gap), into: &existing, txn)
+
+        // Sweep sessions (as intervals) and new events (as points) by start time.
+        var sessions = existing.values.sorted { $0.startMs < $1.startMs }[...]
+        var events = self.events[...]
+        var components: [Component] = []
+        while !sessions.isEmpty || !events.isEmpty {
+            let takeSession: Bool
+            if let session = sessions.first, let event = events.first {
+                takeSession = session.startMs <= event.timestampMs
+            } else {
+                takeSession = !sessions.isEmpty
+            }
+            let start: Int64
+            let end: Int64
+            if takeSession {
+                start = sessions.first!.startMs
+                end = sessions.first!.endMs
+            } else {
+                start = events.first!.timestampMs
+                end = start
+            }
+            if components.isEmpty || start - components[components.count - 1].endMs > gap {
+                components.append(Component(startMs: start, endMs: end))
+            }
+            let index = components.count - 1
+            components[index].endMs = max(components[index].endMs, end)
+            if takeSession {
+                let session = sessions.removeFirst()
+                components[index].actions += session.actionsCount
+                components[index].coreActions += session.coreActionsCount
+                components[index].contexts.formUnion(session.contexts)
+                components[index].replaced.append(session)
+            } else {
+                let event = events.removeFirst()
+                components[index].actions += 1
+                if self.catalog.isCore(event.actionKey) { components[index].coreActions += 1 }
+                if event.contextID != 0 { components[index].contexts.insert(event.contextID) }
+                components[index].newEvents += 1
+            }
+        }
+
+        for component in components where component.newEvents > 0 {
+            for old in component.replaced {
+                let day = self.localDay(old.startMs)
+                try txn.delete(
+                    self.session.schema.sessions,
+                    key: Key.session(StoreDay(day), self.user, startMs: old.startMs)
+                )
+                try self.modify(day, txn) {
+                    $0.sessionsCount -= 1
+                    $0.sessionSeconds -= UInt64(old.durationSeconds)
+                }
+            }
+            let merged = SessionRecord(
+                startMs: component.startMs,
+                endMs: component.endMs,
+                actionsCount: component.actions,
+                coreActionsCount: component.coreActions,
+                contexts: component.contexts.sorted()
+            )
+            let startDay = self.localDay(merged.startMs)
+            try txn.put(
+                self.session.schema.sessions,
+                key: Key.session(StoreDay(startDay), self.user, startMs: merged.startMs),
+                value: merged.encoded()
+            )
+            try self.modify(startDay, txn) {
+                $0.sessionsCount += 1
+                $0.sessionSeconds += UInt64(merged.durationSeconds)
+            }
+            let endDay = self.localDay(merged.endMs)
+            if endDay > startDay {
+                for day in (startDay + 1)...endDay {
+                    try self.modify(day, txn) { $0.carryStartMs = merged.startMs }
+                }
+            }
+        }
+    }
+
+    /// Adds the stored sessions that overlap `window` to `sessions`. A session that started before the
+    /// window's first day and reaches into it holds that day's first event: the day's carry names it.
+    private mutating func loadSessions(
+        overlapping window: ClosedRange<Int64>,
+        into sessions: inout [Int64: SessionRecord],
+        _ txn: borrowing Transaction
+    ) throws {
+        let firstDay = self.localDay(window.lowerBound)
+        let lastDay = self.localDay(window.upperBound)
+        let schema = self.session.schema
+        if let entry = try self.entry(firstDay, txn), entry.existed, let carry = entry.record.carryStartMs,
+            sessions[carry] == nil
+        {
+            let key = Key.session(StoreDay(self.localDay(carry)), self.user, startMs: carry)
+            guard let raw = try txn.get(schema.sessions, key: key) else {
+                throw CorruptRecord(what: "carried session \(carry) of user \(self.user) is missing")
+            }
+            let carried = try SessionRecord(decoding: raw, startMs: carry)
+            if carried.endMs >= window.lowerBound { sessions[carry] = carried }
+        }
+        for day in firstDay...lastDay {
+            let prefix = Key.dayUser(StoreDay(day), self.user)
+            try txn.forEach(schema.sessions, prefix: prefix) { entry in
+                var keyReader = ByteReader(UnsafeRawBufferPointer(rebasing: entry.key[6...]))
+                let start = try keyReader.i64Ordered()
+                guard start <= window.upperBound else { return false }
+                if sessions[start] == nil {
+                    let record = try SessionRecord(decoding: entry.value, startMs: start)
+                    if record.endMs >= window.lowerBound { sessions[start] = record }
+                }
+                return true
+            }
+        }
+    }
+
+    // MARK: - Activity
+
+    /// Marks `day` active and adds the WAU/MAU days it newly covers:
+    /// [max(d, p + w), min(d + w - 1, n - 1)] for the nearest active days p < d < n and window w.
+    private mutating func activate(_ day: Int, _ txn: borrowing Transaction) throws {
+        let previous = try self.session.dayBits.previousActive(user: self.user, before: day, within: 29, txn)
+        let next = try self.session.dayBits.nextActive(user: self.user, after: day, within: 29, txn)
+        self.session.addSeries(day: day, dau: 1)
+        for (window, isMonth) in [(30, true), (7, false)] {
+            let low = previous.map { max(day, $0 + window) } ?? day
+            let high = next.map { min(day + window - 1, $0 - 1) } ?? day + window - 1
+            guard low <= high else { continue }
+            for covered in low...high {
+                if isMonth { self.session.addSeries(day: covered, mau: 1) } else { self.session.addSeries(day: covered, wau: 1) }
+            }
+        }
+        try self.session.dayBits.setActive(user: self.user, day: day, true, txn)
+    }
+
+    // MARK: - Rolling tiers
+
+    private mutating func updateRollingWindows(
+        changedDays: [Int],
+        lastDayBefore: Int?,
+        _ txn: borrowing Transaction
+    ) throws {
+        // What each changed day adds to the windows that contain it.
+        var deltas: [(day: Int, activeDays: Int, actions: Int)] = []
+        for day in changedDays {
+            let entry = self.days[day]!
+            let active = entry.record.isActive(self.catalog)
+            let contribution = active ? entry.record.totalActions : 0
+            let activeDelta = (active ? 1 : 0) - (entry.activeBefore ? 1 : 0)
+            let actionsDelta = contribution - entry.contributionBefore
+            if activeDelta != 0 || actionsDelta != 0 { deltas.append((day, activeDelta, actionsDelta)) }
+        }
+        let threshold = self.session.settings.powerThreshold
+
+        // Records that existed: their windows move by the deltas inside [y - 29, y].
+        if let lastDayBefore {
+            var affected = Set<Int>()
+            for delta in deltas where delta.day <= lastDayBefore {
+                affected.formUnion(delta.day...min(delta.day + 29, lastDayBefore))
+            }
+            for day in affected.sorted() {
+                guard let entry = try self.entry(day, txn), entry.existed else { continue }
+                var activeDays = Int(entry.record.rollingActiveDays)
+                var actions = Int(entry.record.rollingActions)
+                for delta in deltas where delta.day <= day && delta.day >= day - 29 {
+                    activeDays += delta.activeDays
+                    actions += delta.actions
+                }
+                try self.modify(day, txn) {
+                    $0.rollingActiveDays = UInt8(activeDays)
+                    $0.rollingActions = UInt64(actions)
+                    $0.tier = Tier.of(activeDays: activeDays, actions: actions, powerThreshold: threshold)
+                }
+            }
+        }
+
+        // New records, ascending: the window before y is the latest earlier active day p's window, minus
+        // the active days that fall out between p's window and y's.
+        for day in changedDays where !self.days[day]!.existed {
+            var activeDays = 0
+            var actions = 0
+            if let previous = try self.session.dayBits.previousActive(user: self.user, before: day, within: 29, txn) {
+                guard let previousEntry = try self.entry(previous, txn) else {
+                    throw CorruptRecord(what: "active day \(previous) of user \(self.user) has no record")
+                }
+                actions = Int(previousEntry.record.rollingActions)
+                for dropped in (previous - 29)...(day - 30)
+                where try self.session.dayBits.isActive(user: self.user, day: dropped, txn) {
+                    guard let droppedEntry = try self.entry(dropped, txn) else {
+                        throw CorruptRecord(what: "active day \(dropped) of user \(self.user) has no record")
+                    }
+                    actions -= droppedEntry.record.totalActions
+                }
+                for candidate in (day - 29)...(day - 1) where try self.session.dayBits.isActive(user: self.user, day: candidate, txn) {
+                    activeDays += 1
+                }
+            }
+            let record = self.days[day]!.record
+            if record.isActive(self.catalog) {
+                activeDays += 1
+                actions += record.totalActions
+            }
+            try self.modify(day, txn) {
+                $0.rollingActiveDays = UInt8(activeDays)
+                $0.rollingActions = UInt64(actions)
+                $0.tier = Tier.of(activeDays: activeDays, actions: actions, powerThreshold: threshold)
+            }
+        }
+    }
+}

@@ -1,0 +1,382 @@
+import EngageModel
+import LMDB
+
+/// Lookup caches the writer keeps between commits. Only committed facts enter them (after the commit),
+/// so an aborted transaction never leaves a stale entry. Bounded: a full cache is emptied and refilled.
+final class WriterCaches {
+    var userKeys: [[UInt8]: UInt32] = [:]
+    var contextIDs: [[UInt8]: UInt32] = [:]
+    let userCacheLimit: Int
+    let filter: EventIDFilter
+
+    static let contextCacheLimit = 100_000
+
+    init(userCacheLimit: Int, filterBytes: Int) {
+        self.userCacheLimit = userCacheLimit
+        self.filter = EventIDFilter(bytes: filterBytes)
+    }
+
+    func remember(userID: [UInt8], key: UInt32) {
+        if self.userKeys.count >= self.userCacheLimit { self.userKeys.removeAll(keepingCapacity: true) }
+        self.userKeys[userID] = key
+    }
+
+    func remember(context: [UInt8], id: UInt32) {
+        if self.contextIDs.count >= WriterCaches.contextCacheLimit { self.contextIDs.removeAll(keepingCapacity: true) }
+        self.contextIDs[context] = id
+    }
+}
+
+/// Counters kept in `meta`, copied into each transaction and published after its commit.
+struct StoreCounters: Equatable {
+    var nextUserKey: UInt32 = 1
+    var nextContextID: UInt32 = 1
+    var nextAttributeValueID: UInt32 = 1
+    var eventCount: UInt64 = 0
+    var duplicateCount: UInt64 = 0
+}
+
+/// A user touched by the transaction.
+struct UserState {
+    var record: UserRecord
+    /// The record as committed, nil for a user created in this transaction.
+    let original: UserRecord?
+}
+
+/// An accepted event waiting for the derived updates of its user.
+struct NewEvent {
+    var timestampMs: Int64
+    var day: Int
+    var actionKey: UInt16
+    var contextID: UInt32
+}
+
+/// All the work of one write transaction: raw events, then every derived record they change.
+/// Created per transaction by the writer; nothing in it outlives the transaction except what
+/// ``publish(to:)`` hands back after the commit.
+final class WriteSession {
+    let schema: Schema
+    let settings: StoreSettings
+    var mapper: ReportingTimeZone.DayMapper
+    var catalog: ActionCatalog
+    var counters: StoreCounters
+    let caches: WriterCaches
+
+    private var pendingUserKeys: [[UInt8]: UInt32] = [:]
+    private var pendingContexts: [[UInt8]: UInt32] = [:]
+    private var pendingAttributeValues: [[UInt8]: UInt32] = [:]
+    var users: [UInt32: UserState] = [:]
+    private var newEvents: [UInt32: [NewEvent]] = [:]
+    var dayBits: DayBitsCache
+    var memberBits: MemberBitsCache
+    private var seriesDeltas: [Int: (dau: Int32, wau: Int32, mau: Int32)] = [:]
+    private var dayTotalDeltas: [Int: (events: Int64, records: Int64)] = [:]
+    private var attributeCountDeltas: [[UInt8]: Int] = [:]
+
+    init(schema: Schema, settings: StoreSettings, catalog: ActionCatalog, counters: StoreCounters, caches: WriterCaches) {
+        self.schema = schema
+        self.settings = settings
+        self.mapper = ReportingTimeZone.DayMapper(zone: settings.zone)
+        self.catalog = catalog
+        self.counters = counters
+        self.caches = caches
+        self.dayBits = DayBitsCache(database: schema.dayActive)
+        self.memberBits = MemberBitsCache(database: schema.attributeMembers)
+    }
+
+    // MARK: - Dimensions
+
+    func userKey(for userID: [UInt8], createIn txn: borrowing Transaction) throws -> UInt32 {
+        if let key = self.caches.userKeys[userID] ?? self.pendingUserKeys[userID] {
+            try self.loadUser(key, txn)
+            return key
+        }
+        if let raw = try txn.get(self.schema.userIDs, key: userID) {
+            let key = raw.readU32(at: 0)
+            self.caches.remember(userID: userID, key: key)
+            try self.loadUser(key, txn)
+            return key
+        }
+        let key = self.counters.nextUserKey
+        self.counters.nextUserKey += 1
+        self.pendingUserKeys[userID] = key
+        try txn.put(self.schema.userIDs, key: userID, value: Key.u32(key))
+        let record = UserRecord(userID: userID)
+        self.users[key] = UserState(record: record, original: nil)
+        for attribute in Attribute.allCases {
+            try self.memberBits.insert(user: key, attribute: attribute, valueID: 0, txn)
+            self.attributeCountDeltas[Key.attributeName(attribute, 0), default: 0] += 1
+        }
+        return key
+    }
+
+    private func loadUser(_ key: UInt32, _ txn: borrowing Transaction) throws {
+        guard self.users[key] == nil else { return }
+        guard let raw = try txn.get(self.schema.users, key: Key.u32(key)) else {
+            throw CorruptRecord(what: "user \(key) has an id but no record")
+        }
+        let record = try UserRecord(decoding: raw)
+        self.users[key] = UserState(record: record, original: record)
+    }
+
+    /// The key of `actionType`, registering it (core by the store's default) when first seen.
+    func actionKey(for actionType: [UInt8], _ txn: borrowing Transaction) throws -> UInt16? {
+        if let key = self.catalog.key(of: actionType) { return key }
+        guard let key = self.catalog.nextKey else { return nil }
+        let record = ActionRecord(
+            actionType: actionType,
+            category: ActionDefinition.autoRegisteredCategory,
+            weight: 1,
+            isCore: self.settings.autoRegisteredActionsAreCore
+        )
+        self.catalog.set(key, record)
+        try txn.put(self.schema.actions, key: Key.u16(key), value: record.encoded())
+        return key
+    }
+
+    func contextID(for context: [UInt8], _ txn: borrowing Transaction) throws -> UInt32 {
+        if context.isEmpty { return 0 }
+        if let id = self.caches.contextIDs[context] ?? self.pendingContexts[context] { return id }
+        if let raw = try txn.get(self.schema.contexts, key: context) {
+            let id = raw.readU32(at: 0)
+            self.caches.remember(context: context, id: id)
+            return id
+        }
+        let id = self.counters.nextContextID
+        self.counters.nextContextID += 1
+        self.pendingContexts[context] = id
+        try txn.put(self.schema.contexts, key: context, value: Key.u32(id))
+        try txn.put(self.schema.contextNames, key: Key.u32(id), value: context)
+        return id
+    }
+
+    func attributeValueID(_ attribute: Attribute, _ value: [UInt8], _ txn: borrowing Transaction) throws -> UInt32 {
+        if value == Array(Attribute.unknownValue.utf8) { return 0 }
+        let key = Key.attributeValue(attribute, value)
+        if let id = self.pendingAttributeValues[key] { return id }
+        if let raw = try txn.get(self.schema.attributeValues, key: key) { return raw.readU32(at: 0) }
+        let id = self.counters.nextAttributeValueID
+        self.counters.nextAttributeValueID += 1
+        self.pendingAttributeValues[key] = id
+        try txn.put(self.schema.attributeValues, key: key, value: Key.u32(id))
+        var name = ByteWriter()
+        name.u32(0)
+        name.raw(value)
+        try txn.put(self.schema.attributeNames, key: Key.attributeName(attribute, id), value: name.bytes)
+        return id
+    }
+
+    // MARK: - Users and actions
+
+    func upsert(_ profile: UserProfile, _ txn: borrowing Transaction) throws {
+        let key = try self.userKey(for: Array(profile.userID.utf8), createIn: txn)
+        var state = self.users[key]!
+        if let date = profile.registrationDate {
+            state.record.registration = date.dayNumber
+            state.record.registrationIsExplicit = true
+        }
+        for (attribute, value) in profile.attributes {
+            let valueID = try self.attributeValueID(attribute, Array(value.utf8), txn)
+            let current = state.record.attributeValueIDs[attribute.index]
+            guard valueID != current else { continue }
+            try self.memberBits.remove(user: key, attribute: attribute, valueID: current, txn)
+            try self.memberBits.insert(user: key, attribute: attribute, valueID: valueID, txn)
+            self.attributeCountDeltas[Key.attributeName(attribute, current), default: 0] -= 1
+            self.attributeCountDeltas[Key.attributeName(attribute, valueID), default: 0] += 1
+            state.record.attributeValueIDs[attribute.index] = valueID
+        }
+        self.users[key] = state
+    }
+
+    /// Defines or updates an action. Returns true when its core flag changed (derived data must follow).
+    func define(_ action: ActionDefinition, _ txn: borrowing Transaction) throws -> Bool {
+        let type = Array(action.actionType.utf8)
+        let record = ActionRecord(
+            actionType: type,
+            category: action.category,
+            weight: action.engagementWeight,
+            isCore: action.isCoreAction
+        )
+        let key: UInt16
+        var coreChanged = false
+        if let existing = self.catalog.key(of: type) {
+            key = existing
+            guard self.catalog.record(existing) != record else { return false }
+            coreChanged = self.catalog.record(existing)?.isCore != record.isCore
+        } else {
+            guard let next = self.catalog.nextKey else { throw CatalogFull() }
+            key = next
+        }
+        self.catalog.set(key, record)
+        try txn.put(self.schema.actions, key: Key.u16(key), value: record.encoded())
+        return coreChanged
+    }
+
+    struct CatalogFull: Error, CustomStringConvertible {
+        var description: String { "the action catalog is full (65535 action types)" }
+    }
+
+    // MARK: - Events
+
+    enum EventOutcome {
+        case accepted
+        case duplicate
+        case rejected(RejectReason)
+    }
+
+    /// Validates and stores one raw event; derived updates wait for ``applyDerivedUpdates(_:)``.
+    func stage(_ event: Event, nowMs: Int64, _ txn: borrowing Transaction) throws -> EventOutcome {
+        if let reason = EventValidation.rejection(of: event, nowMs: nowMs) { return .rejected(reason) }
+        let user = try self.userKey(for: Array(event.userID.utf8), createIn: txn)
+        guard let actionKey = try self.actionKey(for: Array(event.action.utf8), txn) else {
+            return .rejected(.invalidAction)
+        }
+        let contextID = try self.contextID(for: Array(event.context.utf8), txn)
+        let date = self.mapper.localDay(epochMs: event.timestampMs)
+        guard let day = date.storeDay else { return .rejected(.timestampOutOfRange) }
+        let eventID = Array(event.eventID.utf8)
+        let isDuplicate = try eventID.withUnsafeBytes { id in
+            try self.caches.filter.mayContain(user: user, eventID: id)
+                && self.isStoredOnAnotherDay(user: user, eventID: eventID, except: Int(day), txn)
+        }
+        if isDuplicate {
+            self.counters.duplicateCount += 1
+            return .duplicate
+        }
+        var value = ByteWriter(capacity: 16 + event.metadata.utf8.count)
+        StoredEvent.encode(
+            timestampMs: event.timestampMs,
+            day: date,
+            actionKey: actionKey,
+            contextID: contextID,
+            metadata: event.metadata.utf8,
+            into: &value
+        )
+        let stored = try txn.put(
+            self.schema.events,
+            key: Key.event(day, user, eventID),
+            value: value.bytes,
+            flags: .noOverwrite
+        )
+        guard stored else {
+            self.counters.duplicateCount += 1
+            return .duplicate
+        }
+        eventID.withUnsafeBytes { self.caches.filter.insert(user: user, eventID: $0) }
+        self.counters.eventCount += 1
+        self.newEvents[user, default: []].append(
+            NewEvent(timestampMs: event.timestampMs, day: Int(day), actionKey: actionKey, contextID: contextID)
+        )
+        return .accepted
+    }
+
+    /// Exact check for an event id of `user` stored on a day other than `day`: only reached when the filter
+    /// says "maybe". Looks at every day between the user's first and last event day.
+    private func isStoredOnAnotherDay(
+        user: UInt32,
+        eventID: [UInt8],
+        except day: Int,
+        _ txn: borrowing Transaction
+    ) throws -> Bool {
+        var days = Set(self.newEvents[user]?.map(\.day) ?? [])
+        if let record = self.users[user]?.original, let first = record.firstEventDay, let last = record.lastEventDay {
+            days.formUnion(Int(first)...Int(last))
+        }
+        days.remove(day)
+        for candidate in days.sorted() {
+            if try txn.get(self.schema.events, key: Key.event(StoreDay(candidate), user, eventID)) != nil {
+                return true
+            }
+        }
+        return false
+    }
+
+    // MARK: - Derived records
+
+    /// Applies every derived update of the staged events, user by user.
+    func applyDerivedUpdates(_ txn: borrowing Transaction) throws {
+        for user in self.newEvents.keys.sorted() {
+            var events = self.newEvents[user]!
+            events.sort { $0.timestampMs < $1.timestampMs }
+            var update = UserDayUpdate(user: user, events: events, session: self)
+            try update.apply(txn)
+        }
+        self.newEvents.removeAll()
+    }
+
+    func addSeries(day: Int, dau: Int32 = 0, wau: Int32 = 0, mau: Int32 = 0) {
+        var delta = self.seriesDeltas[day] ?? (0, 0, 0)
+        delta.dau += dau
+        delta.wau += wau
+        delta.mau += mau
+        self.seriesDeltas[day] = delta
+    }
+
+    func addDayTotals(day: Int, events: Int64, records: Int64) {
+        var delta = self.dayTotalDeltas[day] ?? (0, 0)
+        delta.events += events
+        delta.records += records
+        self.dayTotalDeltas[day] = delta
+    }
+
+    /// Re-queues a stored event for the derived updates (used to rebuild derived records).
+    func restage(user: UInt32, event: NewEvent, _ txn: borrowing Transaction) throws {
+        try self.loadUser(user, txn)
+        self.newEvents[user, default: []].append(event)
+    }
+
+    /// Writes what was accumulated in memory (users, bitsets, series, totals, counters) and forgets it.
+    func flush(_ txn: borrowing Transaction) throws {
+        for (key, state) in self.users where state.record != state.original {
+            try txn.put(self.schema.users, key: Key.u32(key), value: state.record.encoded())
+        }
+        self.users.removeAll()
+        try self.dayBits.flush(txn)
+        try self.memberBits.flush(txn)
+        for (day, delta) in self.seriesDeltas where delta != (0, 0, 0) {
+            let key = Key.u16(StoreDay(day))
+            var values = (dau: Int64(0), wau: Int64(0), mau: Int64(0))
+            if let raw = try txn.get(self.schema.series, key: key) {
+                values = (Int64(raw.readU32(at: 0)), Int64(raw.readU32(at: 4)), Int64(raw.readU32(at: 8)))
+            }
+            var writer = ByteWriter(capacity: 12)
+            writer.u32(UInt32(values.dau + Int64(delta.dau)))
+            writer.u32(UInt32(values.wau + Int64(delta.wau)))
+            writer.u32(UInt32(values.mau + Int64(delta.mau)))
+            try txn.put(self.schema.series, key: key, value: writer.bytes)
+        }
+        for (day, delta) in self.dayTotalDeltas {
+            let key = Key.u16(StoreDay(day))
+            var events: UInt64 = 0
+            var records: UInt64 = 0
+            if let raw = try txn.get(self.schema.dayTotals, key: key) {
+                var reader = ByteReader(raw)
+                events = try reader.u64()
+                records = try reader.u64()
+            }
+            var writer = ByteWriter(capacity: 16)
+            writer.u64(UInt64(Int64(events) + delta.events))
+            writer.u64(UInt64(Int64(records) + delta.records))
+            try txn.put(self.schema.dayTotals, key: key, value: writer.bytes)
+        }
+        for (key, delta) in self.attributeCountDeltas where delta != 0 {
+            guard let raw = try txn.get(self.schema.attributeNames, key: key) else {
+                throw CorruptRecord(what: "attribute value without a name")
+            }
+            var value = Array(raw)
+            let count = Int(raw.readU32(at: 0)) + delta
+            value.replaceSubrange(0..<4, with: Key.u32(UInt32(max(count, 0))))
+            try txn.put(self.schema.attributeNames, key: key, value: value)
+        }
+        self.seriesDeltas.removeAll()
+        self.dayTotalDeltas.removeAll()
+        self.attributeCountDeltas.removeAll()
+        try StoreMeta.write(self.counters, txn, self.schema)
+    }
+
+    /// After the commit: lets the writer's caches learn what this transaction created.
+    func publish() {
+        for (id, key) in self.pendingUserKeys { self.caches.remember(userID: id, key: key) }
+        for (context, id) in self.pendingContexts { self.caches.remember(context: context, id: id) }
+    }
+}

@@ -1,0 +1,80 @@
+import EngageModel
+import EngageStore
+import Foundation
+
+/// The conformance data set (copied from the contract into Tests/Fixtures/conformance).
+enum Fixtures {
+    static let directory = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Fixtures/conformance")
+
+    static func lines(_ name: String) throws -> [String] {
+        let text = try String(contentsOf: self.directory.appendingPathComponent(name), encoding: .utf8)
+        return text.split(separator: "\n", omittingEmptySubsequences: true).map(String.init)
+    }
+
+    static func actions() throws -> [ActionDefinition] {
+        try self.lines("actions.jsonl").map { try JSONLineRecords.action($0).get() }
+    }
+
+    static func users() throws -> [UserProfile] {
+        try self.lines("users.jsonl").map { try JSONLineRecords.user($0).get() }
+    }
+
+    static func events() throws -> [Event] {
+        try self.lines("events.jsonl").map { try JSONLineRecords.event($0).get() }
+    }
+
+    /// expected.json (UTC) or expected_america_new_york.json.
+    static func expected(timeZone: String) throws -> [String: Any] {
+        let name = timeZone == "UTC" ? "expected.json" : "expected_america_new_york.json"
+        let data = try Data(contentsOf: self.directory.appendingPathComponent(name))
+        return try JSONSerialization.jsonObject(with: data) as! [String: Any]
+    }
+}
+
+/// A store in a fresh temporary directory, removed when the test ends.
+final class TemporaryStore {
+    let directory: String
+    let store: EngageStore
+
+    init(timeZone: String = "UTC", sessionGapMs: Int64? = nil, powerThreshold: Int? = nil, defaultCore: Bool? = nil) throws {
+        self.directory = NSTemporaryDirectory() + "engage-test-" + UUID().uuidString
+        self.store = try EngageStore(
+            configuration: StoreConfiguration(
+                path: self.directory,
+                timeZone: timeZone,
+                sessionGapMs: sessionGapMs,
+                powerThreshold: powerThreshold,
+                autoRegisteredActionsAreCore: defaultCore,
+                eventFilterBytes: 1 << 16,
+                initialMapSize: 64 << 20,
+                unsafeNoSync: true
+            )
+        )
+    }
+
+    deinit {
+        self.store.close()
+        try? FileManager.default.removeItem(atPath: self.directory)
+    }
+
+    func ingest(_ events: [Event], batchSize: Int = 1000) async throws -> BatchResult {
+        var total = BatchResult()
+        var start = 0
+        while start < events.count {
+            let slice = Array(events[start..<min(start + batchSize, events.count)])
+            let result = try await self.store.ingest(slice)
+            total.accepted += result.accepted
+            total.duplicates += result.duplicates
+            total.rejected += result.rejected.map { Rejection(index: $0.index + start, reason: $0.reason) }
+            start += batchSize
+        }
+        return total
+    }
+}
+
+extension Double {
+    /// Rounded to 6 decimals, as the contract compares floats.
+    var rounded6: Double { (self * 1_000_000).rounded() / 1_000_000 }
+}
