@@ -112,7 +112,6 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOTestUtils", package: "swift-nio"),
             ],
-            resources: [.copy("Vectors")],
             swiftSettings: swiftSettings
         ),
         .testTarget(
