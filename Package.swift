@@ -72,6 +72,7 @@ let package = Package(
                 "EngageModel",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -80,9 +81,12 @@ let package = Package(
             dependencies: [
                 "EngageServer",
                 "EngageStore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -116,16 +120,21 @@ let package = Package(
         ),
         .testTarget(
             name: "EngageStoreTests",
-            dependencies: ["EngageStore", "EngageModel"],
+            dependencies: ["EngageStore", "EngageModel", "LMDB"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "EngageServerTests",
             dependencies: [
                 "EngageServer",
+                "EngageStore",
                 "EngageProtocol",
+                "EngageModel",
                 .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),

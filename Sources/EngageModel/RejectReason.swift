@@ -50,6 +50,24 @@ public struct RejectReason: RawRepresentable, Hashable, Sendable, CustomStringCo
     }
 
     public var description: String { self.name }
+
+    /// What the rule is, for people reading an import report.
+    public var explanation: String {
+        switch self.rawValue {
+        case 1: return "user_id must be 1 to 256 bytes of UTF-8"
+        case 2: return "event_id must be 1 to 128 bytes of UTF-8"
+        case 3: return "the action type must be 1 to 128 bytes of UTF-8"
+        case 4: return "ts must be between 2000-01-01T00:00:00Z and 24 hours past the server clock"
+        case 5: return "a text field is not valid UTF-8"
+        case 6: return "context must be at most 256 bytes"
+        case 7: return "metadata must be a JSON object of at most 4096 bytes"
+        case 8: return "a string-table index is outside the batch's table"
+        case 9: return "the event is older than the server's raw-event retention"
+        case 10: return "attribute values and categories must be 1 to 128 bytes"
+        case 11: return "the date is outside 1999-12-01 ... 2179-06-30"
+        default: return "rejected by the server (reason \(self.rawValue))"
+        }
+    }
 }
 
 /// One rejected item of a batch: its zero-based position in the batch and why.

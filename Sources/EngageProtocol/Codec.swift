@@ -65,7 +65,7 @@ extension Request {
             strings.reserveCapacity(stringCount)
             for _ in 0..<stringCount { strings.append(try buffer.readLengthPrefixedBytes("string")) }
             let eventCount = Int(try buffer.read(UInt32.self, "event_count"))
-            try buffer.checkCount(eventCount, minimumSize: 26, "events")
+            try buffer.checkCount(eventCount, minimumSize: 24, "events")
             var events: [IngestBatch.WireEvent] = []
             events.reserveCapacity(eventCount)
             for _ in 0..<eventCount {

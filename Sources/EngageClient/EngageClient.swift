@@ -1,0 +1,192 @@
+import EngageModel
+import EngageProtocol
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+
+/// A connection to `engaged`.
+///
+/// Every method may be called from many tasks at once: requests are pipelined on the one connection and
+/// matched to their responses by request id.
+///
+/// ```swift
+/// let client = try await EngageClient.connect(to: "127.0.0.1:7733")
+/// let result = try await client.ingest([Event(userID: "u1", eventID: "e1", timestampMs: now, action: "like")])
+/// let rows = try await client.activity(ActivityQuery(from: start, to: end))
+/// try await client.close()
+/// ```
+public final class EngageClient: Sendable {
+    /// What the server said in its handshake: version, time zone and limits.
+    public let server: HelloOK
+    private let channel: any Channel
+    private let nextRequestID = NIOLockedValueBox<UInt32>(1)
+
+    private init(channel: any Channel, server: HelloOK) {
+        self.channel = channel
+        self.server = server
+    }
+
+    /// Connects to `address` (`host:port`) and performs the handshake.
+    public static func connect(
+        to address: String,
+        token: String = "",
+        clientName: String = "engage-client",
+        eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) async throws -> EngageClient {
+        let (host, port) = try Self.parse(address)
+        return try await self.connect(host: host, port: port, token: token, clientName: clientName, eventLoopGroup: eventLoopGroup)
+    }
+
+    public static func connect(
+        host: String,
+        port: Int,
+        token: String = "",
+        clientName: String = "engage-client",
+        eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) async throws -> EngageClient {
+        let channel = try await ClientBootstrap(group: eventLoopGroup)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .connectTimeout(.seconds(10))
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    // Responses are bounded by what we ask for; the limit only guards against a broken peer.
+                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoder(maximumLength: Int(UInt32.max))))
+                    try channel.pipeline.syncOperations.addHandler(MessageToByteHandler(FrameEncoder()))
+                    try channel.pipeline.syncOperations.addHandler(ResponseRouter())
+                }
+            }
+            .connect(host: host, port: port).get()
+        let hello = Request.hello(Hello(token: token, clientName: clientName))
+        let response: Response
+        do {
+            response = try await Self.send(hello.encode(requestID: 0), on: channel)
+        } catch {
+            try? await channel.close()
+            throw error
+        }
+        guard case .helloOK(let ok) = response else {
+            try? await channel.close()
+            if case .error(let error) = response { throw EngageClientError.server(error) }
+            throw EngageClientError.unexpectedResponse("\(response.type) to HELLO")
+        }
+        return EngageClient(channel: channel, server: ok)
+    }
+
+    static func parse(_ address: String) throws -> (String, Int) {
+        guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]),
+            (1...65535).contains(port)
+        else { throw EngageClientError.invalidAddress(address) }
+        var host = String(address[..<colon])
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        return (host.isEmpty ? "127.0.0.1" : host, port)
+    }
+
+    private static func send(_ frame: Frame, on channel: any Channel) async throws -> Response {
+        let promise = channel.eventLoop.makePromise(of: Response.self)
+        channel.writeAndFlush(PendingRequest(frame: frame, promise: promise), promise: nil)
+        return try await promise.futureResult.get()
+    }
+
+    /// Sends `request` and waits for its response; an ERROR response throws ``EngageClientError/server(_:)``.
+    public func send(_ request: Request) async throws -> Response {
+        let id = self.nextRequestID.withLockedValue { id -> UInt32 in
+            defer { id = id == UInt32.max ? 1 : id + 1 }
+            return id
+        }
+        let response = try await Self.send(request.encode(requestID: id, allocator: self.channel.allocator), on: self.channel)
+        if case .error(let error) = response { throw EngageClientError.server(error) }
+        return response
+    }
+
+    public func close() async throws {
+        try await self.channel.close()
+    }
+
+    // MARK: - Requests
+
+    /// Round trip to the server.
+    public func ping() async throws {
+        let nonce = UInt64.random(in: 0...UInt64.max)
+        guard case .pong(let echoed) = try await self.send(.ping(nonce: nonce)), echoed == nonce else {
+            throw EngageClientError.unexpectedResponse("PONG with another nonce")
+        }
+    }
+
+    /// Defines or updates catalog actions.
+    public func defineActions(_ actions: [ActionDefinition]) async throws -> BatchResult {
+        try await self.chunked(actions, limit: min(Int(self.server.maximumBatchItems), Int(UInt16.max))) { chunk in
+            guard case .defineActionsResult(let result) = try await self.send(.defineActions(chunk)) else {
+                throw EngageClientError.unexpectedResponse("not DEFINE_ACTIONS_RESULT")
+            }
+            return result
+        }
+    }
+
+    /// Creates or updates users (last write wins per attribute); split into batches the server accepts.
+    public func upsertUsers(_ users: [UserProfile]) async throws -> BatchResult {
+        try await self.chunked(users, limit: Int(self.server.maximumBatchItems)) { chunk in
+            guard case .upsertUsersResult(let result) = try await self.send(.upsertUsers(chunk)) else {
+                throw EngageClientError.unexpectedResponse("not UPSERT_USERS_RESULT")
+            }
+            return result
+        }
+    }
+
+    /// Stores events and returns once they are durable; split into batches the server accepts. Rejections
+    /// carry positions in `events`. For a stream of events, ``makeEventWriter(batchSize:maximumInFlight:)``
+    /// batches and pipelines for you.
+    public func ingest(_ events: [Event]) async throws -> BatchResult {
+        try await self.chunked(events, limit: Int(self.server.maximumBatchItems)) { chunk in
+            try await self.ingestBatch(chunk)
+        }
+    }
+
+    func ingestBatch(_ events: [Event]) async throws -> BatchResult {
+        guard case .ingestResult(let result) = try await self.send(.ingestEvents(IngestBatch(events: events))) else {
+            throw EngageClientError.unexpectedResponse("not INGEST_RESULT")
+        }
+        return result
+    }
+
+    /// Daily DAU, WAU, MAU (and their ratios on each row) over [from, to].
+    public func activity(_ query: ActivityQuery) async throws -> [ActivityRow] {
+        guard case .activityResult(let rows) = try await self.send(.queryActivity(query)) else {
+            throw EngageClientError.unexpectedResponse("not ACTIVITY_RESULT")
+        }
+        return rows
+    }
+
+    public func stats() async throws -> StoreStats {
+        guard case .statsResult(let stats) = try await self.send(.stats) else {
+            throw EngageClientError.unexpectedResponse("not STATS_RESULT")
+        }
+        return stats
+    }
+
+    /// A writer that batches events and keeps up to `maximumInFlight` batches on the wire.
+    public func makeEventWriter(batchSize: Int = 5000, maximumInFlight: Int = 4) -> EventWriter {
+        EventWriter(
+            client: self,
+            batchSize: max(1, min(batchSize, Int(self.server.maximumBatchItems))),
+            maximumInFlight: max(1, min(maximumInFlight, Int(self.server.maximumInFlight)))
+        )
+    }
+
+    private func chunked<Item: Sendable>(
+        _ items: [Item],
+        limit: Int,
+        _ send: @Sendable ([Item]) async throws -> BatchResult
+    ) async throws -> BatchResult {
+        var total = BatchResult()
+        var start = 0
+        repeat {
+            let end = min(start + max(limit, 1), items.count)
+            let result = try await send(Array(items[start..<end]))
+            total.accepted += result.accepted
+            total.duplicates += result.duplicates
+            total.rejected += result.rejected.map { Rejection(index: $0.index + start, reason: $0.reason) }
+            start = end
+        } while start < items.count
+        return total
+    }
+}

@@ -1,0 +1,139 @@
+import EngageModel
+import EngageProtocol
+import NIOCore
+
+/// The protocol state of one connection, without sockets: feed it frames, execute the actions it returns.
+///
+/// awaitingHello --HELLO ok--> ready --(frame-level error | second HELLO)--> closed
+///      \--anything else or a bad HELLO--> closed
+public struct ConnectionStateMachine {
+    public enum State: Equatable {
+        case awaitingHello
+        case ready(version: UInt16)
+        case closed
+    }
+
+    public enum Action: Equatable {
+        /// Send this frame; keep going.
+        case send(Frame)
+        /// Send this frame, then close the connection.
+        case sendAndClose(Frame)
+        /// Carry out the request and answer it with `requestID`.
+        case execute(requestID: UInt32, request: Request)
+        /// Ignore (the connection is already closing).
+        case none
+    }
+
+    public struct Limits: Equatable, Sendable {
+        public var maximumFrameLength: Int
+        public var maximumBatchItems: Int
+        public var maximumInFlight: Int
+
+        public init(maximumFrameLength: Int, maximumBatchItems: Int, maximumInFlight: Int) {
+            self.maximumFrameLength = maximumFrameLength
+            self.maximumBatchItems = maximumBatchItems
+            self.maximumInFlight = maximumInFlight
+        }
+    }
+
+    public private(set) var state: State = .awaitingHello
+    let limits: Limits
+    let serverName: String
+    let timeZone: String
+    /// Checks a HELLO token: true to admit. nil when the server runs without tokens (any token admitted).
+    let authenticate: (@Sendable (String) -> Bool)?
+    /// Protocol versions this server speaks.
+    static let supportedVersions: ClosedRange<UInt16> = 1...1
+
+    public init(limits: Limits, serverName: String, timeZone: String, authenticate: (@Sendable (String) -> Bool)? = nil) {
+        self.limits = limits
+        self.serverName = serverName
+        self.timeZone = timeZone
+        self.authenticate = authenticate
+    }
+
+    public mutating func frameReceived(_ frame: Frame) -> Action {
+        switch self.state {
+        case .closed:
+            return .none
+        case .awaitingHello:
+            guard frame.type == MessageType.hello.rawValue else {
+                return self.fail(frame.requestID, ProtocolError(.handshakeRequired, "the first frame must be HELLO (type 0x01)"))
+            }
+            let hello: Hello
+            do {
+                guard case .hello(let decoded) = try Request.decode(frame) else {
+                    return self.fail(frame.requestID, ProtocolError(.handshakeRequired, "the first frame must be HELLO"))
+                }
+                hello = decoded
+            } catch {
+                // A HELLO that cannot be read ends the connection whatever the code.
+                return self.fail(frame.requestID, error, forceClose: true)
+            }
+            let low = max(hello.minimumVersion, Self.supportedVersions.lowerBound)
+            let high = min(hello.maximumVersion, Self.supportedVersions.upperBound)
+            guard low <= high else {
+                return self.fail(
+                    frame.requestID,
+                    ProtocolError(
+                        .unsupportedVersion,
+                        "client speaks versions \(hello.minimumVersion)...\(hello.maximumVersion); this server speaks \(Self.supportedVersions.lowerBound)...\(Self.supportedVersions.upperBound)"
+                    )
+                )
+            }
+            let version = high
+            if let authenticate, !authenticate(hello.token) {
+                return self.fail(
+                    frame.requestID,
+                    ProtocolError(.unauthenticated, hello.token.isEmpty ? "this server requires a token" : "unknown token")
+                )
+            }
+            self.state = .ready(version: version)
+            let ok = HelloOK(
+                version: version,
+                serverName: self.serverName,
+                timeZone: self.timeZone,
+                maximumFrameLength: UInt32(self.limits.maximumFrameLength),
+                maximumBatchItems: UInt32(self.limits.maximumBatchItems),
+                maximumInFlight: UInt16(clamping: self.limits.maximumInFlight)
+            )
+            return .send(Response.helloOK(ok).encode(requestID: frame.requestID))
+        case .ready:
+            let request: Request
+            do {
+                request = try Request.decode(frame)
+            } catch {
+                return self.fail(frame.requestID, error)
+            }
+            switch request {
+            case .hello:
+                return self.fail(frame.requestID, ProtocolError(.handshakeRequired, "HELLO was already sent on this connection"))
+            case .ping(let nonce):
+                return .send(Response.pong(nonce: nonce).encode(requestID: frame.requestID))
+            default:
+                if request.itemCount > self.limits.maximumBatchItems {
+                    return self.fail(
+                        frame.requestID,
+                        ProtocolError(.tooManyItems, "\(request.itemCount) items in one request; at most \(self.limits.maximumBatchItems)")
+                    )
+                }
+                return .execute(requestID: frame.requestID, request: request)
+            }
+        }
+    }
+
+    /// The frame decoder failed: the stream cannot be trusted past this point.
+    public mutating func decodingFailed(_ error: ProtocolError) -> Action {
+        guard self.state != .closed else { return .none }
+        return self.fail(0, error, forceClose: true)
+    }
+
+    private mutating func fail(_ requestID: UInt32, _ error: ProtocolError, forceClose: Bool = false) -> Action {
+        let frame = Response.error(error).encode(requestID: requestID)
+        if forceClose || error.code.closesConnection || self.state == .awaitingHello {
+            self.state = .closed
+            return .sendAndClose(frame)
+        }
+        return .send(frame)
+    }
+}

@@ -1,0 +1,178 @@
+import EngageModel
+import EngageProtocol
+import EngageStore
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+
+/// The `engaged` TCP server: frames in, store calls, frames out.
+///
+/// Each connection runs in its own child task and catches its own errors, so one bad client never takes
+/// the server down. Requests of one connection run concurrently (pipelining); the connection stops reading
+/// while `maximumInFlight` requests await responses, and every connection stops reading while
+/// `maximumBufferedBytes` of requests are being processed, so a slow writer never makes memory grow.
+///
+/// On graceful shutdown it stops accepting, stops reading new requests, answers the ones in flight
+/// (ingest batches are committed first), then returns.
+public final class EngageServer: Service, Sendable {
+    public let configuration: ServerConfiguration
+    let store: EngageStore
+    let handler: RequestHandler
+    let logger: Logger
+    let eventLoopGroup: MultiThreadedEventLoopGroup
+    let onListening: @Sendable (SocketAddress) -> Void
+    private let connections = NIOLockedValueBox(ConnectionRegistry())
+    private let bufferedBytes: AsyncSemaphore
+
+    public init(
+        configuration: ServerConfiguration,
+        store: EngageStore,
+        queryPool: NIOThreadPool,
+        eventLoopGroup: MultiThreadedEventLoopGroup = .singleton,
+        logger: Logger,
+        onListening: @escaping @Sendable (SocketAddress) -> Void = { _ in }
+    ) {
+        self.configuration = configuration
+        self.store = store
+        self.handler = RequestHandler(store: store, queryPool: queryPool, logger: logger)
+        self.logger = logger
+        self.eventLoopGroup = eventLoopGroup
+        self.onListening = onListening
+        self.bufferedBytes = AsyncSemaphore(permits: configuration.maximumBufferedBytes)
+    }
+
+    public func run() async throws {
+        let maximumFrameLength = self.configuration.maximumFrameLength
+        let server = try await ServerBootstrap(group: self.eventLoopGroup)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .serverChannelOption(.backlog, value: 256)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .bind(host: self.configuration.host, port: self.configuration.port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(
+                        ByteToMessageHandler(FrameDecoder(maximumLength: maximumFrameLength))
+                    )
+                    try channel.pipeline.syncOperations.addHandler(MessageToByteHandler(FrameEncoder()))
+                    return try NIOAsyncChannel<Frame, Frame>(wrappingChannelSynchronously: channel)
+                }
+            }
+        let address = server.channel.localAddress!
+        self.logger.info("listening", metadata: ["address": "\(address)", "time_zone": "\(self.store.timeZone)"])
+        self.onListening(address)
+        try await withGracefulShutdownHandler {
+            try await withThrowingDiscardingTaskGroup { group in
+                try await server.executeThenClose { inbound in
+                    for try await connection in inbound {
+                        group.addTask { await self.serve(connection) }
+                    }
+                }
+            }
+        } onGracefulShutdown: {
+            self.logger.info("shutting down: no new connections or requests; answering those in flight")
+            server.channel.close(promise: nil)
+            let open = self.connections.withLockedValue { registry in
+                registry.isShuttingDown = true
+                return Array(registry.channels.values)
+            }
+            for channel in open { channel.close(mode: .input, promise: nil) }
+        }
+        self.logger.info("server stopped")
+    }
+
+    private func serve(_ connection: NIOAsyncChannel<Frame, Frame>) async {
+        let channel = connection.channel
+        let id = ObjectIdentifier(channel)
+        let admitted = self.connections.withLockedValue { registry -> Bool in
+            guard !registry.isShuttingDown else { return false }
+            registry.channels[id] = channel
+            return true
+        }
+        guard admitted else {
+            try? await connection.channel.close()
+            return
+        }
+        defer { _ = self.connections.withLockedValue { $0.channels.removeValue(forKey: id) } }
+        let peer = channel.remoteAddress.map { "\($0)" } ?? "?"
+        var logger = self.logger
+        logger[metadataKey: "peer"] = "\(peer)"
+        logger.debug("connection opened")
+        do {
+            try await connection.executeThenClose { inbound, outbound in
+                try await self.exchange(inbound: inbound, outbound: outbound, logger: logger)
+            }
+        } catch {
+            logger.debug("connection ended", metadata: ["error": "\(error)"])
+        }
+        logger.debug("connection closed")
+    }
+
+    private func exchange(
+        inbound: NIOAsyncChannelInboundStream<Frame>,
+        outbound: NIOAsyncChannelOutboundWriter<Frame>,
+        logger: Logger
+    ) async throws {
+        var machine = ConnectionStateMachine(
+            limits: .init(
+                maximumFrameLength: self.configuration.maximumFrameLength,
+                maximumBatchItems: self.configuration.maximumBatchItems,
+                maximumInFlight: self.configuration.maximumInFlight
+            ),
+            serverName: self.configuration.serverName,
+            timeZone: self.store.timeZone
+        )
+        let inFlight = AsyncSemaphore(permits: self.configuration.maximumInFlight)
+        let handler = self.handler
+        let bufferedBytes = self.bufferedBytes
+        try await withThrowingDiscardingTaskGroup { group in
+            do {
+                for try await frame in inbound {
+                    switch machine.frameReceived(frame) {
+                    case .send(let reply):
+                        try await outbound.write(reply)
+                    case .sendAndClose(let reply):
+                        logger.debug("closing after error", metadata: ["reply": "\(reply.type)"])
+                        try await outbound.write(reply)
+                        return
+                    case .execute(let requestID, let request):
+                        let size = frame.payload.readableBytes
+                        await inFlight.acquire()
+                        await bufferedBytes.acquire(size)
+                        group.addTask {
+                            let response = await handler.handle(request)
+                            inFlight.release()
+                            bufferedBytes.release(size)
+                            try? await outbound.write(response.encode(requestID: requestID))
+                        }
+                    case .none:
+                        return
+                    }
+                }
+            } catch let error as ProtocolError {
+                logger.info("protocol error, closing", metadata: ["error": "\(error)"])
+                if case .sendAndClose(let reply) = machine.decodingFailed(error) {
+                    try? await outbound.write(reply)
+                }
+            }
+        }
+    }
+}
+
+private struct ConnectionRegistry {
+    var channels: [ObjectIdentifier: any Channel] = [:]
+    var isShuttingDown = false
+}
+
+/// Keeps the store open while the server runs and closes it (committing what is queued) when the service
+/// group shuts down. List it before the server so that it stops after it.
+public struct StoreService: Service {
+    let store: EngageStore
+
+    public init(store: EngageStore) { self.store = store }
+
+    public func run() async throws {
+        try? await gracefulShutdown()
+        self.store.close()
+    }
+}

@@ -1,0 +1,96 @@
+import ArgumentParser
+import EngageClient
+import EngageModel
+import Foundation
+
+@main
+struct Engage: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "engage",
+        abstract: "Import into, query and inspect an Engage server.",
+        discussion: "Every subcommand takes --server HOST:PORT (or ENGAGE_SERVER) and --format json|table|csv.",
+        subcommands: [Import.self, Query.self, Stats.self]
+    )
+}
+
+/// Where the server is, and how to authenticate.
+struct ConnectionOptions: ParsableArguments {
+    @Option(name: .long, help: "Server address HOST:PORT (default: $ENGAGE_SERVER, else 127.0.0.1:7733).")
+    var server: String = ProcessInfo.processInfo.environment["ENGAGE_SERVER"] ?? "127.0.0.1:7733"
+
+    @Option(name: .long, help: "Authentication token (default: $ENGAGE_TOKEN).")
+    var token: String = ProcessInfo.processInfo.environment["ENGAGE_TOKEN"] ?? ""
+
+    func connect() async throws -> EngageClient {
+        do {
+            return try await EngageClient.connect(to: self.server, token: self.token, clientName: "engage-cli")
+        } catch let error as EngageClientError {
+            throw CLIError("cannot connect to \(self.server): \(error)")
+        } catch {
+            throw CLIError("cannot connect to \(self.server): \(error)")
+        }
+    }
+}
+
+struct FormatOption: ParsableArguments {
+    @Option(name: .long, help: "Output format: json, table or csv.")
+    var format: OutputFormat = .table
+}
+
+/// A failure worth one line on standard error and exit status 1.
+struct CLIError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+extension CivilDate: ExpressibleByArgument {
+    public init?(argument: String) { self.init(argument) }
+}
+
+extension CivilMonth: ExpressibleByArgument {
+    public init?(argument: String) { self.init(argument) }
+}
+
+/// `attr=value`.
+struct FilterArgument: ExpressibleByArgument {
+    let dimension: EngageModel.Dimension
+    let value: String
+
+    init?(argument: String) {
+        guard let equals = argument.firstIndex(of: "="),
+            let dimension = EngageModel.Dimension(name: String(argument[..<equals])),
+            argument.index(after: equals) < argument.endIndex
+        else { return nil }
+        self.dimension = dimension
+        self.value = String(argument[argument.index(after: equals)...])
+    }
+
+    static var defaultCompletionKind: CompletionKind { .default }
+}
+
+extension EngageModel.Dimension: ExpressibleByArgument {
+    public init?(argument: String) { self.init(name: argument) }
+}
+
+struct Stats: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "What the server stores: events, users, actions, days, bytes on disk.")
+
+    @OptionGroup var connection: ConnectionOptions
+    @OptionGroup var output: FormatOption
+
+    func run() async throws {
+        let client = try await self.connection.connect()
+        defer { Task { try? await client.close() } }
+        let stats = try await client.stats()
+        var report = Report(
+            name: "stats",
+            columns: ["events", "duplicates", "users", "actions", "days", "bytes_on_disk", "time_zone", "first_day", "last_day"]
+        )
+        report.rows.append([
+            .int(stats.events), .int(stats.duplicates), .int(stats.users), .int(stats.actions), .int(stats.days),
+            .int(stats.bytesOnDisk), .string(stats.timeZone),
+            stats.firstDay.map { .string($0.description) } ?? .null, stats.lastDay.map { .string($0.description) } ?? .null,
+        ])
+        report.print(self.output.format)
+    }
+}

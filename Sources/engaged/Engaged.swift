@@ -1,0 +1,154 @@
+import ArgumentParser
+import EngageServer
+import EngageStore
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+import UnixSignals
+
+@main
+struct Engaged: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "engaged",
+        abstract: "The Engage server: exact DAU/WAU/MAU, tiers, retention and sessions over a binary TCP protocol.",
+        discussion: """
+            Stores everything in an LMDB data directory. The reporting time zone is fixed when the directory is \
+            created; opening it with another --timezone is refused. SIGTERM or SIGINT stop it gracefully: no \
+            new connections or requests, requests in flight are committed and answered, exit status 0.
+            """
+    )
+
+    @Option(name: .long, help: "Data directory (created if missing).")
+    var data: String = "./engage-data"
+
+    @Option(name: .long, help: "Address to listen on.")
+    var host: String = "127.0.0.1"
+
+    @Option(name: .long, help: "TCP port (0 picks a free one).")
+    var port: Int = ServerConfiguration.defaultPort
+
+    @Option(name: .long, help: "Reporting time zone (IANA name) for a new data directory; default UTC. An existing directory keeps its own.")
+    var timezone: String?
+
+    @Option(name: .long, help: "Session gap for a new data directory: 30m, 1800s, 1800000ms, 1h (plain numbers are minutes). Default 30m.")
+    var sessionGap: String?
+
+    @Option(name: .long, help: "Power tier threshold P (actions per active day) for a new data directory. Default 20.")
+    var powerThreshold: Int?
+
+    @Option(name: .long, help: "is_core_action of action types first seen in events, for a new data directory.")
+    var autoRegisteredCore: Bool?
+
+    @Option(name: .long, help: "Largest frame accepted, in bytes.")
+    var maxFrameBytes: Int = 16 * 1024 * 1024
+
+    @Option(name: .long, help: "Most actions, users or events in one request.")
+    var maxBatchItems: Int = 100_000
+
+    @Option(name: .long, help: "Requests awaiting a response per connection before the server stops reading it.")
+    var maxInFlight: Int = 64
+
+    @Option(name: .long, help: "Heap bytes for the event-id filter that speeds up duplicate checks.")
+    var eventFilterBytes: Int = 64 << 20
+
+    @Option(name: .long, help: "Threads that run queries.")
+    var queryThreads: Int = 2
+
+    @Option(name: .long, help: "Write the bound port to this file once listening (useful with --port 0).")
+    var portFile: String?
+
+    @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: String = "info"
+
+    @Flag(name: .long, help: .hidden)
+    var unsafeNoSync = false
+
+    func validate() throws {
+        guard (1...Int(UInt32.max)).contains(self.maxFrameBytes), self.maxFrameBytes >= 64 else {
+            throw ValidationError("--max-frame-bytes must be between 64 and 4294967295")
+        }
+        guard self.maxBatchItems >= 1 else { throw ValidationError("--max-batch-items must be at least 1") }
+        guard (1...65535).contains(self.maxInFlight) else { throw ValidationError("--max-in-flight must be 1...65535") }
+        guard (0...65535).contains(self.port) else { throw ValidationError("--port must be 0...65535") }
+        if let sessionGap { _ = try Self.parseDuration(sessionGap) }
+        guard Logger.Level(rawValue: self.logLevel) != nil else { throw ValidationError("unknown --log-level \(self.logLevel)") }
+    }
+
+    /// `30m`, `1800s`, `1800000ms`, `1h`; a plain number is minutes.
+    static func parseDuration(_ text: String) throws -> Int64 {
+        let units: [(String, Int64)] = [("ms", 1), ("s", 1000), ("m", 60_000), ("h", 3_600_000)]
+        for (suffix, factor) in units where text.hasSuffix(suffix) {
+            if let value = Int64(text.dropLast(suffix.count)), value > 0 { return value * factor }
+        }
+        if let minutes = Int64(text), minutes > 0 { return minutes * 60_000 }
+        throw ValidationError("cannot read the duration '\(text)': use 30m, 1800s, 1800000ms or 1h")
+    }
+
+    func run() async throws {
+        let level = Logger.Level(rawValue: self.logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "engaged")
+        let store: EngageStore
+        do {
+            store = try EngageStore(
+                configuration: StoreConfiguration(
+                    path: self.data,
+                    timeZone: self.timezone,
+                    sessionGapMs: try self.sessionGap.map(Self.parseDuration),
+                    powerThreshold: self.powerThreshold,
+                    autoRegisteredActionsAreCore: self.autoRegisteredCore,
+                    eventFilterBytes: self.eventFilterBytes,
+                    unsafeNoSync: self.unsafeNoSync
+                ),
+                logger: Logger(label: "engaged.store")
+            )
+        } catch {
+            logger.critical("cannot open the data directory: \(error)")
+            throw ExitCode(2)
+        }
+        let queryPool = NIOThreadPool(numberOfThreads: self.queryThreads)
+        queryPool.start()
+        let portFile = self.portFile
+        let server = EngageServer(
+            configuration: ServerConfiguration(
+                host: self.host,
+                port: self.port,
+                maximumFrameLength: self.maxFrameBytes,
+                maximumBatchItems: self.maxBatchItems,
+                maximumInFlight: self.maxInFlight,
+                queryThreads: self.queryThreads
+            ),
+            store: store,
+            queryPool: queryPool,
+            logger: Logger(label: "engaged.server"),
+            onListening: { address in
+                if let portFile, let port = address.port {
+                    try? "\(port)\n".write(toFile: portFile, atomically: true, encoding: .utf8)
+                }
+            }
+        )
+        let group = ServiceGroup(
+            configuration: ServiceGroupConfiguration(
+                services: [.init(service: StoreService(store: store)), .init(service: server)],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger
+            )
+        )
+        do {
+            try await group.run()
+        } catch {
+            logger.critical("stopped: \(error)")
+            store.close()
+            try? await queryPool.shutdownGracefully()
+            throw ExitCode(1)
+        }
+        try? await queryPool.shutdownGracefully()
+        logger.info("stopped cleanly")
+    }
+}
