@@ -49,6 +49,8 @@ public final class EngageServer: Service, Sendable {
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .serverChannelOption(.backlog, value: 256)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            // Closing input for shutdown (or a client's half-close) must leave output open for the answers.
+            .childChannelOption(.allowRemoteHalfClosure, value: true)
             .bind(host: self.configuration.host, port: self.configuration.port) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(
@@ -154,6 +156,10 @@ public final class EngageServer: Service, Sendable {
                 if case .sendAndClose(let reply) = machine.decodingFailed(error) {
                     try? await outbound.write(reply)
                 }
+            } catch {
+                // The read side ended (peer reset, input closed for shutdown): requests already read are
+                // still carried out and answered before the connection closes.
+                logger.debug("read side ended", metadata: ["error": "\(error)"])
             }
         }
     }

@@ -297,3 +297,44 @@ struct ServerSocketTests {
         try await server.shutdown()
     }
 }
+
+@Suite("Graceful shutdown")
+struct GracefulShutdownTests {
+    @Test("in-flight batches are committed and answered; the store holds exactly what was acknowledged")
+    func shutdownUnderLoad() async throws {
+        let server = try await TestServer(maximumBatchItems: 5000, maximumFrameLength: 4 << 20, maximumInFlight: 64)
+        let directory = server.directory
+        let outcome = try await withRawConnection(port: server.port) { connection in
+            try await connection.hello()
+            for id in UInt32(1)...60 {
+                let events = (0..<2000).map {
+                    Event(userID: "u\($0 % 97)", eventID: "\(id)-\($0)", timestampMs: 1_771_111_209_608 + Int64($0) * 1000, action: "like")
+                }
+                try await connection.send(Request.ingestEvents(IngestBatch(events: events)).encode(requestID: id))
+            }
+            // Shut down while most batches are still queued or being committed.
+            let shutdown = Task { await server.group.triggerGracefulShutdown() }
+            var accepted = 0
+            var answered = 0
+            while let frame = try await connection.next() {
+                answered += 1
+                switch try Response.decode(frame) {
+                case .ingestResult(let result): accepted += result.accepted
+                case .error(let error): #expect(error.code == .shuttingDown, "\(error)")
+                default: Issue.record("unexpected \(frame.type)")
+                }
+            }
+            await shutdown.value
+            return (accepted, answered)
+        }
+        try await server.task.value
+        try await server.pool.shutdownGracefully()
+        #expect(outcome.1 == 60, "every request in flight is answered before the connection closes")
+        #expect(outcome.0 > 0)
+        let reopened = try EngageStore(configuration: StoreConfiguration(path: directory, eventFilterBytes: 1 << 16, initialMapSize: 32 << 20))
+        let stored = try reopened.stats().events
+        #expect(stored == outcome.0, "stored \(stored), acknowledged \(outcome.0), answered \(outcome.1)")
+        reopened.close()
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+}
