@@ -37,6 +37,8 @@ public struct ConnectionStateMachine {
     }
 
     public private(set) var state: State = .awaitingHello
+    /// Set once the server is shutting down: requests read from then on are refused, not carried out.
+    public private(set) var isDraining = false
     let limits: Limits
     let serverName: String
     let timeZone: String
@@ -105,6 +107,12 @@ public struct ConnectionStateMachine {
             } catch {
                 return self.fail(frame.requestID, error)
             }
+            if self.isDraining {
+                return .send(
+                    Response.error(ProtocolError(.shuttingDown, "the server is shutting down; this request was not carried out"))
+                        .encode(requestID: frame.requestID)
+                )
+            }
             switch request {
             case .hello:
                 return self.fail(frame.requestID, ProtocolError(.handshakeRequired, "HELLO was already sent on this connection"))
@@ -120,6 +128,11 @@ public struct ConnectionStateMachine {
                 return .execute(requestID: frame.requestID, request: request)
             }
         }
+    }
+
+    /// The server began shutting down: answer what is in flight, refuse what comes next.
+    public mutating func shutdownBegan() {
+        self.isDraining = true
     }
 
     /// The frame decoder failed: the stream cannot be trusted past this point.

@@ -76,9 +76,14 @@ public final class EngageServer: Service, Sendable {
             server.channel.close(promise: nil)
             let open = self.connections.withLockedValue { registry in
                 registry.isShuttingDown = true
-                return Array(registry.channels.values)
+                return Array(registry.connections.values)
             }
-            for channel in open { channel.close(mode: .input, promise: nil) }
+            for connection in open { connection.beginDraining() }
+            // Clients that neither finish nor close are cut off after the grace period.
+            let grace = self.configuration.shutdownGracePeriod
+            self.eventLoopGroup.next().scheduleTask(in: grace) {
+                for connection in open { connection.channel.close(promise: nil) }
+            }
         }
         self.logger.info("server stopped")
     }
@@ -86,23 +91,24 @@ public final class EngageServer: Service, Sendable {
     private func serve(_ connection: NIOAsyncChannel<Frame, Frame>) async {
         let channel = connection.channel
         let id = ObjectIdentifier(channel)
+        let control = ConnectionControl(channel: channel)
         let admitted = self.connections.withLockedValue { registry -> Bool in
             guard !registry.isShuttingDown else { return false }
-            registry.channels[id] = channel
+            registry.connections[id] = control
             return true
         }
         guard admitted else {
             try? await connection.channel.close()
             return
         }
-        defer { _ = self.connections.withLockedValue { $0.channels.removeValue(forKey: id) } }
+        defer { _ = self.connections.withLockedValue { $0.connections.removeValue(forKey: id) } }
         let peer = channel.remoteAddress.map { "\($0)" } ?? "?"
         var logger = self.logger
         logger[metadataKey: "peer"] = "\(peer)"
         logger.debug("connection opened")
         do {
             try await connection.executeThenClose { inbound, outbound in
-                try await self.exchange(inbound: inbound, outbound: outbound, logger: logger)
+                try await self.exchange(inbound: inbound, outbound: outbound, control: control, logger: logger)
             }
         } catch {
             logger.debug("connection ended", metadata: ["error": "\(error)"])
@@ -113,6 +119,7 @@ public final class EngageServer: Service, Sendable {
     private func exchange(
         inbound: NIOAsyncChannelInboundStream<Frame>,
         outbound: NIOAsyncChannelOutboundWriter<Frame>,
+        control: ConnectionControl,
         logger: Logger
     ) async throws {
         var machine = ConnectionStateMachine(
@@ -130,6 +137,7 @@ public final class EngageServer: Service, Sendable {
         try await withThrowingDiscardingTaskGroup { group in
             do {
                 for try await frame in inbound {
+                    if control.isDraining { machine.shutdownBegan() }
                     switch machine.frameReceived(frame) {
                     case .send(let reply):
                         try await outbound.write(reply)
@@ -138,6 +146,12 @@ public final class EngageServer: Service, Sendable {
                         try await outbound.write(reply)
                         return
                     case .execute(let requestID, let request):
+                        guard control.requestStarted() else {
+                            machine.shutdownBegan()
+                            let refusal = ProtocolError(.shuttingDown, "the server is shutting down; this request was not carried out")
+                            try? await outbound.write(Response.error(refusal).encode(requestID: requestID))
+                            continue
+                        }
                         let size = frame.payload.readableBytes
                         await inFlight.acquire()
                         await bufferedBytes.acquire(size)
@@ -146,6 +160,7 @@ public final class EngageServer: Service, Sendable {
                             inFlight.release()
                             bufferedBytes.release(size)
                             try? await outbound.write(response.encode(requestID: requestID))
+                            control.requestFinished()
                         }
                     case .none:
                         return
@@ -166,8 +181,46 @@ public final class EngageServer: Service, Sendable {
 }
 
 private struct ConnectionRegistry {
-    var channels: [ObjectIdentifier: any Channel] = [:]
+    var connections: [ObjectIdentifier: ConnectionControl] = [:]
     var isShuttingDown = false
+}
+
+/// What the shutdown handler and a connection's tasks share: whether the server is draining and how many
+/// requests are being carried out. Once draining with nothing in flight, the server half-closes the
+/// connection (FIN after the last answer) and keeps reading until the client closes, so that unread input
+/// never turns the close into a reset that would destroy answers the client has not read yet.
+final class ConnectionControl: Sendable {
+    let channel: any Channel
+    private let state = NIOLockedValueBox((draining: false, inFlight: 0))
+
+    init(channel: any Channel) { self.channel = channel }
+
+    var isDraining: Bool { self.state.withLockedValue { $0.draining } }
+
+    /// Counts a request in, unless the server is draining.
+    func requestStarted() -> Bool {
+        self.state.withLockedValue { state in
+            guard !state.draining else { return false }
+            state.inFlight += 1
+            return true
+        }
+    }
+
+    func requestFinished() {
+        let closeOutput = self.state.withLockedValue { state -> Bool in
+            state.inFlight -= 1
+            return state.draining && state.inFlight == 0
+        }
+        if closeOutput { self.channel.close(mode: .output, promise: nil) }
+    }
+
+    func beginDraining() {
+        let closeOutput = self.state.withLockedValue { state -> Bool in
+            state.draining = true
+            return state.inFlight == 0
+        }
+        if closeOutput { self.channel.close(mode: .output, promise: nil) }
+    }
 }
 
 /// Keeps the store open while the server runs and closes it (committing what is queued) when the service

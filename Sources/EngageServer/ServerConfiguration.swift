@@ -1,4 +1,5 @@
 import EngageProtocol
+import NIOCore
 
 /// How `engaged` listens and what it allows each connection.
 public struct ServerConfiguration: Sendable {
@@ -17,6 +18,8 @@ public struct ServerConfiguration: Sendable {
     public var maximumBufferedBytes: Int
     /// Threads that run queries.
     public var queryThreads: Int
+    /// On shutdown, how long clients get to read their last answers and close before they are cut off.
+    public var shutdownGracePeriod: TimeAmount
 
     public init(
         host: String = "127.0.0.1",
@@ -26,7 +29,8 @@ public struct ServerConfiguration: Sendable {
         maximumBatchItems: Int = 100_000,
         maximumInFlight: Int = 64,
         maximumBufferedBytes: Int = 256 << 20,
-        queryThreads: Int = 2
+        queryThreads: Int = 2,
+        shutdownGracePeriod: TimeAmount = .seconds(10)
     ) {
         self.host = host
         self.port = port
@@ -36,6 +40,7 @@ public struct ServerConfiguration: Sendable {
         self.maximumInFlight = maximumInFlight
         self.maximumBufferedBytes = maximumBufferedBytes
         self.queryThreads = queryThreads
+        self.shutdownGracePeriod = shutdownGracePeriod
     }
 
     public static let defaultPort = 7733

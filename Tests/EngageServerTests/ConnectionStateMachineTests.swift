@@ -126,3 +126,16 @@ struct ConnectionStateMachineTests {
         #expect(result?.closes == true)
     }
 }
+
+extension ConnectionStateMachineTests {
+    @Test("once shutdown began, requests are refused with shutting_down and the connection stays open")
+    func draining() {
+        var machine = Self.machine()
+        _ = machine.frameReceived(Self.hello())
+        machine.shutdownBegan()
+        let refused = Self.error(machine.frameReceived(Request.stats.encode(requestID: 8)))
+        #expect(refused?.0 == .shuttingDown)
+        #expect(refused?.1 == 8)
+        #expect(refused?.closes == false)
+    }
+}
