@@ -108,11 +108,14 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Helpers shared by the test suites (seeded randomness, repository paths); never shipped.
+        .target(name: "EngageTestSupport", path: "Tests/EngageTestSupport", swiftSettings: swiftSettings),
         .testTarget(name: "LMDBTests", dependencies: ["LMDB"], swiftSettings: swiftSettings),
         .testTarget(
             name: "EngageProtocolTests",
             dependencies: [
                 "EngageProtocol",
+                "EngageTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOTestUtils", package: "swift-nio"),
             ],
@@ -120,7 +123,7 @@ let package = Package(
         ),
         .testTarget(
             name: "EngageStoreTests",
-            dependencies: ["EngageStore", "EngageModel", "LMDB"],
+            dependencies: ["EngageStore", "EngageModel", "LMDB", "EngageTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -140,7 +143,7 @@ let package = Package(
         ),
         .testTarget(
             name: "EngageIntegrationTests",
-            dependencies: ["EngageClient", "EngageModel"],
+            dependencies: ["EngageClient", "EngageModel", "EngageTestSupport"],
             swiftSettings: swiftSettings
         ),
     ]

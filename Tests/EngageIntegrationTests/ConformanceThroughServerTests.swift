@@ -1,4 +1,5 @@
 import Foundation
+import EngageTestSupport
 import Testing
 
 /// The conformance data set through a real `engaged` and the `engage` CLI, as a user would run them.
@@ -96,7 +97,7 @@ struct ConformanceThroughServerTests {
     @Test("three random orders, and four concurrent importers, give identical results; so does a restart")
     func ordersConnectionsAndRestart() throws {
         let lines = try String(contentsOfFile: Binaries.fixture("events.jsonl"), encoding: .utf8).split(separator: "\n")
-        var generator = SplitMix(seed: 42)
+        var generator = SeededGenerator(seed: 42)
         var results: [[String: [[String: Any]]]] = []
         var firstServer: ServerProcess?
         for round in 0..<3 {
@@ -154,14 +155,3 @@ func writeTemporary(_ text: String) throws -> String {
     return path
 }
 
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { self.state = seed }
-    mutating func next() -> UInt64 {
-        self.state &+= 0x9e37_79b9_7f4a_7c15
-        var z = self.state
-        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-        return z ^ (z >> 31)
-    }
-}

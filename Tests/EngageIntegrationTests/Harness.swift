@@ -1,3 +1,4 @@
+import EngageTestSupport
 import Foundation
 import Testing
 
@@ -22,10 +23,7 @@ enum Binaries {
         return path
     }
 
-    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("Fixtures/conformance")
-
-    static func fixture(_ name: String) -> String { self.fixtures.appendingPathComponent(name).path }
+    static func fixture(_ name: String) -> String { RepositoryPaths.conformanceFile(name) }
 }
 
 struct HarnessError: Error, CustomStringConvertible {

@@ -2,6 +2,7 @@ import EngageModel
 import EngageProtocol
 import NIOCore
 import NIOTestUtils
+import EngageTestSupport
 import Testing
 
 @Suite("Frame decoder")
@@ -34,7 +35,7 @@ struct FrameDecoderTests {
             frame.write(into: &buffer)
             stream += buffer.readableBytesView
         }
-        var random = SplitMix(seed: seed)
+        var random = SeededGenerator(seed: seed)
         var decoder = FrameDecoder()
         var pending = ByteBuffer()
         var decoded: [Frame] = []
@@ -163,14 +164,3 @@ struct MessageErrorTests {
     }
 }
 
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { self.state = seed }
-    mutating func next() -> UInt64 {
-        self.state &+= 0x9e37_79b9_7f4a_7c15
-        var z = self.state
-        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-        return z ^ (z >> 31)
-    }
-}

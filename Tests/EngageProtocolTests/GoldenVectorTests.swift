@@ -1,5 +1,6 @@
 import EngageModel
 import EngageProtocol
+import EngageTestSupport
 import Foundation
 import NIOCore
 import Testing
@@ -13,8 +14,7 @@ struct GoldenVector: Sendable, CustomStringConvertible {
     var description: String { self.name }
 
     static func all() throws -> [GoldenVector] {
-        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("proto-spec/vectors.json")
+        let url = RepositoryPaths.protocolVectors
         let root = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as! [String: Any]
         return (root["vectors"] as! [[String: Any]]).map { vector in
             let hex = Array((vector["hex"] as! String).utf8)

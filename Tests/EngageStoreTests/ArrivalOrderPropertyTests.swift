@@ -1,20 +1,9 @@
 import EngageModel
 import EngageStore
 import Foundation
+import EngageTestSupport
 import Testing
 
-/// A deterministic generator (SplitMix64), so every failure names a seed that reproduces it.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { self.state = seed }
-    mutating func next() -> UInt64 {
-        self.state &+= 0x9e37_79b9_7f4a_7c15
-        var z = self.state
-        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-        return z ^ (z >> 31)
-    }
-}
 
 /// Random event sets built to hit the edges: ties, gaps of exactly 30:00.000 and 30:00.001, local midnight,
 /// the DST changes of America/New_York, re-sent duplicates, core and non-core actions, unknown actions.

@@ -1,12 +1,11 @@
 import EngageModel
 import EngageStore
+import EngageTestSupport
 import Foundation
 
 /// The conformance data set (copied from the contract into Tests/Fixtures/conformance).
 enum Fixtures {
-    static let directory = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("Fixtures/conformance")
+    static let directory = RepositoryPaths.conformance
 
     static func lines(_ name: String) throws -> [String] {
         let text = try String(contentsOf: self.directory.appendingPathComponent(name), encoding: .utf8)
