@@ -65,22 +65,17 @@ struct DayBitsCache {
     }
 }
 
-/// Attribute-value member bitsets a transaction changes.
+/// Bitsets of users kept under a key prefix plus a chunk number (attribute members, registrations) that a
+/// transaction changes, each chunk read once and written once.
 struct MemberBitsCache {
     let database: Database
     private var chunks: [[UInt8]: (bits: ChunkBits, dirty: Bool)] = [:]
 
     init(database: Database) { self.database = database }
 
-    private mutating func update(
-        user: UInt32,
-        attribute: Attribute,
-        valueID: UInt32,
-        _ txn: borrowing Transaction,
-        _ change: (inout ChunkBits, Int) -> Void
-    ) throws {
+    private mutating func update(user: UInt32, key prefix: [UInt8], _ txn: borrowing Transaction, _ change: (inout ChunkBits, Int) -> Void) throws {
         let (chunk, offset) = user.chunkPosition
-        let key = Key.attributeMembers(attribute, valueID, chunk)
+        let key = prefix + Key.u16(chunk)
         if self.chunks[key] == nil {
             let bits = try txn.get(self.database, key: key).map(ChunkBits.init) ?? ChunkBits()
             self.chunks[key] = (bits, false)
@@ -89,12 +84,12 @@ struct MemberBitsCache {
         self.chunks[key]!.dirty = true
     }
 
-    mutating func insert(user: UInt32, attribute: Attribute, valueID: UInt32, _ txn: borrowing Transaction) throws {
-        try self.update(user: user, attribute: attribute, valueID: valueID, txn) { $0.insert($1) }
+    mutating func insert(user: UInt32, key prefix: [UInt8], _ txn: borrowing Transaction) throws {
+        try self.update(user: user, key: prefix, txn) { $0.insert($1) }
     }
 
-    mutating func remove(user: UInt32, attribute: Attribute, valueID: UInt32, _ txn: borrowing Transaction) throws {
-        try self.update(user: user, attribute: attribute, valueID: valueID, txn) { $0.remove($1) }
+    mutating func remove(user: UInt32, key prefix: [UInt8], _ txn: borrowing Transaction) throws {
+        try self.update(user: user, key: prefix, txn) { $0.remove($1) }
     }
 
     mutating func flush(_ txn: borrowing Transaction) throws {

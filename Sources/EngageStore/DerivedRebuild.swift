@@ -13,7 +13,10 @@ struct DerivedRebuild {
     static let sliceSize = 100_000
 
     func run(_ txn: borrowing Transaction) throws {
-        for database in [self.schema.daily, self.schema.sessions, self.schema.dayActive, self.schema.series, self.schema.dayTotals] {
+        for database in [
+            self.schema.daily, self.schema.sessions, self.schema.dayActive, self.schema.series, self.schema.dayTotals,
+            self.schema.userMonths, self.schema.registrations,
+        ] {
             try txn.empty(database)
         }
         try self.resetUsers(txn)
@@ -66,7 +69,14 @@ struct DerivedRebuild {
                 slice.append((Array(entry.key), record))
                 return slice.count < DerivedRebuild.sliceSize
             }
-            for (key, record) in slice { try txn.put(self.schema.users, key: key, value: record.encoded()) }
+            var registrations = MemberBitsCache(database: self.schema.registrations)
+            for (key, record) in slice {
+                try txn.put(self.schema.users, key: key, value: record.encoded())
+                if let registration = record.registration {
+                    try registrations.insert(user: key.readU32(at: 0), key: Key.u16(CivilDate(dayNumber: registration).storeDay!), txn)
+                }
+            }
+            try registrations.flush(txn)
             guard let last = slice.last, slice.count == DerivedRebuild.sliceSize else { return }
             start = Key.u32(last.key.readU32(at: 0) + 1)
         }

@@ -354,3 +354,71 @@ struct ActionCatalog: Equatable {
 
     var coreFlags: [Bool] { self.actions.map { $0?.isCore ?? false } }
 }
+
+/// One user's totals over one calendar month: what monthly tiers, transitions and month distributions
+/// need, kept on write so that those queries read one small record per user.
+struct MonthRecord: Equatable {
+    /// Daily records in the month (days with any event).
+    var records: Int64 = 0
+    var activeDays: Int64 = 0
+    /// total_actions summed over active days (the power test's A).
+    var activeActions: Int64 = 0
+    /// total_actions and sessions_count summed over all daily records.
+    var actions: Int64 = 0
+    var sessions: Int64 = 0
+
+    var isEmpty: Bool { self.records == 0 }
+
+    static func + (lhs: MonthRecord, rhs: MonthRecord) -> MonthRecord {
+        MonthRecord(
+            records: lhs.records + rhs.records,
+            activeDays: lhs.activeDays + rhs.activeDays,
+            activeActions: lhs.activeActions + rhs.activeActions,
+            actions: lhs.actions + rhs.actions,
+            sessions: lhs.sessions + rhs.sessions
+        )
+    }
+
+    static func - (lhs: MonthRecord, rhs: MonthRecord) -> MonthRecord {
+        MonthRecord(
+            records: lhs.records - rhs.records,
+            activeDays: lhs.activeDays - rhs.activeDays,
+            activeActions: lhs.activeActions - rhs.activeActions,
+            actions: lhs.actions - rhs.actions,
+            sessions: lhs.sessions - rhs.sessions
+        )
+    }
+
+    /// A daily record's share of its month.
+    init(records: Int64 = 0, activeDays: Int64 = 0, activeActions: Int64 = 0, actions: Int64 = 0, sessions: Int64 = 0) {
+        self.records = records
+        self.activeDays = activeDays
+        self.activeActions = activeActions
+        self.actions = actions
+        self.sessions = sessions
+    }
+
+    init(day record: DailyRecord, isActive: Bool) {
+        let actions = Int64(record.totalActions)
+        self.init(records: 1, activeDays: isActive ? 1 : 0, activeActions: isActive ? actions : 0, actions: actions, sessions: Int64(record.sessionsCount))
+    }
+
+    func encoded() -> [UInt8] {
+        var writer = ByteWriter(capacity: 12)
+        for value in [self.records, self.activeDays, self.activeActions, self.actions, self.sessions] { writer.varint(UInt64(value)) }
+        return writer.bytes
+    }
+
+    init(decoding bytes: UnsafeRawBufferPointer) throws(CorruptRecord) {
+        var reader = ByteReader(bytes)
+        self.records = Int64(try reader.varint())
+        self.activeDays = Int64(try reader.varint())
+        self.activeActions = Int64(try reader.varint())
+        self.actions = Int64(try reader.varint())
+        self.sessions = Int64(try reader.varint())
+    }
+
+    func tier(powerThreshold: Int) -> Tier {
+        Tier.of(activeDays: Int(self.activeDays), actions: Int(self.activeActions), powerThreshold: powerThreshold)
+    }
+}

@@ -57,10 +57,14 @@ struct Schema: Sendable {
     let dayActive: Database
     /// Whole-population series: day (u16) -> dau, wau, mau (u32 each).
     let series: Database
-    /// Per day: day (u16) -> events (u64), user-day records (u32).
+    /// Per day: day (u16) -> events (u64), user-day records (u64).
     let dayTotals: Database
+    /// Month totals per user: month (u16, months since 1970) ++ user_key (u32) -> ``MonthRecord``.
+    let userMonths: Database
+    /// Users by registration date: day (u16) ++ chunk (u16) -> bitset.
+    let registrations: Database
 
-    static let databaseCount = 15
+    static let databaseCount = 17
 
     init(environment: Environment) throws {
         func open(_ name: String) throws -> Database { try environment.openDatabase(name) }
@@ -79,6 +83,8 @@ struct Schema: Sendable {
         self.dayActive = try open("day_active")
         self.series = try open("series")
         self.dayTotals = try open("day_totals")
+        self.userMonths = try open("user_months")
+        self.registrations = try open("registrations")
     }
 }
 
@@ -126,6 +132,13 @@ enum Key {
         return writer.bytes
     }
 
+    static func userMonth(_ month: Int, _ user: UInt32) -> [UInt8] {
+        var writer = ByteWriter(capacity: 6)
+        writer.u16(UInt16(month))
+        writer.u32(user)
+        return writer.bytes
+    }
+
     static func attributeValue(_ attribute: Attribute, _ value: some Collection<UInt8>) -> [UInt8] {
         var writer = ByteWriter(capacity: 1 + value.count)
         writer.u8(UInt8(attribute.index))
@@ -140,13 +153,6 @@ enum Key {
         return writer.bytes
     }
 
-    static func attributeMembers(_ attribute: Attribute, _ valueID: UInt32, _ chunk: UInt16) -> [UInt8] {
-        var writer = ByteWriter(capacity: 7)
-        writer.u8(UInt8(attribute.index))
-        writer.u32(valueID)
-        writer.u16(chunk)
-        return writer.bytes
-    }
 }
 
 /// Names in the `meta` database.

@@ -79,6 +79,11 @@ struct UserSet {
         self.words[index] |= word
     }
 
+    /// Clears the bits of `word` in word `index`.
+    mutating func removeBits(_ word: UInt64, at index: Int) {
+        if index < self.words.count { self.words[index] &= ~word }
+    }
+
     /// ORs a stored chunk into this set.
     mutating func formUnion(chunk: UInt16, bits: ChunkBits) {
         let base = Int(chunk) * ChunkBits.wordCount

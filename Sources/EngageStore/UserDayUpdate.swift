@@ -22,6 +22,8 @@ struct UserDayUpdate {
         let activeBefore: Bool
         /// total_actions before this transaction, if the day was active (its share of rolling windows).
         let contributionBefore: Int
+        /// The record's share of its month before this transaction (zero for a new record).
+        let monthShareBefore: MonthRecord
     }
 
     init(user: UInt32, events: [NewEvent], session: WriteSession) {
@@ -51,7 +53,8 @@ struct UserDayUpdate {
             existed: true,
             dirty: false,
             activeBefore: active,
-            contributionBefore: active ? record.totalActions : 0
+            contributionBefore: active ? record.totalActions : 0,
+            monthShareBefore: MonthRecord(day: record, isActive: active)
         )
         self.days[day] = entry
         return entry
@@ -78,7 +81,8 @@ struct UserDayUpdate {
                     existed: false,
                     dirty: true,
                     activeBefore: false,
-                    contributionBefore: 0
+                    contributionBefore: 0,
+                    monthShareBefore: MonthRecord()
                 )
                 self.session.addDayTotals(day: event.day, events: 0, records: 1)
             }
@@ -112,9 +116,11 @@ struct UserDayUpdate {
         }
         self.session.users[self.user] = state
 
-        // 6. Write the changed records.
+        // 6. Write the changed records, and move their shares of their months.
         for (day, entry) in self.days where entry.dirty {
             let date = CivilDate(storeDay: StoreDay(day))
+            let share = MonthRecord(day: entry.record, isActive: entry.record.isActive(self.catalog))
+            self.session.addMonth(date.monthIndex, user: self.user, share - entry.monthShareBefore)
             try txn.put(
                 self.session.schema.daily,
                 key: Key.dayUser(StoreDay(day), self.user),

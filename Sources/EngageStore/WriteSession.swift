@@ -72,6 +72,8 @@ final class WriteSession {
     private var seriesDeltas: [Int: (dau: Int32, wau: Int32, mau: Int32)] = [:]
     private var dayTotalDeltas: [Int: (events: Int64, records: Int64)] = [:]
     private var attributeCountDeltas: [[UInt8]: Int] = [:]
+    private var monthDeltas: [[UInt8]: MonthRecord] = [:]
+    var registrationBits: MemberBitsCache
 
     init(schema: Schema, settings: StoreSettings, catalog: ActionCatalog, counters: StoreCounters, caches: WriterCaches) {
         self.schema = schema
@@ -82,6 +84,7 @@ final class WriteSession {
         self.caches = caches
         self.dayBits = DayBitsCache(database: schema.dayActive)
         self.memberBits = MemberBitsCache(database: schema.attributeMembers)
+        self.registrationBits = MemberBitsCache(database: schema.registrations)
     }
 
     // MARK: - Dimensions
@@ -104,7 +107,7 @@ final class WriteSession {
         let record = UserRecord(userID: userID)
         self.users[key] = UserState(record: record, original: nil)
         for attribute in Attribute.allCases {
-            try self.memberBits.insert(user: key, attribute: attribute, valueID: 0, txn)
+            try self.memberBits.insert(user: key, key: Key.attributeName(attribute, 0), txn)
             self.attributeCountDeltas[Key.attributeName(attribute, 0), default: 0] += 1
         }
         return key
@@ -179,8 +182,8 @@ final class WriteSession {
             let valueID = try self.attributeValueID(attribute, Array(value.utf8), txn)
             let current = state.record.attributeValueIDs[attribute.index]
             guard valueID != current else { continue }
-            try self.memberBits.remove(user: key, attribute: attribute, valueID: current, txn)
-            try self.memberBits.insert(user: key, attribute: attribute, valueID: valueID, txn)
+            try self.memberBits.remove(user: key, key: Key.attributeName(attribute, current), txn)
+            try self.memberBits.insert(user: key, key: Key.attributeName(attribute, valueID), txn)
             self.attributeCountDeltas[Key.attributeName(attribute, current), default: 0] -= 1
             self.attributeCountDeltas[Key.attributeName(attribute, valueID), default: 0] += 1
             state.record.attributeValueIDs[attribute.index] = valueID
@@ -312,6 +315,12 @@ final class WriteSession {
         self.seriesDeltas[day] = delta
     }
 
+    func addMonth(_ month: Int, user: UInt32, _ delta: MonthRecord) {
+        guard delta != MonthRecord() else { return }
+        let key = Key.userMonth(month, user)
+        self.monthDeltas[key] = (self.monthDeltas[key] ?? MonthRecord()) + delta
+    }
+
     func addDayTotals(day: Int, events: Int64, records: Int64) {
         var delta = self.dayTotalDeltas[day] ?? (0, 0)
         delta.events += events
@@ -329,8 +338,27 @@ final class WriteSession {
     func flush(_ txn: borrowing Transaction) throws {
         for (key, state) in self.users where state.record != state.original {
             try txn.put(self.schema.users, key: Key.u32(key), value: state.record.encoded())
+            if state.record.registration != state.original?.registration {
+                if let old = state.original?.registration {
+                    try self.registrationBits.remove(user: key, key: Key.u16(CivilDate(dayNumber: old).storeDay!), txn)
+                }
+                if let new = state.record.registration {
+                    try self.registrationBits.insert(user: key, key: Key.u16(CivilDate(dayNumber: new).storeDay!), txn)
+                }
+            }
         }
         self.users.removeAll()
+        try self.registrationBits.flush(txn)
+        for (key, delta) in self.monthDeltas where delta != MonthRecord() {
+            let current = try txn.get(self.schema.userMonths, key: key).map(MonthRecord.init(decoding:)) ?? MonthRecord()
+            let updated = current + delta
+            if updated.isEmpty {
+                try txn.delete(self.schema.userMonths, key: key)
+            } else {
+                try txn.put(self.schema.userMonths, key: key, value: updated.encoded())
+            }
+        }
+        self.monthDeltas.removeAll()
         try self.dayBits.flush(txn)
         try self.memberBits.flush(txn)
         for (day, delta) in self.seriesDeltas where delta != (0, 0, 0) {

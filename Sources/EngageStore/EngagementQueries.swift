@@ -1,0 +1,483 @@
+import EngageModel
+import Foundation
+import LMDB
+
+/// Which users a query counts, and the breakdown group of each.
+struct Grouping {
+    /// Group names, [nil] without a breakdown.
+    let names: [String?]
+    /// Group index by user key; -1 for users the filters leave out.
+    let groupOf: [Int32]
+
+    func group(_ user: UInt32) -> Int {
+        Int(user) < self.groupOf.count ? Int(self.groupOf[Int(user)]) : -1
+    }
+
+    var capacity: Int { self.groupOf.count }
+}
+
+extension StoreReader {
+    func grouping(_ selection: Selection, _ txn: borrowing Transaction) throws -> Grouping {
+        let capacity = try self.userKeyLimit(txn) + 1
+        let filter = try self.matching(selection.filters, capacity: capacity, txn)
+        guard let dimension = selection.breakdown else {
+            var groupOf = [Int32](repeating: filter == nil ? 0 : -1, count: capacity)
+            filter?.forEach { user in if Int(user) < capacity { groupOf[Int(user)] = 0 } }
+            return Grouping(names: [nil], groupOf: groupOf)
+        }
+        var groupOf = [Int32](repeating: -1, count: capacity)
+        let groups = try self.groups(dimension, capacity: capacity, txn)
+        for (index, group) in groups.enumerated() {
+            group.users.forEach { user in
+                if Int(user) < capacity && (filter?.contains(user) ?? true) { groupOf[Int(user)] = Int32(index) }
+            }
+        }
+        return Grouping(names: groups.map(\.name), groupOf: groupOf)
+    }
+
+    /// Users active on any day of `days`.
+    func activeUsers(_ days: ClosedRange<CivilDate>, capacity: Int, _ txn: borrowing Transaction) throws -> UserSet {
+        var set = UserSet(capacity: capacity)
+        for day in Self.storeDays(days) {
+            try self.activeChunks(day, txn) { chunk, bits in set.formUnion(chunk: chunk, bits: bits) }
+        }
+        return set
+    }
+
+    /// Users whose registration date falls in `days`.
+    func registeredUsers(_ days: ClosedRange<CivilDate>, capacity: Int, _ txn: borrowing Transaction) throws -> UserSet {
+        var set = UserSet(capacity: capacity)
+        for day in Self.storeDays(days) {
+            try txn.forEach(self.schema.registrations, prefix: Key.u16(StoreDay(day))) { entry in
+                set.formUnion(chunk: entry.key.readU16(at: 2), bits: ChunkBits(decoding: entry.value))
+                return true
+            }
+        }
+        return set
+    }
+
+    /// The store days of a date range, clipped to what keys can hold.
+    static func storeDays(_ days: ClosedRange<CivilDate>) -> ClosedRange<Int> {
+        let first = max(Int(days.lowerBound.dayNumber) - Int(CivilDate.storeEpochDayNumber), 0)
+        let last = min(Int(days.upperBound.dayNumber) - Int(CivilDate.storeEpochDayNumber), Int(UInt16.max))
+        return first <= last ? first...last : 1...0
+    }
+
+    /// Month totals per user of a calendar month.
+    func forEachUserMonth(_ month: CivilMonth, _ txn: borrowing Transaction, _ body: (UInt32, MonthRecord) throws -> Void) throws {
+        try txn.forEach(self.schema.userMonths, prefix: Key.u16(UInt16(month.index))) { entry in
+            try body(entry.key.readU32(at: 2), try MonthRecord(decoding: entry.value))
+            return true
+        }
+    }
+
+    /// Per-user totals over the daily records of `days` (records, active days, actions, sessions).
+    func windowTotals(
+        _ days: ClosedRange<CivilDate>,
+        catalog: ActionCatalog,
+        _ txn: borrowing Transaction,
+        lastActive: ((UInt32, Int) -> Void)? = nil
+    ) throws -> [UInt32: MonthRecord] {
+        var totals: [UInt32: MonthRecord] = [:]
+        for day in Self.storeDays(days) {
+            let date = CivilDate(storeDay: StoreDay(day))
+            try txn.forEach(self.schema.daily, prefix: Key.u16(StoreDay(day))) { entry in
+                let user = entry.key.readU32(at: 2)
+                let record = try DailyRecord(decoding: entry.value, day: date)
+                let active = record.isActive(catalog)
+                totals[user, default: MonthRecord()] = totals[user, default: MonthRecord()] + MonthRecord(day: record, isActive: active)
+                if active { lastActive?(user, day) }
+                return true
+            }
+        }
+        return totals
+    }
+
+    func userID(_ user: UInt32, _ txn: borrowing Transaction) throws -> String {
+        guard let raw = try txn.get(self.schema.users, key: Key.u32(user)) else {
+            throw CorruptRecord(what: "user \(user) has records but no profile")
+        }
+        return String(decoding: try UserRecord(decoding: raw).userID, as: UTF8.self)
+    }
+}
+
+extension UserSet {
+    mutating func formSubtraction(_ other: UserSet) {
+        for index in 0..<self.words.count where index < other.words.count {
+            self.removeBits(other.words[index], at: index)
+        }
+    }
+
+    func intersection(_ other: UserSet) -> UserSet {
+        var copy = self
+        copy.formIntersection(other)
+        return copy
+    }
+
+    func subtracting(_ other: UserSet) -> UserSet {
+        var copy = self
+        copy.formSubtraction(other)
+        return copy
+    }
+
+    /// Members counted per group.
+    func countByGroup(_ grouping: Grouping) -> [Int] {
+        var counts = [Int](repeating: 0, count: grouping.names.count)
+        self.forEach { user in
+            let group = grouping.group(user)
+            if group >= 0 { counts[group] += 1 }
+        }
+        return counts
+    }
+}
+
+extension EngageStore {
+    static let tierOrder: [Tier] = [.power, .core, .regular, .casual]
+
+    /// For each k >= 1, the users with exactly k active days in [from, to] (values of k with no users are left
+    /// out), per group.
+    public func activeDays(from: CivilDate, to: CivilDate, _ selection: Selection = Selection()) throws -> [ActiveDaysRow] {
+        try Self.checkRange(from, to)
+        return try self.read { txn, reader in
+            let grouping = try reader.grouping(selection, txn)
+            var counts = [UInt16](repeating: 0, count: grouping.capacity)
+            for day in StoreReader.storeDays(from...to) {
+                try reader.activeChunks(day, txn) { chunk, bits in
+                    let base = Int(chunk) * usersPerChunk
+                    for (index, word) in bits.words.enumerated() where word != 0 {
+                        var remaining = word
+                        while remaining != 0 {
+                            let user = base + index * 64 + remaining.trailingZeroBitCount
+                            remaining &= remaining - 1
+                            if user < counts.count { counts[user] += 1 }
+                        }
+                    }
+                }
+            }
+            var histogram = [[Int: Int]](repeating: [:], count: grouping.names.count)
+            for (user, count) in counts.enumerated() where count > 0 {
+                let group = grouping.group(UInt32(user))
+                if group >= 0 { histogram[group][Int(count), default: 0] += 1 }
+            }
+            var rows: [ActiveDaysRow] = []
+            for (group, name) in grouping.names.enumerated() {
+                for days in histogram[group].keys.sorted() {
+                    rows.append(ActiveDaysRow(group: name, activeDays: days, users: histogram[group][days]!))
+                }
+            }
+            return rows
+        }
+    }
+
+    /// Tier table over a calendar month or a rolling window: per tier other than inactive, the users and the
+    /// sums of their daily records inside the window. Every tier is listed, in the order power, core, regular,
+    /// casual, per group.
+    public func tiers(_ window: TierWindow, _ selection: Selection = Selection()) throws -> [TierRow] {
+        try self.read { txn, reader in
+            let grouping = try reader.grouping(selection, txn)
+            var totals: [UInt32: MonthRecord] = [:]
+            switch window {
+            case .month(let month):
+                try reader.forEachUserMonth(month, txn) { user, record in totals[user] = record }
+            case .asOf:
+                totals = try reader.windowTotals(window.days, catalog: try reader.catalog(txn), txn)
+            }
+            var sums = [[Tier: (users: Int, record: MonthRecord)]](repeating: [:], count: grouping.names.count)
+            for (user, record) in totals {
+                let group = grouping.group(user)
+                guard group >= 0 else { continue }
+                let tier = record.tier(powerThreshold: self.settings.powerThreshold)
+                guard tier != .inactive else { continue }
+                let current = sums[group][tier] ?? (0, MonthRecord())
+                sums[group][tier] = (current.users + 1, current.record + record)
+            }
+            var rows: [TierRow] = []
+            for (group, name) in grouping.names.enumerated() {
+                for tier in Self.tierOrder {
+                    let (users, record) = sums[group][tier] ?? (0, MonthRecord())
+                    rows.append(
+                        TierRow(
+                            group: name, tier: tier.name, users: users, records: Int(record.records), sessions: Int(record.sessions),
+                            actions: Int(record.actions)
+                        )
+                    )
+                }
+            }
+            return rows
+        }
+    }
+
+    /// Monthly tier of each user in `month` and the next, counted per (from, to) pair; users inactive in
+    /// both months are left out. Rows are ordered by tier names.
+    public func transitions(_ month: CivilMonth, _ selection: Selection = Selection()) throws -> [TransitionRow] {
+        try self.read { txn, reader in
+            let grouping = try reader.grouping(Selection(filters: selection.filters), txn)
+            var pairs: [UInt32: (from: Tier, to: Tier)] = [:]
+            try reader.forEachUserMonth(month, txn) { user, record in
+                pairs[user] = (record.tier(powerThreshold: self.settings.powerThreshold), .inactive)
+            }
+            try reader.forEachUserMonth(CivilMonth(index: month.index + 1), txn) { user, record in
+                pairs[user] = (pairs[user]?.from ?? .inactive, record.tier(powerThreshold: self.settings.powerThreshold))
+            }
+            var counts: [[String]: Int] = [:]
+            for (user, pair) in pairs where grouping.group(user) >= 0 && (pair.from != .inactive || pair.to != .inactive) {
+                counts[[pair.from.name, pair.to.name], default: 0] += 1
+            }
+            return counts.keys.sorted { ($0[0], $0[1]) < ($1[0], $1[1]) }.map {
+                TransitionRow(fromTier: $0[0], toTier: $0[1], users: counts[$0]!)
+            }
+        }
+    }
+
+    /// Cohort retention: for each period C overlapping [from, to], the users registered in C (cohorts with
+    /// no users are left out) and, for k = 0...periods, how many were active in period C + k.
+    public func retention(
+        period: Period,
+        from: CivilDate,
+        to: CivilDate,
+        periods: Int,
+        _ selection: Selection = Selection()
+    ) throws -> [RetentionRow] {
+        try Self.checkRange(from, to)
+        guard (0...400).contains(periods) else { throw QueryError(.invalidValue, "periods must be 0...400, not \(periods)") }
+        return try self.read { txn, reader in
+            let grouping = try reader.grouping(selection, txn)
+            var activeByPeriod: [CivilDate: UserSet] = [:]
+            var rows: [RetentionRow] = []
+            for cohort in period.starts(overlapping: from, to) {
+                let members = try reader.registeredUsers(period.days(from: cohort), capacity: grouping.capacity, txn)
+                let sizes = members.countByGroup(grouping)
+                var retained = [[Int]](repeating: [], count: grouping.names.count)
+                for offset in 0...periods {
+                    let start = period.advance(cohort, by: offset)
+                    if activeByPeriod[start] == nil {
+                        activeByPeriod[start] = try reader.activeUsers(period.days(from: start), capacity: grouping.capacity, txn)
+                    }
+                    let counts = members.intersection(activeByPeriod[start]!).countByGroup(grouping)
+                    for group in 0..<counts.count { retained[group].append(counts[group]) }
+                }
+                for (group, name) in grouping.names.enumerated() where sizes[group] > 0 {
+                    for offset in 0...periods {
+                        rows.append(
+                            RetentionRow(group: name, cohort: cohort, cohortSize: sizes[group], periodOffset: offset, retained: retained[group][offset])
+                        )
+                    }
+                }
+            }
+            return rows.sorted { ($0.group ?? "", $0.cohort, $0.periodOffset) < ($1.group ?? "", $1.cohort, $1.periodOffset) }
+        }
+    }
+
+    /// Per period P overlapping [from, to], among users active in P: new (registered in P), returning
+    /// (active in P - 1 too), resurrecting (not); and dormant: active in P - 1, not in P.
+    public func lifecycle(period: Period, from: CivilDate, to: CivilDate, _ selection: Selection = Selection()) throws -> [LifecycleRow] {
+        try Self.checkRange(from, to)
+        return try self.read { txn, reader in
+            let grouping = try reader.grouping(Selection(filters: selection.filters), txn)
+            let capacity = grouping.capacity
+            var everyone = UserSet(capacity: capacity)
+            for user in 0..<capacity where grouping.group(UInt32(user)) >= 0 { everyone.insert(UInt32(user)) }
+            var rows: [LifecycleRow] = []
+            var previous: UserSet?
+            for start in period.starts(overlapping: from, to) {
+                let before = try previous ?? reader.activeUsers(period.days(from: period.advance(start, by: -1)), capacity: capacity, txn)
+                    .intersection(everyone)
+                let active = try reader.activeUsers(period.days(from: start), capacity: capacity, txn).intersection(everyone)
+                let registered = try reader.registeredUsers(period.days(from: start), capacity: capacity, txn)
+                let new = active.intersection(registered)
+                let returning = active.intersection(before).subtracting(registered)
+                let resurrecting = active.subtracting(before).subtracting(registered)
+                rows.append(
+                    LifecycleRow(
+                        period: start, new: new.count, returning: returning.count, resurrecting: resurrecting.count,
+                        dormant: before.subtracting(active).count
+                    )
+                )
+                previous = active
+            }
+            return rows
+        }
+    }
+
+    /// Sessions that start on a day in [from, to].
+    public func sessionSummary(from: CivilDate, to: CivilDate, _ selection: Selection = Selection()) throws -> SessionSummary {
+        try Self.checkRange(from, to)
+        return try self.read { txn, reader in
+            let grouping = try reader.grouping(Selection(filters: selection.filters), txn)
+            var users = UserSet(capacity: grouping.capacity)
+            var durations: [Int: Int] = [:]
+            var summary = SessionSummary(sessions: 0, users: 0, totalDurationSeconds: 0, totalActions: 0, bounces: 0, p50DurationSeconds: 0, p90DurationSeconds: 0)
+            for day in StoreReader.storeDays(from...to) {
+                try txn.forEach(reader.schema.sessions, prefix: Key.u16(StoreDay(day))) { entry in
+                    let user = entry.key.readU32(at: 2)
+                    guard grouping.group(user) >= 0 else { return true }
+                    var keyReader = ByteReader(UnsafeRawBufferPointer(rebasing: entry.key[6...]))
+                    let record = try SessionRecord(decoding: entry.value, startMs: try keyReader.i64Ordered())
+                    let duration = Int(record.durationSeconds)
+                    summary.sessions += 1
+                    summary.totalDurationSeconds += duration
+                    summary.totalActions += Int(record.actionsCount)
+                    if record.actionsCount == 1 { summary.bounces += 1 }
+                    durations[duration, default: 0] += 1
+                    users.insert(user)
+                    return true
+                }
+            }
+            summary.users = users.count
+            // Nearest rank: the ceil(q * n)-th smallest.
+            func percentile(_ q: Double) -> Int {
+                guard summary.sessions > 0 else { return 0 }
+                let rank = max(1, Int((q * Double(summary.sessions)).rounded(.up)))
+                var seen = 0
+                for duration in durations.keys.sorted() {
+                    seen += durations[duration]!
+                    if seen >= rank { return duration }
+                }
+                return 0
+            }
+            summary.p50DurationSeconds = percentile(0.5)
+            summary.p90DurationSeconds = percentile(0.9)
+            return summary
+        }
+    }
+
+    /// Users whose rolling tier seven days before `asOf` was regular or better and who have no active day in
+    /// [asOf - 6, asOf]: most active first (active days, then actions, in that earlier window).
+    public func atRisk(asOf: CivilDate, limit: Int, _ selection: Selection = Selection()) throws -> [AtRiskRow] {
+        guard asOf.storeDay != nil else { throw QueryError(.invalidRange, "\(asOf) is outside the dates a store holds") }
+        return try self.read { txn, reader in
+            let grouping = try reader.grouping(Selection(filters: selection.filters), txn)
+            let before = asOf.adding(days: -7)
+            var lastActive: [UInt32: Int] = [:]
+            let totals = try reader.windowTotals(TierWindow.asOf(before).days, catalog: try reader.catalog(txn), txn) { user, day in
+                lastActive[user] = max(lastActive[user] ?? day, day)
+            }
+            let recent = try reader.activeUsers(asOf.adding(days: -6)...asOf, capacity: grouping.capacity, txn)
+            var candidates: [(user: UInt32, tier: Tier, record: MonthRecord)] = []
+            for (user, record) in totals where grouping.group(user) >= 0 && !recent.contains(user) {
+                let tier = record.tier(powerThreshold: self.settings.powerThreshold)
+                if tier >= .regular { candidates.append((user, tier, record)) }
+            }
+            candidates.sort {
+                ($1.record.activeDays, $1.record.activeActions, $0.user) < ($0.record.activeDays, $0.record.activeActions, $1.user)
+            }
+            return try candidates.prefix(max(0, limit)).map { candidate in
+                AtRiskRow(
+                    userID: try reader.userID(candidate.user, txn),
+                    tierBefore: candidate.tier.name,
+                    activeDays: Int(candidate.record.activeDays),
+                    actions: Int(candidate.record.activeActions),
+                    lastActiveDay: CivilDate(storeDay: StoreDay(lastActive[candidate.user]!))
+                )
+            }
+        }
+    }
+
+    /// Events and distinct users per action category and per action type, over [from, to]: categories
+    /// first (by name), then action types (by category, then name).
+    public func actionUsage(from: CivilDate, to: CivilDate, _ selection: Selection = Selection()) throws -> [ActionUsageRow] {
+        try Self.checkRange(from, to)
+        return try self.read { txn, reader in
+            let grouping = try reader.grouping(Selection(filters: selection.filters), txn)
+            let catalog = try reader.catalog(txn)
+            var events: [UInt16: Int] = [:]
+            var users: [UInt16: UserSet] = [:]
+            for day in StoreReader.storeDays(from...to) {
+                let date = CivilDate(storeDay: StoreDay(day))
+                try txn.forEach(reader.schema.daily, prefix: Key.u16(StoreDay(day))) { entry in
+                    let user = entry.key.readU32(at: 2)
+                    guard grouping.group(user) >= 0 else { return true }
+                    for (action, count) in try DailyRecord(decoding: entry.value, day: date).actionCounts {
+                        events[action, default: 0] += Int(count)
+                        users[action, default: UserSet(capacity: grouping.capacity)].insert(user)
+                    }
+                    return true
+                }
+            }
+            var categoryEvents: [String: Int] = [:]
+            var categoryUsers: [String: UserSet] = [:]
+            var actionRows: [ActionUsageRow] = []
+            for (action, count) in events {
+                guard let record = catalog.record(action) else { continue }
+                categoryEvents[record.category, default: 0] += count
+                categoryUsers[record.category, default: UserSet(capacity: grouping.capacity)].formUnion(users[action]!)
+                actionRows.append(
+                    ActionUsageRow(
+                        category: record.category, actionType: String(decoding: record.actionType, as: UTF8.self),
+                        isCoreAction: record.isCore, events: count, users: users[action]!.count
+                    )
+                )
+            }
+            let categoryRows = categoryEvents.keys.sorted().map {
+                ActionUsageRow(category: $0, actionType: nil, isCoreAction: nil, events: categoryEvents[$0]!, users: categoryUsers[$0]!.count)
+            }
+            return categoryRows + actionRows.sorted { ($0.category, $0.actionType ?? "") < ($1.category, $1.actionType ?? "") }
+        }
+    }
+
+    /// One user's profile, daily records, sessions and rolling tier as of `today` (default: the current local
+    /// date of the reporting time zone). nil for an unknown user.
+    public func user(_ userID: String, today: CivilDate? = nil) throws -> UserDetail? {
+        let asOf = today ?? self.settings.zone.localDay(epochMs: Int64(Date().timeIntervalSince1970 * 1000))
+        return try self.read { txn, reader in
+            guard let keyBytes = try txn.get(reader.schema.userIDs, key: Array(userID.utf8)) else { return nil }
+            let user = keyBytes.readU32(at: 0)
+            guard let raw = try txn.get(reader.schema.users, key: Key.u32(user)) else { return nil }
+            let record = try UserRecord(decoding: raw)
+            var attributes: [Attribute: String] = [:]
+            for attribute in Attribute.allCases {
+                let id = record.attributeValueIDs[attribute.index]
+                let name = try txn.get(reader.schema.attributeNames, key: Key.attributeName(attribute, id))
+                attributes[attribute] = name.map { UnsafeRawBufferPointer(rebasing: $0[4...]).string } ?? Attribute.unknownValue
+            }
+            let profile = UserProfile(userID: userID, registrationDate: record.registrationDate, attributes: attributes)
+            let catalog = try reader.catalog(txn)
+            var days: [UserDetail.Day] = []
+            var sessions: [UserDetail.Session] = []
+            var window = MonthRecord()
+            if let first = record.firstEventDay, let last = record.lastEventDay {
+                for day in Int(first)...Int(last) {
+                    let date = CivilDate(storeDay: StoreDay(day))
+                    guard let value = try txn.get(reader.schema.daily, key: Key.dayUser(StoreDay(day), user)) else { continue }
+                    let daily = try DailyRecord(decoding: value, day: date)
+                    let active = daily.isActive(catalog)
+                    days.append(
+                        UserDetail.Day(
+                            date: date, sessionsCount: Int(daily.sessionsCount), totalSessionDuration: Int(daily.sessionSeconds),
+                            totalActions: daily.totalActions, uniqueActionTypes: daily.uniqueActionTypes, isActiveDay: active,
+                            engagementTier: daily.tier.name
+                        )
+                    )
+                    if TierWindow.asOf(asOf).days.contains(date) { window = window + MonthRecord(day: daily, isActive: active) }
+                    try txn.forEach(reader.schema.sessions, prefix: Key.dayUser(StoreDay(day), user)) { entry in
+                        var keyReader = ByteReader(UnsafeRawBufferPointer(rebasing: entry.key[6...]))
+                        let session = try SessionRecord(decoding: entry.value, startMs: try keyReader.i64Ordered())
+                        sessions.append(
+                            UserDetail.Session(
+                                startMs: session.startMs, endMs: session.endMs, actionsCount: Int(session.actionsCount),
+                                screensVisited: session.screensVisited, sessionType: session.sessionType
+                            )
+                        )
+                        return true
+                    }
+                }
+            }
+            return UserDetail(
+                profile: profile,
+                currentTier: window.tier(powerThreshold: self.settings.powerThreshold).name,
+                asOf: asOf,
+                days: days,
+                sessions: sessions
+            )
+        }
+    }
+
+    static func checkRange(_ from: CivilDate, _ to: CivilDate) throws {
+        guard from.storeDay != nil, to.storeDay != nil, from <= to else {
+            throw QueryError(.invalidRange, "from \(from) must not be after to \(to), both within 1999-12-01 ... 2179")
+        }
+        guard Int(to.dayNumber) - Int(from.dayNumber) < Limits.maxQueryDays else {
+            throw QueryError(.invalidRange, "a query spans at most \(Limits.maxQueryDays) days")
+        }
+    }
+}
