@@ -33,7 +33,7 @@ struct Schema: Sendable {
     /// user_id bytes -> user_key (u32).
     let userIDs: Database
     /// user_key (u32) -> ``UserRecord``.
-    let users: Database
+    var users: Database
     /// action_key (u16) -> ``ActionRecord``.
     let actions: Database
     /// context bytes -> context id (u32); 0 means "no context".
@@ -50,21 +50,28 @@ struct Schema: Sendable {
     /// a put that finds its key taken.
     let events: Database
     /// Daily user activity: day (u16) ++ user_key (u32) -> ``DailyRecord``.
-    let daily: Database
+    var daily: Database
     /// Sessions: start day (u16) ++ user_key (u32) ++ start ms (i64, ordered) -> ``SessionRecord``.
-    let sessions: Database
+    var sessions: Database
     /// Active users of a day: day (u16) ++ chunk (u16) -> bitset.
-    let dayActive: Database
+    var dayActive: Database
     /// Whole-population series: day (u16) -> dau, wau, mau (u32 each).
-    let series: Database
+    var series: Database
     /// Per day: day (u16) -> events (u64), user-day records (u64).
-    let dayTotals: Database
+    var dayTotals: Database
     /// Month totals per user: month (u16, months since 1970) ++ user_key (u32) -> ``MonthRecord``.
-    let userMonths: Database
+    var userMonths: Database
     /// Users by registration date: day (u16) ++ chunk (u16) -> bitset.
-    let registrations: Database
+    var registrations: Database
 
-    static let databaseCount = 17
+    /// Empty twins of the derived databases, that ``EngageStore/verify(maximumReported:)`` rebuilds into
+    /// inside a transaction it then aborts.
+    let scratch: [String: Database]
+
+    static let derivedNames = [
+        "users", "daily", "sessions", "day_active", "series", "day_totals", "user_months", "registrations",
+    ]
+    static let databaseCount = 17 + Schema.derivedNames.count
 
     init(environment: Environment) throws {
         func open(_ name: String) throws -> Database { try environment.openDatabase(name) }
@@ -85,6 +92,31 @@ struct Schema: Sendable {
         self.dayTotals = try open("day_totals")
         self.userMonths = try open("user_months")
         self.registrations = try open("registrations")
+        var scratch: [String: Database] = [:]
+        for name in Schema.derivedNames { scratch[name] = try open("verify_" + name) }
+        self.scratch = scratch
+    }
+
+    /// The derived databases by name.
+    var derived: [String: Database] {
+        [
+            "users": self.users, "daily": self.daily, "sessions": self.sessions, "day_active": self.dayActive,
+            "series": self.series, "day_totals": self.dayTotals, "user_months": self.userMonths, "registrations": self.registrations,
+        ]
+    }
+
+    /// This schema with every derived database replaced by its scratch twin.
+    var scratchVariant: Schema {
+        var copy = self
+        copy.users = self.scratch["users"]!
+        copy.daily = self.scratch["daily"]!
+        copy.sessions = self.scratch["sessions"]!
+        copy.dayActive = self.scratch["day_active"]!
+        copy.series = self.scratch["series"]!
+        copy.dayTotals = self.scratch["day_totals"]!
+        copy.userMonths = self.scratch["user_months"]!
+        copy.registrations = self.scratch["registrations"]!
+        return copy
     }
 }
 

@@ -81,15 +81,24 @@ struct ArrivalOrderPropertyTests {
         var europe: [ActivityRow]
     }
 
+    /// What only the store computes (no reference): exports with every column, monthly and rolling tiers,
+    /// retention and lifecycle. Must be identical whatever the arrival order.
+    struct Derived: Equatable {
+        var exports: [String]
+        var queries: [String]
+    }
+
     static let from = CivilDate("2025-10-01")!
     static let to = CivilDate("2026-12-31")!
 
-    static func snapshot(_ events: [Event], timeZone: String, batchSeed: UInt64, concurrent: Bool) async throws -> Snapshot {
+    static func snapshot(_ events: [Event], timeZone: String, batchSeed: UInt64, concurrent: Bool) async throws -> (Snapshot, Derived) {
         let temporary = try TemporaryStore(timeZone: timeZone)
         let store = temporary.store
         _ = try await store.defineActions(EventSetGenerator.catalog())
+        // Every user is known before the events, so user keys (and the exports' surrogate keys) do not
+        // depend on arrival order; odd users keep attribute "unknown".
         _ = try await store.upsertUsers(
-            (1..<12).filter { $0 % 2 == 0 }.map { UserProfile(userID: "user-\($0)", attributes: [.region: "eu"]) }
+            (1..<12).map { $0 % 2 == 0 ? UserProfile(userID: "user-\($0)", attributes: [.region: "eu"]) : UserProfile(userID: "user-\($0)") }
         )
         var random = SeededGenerator(seed: batchSeed)
         var batches: [[Event]] = []
@@ -126,11 +135,30 @@ struct ArrivalOrderPropertyTests {
         let europe = try store.activity(
             ActivityQuery(from: Self.from, to: Self.to, filters: [DimensionFilter(dimension: .attribute(.region), values: ["eu"])])
         )
-        return Snapshot(
-            daily: daily.sorted(),
-            sessions: sessions.sorted(),
-            activity: try store.activity(ActivityQuery(from: Self.from, to: Self.to)),
-            europe: europe.map { ActivityRow(date: $0.date, dau: $0.dau, wau: $0.wau, mau: $0.mau) }
+        let report = try store.verify()
+        #expect(report.isClean, "verify after ingestion: \(report.issues.prefix(3))")
+        var exports: [String] = []
+        for table in ExportTable.allCases {
+            try store.export(table, from: Self.from, to: Self.to) { exports.append("\(table) \($0)") }
+        }
+        var queries: [String] = []
+        for month in ["2025-11", "2026-02", "2026-03", "2026-04"] {
+            queries += try store.tiers(.month(CivilMonth(month)!), Selection(breakdown: .attribute(.region))).map { "\($0)" }
+            queries += try store.transitions(CivilMonth(month)!).map { "\($0)" }
+        }
+        queries += try store.tiers(.asOf(CivilDate("2026-03-20")!)).map { "\($0)" }
+        queries += try store.activeDays(from: Self.from, to: Self.to, Selection(breakdown: .cohort)).map { "\($0)" }
+        queries += try store.retention(period: .week, from: Self.from, to: Self.to, periods: 6).map { "\($0)" }
+        queries += try store.lifecycle(period: .day, from: CivilDate("2026-02-15")!, to: CivilDate("2026-04-20")!).map { "\($0)" }
+        queries.append("\(try store.sessionSummary(from: Self.from, to: Self.to))")
+        return (
+            Snapshot(
+                daily: daily.sorted(),
+                sessions: sessions.sorted(),
+                activity: try store.activity(ActivityQuery(from: Self.from, to: Self.to)),
+                europe: europe.map { ActivityRow(date: $0.date, dau: $0.dau, wau: $0.wau, mau: $0.mau) }
+            ),
+            Derived(exports: exports, queries: queries)
         )
     }
 
@@ -170,8 +198,16 @@ struct ArrivalOrderPropertyTests {
         var random = SeededGenerator(seed: seed &* 7919)
         for index in 1...3 { orders.append(("shuffle \(index)", events.shuffled(using: &random), false)) }
         orders.append(("shuffled, 4 concurrent submitters", events.shuffled(using: &random), true))
+        var firstDerived: Derived?
         for (name, order, concurrent) in orders {
-            let snapshot = try await Self.snapshot(order, timeZone: timeZone, batchSeed: seed &+ 17, concurrent: concurrent)
+            let (snapshot, derived) = try await Self.snapshot(order, timeZone: timeZone, batchSeed: seed &+ 17, concurrent: concurrent)
+            if let firstDerived {
+                #expect(firstDifference(derived.exports, firstDerived.exports) == nil, "exports, \(name), seed \(seed)")
+                #expect(firstDifference(derived.queries, firstDerived.queries) == nil, "tiers/retention/lifecycle, \(name), seed \(seed)")
+            } else {
+                firstDerived = derived
+                #expect(derived.exports.count > 100)
+            }
             #expect(firstDifference(snapshot.daily, expected.daily) == nil, "daily records, \(name), seed \(seed)")
             #expect(firstDifference(snapshot.sessions, expected.sessions) == nil, "sessions, \(name), seed \(seed)")
             #expect(firstDifference(snapshot.activity, expected.activity) == nil, "activity, \(name), seed \(seed)")
