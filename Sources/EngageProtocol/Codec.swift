@@ -89,7 +89,10 @@ extension Request {
         case .stats:
             request = .stats
         default:
-            throw ProtocolError(.unknownMessageType, "message type 0x\(String(frame.type, radix: 16)) is not a request")
+            guard let query = try Self.decodeQuery(type, &buffer) else {
+                throw ProtocolError(.unknownMessageType, "message type 0x\(String(frame.type, radix: 16)) is not a request")
+            }
+            request = query
         }
         try buffer.expectEnd()
         return request
@@ -170,6 +173,8 @@ extension Request {
             buffer.writeShortString(query.breakdown?.name ?? "")
         case .stats:
             break
+        default:
+            _ = self.encodeQuery(into: &buffer)
         }
         return Frame(type: self.type.rawValue, requestID: requestID, payload: buffer)
     }
@@ -255,7 +260,10 @@ extension Response {
             let code = ErrorCode(rawValue: try buffer.read(UInt16.self, "code"))
             response = .error(ProtocolError(code, try buffer.readShortString("message")))
         default:
-            throw ProtocolError(.unknownMessageType, "message type 0x\(String(frame.type, radix: 16)) is not a response")
+            guard let query = try Self.decodeQuery(type, &buffer) else {
+                throw ProtocolError(.unknownMessageType, "message type 0x\(String(frame.type, radix: 16)) is not a response")
+            }
+            response = query
         }
         try buffer.expectEnd()
         return response
@@ -320,6 +328,8 @@ extension Response {
         case .error(let error):
             buffer.writeInteger(error.code.rawValue)
             buffer.writeShortString(error.message)
+        default:
+            _ = self.encodeQuery(into: &buffer)
         }
         return Frame(type: self.type.rawValue, requestID: requestID, payload: buffer)
     }

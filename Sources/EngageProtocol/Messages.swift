@@ -10,6 +10,18 @@ public enum MessageType: UInt8, Sendable, CaseIterable {
     case ingestEvents = 0x05
     case queryActivity = 0x06
     case stats = 0x07
+    case queryActiveDays = 0x08
+    case queryTiers = 0x09
+    case queryTransitions = 0x0A
+    case queryRetention = 0x0B
+    case queryLifecycle = 0x0C
+    case querySessions = 0x0D
+    case queryUser = 0x0E
+    case queryAtRisk = 0x0F
+    case queryActions = 0x10
+    case export = 0x11
+    case verify = 0x12
+    case rebuild = 0x13
 
     case helloOK = 0x81
     case pong = 0x82
@@ -18,6 +30,18 @@ public enum MessageType: UInt8, Sendable, CaseIterable {
     case ingestResult = 0x85
     case activityResult = 0x86
     case statsResult = 0x87
+    case activeDaysResult = 0x88
+    case tiersResult = 0x89
+    case transitionsResult = 0x8A
+    case retentionResult = 0x8B
+    case lifecycleResult = 0x8C
+    case sessionsResult = 0x8D
+    case userResult = 0x8E
+    case atRiskResult = 0x8F
+    case actionsResult = 0x90
+    case exportPage = 0x91
+    case verifyResult = 0x92
+    case rebuildResult = 0x93
     case error = 0xFF
 
     /// The response type answering this request type.
@@ -84,6 +108,19 @@ public enum Request: Equatable, Sendable {
     case ingestEvents(IngestBatch)
     case queryActivity(ActivityQuery)
     case stats
+    case queryActiveDays(from: CivilDate, to: CivilDate, Selection)
+    case queryTiers(TierWindow, Selection)
+    case queryTransitions(CivilMonth, filters: [DimensionFilter])
+    case queryRetention(period: Period, from: CivilDate, to: CivilDate, periods: Int, Selection)
+    case queryLifecycle(period: Period, from: CivilDate, to: CivilDate, filters: [DimensionFilter])
+    case querySessions(from: CivilDate, to: CivilDate, filters: [DimensionFilter])
+    case queryUser(userID: String)
+    case queryAtRisk(asOf: CivilDate, limit: Int, filters: [DimensionFilter])
+    case queryActions(from: CivilDate, to: CivilDate, filters: [DimensionFilter])
+    /// One page of an export; an empty cursor starts at the beginning.
+    case export(ExportTable, from: CivilDate?, to: CivilDate?, cursor: [UInt8], limit: Int)
+    case verify(maximumReported: Int)
+    case rebuild
 
     public var type: MessageType {
         switch self {
@@ -94,6 +131,18 @@ public enum Request: Equatable, Sendable {
         case .ingestEvents: return .ingestEvents
         case .queryActivity: return .queryActivity
         case .stats: return .stats
+        case .queryActiveDays: return .queryActiveDays
+        case .queryTiers: return .queryTiers
+        case .queryTransitions: return .queryTransitions
+        case .queryRetention: return .queryRetention
+        case .queryLifecycle: return .queryLifecycle
+        case .querySessions: return .querySessions
+        case .queryUser: return .queryUser
+        case .queryAtRisk: return .queryAtRisk
+        case .queryActions: return .queryActions
+        case .export: return .export
+        case .verify: return .verify
+        case .rebuild: return .rebuild
         }
     }
 
@@ -117,6 +166,20 @@ public enum Response: Equatable, Sendable {
     case ingestResult(BatchResult)
     case activityResult([ActivityRow])
     case statsResult(StoreStats)
+    case activeDaysResult([ActiveDaysRow])
+    case tiersResult([TierRow])
+    case transitionsResult([TransitionRow])
+    case retentionResult([RetentionRow])
+    case lifecycleResult([LifecycleRow])
+    case sessionsResult(SessionSummary)
+    /// nil: no such user.
+    case userResult(UserDetail?)
+    case atRiskResult([AtRiskRow])
+    case actionsResult([ActionUsageRow])
+    /// Rows of one export page; an empty `next` cursor means this was the last page.
+    case exportPage(rows: [[ExportValue]], next: [UInt8])
+    case verifyResult(VerificationReport)
+    case rebuildResult
     case error(ProtocolError)
 
     public var type: MessageType {
@@ -128,6 +191,18 @@ public enum Response: Equatable, Sendable {
         case .ingestResult: return .ingestResult
         case .activityResult: return .activityResult
         case .statsResult: return .statsResult
+        case .activeDaysResult: return .activeDaysResult
+        case .tiersResult: return .tiersResult
+        case .transitionsResult: return .transitionsResult
+        case .retentionResult: return .retentionResult
+        case .lifecycleResult: return .lifecycleResult
+        case .sessionsResult: return .sessionsResult
+        case .userResult: return .userResult
+        case .atRiskResult: return .atRiskResult
+        case .actionsResult: return .actionsResult
+        case .exportPage: return .exportPage
+        case .verifyResult: return .verifyResult
+        case .rebuildResult: return .rebuildResult
         case .error: return .error
         }
     }

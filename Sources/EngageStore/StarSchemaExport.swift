@@ -1,120 +1,234 @@
 import EngageModel
 import LMDB
 
+/// A page of exported rows and where the next page starts (nil: this was the last page).
+public struct ExportPage: Sendable {
+    public var rows: [[ExportValue]]
+    /// Opaque: pass it back to get the following page.
+    public var next: [UInt8]?
+}
+
 extension EngageStore {
-    /// Streams the rows of `table` (columns: ``ExportTable/columns``), by date for the dated tables.
-    ///
-    /// Reads one day (or one slice of users) per read transaction, so an export of any size holds no long
-    /// reader and keeps memory bounded. `from`/`to` default to the first and last day with events.
-    /// `action_instance_key` numbers the events of one export (1, 2, ...); `session_key` is stable
-    /// (``SessionRow/sessionKey``).
+    /// Most rows in one export page.
+    public static let maximumExportPage = 10_000
+    /// A page also ends once its values reach about this many bytes (rows with large metadata), so that it
+    /// fits comfortably in one protocol frame.
+    public static let maximumExportPageBytes = 4 << 20
+
+    /// Approximate encoded size of a row.
+    static func encodedSize(_ row: [ExportValue]) -> Int {
+        row.reduce(0) { total, value in
+            if case .text(let text) = value { return total + 3 + text.utf8.count }
+            return total + 9
+        }
+    }
+
+    /// Streams every row of `table` (see ``exportPage(_:from:to:after:limit:)``).
     public func export(
         _ table: ExportTable,
         from: CivilDate? = nil,
         to: CivilDate? = nil,
         _ body: ([ExportValue]) throws -> Void
     ) throws {
+        var cursor: [UInt8]?
+        repeat {
+            let page = try self.exportPage(table, from: from, to: to, after: cursor, limit: Self.maximumExportPage)
+            for row in page.rows { try body(row) }
+            cursor = page.next
+        } while cursor != nil
+    }
+
+    /// One page of the rows of `table` (columns: ``ExportTable/columns``), ordered by date, user, then the
+    /// record's own key; dimensions of users and actions by key. Each page is read in its own short
+    /// transaction, so an export of any size holds no long reader and uses bounded memory on both sides.
+    ///
+    /// Dated tables cover [from, to], by default the first and last day with events.
+    /// `action_instance_key` numbers the events of one export (1, 2, ...); `session_key` is stable
+    /// (``SessionRow/sessionKey``).
+    public func exportPage(
+        _ table: ExportTable,
+        from: CivilDate? = nil,
+        to: CivilDate? = nil,
+        after cursor: [UInt8]?,
+        limit: Int
+    ) throws -> ExportPage {
+        let limit = max(1, min(limit, Self.maximumExportPage))
         switch table {
         case .users:
-            try self.exportUsers(body)
+            return try self.exportUsers(after: cursor, limit: limit)
         case .actions:
-            let catalog = try self.read { txn, reader in try reader.catalog(txn) }
-            for key in 1..<UInt16(clamping: catalog.actions.count) {
-                guard let action = catalog.record(key) else { continue }
-                try body([
-                    .integer(Int64(key)), .text(String(decoding: action.actionType, as: UTF8.self)), .text(action.category),
-                    .integer(Int64(action.weight)), .boolean(action.isCore),
-                ])
-            }
+            return try self.exportActions(after: cursor, limit: limit)
         case .dates, .events, .sessions, .dailyActivity:
             let stats = try self.stats()
-            guard let first = from ?? stats.firstDay, let last = to ?? stats.lastDay else { return }
+            guard let first = from ?? stats.firstDay, let last = to ?? stats.lastDay else { return ExportPage(rows: [], next: nil) }
             try Self.checkRange(first, last)
             switch table {
-            case .dates: try Self.exportDates(first, last, body)
-            case .events: try self.exportEvents(first, last, body)
-            case .sessions:
-                try self.forEachSession(from: first, to: last) { row in
-                    try body([
-                        .integer(row.sessionKey), .integer(Int64(row.userKey)), .integer(row.date.dateKey),
-                        .text("\(row.userKey)-\(row.startMs)"), .text(Timestamp.formatISO8601(row.startMs)),
-                        .text(Timestamp.formatISO8601(row.endMs)), .integer(Int64(row.durationSeconds)),
-                        .integer(Int64(row.actionsCount)), .integer(Int64(row.screensVisited)), .text(row.sessionType),
-                        .text(row.userID), .text(row.date.description), .integer(row.startMs), .integer(row.endMs),
-                    ])
-                }
-            default:
-                try self.forEachDailyRecord(from: first, to: last) { row in
-                    try body([
-                        .integer(Int64(row.userKey)), .integer(row.date.dateKey), .integer(Int64(row.sessionsCount)),
-                        .integer(Int64(row.totalSessionDuration)), .integer(Int64(row.totalActions)),
-                        .integer(Int64(row.uniqueActionTypes)), .boolean(row.isActiveDay), .text(row.engagementTier.name),
-                        .text(row.userID), .text(row.date.description),
-                    ])
-                }
+            case .dates: return Self.exportDates(first, last, after: cursor, limit: limit)
+            case .events: return try self.exportEvents(first, last, after: cursor, limit: limit)
+            case .sessions: return try self.exportSessions(first, last, after: cursor, limit: limit)
+            default: return try self.exportDaily(first, last, after: cursor, limit: limit)
             }
         }
     }
 
-    private func exportUsers(_ body: ([ExportValue]) throws -> Void) throws {
-        var start: UInt32 = 0
-        let slice = 10_000
-        while true {
-            let rows: [[ExportValue]] = try self.read { txn, reader in
-                var names: [[UInt8]: String] = [:]
-                var rows: [[ExportValue]] = []
-                try txn.forEach(reader.schema.users, from: Key.u32(start), whilePrefix: []) { entry in
-                    let record = try UserRecord(decoding: entry.value)
-                    var row: [ExportValue] = [
-                        .integer(Int64(entry.key.readU32(at: 0))), .text(String(decoding: record.userID, as: UTF8.self)),
-                        record.registrationDate.map { .text($0.description) } ?? .null,
-                    ]
-                    for attribute in Attribute.allCases {
-                        let key = Key.attributeName(attribute, record.attributeValueIDs[attribute.index])
-                        if names[key] == nil {
-                            names[key] = try txn.get(reader.schema.attributeNames, key: key).map { UnsafeRawBufferPointer(rebasing: $0[4...]).string }
-                                ?? Attribute.unknownValue
-                        }
-                        row.append(.text(names[key]!))
+    /// Walks `database` from the first key of day `first` (or just after `cursor`) while keys stay on or
+    /// before day `last`, `limit` entries at most.
+    private func scanDays(
+        _ database: Database,
+        _ first: CivilDate,
+        _ last: CivilDate,
+        after cursor: [UInt8]?,
+        limit: Int,
+        _ txn: borrowing Transaction,
+        _ body: (Entry) throws -> Int
+    ) throws -> [UInt8]? {
+        let start = cursor.map { $0 + [0] } ?? Key.u16(first.storeDay!)
+        let lastDay = last.storeDay!
+        var count = 0
+        var bytes = 0
+        var lastKey: [UInt8]?
+        var full = false
+        try txn.forEach(database, from: start, whilePrefix: []) { entry in
+            guard entry.key.readU16(at: 0) <= lastDay else { return false }
+            bytes += try body(entry)
+            count += 1
+            lastKey = Array(entry.key)
+            full = count >= limit || bytes >= Self.maximumExportPageBytes
+            return !full
+        }
+        return full ? lastKey : nil
+    }
+
+    private func exportUsers(after cursor: [UInt8]?, limit: Int) throws -> ExportPage {
+        try self.read { txn, reader in
+            var names: [[UInt8]: String] = [:]
+            var rows: [[ExportValue]] = []
+            var lastKey: [UInt8]?
+            let start = cursor.map { $0 + [0] } ?? []
+            try txn.forEach(reader.schema.users, from: start, whilePrefix: []) { entry in
+                let record = try UserRecord(decoding: entry.value)
+                var row: [ExportValue] = [
+                    .integer(Int64(entry.key.readU32(at: 0))), .text(String(decoding: record.userID, as: UTF8.self)),
+                    record.registrationDate.map { .text($0.description) } ?? .null,
+                ]
+                for attribute in Attribute.allCases {
+                    let key = Key.attributeName(attribute, record.attributeValueIDs[attribute.index])
+                    if names[key] == nil {
+                        names[key] = try txn.get(reader.schema.attributeNames, key: key).map { UnsafeRawBufferPointer(rebasing: $0[4...]).string }
+                            ?? Attribute.unknownValue
                     }
-                    rows.append(row)
-                    return rows.count < slice
+                    row.append(.text(names[key]!))
                 }
-                return rows
+                rows.append(row)
+                lastKey = Array(entry.key)
+                return rows.count < limit
             }
-            for row in rows { try body(row) }
-            guard rows.count == slice, case .integer(let last) = rows.last![0] else { return }
-            start = UInt32(last) + 1
+            return ExportPage(rows: rows, next: rows.count == limit ? lastKey : nil)
         }
     }
 
-    private static func exportDates(_ first: CivilDate, _ last: CivilDate, _ body: ([ExportValue]) throws -> Void) throws {
-        var date = first
-        while date <= last {
+    private func exportActions(after cursor: [UInt8]?, limit: Int) throws -> ExportPage {
+        try self.read { txn, reader in
+            var rows: [[ExportValue]] = []
+            var lastKey: [UInt8]?
+            try txn.forEach(reader.schema.actions, from: cursor.map { $0 + [0] } ?? [], whilePrefix: []) { entry in
+                let action = try ActionRecord(decoding: entry.value)
+                rows.append([
+                    .integer(Int64(entry.key.readU16(at: 0))), .text(String(decoding: action.actionType, as: UTF8.self)),
+                    .text(action.category), .integer(Int64(action.weight)), .boolean(action.isCore),
+                ])
+                lastKey = Array(entry.key)
+                return rows.count < limit
+            }
+            return ExportPage(rows: rows, next: rows.count == limit ? lastKey : nil)
+        }
+    }
+
+    private static func exportDates(_ first: CivilDate, _ last: CivilDate, after cursor: [UInt8]?, limit: Int) -> ExportPage {
+        var date = cursor.map { CivilDate(dayNumber: Int32(bitPattern: $0.readU32(at: 0))).adding(days: 1) } ?? first
+        var rows: [[ExportValue]] = []
+        while date <= last && rows.count < limit {
             let (year, month, day) = date.components
-            try body([
+            rows.append([
                 .integer(date.dateKey), .text(date.description), .integer(Int64(year)), .integer(Int64((month - 1) / 3 + 1)),
                 .integer(Int64(month)), .integer(Int64(day)), .integer(Int64(date.isoWeekday)), .integer(Int64(date.isoWeekOfYear)),
                 .boolean(date.isoWeekday >= 6), .integer(Int64(date.dayNumber)),
             ])
             date = date.adding(days: 1)
         }
+        let next = date <= last ? Key.u32(UInt32(bitPattern: date.adding(days: -1).dayNumber)) : nil
+        return ExportPage(rows: rows, next: next)
     }
 
-    private func exportEvents(_ first: CivilDate, _ last: CivilDate, _ body: ([ExportValue]) throws -> Void) throws {
-        var rowNumber: Int64 = 0
-        try self.forEachDay(from: first, to: last) { day, txn, reader, names in
+    private func exportDaily(_ first: CivilDate, _ last: CivilDate, after cursor: [UInt8]?, limit: Int) throws -> ExportPage {
+        try self.read { txn, reader in
             let catalog = try reader.catalog(txn)
-            let date = CivilDate(storeDay: StoreDay(day))
+            var names = UserNames(users: reader.schema.users)
+            var rows: [[ExportValue]] = []
+            let next = try self.scanDays(reader.schema.daily, first, last, after: cursor, limit: limit, txn) { entry in
+                let date = CivilDate(storeDay: entry.key.readU16(at: 0))
+                let user = entry.key.readU32(at: 2)
+                let record = try DailyRecord(decoding: entry.value, day: date)
+                rows.append([
+                    .integer(Int64(user)), .integer(date.dateKey), .integer(Int64(record.sessionsCount)),
+                    .integer(Int64(record.sessionSeconds)), .integer(Int64(record.totalActions)),
+                    .integer(Int64(record.uniqueActionTypes)), .boolean(record.isActive(catalog)), .text(record.tier.name),
+                    .text(try names.userID(user, txn)), .text(date.description),
+                ])
+                return Self.encodedSize(rows[rows.count - 1])
+            }
+            return ExportPage(rows: rows, next: next)
+        }
+    }
+
+    private func exportSessions(_ first: CivilDate, _ last: CivilDate, after cursor: [UInt8]?, limit: Int) throws -> ExportPage {
+        try self.read { txn, reader in
+            var names = UserNames(users: reader.schema.users)
+            var rows: [[ExportValue]] = []
+            let next = try self.scanDays(reader.schema.sessions, first, last, after: cursor, limit: limit, txn) { entry in
+                let date = CivilDate(storeDay: entry.key.readU16(at: 0))
+                let user = entry.key.readU32(at: 2)
+                var keyReader = ByteReader(UnsafeRawBufferPointer(rebasing: entry.key[6...]))
+                let record = try SessionRecord(decoding: entry.value, startMs: try keyReader.i64Ordered())
+                let row = SessionRow(
+                    userKey: user, userID: try names.userID(user, txn), date: date, startMs: record.startMs, endMs: record.endMs,
+                    durationSeconds: Int(record.durationSeconds), actionsCount: Int(record.actionsCount),
+                    screensVisited: record.screensVisited, sessionType: record.sessionType
+                )
+                rows.append([
+                    .integer(row.sessionKey), .integer(Int64(user)), .integer(date.dateKey), .text("\(user)-\(row.startMs)"),
+                    .text(Timestamp.formatISO8601(row.startMs)), .text(Timestamp.formatISO8601(row.endMs)),
+                    .integer(Int64(row.durationSeconds)), .integer(Int64(row.actionsCount)), .integer(Int64(row.screensVisited)),
+                    .text(row.sessionType), .text(row.userID), .text(date.description), .integer(row.startMs), .integer(row.endMs),
+                ])
+                return Self.encodedSize(rows[rows.count - 1])
+            }
+            return ExportPage(rows: rows, next: next)
+        }
+    }
+
+    /// Event cursors carry the number of events already exported, which numbers `action_instance_key`.
+    private func exportEvents(_ first: CivilDate, _ last: CivilDate, after cursor: [UInt8]?, limit: Int) throws -> ExportPage {
+        var rowNumber: Int64 = 0
+        var keyCursor: [UInt8]?
+        if let cursor, cursor.count > 8 {
+            rowNumber = Int64(cursor.readU32(at: 0)) << 32 | Int64(cursor.readU32(at: 4))
+            keyCursor = Array(cursor[8...])
+        }
+        return try self.read { txn, reader in
+            let catalog = try reader.catalog(txn)
+            var names = UserNames(users: reader.schema.users)
             var contexts: [UInt32: String] = [:]
             var rows: [[ExportValue]] = []
-            var currentUser: UInt32?
+            var currentDayUser: [UInt8] = []
             var sessions: [SessionRecord] = []
-            try txn.forEach(reader.schema.events, prefix: Key.u16(StoreDay(day))) { entry in
+            let next = try self.scanDays(reader.schema.events, first, last, after: keyCursor, limit: limit, txn) { entry in
+                let day = entry.key.readU16(at: 0)
+                let date = CivilDate(storeDay: day)
                 let user = entry.key.readU32(at: 2)
-                if user != currentUser {
-                    currentUser = user
-                    sessions = try Self.sessionsOverlapping(day: day, user: user, txn, reader)
+                if !entry.key.starts(with: currentDayUser) || currentDayUser.isEmpty {
+                    currentDayUser = Key.dayUser(day, user)
+                    sessions = try Self.sessionsOverlapping(day: Int(day), user: user, txn, reader)
                 }
                 let head = try StoredEvent.decodeHead(entry.value, day: date)
                 let session = sessions.last { $0.startMs <= head.timestampMs && head.timestampMs <= $0.endMs }
@@ -127,24 +241,18 @@ extension EngageStore {
                 }
                 let metadata = UnsafeRawBufferPointer(rebasing: entry.value[head.metadataOffset...])
                 let actionType = catalog.record(head.actionKey).map { String(decoding: $0.actionType, as: UTF8.self) } ?? ""
-                let sessionKey = session.map {
-                    Int64(user) << 32 | Int64(($0.startMs - Limits.earliestTimestampMs) / 1000) & 0xFFFF_FFFF
-                }
+                let sessionKey = session.map { Int64(user) << 32 | Int64(($0.startMs - Limits.earliestTimestampMs) / 1000) & 0xFFFF_FFFF }
+                rowNumber += 1
                 rows.append([
-                    .integer(0), .integer(Int64(user)), sessionKey.map(ExportValue.integer) ?? .null, .integer(Int64(head.actionKey)),
+                    .integer(rowNumber), .integer(Int64(user)), sessionKey.map(ExportValue.integer) ?? .null, .integer(Int64(head.actionKey)),
                     .integer(date.dateKey), .text(Timestamp.formatISO8601(head.timestampMs)), context,
                     metadata.isEmpty ? .null : .text(metadata.string), .text(try names.userID(user, txn)),
                     .text(UnsafeRawBufferPointer(rebasing: entry.key[6...]).string), .text(actionType), .text(date.description),
                     .integer(head.timestampMs),
                 ])
-                return true
+                return Self.encodedSize(rows[rows.count - 1])
             }
-            return rows
-        } emit: { row in
-            rowNumber += 1
-            var numbered = row
-            numbered[0] = .integer(rowNumber)
-            try body(numbered)
+            return ExportPage(rows: rows, next: next.map { Key.u32(UInt32(rowNumber >> 32)) + Key.u32(UInt32(rowNumber & 0xFFFF_FFFF)) + $0 })
         }
     }
 

@@ -9,7 +9,7 @@ struct Engage: AsyncParsableCommand {
         commandName: "engage",
         abstract: "Import into, query and inspect an Engage server.",
         discussion: "Every subcommand takes --server HOST:PORT (or ENGAGE_SERVER) and --format json|table|csv.",
-        subcommands: [Import.self, Query.self, Stats.self]
+        subcommands: [Import.self, Query.self, Export.self, Stats.self, Admin.self]
     )
 }
 
@@ -20,6 +20,22 @@ struct ConnectionOptions: ParsableArguments {
 
     @Option(name: .long, help: "Authentication token (default: $ENGAGE_TOKEN).")
     var token: String = ProcessInfo.processInfo.environment["ENGAGE_TOKEN"] ?? ""
+
+    /// Connects, runs `body`, and closes the connection whatever happens.
+    func withClient<Result>(_ body: (EngageClient) async throws -> Result) async throws -> Result {
+        let client = try await self.connect()
+        do {
+            let result = try await body(client)
+            try? await client.close()
+            return result
+        } catch let error as EngageClientError {
+            try? await client.close()
+            throw CLIError("\(error)")
+        } catch {
+            try? await client.close()
+            throw error
+        }
+    }
 
     func connect() async throws -> EngageClient {
         do {
@@ -79,9 +95,7 @@ struct Stats: AsyncParsableCommand {
     @OptionGroup var output: FormatOption
 
     func run() async throws {
-        let client = try await self.connection.connect()
-        defer { Task { try? await client.close() } }
-        let stats = try await client.stats()
+        let stats = try await self.connection.withClient { try await $0.stats() }
         var report = Report(
             name: "stats",
             columns: ["events", "duplicates", "users", "actions", "days", "bytes_on_disk", "time_zone", "first_day", "last_day"]

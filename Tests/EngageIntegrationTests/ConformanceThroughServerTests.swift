@@ -53,6 +53,53 @@ struct ConformanceThroughServerTests {
             let want = expected[key] as! [[String: Any]]
             #expect(compareRows(actual, want, keys: Self.activityKeys) == nil, "\(key) in \(timeZone)")
         }
+        try Self.checkEngagementQueries(server, expected, timeZone)
+    }
+
+    /// Every other key of the contract through `engage query` and `engage export`.
+    static func checkEngagementQueries(_ server: ServerProcess, _ expected: [String: Any], _ timeZone: String) throws {
+        func check(_ key: String, _ arguments: [String], _ keys: [String]) throws {
+            let actual = rows(try server.cliJSON(arguments))
+            #expect(compareRows(actual, expected[key] as! [[String: Any]], keys: keys) == nil, "\(key) in \(timeZone)")
+        }
+        let range = ["--from", "2026-01-01", "--to", "2026-03-31"]
+        for month in ["2026-01", "2026-02", "2026-03"] {
+            try check("active_days_\(month)", ["query", "active-days", "--month", month], ["active_days", "users"])
+            try check("tiers_month_\(month)", ["query", "tiers", "--month", month], ["tier", "users", "avg_daily_sessions", "avg_daily_actions"])
+        }
+        for day in ["2026-03-31", "2026-02-19"] {
+            try check("tiers_asof_\(day)", ["query", "tiers", "--as-of", day], ["tier", "users", "avg_daily_sessions", "avg_daily_actions"])
+        }
+        for month in ["2026-01", "2026-02"] {
+            try check("transitions_\(month)", ["query", "transitions", "--month", month], ["from_tier", "to_tier", "users"])
+        }
+        let retentionKeys = ["cohort", "cohort_size", "period_offset", "retained", "rate"]
+        try check("retention_month", ["query", "retention", "--period", "month", "--periods", "3"] + range, retentionKeys)
+        try check("retention_week", ["query", "retention", "--period", "week", "--periods", "8"] + range, retentionKeys)
+        try check("lifecycle_week", ["query", "lifecycle", "--period", "week"] + range, ["period", "new", "returning", "resurrecting", "dormant"])
+        try check(
+            "sessions", ["query", "sessions"] + range,
+            ["sessions", "users", "avg_duration_seconds", "p50_duration_seconds", "p90_duration_seconds", "avg_actions", "bounce_rate"]
+        )
+        // daily_activity and sessions_table through the exports, sorted as the contract lists them.
+        let daily = try server.exportRows(["daily-activity"] + range).sorted { ("\($0["user_id"]!)", "\($0["date"]!)") < ("\($1["user_id"]!)", "\($1["date"]!)") }
+        #expect(
+            compareRows(
+                daily, expected["daily_activity"] as! [[String: Any]],
+                keys: ["user_id", "date", "sessions_count", "total_session_duration", "total_actions", "unique_action_types", "is_active_day", "engagement_tier"]
+            ) == nil,
+            "daily_activity in \(timeZone)"
+        )
+        let sessions = try server.exportRows(["sessions"] + range).sorted {
+            ("\($0["user_id"]!)", ($0["start_ms"] as! NSNumber).int64Value) < ("\($1["user_id"]!)", ($1["start_ms"] as! NSNumber).int64Value)
+        }
+        #expect(
+            compareRows(
+                sessions, expected["sessions_table"] as! [[String: Any]],
+                keys: ["user_id", "start_ms", "end_ms", "session_duration_seconds", "actions_count", "screens_visited", "session_type"]
+            ) == nil,
+            "sessions_table in \(timeZone)"
+        )
     }
 
     @Test("every line of bad_events.jsonl is rejected with its line number and reason; nothing else changes")
@@ -146,6 +193,41 @@ struct ConformanceThroughServerTests {
         for (key, rows) in restarted {
             #expect(compareRows(rows, results[0][key]!, keys: Self.activityKeys) == nil, "\(key) changed across the restart")
         }
+    }
+}
+
+/// The corrected DAU/MAU query of tools/sql/dau_mau.sql, run by SQLite on the export, equals `engage query activity`.
+@Suite("Export into a SQL engine")
+struct ExportToSQLTests {
+    @Test("export -> SQLite -> corrected data-model query gives the same DAU and MAU as engage query activity")
+    func sqlMatchesActivity() throws {
+        let server = ServerProcess()
+        try server.start()
+        defer { server.stop() }
+        _ = try ConformanceThroughServerTests.importConformance(into: server)
+        let directory = NSTemporaryDirectory() + "engage-sql-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        // The whole daily table (MAU looks back 29 days), and the report's dates plus the 29 before.
+        for (table, arguments) in [("ddl", [String]()), ("daily-activity", []), ("dates", ["--from", "2025-12-03", "--to", "2026-03-31"])] {
+            let result = try server.cli(["export", table, "--output", "\(directory)/\(table).out"] + arguments)
+            #expect(result.status == 0, "\(result.standardError)")
+        }
+        let query = try run(
+            "python3",
+            [
+                RepositoryPaths.root.appendingPathComponent("tools/sql/load_and_query.py").path, "\(directory)/engage.sqlite",
+                "--ddl", "\(directory)/ddl.out", "--table", "fact_daily_user_activity=\(directory)/daily-activity.out",
+                "--table", "dim_date=\(directory)/dates.out", "--sql", RepositoryPaths.root.appendingPathComponent("tools/sql/dau_mau.sql").path,
+                "--param", "from_date=2026-01-01", "--param", "to_date=2026-03-31",
+            ]
+        )
+        #expect(query.status == 0, "\(query.standardError)")
+        let sqlRows = rows(try JSONSerialization.jsonObject(with: Data(query.standardOutput.utf8)) as! [String: Any])
+        let engageRows = rows(try server.cliJSON(["query", "activity", "--from", "2026-01-01", "--to", "2026-03-31"]))
+        #expect(sqlRows.count == 90)
+        #expect(compareRows(sqlRows, engageRows, keys: ["date", "dau", "mau", "dau_mau"]) == nil)
+        #expect(sqlRows.contains { ($0["mau"] as! Int) > ($0["dau"] as! Int) }, "the corrected query sees a 30-day window")
     }
 }
 

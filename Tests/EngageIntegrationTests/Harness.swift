@@ -74,8 +74,13 @@ final class RunningProcess {
 
 func start(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws -> RunningProcess {
     let process = Process()
-    process.executableURL = URL(fileURLWithPath: try Binaries.path(executable))
-    process.arguments = arguments
+    if executable.contains("/") || ["engaged", "engage", "engage-load"].contains(executable) {
+        process.executableURL = URL(fileURLWithPath: executable.contains("/") ? executable : try Binaries.path(executable))
+    } else {
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = [executable]
+    }
+    process.arguments = (process.arguments ?? []) + arguments
     process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
     let base = NSTemporaryDirectory() + "engage-run-" + UUID().uuidString
     let outputURL = URL(fileURLWithPath: base + ".out")
@@ -158,6 +163,17 @@ final class ServerProcess {
             throw HarnessError("not a JSON object: \(result.standardOutput.prefix(200))")
         }
         return object
+    }
+}
+
+extension ServerProcess {
+    /// `engage export TABLE ... --format jsonl`, parsed line by line.
+    func exportRows(_ arguments: [String]) throws -> [[String: Any]] {
+        let result = try self.cli(["export"] + arguments + ["--format", "jsonl"])
+        guard result.status == 0 else { throw HarnessError("engage export exited \(result.status): \(result.standardError)") }
+        return try result.standardOutput.split(separator: "\n").map {
+            try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any]
+        }
     }
 }
 

@@ -1,0 +1,49 @@
+import ArgumentParser
+import EngageClient
+import EngageModel
+
+struct Admin: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Check and repair the server's derived records.",
+        subcommands: [Verify.self, Rebuild.self]
+    )
+
+    struct Verify: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Recompute every derived record from the raw events and report each difference.",
+            discussion: "Changes nothing. Exits 1 when there is any difference. Ingestion waits while it runs."
+        )
+
+        @OptionGroup var connection: ConnectionOptions
+        @OptionGroup var output: FormatOption
+        @Option(name: .long, help: "Most differences listed (all are counted).") var maxReported: Int = 1000
+
+        func run() async throws {
+            let report = try await self.connection.withClient { try await $0.verify(maximumReported: self.maxReported) }
+            var issues = Report(name: "verify", columns: ["table", "record", "difference"])
+            for issue in report.issues { issues.rows.append([.string(issue.table), .string(issue.key), .string(issue.detail)]) }
+            if self.output.format == .table {
+                let checked = report.checked.keys.sorted().map { "\($0) \(report.checked[$0]!)" }.joined(separator: ", ")
+                print("checked: \(checked)")
+                print(report.isClean ? "no differences" : "\(report.totalIssues) differences")
+                if !report.isClean { issues.print(.table) }
+            } else {
+                issues.print(self.output.format)
+            }
+            if !report.isClean { throw ExitCode(1) }
+        }
+    }
+
+    struct Rebuild: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Re-derive every derived record (daily activity, sessions, tiers, day sets, counters) from the raw events."
+        )
+
+        @OptionGroup var connection: ConnectionOptions
+
+        func run() async throws {
+            try await self.connection.withClient { try await $0.rebuild() }
+            print("rebuilt every derived record from the raw events")
+        }
+    }
+}
