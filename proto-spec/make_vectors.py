@@ -101,4 +101,75 @@ add("error", 0xFF, 0,
     "ERROR frame_too_large (2) for the connection (request id 0)",
     u16(2) + text("frame length 20000000 exceeds the maximum of 16777216 bytes"))
 
+def filters(*pairs):
+    out = u8(len(pairs))
+    for dimension, value in pairs:
+        out += text(dimension) + text(value)
+    return out
+
+add("query_active_days", 0x08, 8, "QUERY_ACTIVE_DAYS 2026-01-01..2026-01-31 where region = eu, by device_type",
+    date("2026-01-01") + date("2026-01-31") + filters(("region", "eu")) + text("device_type"))
+add("active_days_result", 0x88, 8, "ACTIVE_DAYS_RESULT: group 'ios': 1 active day 13 users; 2 active days 10 users",
+    u32(2) + text("ios") + u32(1) + u32(13) + text("ios") + u32(2) + u32(10))
+add("query_tiers_month", 0x09, 9, "QUERY_TIERS for the month of 2026-02-01, no filter, no breakdown",
+    u8(0) + date("2026-02-01") + filters() + text(""))
+add("query_tiers_as_of", 0x09, 9, "QUERY_TIERS as of 2026-03-31 where cohort = 2026-01, by region",
+    u8(1) + date("2026-03-31") + filters(("cohort", "2026-01")) + text("region"))
+add("tiers_result", 0x89, 9,
+    "TIERS_RESULT: power 2 users over 36 daily records with 159 sessions and 2729 actions; casual 0 users",
+    u32(2) + text("") + text("power") + u32(2) + u64(36) + u64(159) + u64(2729)
+    + text("") + text("casual") + u32(0) + u64(0) + u64(0) + u64(0))
+add("query_transitions", 0x0A, 10, "QUERY_TRANSITIONS from 2026-01 (to 2026-02), where user_segment = pro",
+    date("2026-01-01") + filters(("user_segment", "pro")))
+add("transitions_result", 0x8A, 10, "TRANSITIONS_RESULT: casual -> core 3 users; inactive -> power 1 user",
+    u32(2) + text("casual") + text("core") + u32(3) + text("inactive") + text("power") + u32(1))
+add("query_retention", 0x0B, 11, "QUERY_RETENTION weekly, 2026-01-01..2026-03-31, 8 periods, no filter, no breakdown",
+    u8(1) + date("2026-01-01") + date("2026-03-31") + u16(8) + filters() + text(""))
+add("retention_result", 0x8B, 11, "RETENTION_RESULT: cohort 2025-12-29 of 24 users: offset 0 retained 9, offset 1 retained 13",
+    u32(2) + text("") + date("2025-12-29") + u32(24) + u32(0) + u32(9)
+    + text("") + date("2025-12-29") + u32(24) + u32(1) + u32(13))
+add("query_lifecycle", 0x0C, 12, "QUERY_LIFECYCLE monthly, 2026-01-01..2026-03-31, no filter",
+    u8(2) + date("2026-01-01") + date("2026-03-31") + filters())
+add("lifecycle_result", 0x8C, 12, "LIFECYCLE_RESULT: week 2026-01-05: new 9, returning 8, resurrecting 5, dormant 1",
+    u32(1) + date("2026-01-05") + u32(9) + u32(8) + u32(5) + u32(1))
+add("query_sessions", 0x0D, 13, "QUERY_SESSIONS 2026-01-01..2026-03-31 where device_type = ios",
+    date("2026-01-01") + date("2026-03-31") + filters(("device_type", "ios")))
+add("sessions_result", 0x8D, 13,
+    "SESSIONS_RESULT: 3636 sessions, 122 users, 3810304 s in all, 30957 actions, 689 bounces, p50 279 s, p90 2999 s",
+    u64(3636) + u64(122) + u64(3810304) + u64(30957) + u64(689) + u32(279) + u32(2999))
+add("query_user", 0x0E, 14, "QUERY_USER u7-000001", text("u7-000001"))
+add("user_result", 0x8E, 14,
+    "USER_RESULT: u7-000001 registered 2026-02-14, social/free/web/eu, current tier casual as of 2026-03-01; "
+    "one day 2026-02-14 (1 session, 418 s, 6 actions, 3 types, active, casual); one session 6 actions, 4 screens, engaged",
+    u8(1) + text("u7-000001") + date("2026-02-14") + text("social") + text("free") + text("web") + text("eu")
+    + text("casual") + date("2026-03-01")
+    + u32(1) + date("2026-02-14") + u32(1) + u32(418) + u32(6) + u32(3) + u8(1) + text("casual")
+    + u32(1) + i64(1771111209608) + i64(1771111628604) + u32(6) + u32(4) + text("engaged"))
+add("user_result_unknown", 0x8E, 14, "USER_RESULT for an unknown user", u8(0))
+add("query_at_risk", 0x0F, 15, "QUERY_AT_RISK as of 2026-03-31, at most 50 users, no filter",
+    date("2026-03-31") + u32(50) + filters())
+add("at_risk_result", 0x8F, 15, "AT_RISK_RESULT: u7-000042 was regular with 9 active days and 61 actions, last active 2026-03-20",
+    u32(1) + text("u7-000042") + text("regular") + u32(9) + u64(61) + date("2026-03-20"))
+add("query_actions", 0x10, 16, "QUERY_ACTIONS 2026-01-01..2026-01-31, no filter",
+    date("2026-01-01") + date("2026-01-31") + filters())
+add("actions_result", 0x90, 16,
+    "ACTIONS_RESULT: category content_creation 120 events by 40 users; action post_create (core) 120 events by 40 users",
+    u32(2) + u8(0) + text("content_creation") + text("") + u8(0) + u64(120) + u64(40)
+    + u8(1) + text("content_creation") + text("post_create") + u8(1) + u64(120) + u64(40))
+add("export", 0x11, 17, "EXPORT daily-activity (table 5), 2026-01-01..2026-03-31, from the start, 5000 rows per page",
+    u8(5) + date("2026-01-01") + date("2026-03-31") + text(b"") + u32(5000))
+add("export_next_page", 0x11, 17, "EXPORT users (table 0), no dates, continuing after cursor 00 00 00 2a, 2 rows per page",
+    u8(0) + NO_DATE + NO_DATE + text(bytes([0, 0, 0, 0x2A])) + u32(2))
+add("export_page", 0x91, 17,
+    "EXPORT_PAGE: one row of 4 values (integer 7, text 'casual', boolean true, null); next cursor 00 01",
+    u32(1) + u16(4) + u8(1) + i64(7) + u8(2) + text("casual") + u8(3) + u8(1) + u8(0) + text(bytes([0, 1])))
+add("export_page_last", 0x91, 17, "EXPORT_PAGE: no rows, empty cursor (the end)", u32(0) + u16(0) + text(b""))
+add("verify", 0x12, 18, "VERIFY, report at most 100 differences", u32(100))
+add("verify_result", 0x92, 18,
+    "VERIFY_RESULT: 1 difference; checked daily 1851, sessions 3641; daily '2026-01-03 user u7-000001': 'total_actions stored 7, recomputed 6'",
+    u64(1) + u16(2) + text("daily") + u64(1851) + text("sessions") + u64(3641)
+    + u32(1) + text("daily") + text("2026-01-03 user u7-000001") + text("total_actions stored 7, recomputed 6"))
+add("rebuild", 0x13, 19, "REBUILD (empty payload)", b"")
+add("rebuild_result", 0x93, 19, "REBUILD_RESULT (empty payload)", b"")
+
 print(json.dumps({"protocol_version": 1, "vectors": vectors}, indent=1, ensure_ascii=False))

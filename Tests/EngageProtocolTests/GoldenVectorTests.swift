@@ -128,6 +128,119 @@ enum ExpectedMessage {
             )
         case "error":
             return .response(.error(ProtocolError(.frameTooLarge, "frame length 20000000 exceeds the maximum of 16777216 bytes")))
+        default: return self.engagement(name)
+        }
+    }
+
+    static func engagement(_ name: String) -> ExpectedMessage? {
+        let january1 = CivilDate("2026-01-01")!
+        let march31 = CivilDate("2026-03-31")!
+        func filter(_ dimension: EngageModel.Dimension, _ values: String...) -> DimensionFilter { DimensionFilter(dimension: dimension, values: values) }
+        switch name {
+        case "query_active_days":
+            return .request(
+                .queryActiveDays(
+                    from: january1, to: CivilDate("2026-01-31")!,
+                    Selection(filters: [filter(.attribute(.region), "eu")], breakdown: .attribute(.deviceType))
+                )
+            )
+        case "active_days_result":
+            return .response(
+                .activeDaysResult([ActiveDaysRow(group: "ios", activeDays: 1, users: 13), ActiveDaysRow(group: "ios", activeDays: 2, users: 10)])
+            )
+        case "query_tiers_month": return .request(.queryTiers(.month(CivilMonth("2026-02")!), Selection()))
+        case "query_tiers_as_of":
+            return .request(.queryTiers(.asOf(march31), Selection(filters: [filter(.cohort, "2026-01")], breakdown: .attribute(.region))))
+        case "tiers_result":
+            return .response(
+                .tiersResult([
+                    TierRow(group: nil, tier: "power", users: 2, records: 36, sessions: 159, actions: 2729),
+                    TierRow(group: nil, tier: "casual", users: 0, records: 0, sessions: 0, actions: 0),
+                ])
+            )
+        case "query_transitions":
+            return .request(.queryTransitions(CivilMonth("2026-01")!, filters: [filter(.attribute(.userSegment), "pro")]))
+        case "transitions_result":
+            return .response(
+                .transitionsResult([
+                    TransitionRow(fromTier: "casual", toTier: "core", users: 3), TransitionRow(fromTier: "inactive", toTier: "power", users: 1),
+                ])
+            )
+        case "query_retention": return .request(.queryRetention(period: .week, from: january1, to: march31, periods: 8, Selection()))
+        case "retention_result":
+            let cohort = CivilDate("2025-12-29")!
+            return .response(
+                .retentionResult([
+                    RetentionRow(group: nil, cohort: cohort, cohortSize: 24, periodOffset: 0, retained: 9),
+                    RetentionRow(group: nil, cohort: cohort, cohortSize: 24, periodOffset: 1, retained: 13),
+                ])
+            )
+        case "query_lifecycle": return .request(.queryLifecycle(period: .month, from: january1, to: march31, filters: []))
+        case "lifecycle_result":
+            return .response(.lifecycleResult([LifecycleRow(period: CivilDate("2026-01-05")!, new: 9, returning: 8, resurrecting: 5, dormant: 1)]))
+        case "query_sessions": return .request(.querySessions(from: january1, to: march31, filters: [filter(.attribute(.deviceType), "ios")]))
+        case "sessions_result":
+            return .response(
+                .sessionsResult(
+                    SessionSummary(
+                        sessions: 3636, users: 122, totalDurationSeconds: 3_810_304, totalActions: 30957, bounces: 689, p50DurationSeconds: 279,
+                        p90DurationSeconds: 2999
+                    )
+                )
+            )
+        case "query_user": return .request(.queryUser(userID: "u7-000001"))
+        case "user_result":
+            return .response(
+                .userResult(
+                    UserDetail(
+                        profile: UserProfile(
+                            userID: "u7-000001", registrationDate: CivilDate("2026-02-14"),
+                            attributes: [.acquisitionChannel: "social", .userSegment: "free", .deviceType: "web", .region: "eu"]
+                        ),
+                        currentTier: "casual",
+                        asOf: CivilDate("2026-03-01")!,
+                        days: [
+                            .init(
+                                date: CivilDate("2026-02-14")!, sessionsCount: 1, totalSessionDuration: 418, totalActions: 6, uniqueActionTypes: 3,
+                                isActiveDay: true, engagementTier: "casual"
+                            )
+                        ],
+                        sessions: [.init(startMs: 1_771_111_209_608, endMs: 1_771_111_628_604, actionsCount: 6, screensVisited: 4, sessionType: "engaged")]
+                    )
+                )
+            )
+        case "user_result_unknown": return .response(.userResult(nil))
+        case "query_at_risk": return .request(.queryAtRisk(asOf: march31, limit: 50, filters: []))
+        case "at_risk_result":
+            return .response(
+                .atRiskResult([AtRiskRow(userID: "u7-000042", tierBefore: "regular", activeDays: 9, actions: 61, lastActiveDay: CivilDate("2026-03-20")!)])
+            )
+        case "query_actions": return .request(.queryActions(from: january1, to: CivilDate("2026-01-31")!, filters: []))
+        case "actions_result":
+            return .response(
+                .actionsResult([
+                    ActionUsageRow(category: "content_creation", actionType: nil, isCoreAction: nil, events: 120, users: 40),
+                    ActionUsageRow(category: "content_creation", actionType: "post_create", isCoreAction: true, events: 120, users: 40),
+                ])
+            )
+        case "export": return .request(.export(.dailyActivity, from: january1, to: march31, cursor: [], limit: 5000))
+        case "export_next_page": return .request(.export(.users, from: nil, to: nil, cursor: [0, 0, 0, 0x2A], limit: 2))
+        case "export_page":
+            return .response(.exportPage(rows: [[.integer(7), .text("casual"), .boolean(true), .null]], next: [0, 1]))
+        case "export_page_last": return .response(.exportPage(rows: [], next: []))
+        case "verify": return .request(.verify(maximumReported: 100))
+        case "verify_result":
+            return .response(
+                .verifyResult(
+                    VerificationReport(
+                        checked: ["daily": 1851, "sessions": 3641],
+                        issues: [VerificationIssue(table: "daily", key: "2026-01-03 user u7-000001", detail: "total_actions stored 7, recomputed 6")],
+                        totalIssues: 1
+                    )
+                )
+            )
+        case "rebuild": return .request(.rebuild)
+        case "rebuild_result": return .response(.rebuildResult)
         default: return nil
         }
     }
