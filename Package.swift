@@ -7,7 +7,7 @@ let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("MemberImportVisibility"),
 ]
 
-let package = Package(
+var package = Package(
     name: "engage",
     products: [
         .library(name: "EngageClient", targets: ["EngageClient"]),
@@ -65,6 +65,8 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The simulated population and event stream of engage-load and the benchmarks.
+        .target(name: "EngageWorkload", dependencies: ["EngageModel"], swiftSettings: swiftSettings),
         .target(
             name: "EngageClient",
             dependencies: [
@@ -148,3 +150,28 @@ let package = Package(
         ),
     ]
 )
+
+// Micro-benchmarks (ordo-one/package-benchmark), outside the normal build and CI:
+//   ENGAGE_BENCHMARKS=1 swift package --scratch-path .build-bench --disable-sandbox benchmark
+// (tools/benchmarks runs exactly that).
+if Context.environment["ENGAGE_BENCHMARKS"] != nil {
+    package.dependencies.append(
+        .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"])
+    )
+    package.targets.append(
+        .executableTarget(
+            name: "EngageBenchmarks",
+            dependencies: [
+                "EngageStore",
+                "EngageProtocol",
+                "EngageModel",
+                "EngageWorkload",
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            path: "Benchmarks/EngageBenchmarks",
+            swiftSettings: swiftSettings,
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        )
+    )
+}
