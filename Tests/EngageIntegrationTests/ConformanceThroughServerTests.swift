@@ -228,6 +228,29 @@ struct ExportToSQLTests {
         #expect(sqlRows.count == 90)
         #expect(compareRows(sqlRows, engageRows, keys: ["date", "dau", "mau", "dau_mau"]) == nil)
         #expect(sqlRows.contains { ($0["mau"] as! Int) > ($0["dau"] as! Int) }, "the corrected query sees a 30-day window")
+
+        // The other engagement commands on the same server.
+        let expected = try ConformanceThroughServerTests.expected("UTC")
+        let user = try server.cliJSON(["query", "user", "--id", "u7-000001"])
+        let days = (user["daily_activity"] as! [[String: Any]]).filter { ($0["date"] as! String) <= "2026-03-31" }
+        let wantDays = (expected["daily_activity"] as! [[String: Any]]).filter { $0["user_id"] as? String == "u7-000001" }
+        #expect(
+            compareRows(days, wantDays, keys: ["date", "sessions_count", "total_session_duration", "total_actions", "unique_action_types", "is_active_day", "engagement_tier"])
+                == nil
+        )
+        #expect((user["user"] as! [String: Any])["region"] as? String == "eu")
+        let actions = rows(try server.cliJSON(["query", "actions", "--from", "2025-12-01", "--to", "2026-04-30"]))
+        let typeEvents = actions.filter { !($0["action_type"] is NSNull) }.reduce(0) { $0 + ($1["events"] as! Int) }
+        #expect(typeEvents == 30979, "every stored event is counted once under its action type")
+        #expect(actions.contains { $0["action_type"] as? String == "share" && $0["action_category"] as? String == "uncategorized" })
+        let atRisk = rows(try server.cliJSON(["query", "at-risk", "--as-of", "2026-03-31", "--limit", "5"]))
+        #expect(atRisk.count <= 5)
+        #expect(atRisk.allSatisfy { ["regular", "core", "power"].contains($0["tier_7_days_ago"] as? String ?? "") })
+        let verify = try server.cli(["admin", "verify"])
+        #expect(verify.status == 0, "\(verify.standardOutput)")
+        #expect(verify.standardOutput.contains("no differences"))
+        #expect(try server.cli(["admin", "rebuild"]).status == 0)
+        #expect(try server.cli(["admin", "verify"]).status == 0)
     }
 }
 
