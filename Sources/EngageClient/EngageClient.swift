@@ -18,7 +18,14 @@ import NIOPosix
 public final class EngageClient: Sendable {
     /// What the server said in its handshake: version, time zone and limits.
     public let server: HelloOK
-    private let channel: any Channel
+
+    /// Most events, users or actions the server accepts in one request.
+    public var maximumBatchItems: Int { Int(self.server.maximumBatchItems) }
+    /// Requests the server lets wait for a response on one connection.
+    public var maximumInFlight: Int { Int(self.server.maximumInFlight) }
+    /// The server's reporting time zone.
+    public var timeZone: String { self.server.timeZone }
+    let channel: any Channel
     private let nextRequestID = NIOLockedValueBox<UInt32>(1)
 
     private init(channel: any Channel, server: HelloOK) {
@@ -81,18 +88,23 @@ public final class EngageClient: Sendable {
         return (host.isEmpty ? "127.0.0.1" : host, port)
     }
 
-    private static func send(_ frame: Frame, on channel: any Channel) async throws -> Response {
+    static func send(_ frame: Frame, on channel: any Channel) async throws -> Response {
         let promise = channel.eventLoop.makePromise(of: Response.self)
         channel.writeAndFlush(PendingRequest(frame: frame, promise: promise), promise: nil)
         return try await promise.futureResult.get()
     }
 
     /// Sends `request` and waits for its response; an ERROR response throws ``EngageClientError/server(_:)``.
-    public func send(_ request: Request) async throws -> Response {
-        let id = self.nextRequestID.withLockedValue { id -> UInt32 in
+    /// The next request id (1, 2, ... wrapping past UInt32.max to 1).
+    func nextID() -> UInt32 {
+        self.nextRequestID.withLockedValue { id -> UInt32 in
             defer { id = id == UInt32.max ? 1 : id + 1 }
             return id
         }
+    }
+
+    public func send(_ request: Request) async throws -> Response {
+        let id = self.nextID()
         let response = try await Self.send(request.encode(requestID: id, allocator: self.channel.allocator), on: self.channel)
         if case .error(let error) = response { throw EngageClientError.server(error) }
         return response
@@ -188,5 +200,34 @@ public final class EngageClient: Sendable {
             start = end
         } while start < items.count
         return total
+    }
+}
+
+/// An ingest batch encoded once, ready to send (and to send again, for a retry) without encoding again.
+public struct PreparedIngestBatch: Sendable {
+    /// The INGEST_EVENTS payload.
+    let payload: ByteBuffer
+    public let eventCount: Int
+
+    public init(events: [Event]) {
+        let frame = Request.ingestEvents(IngestBatch(events: events)).encode(requestID: 0)
+        self.payload = frame.payload
+        self.eventCount = events.count
+    }
+
+    /// Encoded size in bytes.
+    public var byteCount: Int { self.payload.readableBytes }
+}
+
+extension EngageClient {
+    /// Sends a prepared batch and waits until it is durable.
+    public func ingest(_ batch: PreparedIngestBatch) async throws -> BatchResult {
+        let id = self.nextID()
+        let response = try await Self.send(Frame(type: MessageType.ingestEvents.rawValue, requestID: id, payload: batch.payload), on: self.channel)
+        switch response {
+        case .ingestResult(let result): return result
+        case .error(let error): throw EngageClientError.server(error)
+        default: throw EngageClientError.unexpectedResponse("\(response.type) to INGEST_EVENTS")
+        }
     }
 }

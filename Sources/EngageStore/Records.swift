@@ -330,6 +330,8 @@ struct ActionCatalog: Equatable {
     /// Indexed by action key; key 0 is unused.
     private(set) var actions: [ActionRecord?] = [nil]
     private(set) var keysByType: [[UInt8]: UInt16] = [:]
+    /// The same index by String, for the hot path (String hashing is bulk, [UInt8]'s per byte).
+    private(set) var keysByName: [String: UInt16] = [:]
 
     /// Action keys are two bytes; key 0 is reserved.
     static let capacity = Int(UInt16.max)
@@ -339,6 +341,8 @@ struct ActionCatalog: Equatable {
     }
 
     func key(of actionType: [UInt8]) -> UInt16? { self.keysByType[actionType] }
+
+    func key(named actionType: String) -> UInt16? { self.keysByName[actionType] }
 
     func record(_ key: UInt16) -> ActionRecord? { Int(key) < self.actions.count ? self.actions[Int(key)] : nil }
 
@@ -350,6 +354,7 @@ struct ActionCatalog: Equatable {
         while self.actions.count <= Int(key) { self.actions.append(nil) }
         self.actions[Int(key)] = record
         self.keysByType[record.actionType] = key
+        self.keysByName[String(decoding: record.actionType, as: UTF8.self)] = key
     }
 
     var coreFlags: [Bool] { self.actions.map { $0?.isCore ?? false } }

@@ -4,8 +4,9 @@ import LMDB
 /// Lookup caches the writer keeps between commits. Only committed facts enter them (after the commit),
 /// so an aborted transaction never leaves a stale entry. Bounded: a full cache is emptied and refilled.
 final class WriterCaches {
-    var userKeys: [[UInt8]: UInt32] = [:]
-    var contextIDs: [[UInt8]: UInt32] = [:]
+    // Keyed by String: its hashing works on the whole UTF-8 buffer at once, [UInt8]'s byte by byte.
+    var userKeys: [String: UInt32] = [:]
+    var contextIDs: [String: UInt32] = [:]
     let userCacheLimit: Int
     let filter: EventIDFilter
 
@@ -16,12 +17,12 @@ final class WriterCaches {
         self.filter = EventIDFilter(bytes: filterBytes)
     }
 
-    func remember(userID: [UInt8], key: UInt32) {
+    func remember(userID: String, key: UInt32) {
         if self.userKeys.count >= self.userCacheLimit { self.userKeys.removeAll(keepingCapacity: true) }
         self.userKeys[userID] = key
     }
 
-    func remember(context: [UInt8], id: UInt32) {
+    func remember(context: String, id: UInt32) {
         if self.contextIDs.count >= WriterCaches.contextCacheLimit { self.contextIDs.removeAll(keepingCapacity: true) }
         self.contextIDs[context] = id
     }
@@ -62,8 +63,8 @@ final class WriteSession {
     var counters: StoreCounters
     let caches: WriterCaches
 
-    private var pendingUserKeys: [[UInt8]: UInt32] = [:]
-    private var pendingContexts: [[UInt8]: UInt32] = [:]
+    private var pendingUserKeys: [String: UInt32] = [:]
+    private var pendingContexts: [String: UInt32] = [:]
     private var pendingAttributeValues: [[UInt8]: UInt32] = [:]
     var users: [UInt32: UserState] = [:]
     private var newEvents: [UInt32: [NewEvent]] = [:]
@@ -89,20 +90,21 @@ final class WriteSession {
 
     // MARK: - Dimensions
 
-    func userKey(for userID: [UInt8], createIn txn: borrowing Transaction) throws -> UInt32 {
-        if let key = self.caches.userKeys[userID] ?? self.pendingUserKeys[userID] {
+    func userKey(for name: String, createIn txn: borrowing Transaction) throws -> UInt32 {
+        if let key = self.caches.userKeys[name] ?? self.pendingUserKeys[name] {
             try self.loadUser(key, txn)
             return key
         }
+        let userID = Array(name.utf8)
         if let raw = try txn.get(self.schema.userIDs, key: userID) {
             let key = raw.readU32(at: 0)
-            self.caches.remember(userID: userID, key: key)
+            self.caches.remember(userID: name, key: key)
             try self.loadUser(key, txn)
             return key
         }
         let key = self.counters.nextUserKey
         self.counters.nextUserKey += 1
-        self.pendingUserKeys[userID] = key
+        self.pendingUserKeys[name] = key
         try txn.put(self.schema.userIDs, key: userID, value: Key.u32(key))
         let record = UserRecord(userID: userID)
         self.users[key] = UserState(record: record, original: nil)
@@ -123,11 +125,11 @@ final class WriteSession {
     }
 
     /// The key of `actionType`, registering it (core by the store's default) when first seen.
-    func actionKey(for actionType: [UInt8], _ txn: borrowing Transaction) throws -> UInt16? {
-        if let key = self.catalog.key(of: actionType) { return key }
+    func actionKey(for name: String, _ txn: borrowing Transaction) throws -> UInt16? {
+        if let key = self.catalog.key(named: name) { return key }
         guard let key = self.catalog.nextKey else { return nil }
         let record = ActionRecord(
-            actionType: actionType,
+            actionType: Array(name.utf8),
             category: ActionDefinition.autoRegisteredCategory,
             weight: 1,
             isCore: self.settings.autoRegisteredActionsAreCore
@@ -137,17 +139,18 @@ final class WriteSession {
         return key
     }
 
-    func contextID(for context: [UInt8], _ txn: borrowing Transaction) throws -> UInt32 {
-        if context.isEmpty { return 0 }
-        if let id = self.caches.contextIDs[context] ?? self.pendingContexts[context] { return id }
+    func contextID(for name: String, _ txn: borrowing Transaction) throws -> UInt32 {
+        if name.isEmpty { return 0 }
+        if let id = self.caches.contextIDs[name] ?? self.pendingContexts[name] { return id }
+        let context = Array(name.utf8)
         if let raw = try txn.get(self.schema.contexts, key: context) {
             let id = raw.readU32(at: 0)
-            self.caches.remember(context: context, id: id)
+            self.caches.remember(context: name, id: id)
             return id
         }
         let id = self.counters.nextContextID
         self.counters.nextContextID += 1
-        self.pendingContexts[context] = id
+        self.pendingContexts[name] = id
         try txn.put(self.schema.contexts, key: context, value: Key.u32(id))
         try txn.put(self.schema.contextNames, key: Key.u32(id), value: context)
         return id
@@ -172,7 +175,7 @@ final class WriteSession {
     // MARK: - Users and actions
 
     func upsert(_ profile: UserProfile, _ txn: borrowing Transaction) throws {
-        let key = try self.userKey(for: Array(profile.userID.utf8), createIn: txn)
+        let key = try self.userKey(for: profile.userID, createIn: txn)
         var state = self.users[key]!
         if let date = profile.registrationDate {
             state.record.registration = date.dayNumber
@@ -230,18 +233,17 @@ final class WriteSession {
     /// Validates and stores one raw event; derived updates wait for ``applyDerivedUpdates(_:)``.
     func stage(_ event: Event, nowMs: Int64, _ txn: borrowing Transaction) throws -> EventOutcome {
         if let reason = EventValidation.rejection(of: event, nowMs: nowMs) { return .rejected(reason) }
-        let user = try self.userKey(for: Array(event.userID.utf8), createIn: txn)
-        guard let actionKey = try self.actionKey(for: Array(event.action.utf8), txn) else {
+        let user = try self.userKey(for: event.userID, createIn: txn)
+        guard let actionKey = try self.actionKey(for: event.action, txn) else {
             return .rejected(.invalidAction)
         }
-        let contextID = try self.contextID(for: Array(event.context.utf8), txn)
+        let contextID = try self.contextID(for: event.context, txn)
         let date = self.mapper.localDay(epochMs: event.timestampMs)
         guard let day = date.storeDay else { return .rejected(.timestampOutOfRange) }
         let eventID = Array(event.eventID.utf8)
-        let isDuplicate = try eventID.withUnsafeBytes { id in
-            try self.caches.filter.mayContain(user: user, eventID: id)
-                && self.isStoredOnAnotherDay(user: user, eventID: eventID, except: Int(day), txn)
-        }
+        let filterHash = eventID.withUnsafeBytes { EventIDFilter.hash(user: user, eventID: $0) }
+        let isDuplicate = try self.caches.filter.mayContain(hash: filterHash)
+            && self.isStoredOnAnotherDay(user: user, eventID: eventID, except: Int(day), txn)
         if isDuplicate {
             self.counters.duplicateCount += 1
             return .duplicate
@@ -265,7 +267,7 @@ final class WriteSession {
             self.counters.duplicateCount += 1
             return .duplicate
         }
-        eventID.withUnsafeBytes { self.caches.filter.insert(user: user, eventID: $0) }
+        self.caches.filter.insert(hash: filterHash)
         self.counters.eventCount += 1
         self.newEvents[user, default: []].append(
             NewEvent(timestampMs: event.timestampMs, day: Int(day), actionKey: actionKey, contextID: contextID)

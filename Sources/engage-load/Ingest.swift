@@ -1,0 +1,207 @@
+import ArgumentParser
+import EngageClient
+import EngageModel
+import EngageWorkload
+import Foundation
+import Histogram
+import NIOConcurrencyHelpers
+
+struct Ingest: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Stream a simulated population's events to engaged and report throughput and acknowledgement latency.",
+        discussion: """
+            Without --rate: closed loop, as fast as acknowledgements come (each connection keeps --window batches \
+            in flight). With --rate: open loop at that many events per second; each batch has an intended send time \
+            and its latency is measured from it, so a stalled server shows up in the percentiles instead of slowing \
+            the load (no coordinated omission). Users and the action catalog are sent first and not measured; \
+            batches are generated and encoded before the clock starts, so the generator's CPU does not compete with \
+            the server during the measurement. If the server goes away mid-run, the report covers what was \
+            acknowledged before, and the exit status is 2.
+            """
+    )
+
+    @OptionGroup var options: ServerOptions
+    @Option(name: .long, help: "Users in the simulated population.") var users: Int = 100_000
+    @Option(name: .long, help: "Events to send (duplicates included).") var events: Int = 2_000_000
+    @Option(name: .long, help: "Events per batch.") var batch: Int = 5000
+    @Option(name: .long, help: "Open loop at this many events per second.") var rate: Double?
+    @Option(name: .long, help: "Batches in flight per connection (closed loop).") var window: Int = 4
+    @Option(name: .long, help: "Seed of the population (same seed, same event ids).") var seed: UInt64 = 1
+    @Option(name: .long, help: "Simulated days (default: as many as the population needs for --events).") var days: Int?
+    @Option(name: .long, help: "Share of events re-sent as duplicates.") var duplicateShare: Double = 0.01
+    @Option(name: .long, help: "Share of events delivered late.") var lateShare: Double = 0.02
+
+    func validate() throws {
+        guard self.users >= 1, self.events >= 1 else { throw ValidationError("--users and --events must be positive") }
+        guard self.batch >= 1 else { throw ValidationError("--batch must be positive") }
+        if let rate, rate <= 0 { throw ValidationError("--rate must be positive") }
+    }
+
+    func run() async throws {
+        let clients = try await self.options.connect("engage-load")
+        let maximumBatch = clients[0].maximumBatchItems
+        let batchSize = Swift.min(self.batch, maximumBatch)
+
+        // Preparation (not measured): catalog, users, batches.
+        let prepareStarted = Clock.now()
+        let nowMs = Int64(Date().timeIntervalSince1970 * 1000)
+        let configuration = WorkloadConfiguration(
+            users: self.users, events: self.events, seed: self.seed, lateShare: self.lateShare, duplicateShare: self.duplicateShare,
+            endMs: nowMs, days: self.days
+        )
+        let stream = EventStream(configuration)
+        _ = try await clients[0].defineActions(SimulatedCatalog.actions)
+        let profiles = stream.population.users.map(\.profile)
+        var start = 0
+        while start < profiles.count {
+            _ = try await clients[0].upsertUsers(Array(profiles[start..<Swift.min(start + 20_000, profiles.count)]))
+            start += 20_000
+        }
+        var batches: [PreparedIngestBatch] = []
+        var pending: [Event] = []
+        pending.reserveCapacity(batchSize)
+        for event in stream {
+            pending.append(event)
+            if pending.count == batchSize {
+                batches.append(PreparedIngestBatch(events: pending))
+                pending.removeAll(keepingCapacity: true)
+            }
+        }
+        if !pending.isEmpty { batches.append(PreparedIngestBatch(events: pending)) }
+        let prepareSeconds = Double(Clock.now() - prepareStarted) / 1e9
+
+        // Measurement.
+        let recorder = LatencyRecorder()
+        let counters = NIOLockedValueBox(LoadCounters())
+        let started = Clock.now()
+        let progress = Task {
+            guard ProgressLine.enabled else { return }
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(1))
+                let seconds = Double(Clock.now() - started) / 1e9
+                let snapshot = counters.withLockedValue { $0 }
+                let p99 = Double(recorder.snapshot.valueAtPercentile(99)) / 1000
+                ProgressLine.show(
+                    String(format: "%5.0fs  sent %d  acknowledged %d  %@ events/s  p99 %.1f ms", seconds, snapshot.sent, snapshot.acknowledged,
+                        (Double(snapshot.acknowledged) / seconds).formattedRate(), p99)
+                )
+            }
+        }
+        if let rate = self.rate {
+            await Self.openLoop(batches: batches, clients: clients, rate: rate, recorder: recorder, counters: counters)
+        } else {
+            await Self.closedLoop(batches: batches, clients: clients, window: self.window, recorder: recorder, counters: counters)
+        }
+        let seconds = Double(Clock.now() - started) / 1e9
+        progress.cancel()
+        ProgressLine.end()
+        for client in clients { try? await client.close() }
+
+        let totals = counters.withLockedValue { $0 }
+        var report = LoadReport()
+        report.add("mode", self.rate == nil ? "closed" : "open")
+        report.add("events_sent", totals.sent)
+        report.add("events_acked", totals.acknowledged)
+        report.add("accepted", totals.accepted)
+        report.add("duplicates", totals.duplicates)
+        report.add("rejected", totals.rejected)
+        report.add("seconds", seconds)
+        report.add("events_per_second", Double(totals.acknowledged) / Swift.max(seconds, 1e-9))
+        report.add("latency_ms", LoadReport.latency(recorder.snapshot))
+        report.add("target_rate", self.rate ?? 0)
+        report.add("users", self.users)
+        report.add("batch", batchSize)
+        report.add("connections", clients.count)
+        report.add("seed", Int(self.seed))
+        report.add("simulated_days", stream.days)
+        report.add("prepare_seconds", prepareSeconds)
+        report.add("errors", totals.errors)
+        if let error = totals.firstError { report.add("error", error) }
+        report.print(self.options.format)
+        if totals.errors > 0 { throw ExitCode(2) }
+    }
+
+    static func account(_ result: BatchResult, events: Int, latency: UInt64, _ recorder: LatencyRecorder, _ counters: NIOLockedValueBox<LoadCounters>) {
+        recorder.record(microseconds: latency / 1000)
+        counters.withLockedValue {
+            $0.acknowledged += events
+            $0.accepted += result.accepted
+            $0.duplicates += result.duplicates
+            $0.rejected += result.rejected.count
+        }
+    }
+
+    static func failed(_ error: any Error, _ counters: NIOLockedValueBox<LoadCounters>) {
+        counters.withLockedValue {
+            $0.errors += 1
+            if $0.firstError == nil { $0.firstError = "\(error)" }
+        }
+    }
+
+    /// Each connection keeps `window` batches in flight; the next batch goes as soon as one is acknowledged.
+    static func closedLoop(
+        batches: [PreparedIngestBatch],
+        clients: [EngageClient],
+        window: Int,
+        recorder: LatencyRecorder,
+        counters: NIOLockedValueBox<LoadCounters>
+    ) async {
+        let next = NIOLockedValueBox(0)
+        await withTaskGroup(of: Void.self) { group in
+            for client in clients {
+                for _ in 0..<Swift.max(1, window) {
+                    group.addTask {
+                        while true {
+                            let index = next.withLockedValue { value -> Int in
+                                defer { value += 1 }
+                                return value
+                            }
+                            guard index < batches.count, counters.withLockedValue({ $0.errors == 0 }) else { return }
+                            let batch = batches[index]
+                            counters.withLockedValue { $0.sent += batch.eventCount }
+                            let sent = Clock.now()
+                            do {
+                                let result = try await client.ingest(batch)
+                                Self.account(result, events: batch.eventCount, latency: Clock.now() - sent, recorder, counters)
+                            } catch {
+                                Self.failed(error, counters)
+                                return
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Batch i is due at start + i * batch / rate, whatever happened to the others; latency counts from then.
+    static func openLoop(
+        batches: [PreparedIngestBatch],
+        clients: [EngageClient],
+        rate: Double,
+        recorder: LatencyRecorder,
+        counters: NIOLockedValueBox<LoadCounters>
+    ) async {
+        let start = Clock.now()
+        await withTaskGroup(of: Void.self) { group in
+            var due = 0.0
+            for (index, batch) in batches.enumerated() {
+                let intended = start + UInt64(due * 1e9)
+                due += Double(batch.eventCount) / rate
+                let now = Clock.now()
+                if intended > now { try? await Task.sleep(nanoseconds: intended - now) }
+                if counters.withLockedValue({ $0.errors > 0 }) { break }
+                let client = clients[index % clients.count]
+                counters.withLockedValue { $0.sent += batch.eventCount }
+                group.addTask {
+                    do {
+                        let result = try await client.ingest(batch)
+                        Self.account(result, events: batch.eventCount, latency: Clock.now() - intended, recorder, counters)
+                    } catch {
+                        Self.failed(error, counters)
+                    }
+                }
+            }
+        }
+    }
+}
