@@ -64,7 +64,6 @@ struct DerivedRebuild {
             try txn.forEach(self.schema.users, from: start, whilePrefix: []) { entry in
                 var record = try UserRecord(decoding: entry.value)
                 record.firstEventDay = nil
-                record.lastEventDay = nil
                 if !record.registrationIsExplicit { record.registration = nil }
                 slice.append((Array(entry.key), record))
                 return slice.count < DerivedRebuild.sliceSize

@@ -435,7 +435,8 @@ extension EngageStore {
             var days: [UserDetail.Day] = []
             var sessions: [UserDetail.Session] = []
             var window = MonthRecord()
-            if let first = record.firstEventDay, let last = record.lastEventDay {
+            let lastDay = try txn.withCursor(reader.schema.dayTotals) { cursor in try cursor.last().map { $0.key.readU16(at: 0) } }
+            if let first = record.firstEventDay, let last = lastDay, first <= last {
                 for day in Int(first)...Int(last) {
                     let date = CivilDate(storeDay: StoreDay(day))
                     guard let value = try txn.get(reader.schema.daily, key: Key.dayUser(StoreDay(day), user)) else { continue }

@@ -9,8 +9,9 @@ struct UserRecord: Equatable {
     var registrationIsExplicit: Bool
     /// Value ids, indexed by ``Attribute/index``; 0 is `unknown`.
     var attributeValueIDs: [UInt32]
+    /// The earliest day with an event. (No "last" day: it would change every day for every active user and
+    /// cost a random page write per user per commit; the store's last day bounds what the writer searches.)
     var firstEventDay: StoreDay?
-    var lastEventDay: StoreDay?
 
     init(userID: [UInt8]) {
         self.userID = userID
@@ -18,7 +19,6 @@ struct UserRecord: Equatable {
         self.registrationIsExplicit = false
         self.attributeValueIDs = Array(repeating: 0, count: Attribute.allCases.count)
         self.firstEventDay = nil
-        self.lastEventDay = nil
     }
 
     func encoded() -> [UInt8] {
@@ -29,10 +29,7 @@ struct UserRecord: Equatable {
         if self.firstEventDay != nil { flags |= 4 }
         writer.u8(flags)
         if let registration { writer.zigzag(Int64(registration)) }
-        if let firstEventDay, let lastEventDay {
-            writer.varint(Int(firstEventDay))
-            writer.varint(Int(lastEventDay))
-        }
+        if let firstEventDay { writer.varint(Int(firstEventDay)) }
         for id in self.attributeValueIDs { writer.varint(Int(id)) }
         writer.raw(self.userID)
         return writer.bytes
@@ -43,13 +40,7 @@ struct UserRecord: Equatable {
         let flags = try reader.u8()
         self.registration = flags & 1 != 0 ? Int32(truncatingIfNeeded: try reader.zigzag()) : nil
         self.registrationIsExplicit = flags & 2 != 0
-        if flags & 4 != 0 {
-            self.firstEventDay = StoreDay(truncatingIfNeeded: try reader.int())
-            self.lastEventDay = StoreDay(truncatingIfNeeded: try reader.int())
-        } else {
-            self.firstEventDay = nil
-            self.lastEventDay = nil
-        }
+        self.firstEventDay = flags & 4 != 0 ? StoreDay(truncatingIfNeeded: try reader.int()) : nil
         var ids: [UInt32] = []
         for _ in Attribute.allCases { ids.append(UInt32(truncatingIfNeeded: try reader.varint())) }
         self.attributeValueIDs = ids

@@ -32,6 +32,7 @@ enum StoreMeta {
         counters.nextAttributeValueID = UInt32(try self.number(MetaKey.nextAttributeValueID, txn, schema) ?? 1)
         counters.eventCount = try self.number(MetaKey.eventCount, txn, schema) ?? 0
         counters.duplicateCount = try self.number(MetaKey.duplicateCount, txn, schema) ?? 0
+        counters.lastDay = try txn.withCursor(schema.dayTotals) { cursor in try cursor.last().map { $0.key.readU16(at: 0) } }
         return counters
     }
 

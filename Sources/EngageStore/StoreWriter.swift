@@ -254,7 +254,11 @@ final class StoreWriter: @unchecked Sendable {
         try self.environment.setMapSize(newSize)
     }
 
+    static let trace = ProcessInfo.processInfo.environment["ENGAGE_TRACE_COMMITS"] != nil
+
     private func apply(_ requests: [WriteRequest]) throws -> [BatchResult] {
+        let traceStart = DispatchTime.now().uptimeNanoseconds
+        var traceMarks: [UInt64] = []
         let nowMs = Int64(Date().timeIntervalSince1970 * 1000)
         let session = WriteSession(
             schema: self.schema,
@@ -296,6 +300,7 @@ final class StoreWriter: @unchecked Sendable {
                     continue
                 }
             }
+            if Self.trace { traceMarks.append(DispatchTime.now().uptimeNanoseconds) }
             for (index, request) in requests.enumerated() {
                 guard case .events(let events) = request else { continue }
                 for (position, event) in events.enumerated() {
@@ -306,12 +311,22 @@ final class StoreWriter: @unchecked Sendable {
                     }
                 }
             }
+            if Self.trace { traceMarks.append(DispatchTime.now().uptimeNanoseconds) }
             try session.applyDerivedUpdates(txn)
+            if Self.trace { traceMarks.append(DispatchTime.now().uptimeNanoseconds) }
             try session.flush(txn)
+            if Self.trace { traceMarks.append(DispatchTime.now().uptimeNanoseconds) }
             if mustRebuild {
                 try DerivedRebuild(schema: self.schema, settings: self.settings, catalog: session.catalog).run(txn)
             }
             return results
+        }
+        if Self.trace {
+            let end = DispatchTime.now().uptimeNanoseconds
+            let marks = [traceStart] + traceMarks + [end]
+            let phases = zip(marks.dropFirst(), marks).map { String(format: "%.1f", Double($0 - $1) / 1e6) }
+            let events = requests.reduce(0) { $0 + $1.itemCount }
+            FileHandle.standardError.write(Data("commit requests=\(requests.count) items=\(events) ms[prep,stage,derive,flush,commit]=\(phases.joined(separator: ","))\n".utf8))
         }
         session.publish()
         self.catalog = session.catalog

@@ -103,14 +103,14 @@ struct UserDayUpdate {
         }
 
         // 4. Rolling windows and tiers.
-        try self.updateRollingWindows(changedDays: changedDays, lastDayBefore: original?.lastEventDay.map(Int.init), txn)
+        // Records that existed can lie anywhere up to the store's last day (nil: the user had none).
+        let lastDayBefore = original?.firstEventDay == nil ? nil : self.session.counters.lastDay.map(Int.init)
+        try self.updateRollingWindows(changedDays: changedDays, lastDayBefore: lastDayBefore, txn)
 
-        // 5. The user's first and last event day, and the registration date they imply.
+        // 5. The user's first event day, and the registration date it implies.
         var state = self.session.users[self.user]!
         let first = min(changedDays.first!, state.record.firstEventDay.map(Int.init) ?? Int.max)
-        let last = max(changedDays.last!, state.record.lastEventDay.map(Int.init) ?? Int.min)
         state.record.firstEventDay = StoreDay(first)
-        state.record.lastEventDay = StoreDay(last)
         if !state.record.registrationIsExplicit {
             state.record.registration = CivilDate(storeDay: StoreDay(first)).dayNumber
         }

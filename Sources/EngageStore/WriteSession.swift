@@ -35,6 +35,9 @@ struct StoreCounters: Equatable {
     var nextAttributeValueID: UInt32 = 1
     var eventCount: UInt64 = 0
     var duplicateCount: UInt64 = 0
+    /// The last day with any event, before this transaction (nil for an empty store). Records of any user
+    /// can only exist up to it.
+    var lastDay: StoreDay?
 }
 
 /// A user touched by the transaction.
@@ -284,7 +287,7 @@ final class WriteSession {
         _ txn: borrowing Transaction
     ) throws -> Bool {
         var days = Set(self.newEvents[user]?.map(\.day) ?? [])
-        if let record = self.users[user]?.original, let first = record.firstEventDay, let last = record.lastEventDay {
+        if let first = self.users[user]?.original?.firstEventDay, let last = self.counters.lastDay, first <= last {
             days.formUnion(Int(first)...Int(last))
         }
         days.remove(day)
@@ -376,6 +379,7 @@ final class WriteSession {
             try txn.put(self.schema.series, key: key, value: writer.bytes)
         }
         for (day, delta) in self.dayTotalDeltas {
+            if delta.events > 0 { self.counters.lastDay = max(self.counters.lastDay ?? 0, StoreDay(day)) }
             let key = Key.u16(StoreDay(day))
             var events: UInt64 = 0
             var records: UInt64 = 0
