@@ -301,10 +301,17 @@ final class StoreWriter: @unchecked Sendable {
                 }
             }
             if Self.trace { traceMarks.append(DispatchTime.now().uptimeNanoseconds) }
+            var eventRequests: [Int] = []
+            var eventBatches: [[Event]] = []
             for (index, request) in requests.enumerated() {
                 guard case .events(let events) = request else { continue }
-                for (position, event) in events.enumerated() {
-                    switch try session.stage(event, nowMs: nowMs, txn) {
+                eventRequests.append(index)
+                eventBatches.append(events)
+            }
+            let outcomes = try session.stage(eventBatches, nowMs: nowMs, txn)
+            for (slot, index) in eventRequests.enumerated() {
+                for (position, outcome) in outcomes[slot].enumerated() {
+                    switch outcome {
                     case .accepted: results[index].accepted += 1
                     case .duplicate: results[index].duplicates += 1
                     case .rejected(let reason): results[index].rejected.append(Rejection(index: position, reason: reason))

@@ -233,49 +233,126 @@ final class WriteSession {
         case rejected(RejectReason)
     }
 
-    /// Validates and stores one raw event; derived updates wait for ``applyDerivedUpdates(_:)``.
-    func stage(_ event: Event, nowMs: Int64, _ txn: borrowing Transaction) throws -> EventOutcome {
-        if let reason = EventValidation.rejection(of: event, nowMs: nowMs) { return .rejected(reason) }
-        let user = try self.userKey(for: event.userID, createIn: txn)
-        guard let actionKey = try self.actionKey(for: event.action, txn) else {
-            return .rejected(.invalidAction)
+    /// An event that passed validation, with its keys resolved, waiting to be stored.
+    private struct Candidate {
+        let request: Int
+        let position: Int
+        let user: UInt32
+        let day: StoreDay
+        let actionKey: UInt16
+        let contextID: UInt32
+        let timestampMs: Int64
+        let eventID: [UInt8]
+        let metadata: String
+        var filterHash: UInt64 = 0
+        var mayBeStored = false
+    }
+
+    /// (user, event id): an event's identity.
+    private struct Identity: Hashable {
+        let user: UInt32
+        let eventID: [UInt8]
+
+        func hash(into hasher: inout Hasher) {
+            hasher.combine(self.user)
+            self.eventID.withUnsafeBytes { hasher.combine(bytes: $0) }
         }
-        let contextID = try self.contextID(for: event.context, txn)
-        let date = self.mapper.localDay(epochMs: event.timestampMs)
-        guard let day = date.storeDay else { return .rejected(.timestampOutOfRange) }
-        let eventID = Array(event.eventID.utf8)
-        let filterHash = eventID.withUnsafeBytes { EventIDFilter.hash(user: user, eventID: $0) }
-        let isDuplicate = try self.caches.filter.mayContain(hash: filterHash)
-            && self.isStoredOnAnotherDay(user: user, eventID: eventID, except: Int(day), txn)
-        if isDuplicate {
-            self.counters.duplicateCount += 1
-            return .duplicate
+    }
+
+    /// Validates and stores the raw events of several requests (in arrival order: a later event with the
+    /// identity of an earlier one is a duplicate); derived updates wait for ``applyDerivedUpdates(_:)``.
+    ///
+    /// Works in passes so that memory is touched in bulk: resolve every event, drop duplicates within the
+    /// commit, probe the event-id filter for all of them (independent loads overlap their cache misses), then
+    /// insert in key order (consecutive inserts share B-tree pages that are already in cache).
+    func stage(_ requests: [[Event]], nowMs: Int64, _ txn: borrowing Transaction) throws -> [[EventOutcome]] {
+        var outcomes = requests.map { [EventOutcome](repeating: .accepted, count: $0.count) }
+        var candidates: [Candidate] = []
+        candidates.reserveCapacity(requests.reduce(0) { $0 + $1.count })
+        var seen = Set<Identity>()
+        for (requestIndex, events) in requests.enumerated() {
+            for (position, event) in events.enumerated() {
+                if let reason = EventValidation.rejection(of: event, nowMs: nowMs) {
+                    outcomes[requestIndex][position] = .rejected(reason)
+                    continue
+                }
+                let user = try self.userKey(for: event.userID, createIn: txn)
+                guard let actionKey = try self.actionKey(for: event.action, txn) else {
+                    outcomes[requestIndex][position] = .rejected(.invalidAction)
+                    continue
+                }
+                let contextID = try self.contextID(for: event.context, txn)
+                guard let day = self.mapper.localDay(epochMs: event.timestampMs).storeDay else {
+                    outcomes[requestIndex][position] = .rejected(.timestampOutOfRange)
+                    continue
+                }
+                let eventID = Array(event.eventID.utf8)
+                guard seen.insert(Identity(user: user, eventID: eventID)).inserted else {
+                    outcomes[requestIndex][position] = .duplicate
+                    self.counters.duplicateCount += 1
+                    continue
+                }
+                candidates.append(
+                    Candidate(
+                        request: requestIndex, position: position, user: user, day: day, actionKey: actionKey, contextID: contextID,
+                        timestampMs: event.timestampMs, eventID: eventID, metadata: event.metadata
+                    )
+                )
+            }
         }
-        var value = ByteWriter(capacity: 16 + event.metadata.utf8.count)
-        StoredEvent.encode(
-            timestampMs: event.timestampMs,
-            day: date,
-            actionKey: actionKey,
-            contextID: contextID,
-            metadata: event.metadata.utf8,
-            into: &value
-        )
-        let stored = try txn.put(
-            self.schema.events,
-            key: Key.event(day, user, eventID),
-            value: value.bytes,
-            flags: .noOverwrite
-        )
-        guard stored else {
-            self.counters.duplicateCount += 1
-            return .duplicate
+        let filter = self.caches.filter
+        for index in candidates.indices {
+            candidates[index].filterHash = candidates[index].eventID.withUnsafeBytes {
+                EventIDFilter.hash(user: candidates[index].user, eventID: $0)
+            }
         }
-        self.caches.filter.insert(hash: filterHash)
-        self.counters.eventCount += 1
-        self.newEvents[user, default: []].append(
-            NewEvent(timestampMs: event.timestampMs, day: Int(day), actionKey: actionKey, contextID: contextID)
-        )
-        return .accepted
+        for index in candidates.indices {
+            candidates[index].mayBeStored = filter.mayContain(hash: candidates[index].filterHash)
+        }
+        let order = candidates.indices.sorted {
+            let a = candidates[$0]
+            let b = candidates[$1]
+            if a.day != b.day { return a.day < b.day }
+            if a.user != b.user { return a.user < b.user }
+            return a.eventID.lexicographicallyPrecedes(b.eventID)
+        }
+        var key: [UInt8] = []
+        var value = ByteWriter(capacity: 64)
+        for index in order {
+            let candidate = candidates[index]
+            if candidate.mayBeStored,
+                try self.isStoredOnAnotherDay(user: candidate.user, eventID: candidate.eventID, except: Int(candidate.day), txn)
+            {
+                outcomes[candidate.request][candidate.position] = .duplicate
+                self.counters.duplicateCount += 1
+                continue
+            }
+            key.removeAll(keepingCapacity: true)
+            key.append(UInt8(truncatingIfNeeded: candidate.day >> 8))
+            key.append(UInt8(truncatingIfNeeded: candidate.day))
+            for shift in stride(from: 24, through: 0, by: -8) { key.append(UInt8(truncatingIfNeeded: candidate.user >> UInt32(shift))) }
+            key.append(contentsOf: candidate.eventID)
+            value.bytes.removeAll(keepingCapacity: true)
+            StoredEvent.encode(
+                timestampMs: candidate.timestampMs,
+                day: CivilDate(storeDay: candidate.day),
+                actionKey: candidate.actionKey,
+                contextID: candidate.contextID,
+                metadata: candidate.metadata.utf8,
+                into: &value
+            )
+            guard try txn.put(self.schema.events, key: key, value: value.bytes, flags: .noOverwrite) else {
+                outcomes[candidate.request][candidate.position] = .duplicate
+                self.counters.duplicateCount += 1
+                continue
+            }
+            filter.insert(hash: candidate.filterHash)
+            self.counters.eventCount += 1
+            self.newEvents[candidate.user, default: []].append(
+                NewEvent(timestampMs: candidate.timestampMs, day: Int(candidate.day), actionKey: candidate.actionKey, contextID: candidate.contextID)
+            )
+        }
+        return outcomes
     }
 
     /// Exact check for an event id of `user` stored on a day other than `day`: only reached when the filter

@@ -84,8 +84,10 @@ public struct EventStream: Sequence, IteratorProtocol {
             let userDays = probe.users.reduce(0.0) { $0 + Double(Swift.max(0, days - $1.firstDay)) }
             scale = Double(configuration.events) / Swift.max(1, perUserDay * userDays)
         } else {
-            // Users register over the first half of the timeline: on average three quarters are present.
-            days = Swift.max(1, Swift.min(3000, Int((Double(configuration.events) / (perUserDay * 0.75 * Double(configuration.users))).rounded(.up))))
+            // Users register over the first half of the timeline: on average three quarters are present. A
+            // margin makes sure the events run out before the days do (the timeline then ends a little early).
+            let needed = Double(configuration.events) / (perUserDay * 0.75 * Double(configuration.users))
+            days = Swift.max(1, Swift.min(3000, Int((needed * 1.2).rounded(.up))))
             scale = 1
         }
         self.configuration = configuration

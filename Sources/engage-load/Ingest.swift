@@ -30,6 +30,8 @@ struct Ingest: AsyncParsableCommand {
     @Option(name: .long, help: "Simulated days (default: as many as the population needs for --events).") var days: Int?
     @Option(name: .long, help: "Share of events re-sent as duplicates.") var duplicateShare: Double = 0.01
     @Option(name: .long, help: "Share of events delivered late.") var lateShare: Double = 0.02
+    @Option(name: .long, help: "Also report the rate of each successive slice of this many acknowledged events (how ingest changes as the store grows).")
+    var sliceEvents: Int?
 
     func validate() throws {
         guard self.users >= 1, self.events >= 1 else { throw ValidationError("--users and --events must be positive") }
@@ -74,6 +76,22 @@ struct Ingest: AsyncParsableCommand {
         let recorder = LatencyRecorder()
         let counters = NIOLockedValueBox(LoadCounters())
         let started = Clock.now()
+        let slices = NIOLockedValueBox<[Double]>([])
+        let sliceSize = self.sliceEvents
+        let sliceWatch = Task {
+            guard let sliceSize, sliceSize > 0 else { return }
+            var mark = (events: 0, time: started)
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(100))
+                let acknowledged = counters.withLockedValue { $0.acknowledged }
+                if acknowledged - mark.events >= sliceSize {
+                    let now = Clock.now()
+                    let rate = Double(acknowledged - mark.events) / (Double(now - mark.time) / 1e9)
+                    slices.withLockedValue { $0.append(rate) }
+                    mark = (acknowledged, now)
+                }
+            }
+        }
         let progress = Task {
             guard ProgressLine.enabled else { return }
             while !Task.isCancelled {
@@ -94,6 +112,7 @@ struct Ingest: AsyncParsableCommand {
         }
         let seconds = Double(Clock.now() - started) / 1e9
         progress.cancel()
+        sliceWatch.cancel()
         ProgressLine.end()
         for client in clients { try? await client.close() }
 
@@ -116,6 +135,10 @@ struct Ingest: AsyncParsableCommand {
         report.add("simulated_days", stream.days)
         report.add("prepare_seconds", prepareSeconds)
         report.add("errors", totals.errors)
+        if let sliceSize = self.sliceEvents {
+            report.add("slice_events", sliceSize)
+            report.add("events_per_second_by_slice", slices.withLockedValue { $0 }.map { $0.rounded() })
+        }
         if let error = totals.firstError { report.add("error", error) }
         report.print(self.options.format)
         if totals.errors > 0 { throw ExitCode(2) }

@@ -58,6 +58,7 @@ struct LoadReport {
     static func render(_ value: Any) -> String {
         switch value {
         case let pairs as [(String, Double)]: return "{" + pairs.map { "\"\($0.0)\": \(render($0.1))" }.joined(separator: ", ") + "}"
+        case let numbers as [Double]: return "[" + numbers.map { render($0) }.joined(separator: ", ") + "]"
         case let number as Double: return number.isFinite ? String(format: "%.3f", number).replacingOccurrences(of: #"\.?0+$"#, with: "", options: .regularExpression) : "0"
         case let number as Int: return String(number)
         case let number as UInt64: return String(number)
