@@ -13,7 +13,7 @@ struct EngageLoad: AsyncParsableCommand {
             a second run with the same seed is all duplicates. Reports are one JSON object (--format json) with \
             latency percentiles from an HdrHistogram.
             """,
-        subcommands: [Ingest.self, QueryLoad.self]
+        subcommands: [Ingest.self, QueryLoad.self, RedisBaseline.self]
     )
 }
 

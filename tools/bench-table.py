@@ -1,0 +1,80 @@
+#!/usr/bin/env python3
+"""Prints the table of tools/bench from its results directory, with the targets of the performance issue."""
+import json
+import os
+import sys
+
+results, users, events, cores = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+
+
+def load(name):
+    path = os.path.join(results, name + ".json")
+    return json.load(open(path)) if os.path.exists(path) else None
+
+
+def memory(name):
+    path = os.path.join(results, name + ".memory")
+    if not os.path.exists(path):
+        return "", ""
+    values = open(path).read().split()
+    if name.startswith("redis"):
+        # used_memory_peak (KiB) then VmHWM (KiB)
+        return f"{int(values[0]) / 1024:.0f}", f"{int(values[1]) / 1024:.0f}" if len(values) > 1 else ""
+    return f"{int(values[0]) / 1024:.0f}", f"{int(values[1]) / 1024:.0f}"
+
+
+redis = load("redis")
+baseline = redis["events_per_second"] if redis else None
+rows = []
+
+
+def add(label, report, rate_key, memory_name, unit):
+    if not report:
+        return
+    latency = report["latency_ms"]
+    rate = report[rate_key]
+    heap, rss = memory(memory_name)
+    ratio = f"{rate / baseline:.2f}" if baseline and unit == "events/s" else ""
+    rows.append([label, f"{rate:,.0f} {unit}", *(f"{latency[k]:.2f}" for k in ("p50", "p90", "p99", "p999", "max")), heap, rss, ratio])
+
+
+add("engaged ingest, full rate (closed loop)", load("full"), "events_per_second", "full", "events/s")
+half = load("half")
+if half:
+    add(f"engaged ingest, half rate (open loop {half['target_rate']:,.0f}/s)", half, "events_per_second", "half", "events/s")
+for query in ("activity", "active-days", "tiers", "retention", "lifecycle"):
+    add(f"query {query}", load("query-" + query), "queries_per_second", "half", "queries/s")
+growth = load("growth")
+if growth:
+    add(f"engaged ingest, {growth['events_acked']:,} events into one store", growth, "events_per_second", "growth", "events/s")
+add("redis-server, no persistence (baseline)", redis, "events_per_second", "redis", "events/s")
+add("redis-server, appendfsync always", load("redis-durable"), "events_per_second", "redis-durable", "events/s")
+
+header = ["scenario", "throughput", "p50 ms", "p90 ms", "p99 ms", "p99.9 ms", "max ms", "peak heap MB", "peak RSS MB", "x baseline"]
+widths = [max(len(str(row[i])) for row in rows + [header]) for i in range(len(header))]
+print(f"\nEngage bench: {users:,} users, {events:,} events, {cores} cores, engage-load on the same machine")
+print("  ".join(h.ljust(w) for h, w in zip(header, widths)))
+for row in rows:
+    print("  ".join(str(c).rjust(w) if i else str(c).ljust(w) for i, (c, w) in enumerate(zip(row, widths))))
+
+print("\nTargets")
+full = load("full")
+checks = []
+if full:
+    checks.append(("ingest >= 200,000 events/s sustained, durable", full["events_per_second"] >= 200_000, f"{full['events_per_second']:,.0f}/s"))
+if half:
+    checks.append(("ack p99 <= 10 ms at half the maximum rate", half["latency_ms"]["p99"] <= 10, f"p99 {half['latency_ms']['p99']:.1f} ms"))
+activity = load("query-activity")
+if activity:
+    checks.append(("activity query (90-day series) p99 <= 2 ms", activity["latency_ms"]["p99"] <= 2, f"p99 {activity['latency_ms']['p99']:.2f} ms"))
+if growth and growth.get("events_per_second_by_slice"):
+    slices = growth["events_per_second_by_slice"]
+    drop = 1 - slices[-1] / slices[0]
+    checks.append(("rate falls < 25% from the 1st to the last million", drop < 0.25,
+                   f"{slices[0]:,.0f}/s -> {slices[-1]:,.0f}/s ({drop:.0%}); by million: " + ", ".join(f"{s / 1000:.0f}k" for s in slices)))
+heaps = [float(memory(name)[0] or 0) for name in ("full", "half", "growth") if memory(name)[0]]
+if heaps:
+    checks.append(("heap bounded whatever the data size", None, "peak heap MB per run: " + ", ".join(f"{h:.0f}" for h in heaps)))
+for label, ok, detail in checks:
+    mark = "met " if ok else ("MISSED" if ok is not None else "    ")
+    print(f"  [{mark}] {label}: {detail}")
