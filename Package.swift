@@ -21,6 +21,8 @@ var package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         // Debian's liblmdb-dev, never vendored.
@@ -50,6 +52,7 @@ var package = Package(
                 "EngageModel",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -61,8 +64,11 @@ var package = Package(
                 "EngageModel",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -90,6 +96,8 @@ var package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -180,4 +188,19 @@ if Context.environment["ENGAGE_BENCHMARKS"] != nil {
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         )
     )
+}
+
+// libFuzzer targets, outside the normal build: tools/fuzz builds them with -sanitize=fuzzer,address
+// (ENGAGE_FUZZ=1, own build folder) and runs each for a bounded time.
+if Context.environment["ENGAGE_FUZZ"] != nil {
+    for name in ["FuzzFrames", "FuzzRequests", "FuzzResponses"] {
+        package.targets.append(
+            .executableTarget(
+                name: name,
+                dependencies: ["EngageProtocol", "EngageModel", .product(name: "NIOCore", package: "swift-nio")],
+                path: "Fuzz/\(name)",
+                swiftSettings: swiftSettings + [.unsafeFlags(["-parse-as-library"])]
+            )
+        )
+    }
 }

@@ -27,10 +27,13 @@ public final class EngageClient: Sendable {
     public var timeZone: String { self.server.timeZone }
     let channel: any Channel
     private let nextRequestID = NIOLockedValueBox<UInt32>(1)
+    /// Requests awaiting responses, kept within the server's `max_in_flight` (more would be refused).
+    let inFlight: AsyncSemaphore
 
     private init(channel: any Channel, server: HelloOK) {
         self.channel = channel
         self.server = server
+        self.inFlight = AsyncSemaphore(permits: max(1, Int(server.maximumInFlight)))
     }
 
     /// Connects to `address` (`host:port`) and performs the handshake.
@@ -105,6 +108,8 @@ public final class EngageClient: Sendable {
 
     public func send(_ request: Request) async throws -> Response {
         let id = self.nextID()
+        await self.inFlight.acquire()
+        defer { self.inFlight.release() }
         let response = try await Self.send(request.encode(requestID: id, allocator: self.channel.allocator), on: self.channel)
         if case .error(let error) = response { throw EngageClientError.server(error) }
         return response
@@ -223,6 +228,8 @@ extension EngageClient {
     /// Sends a prepared batch and waits until it is durable.
     public func ingest(_ batch: PreparedIngestBatch) async throws -> BatchResult {
         let id = self.nextID()
+        await self.inFlight.acquire()
+        defer { self.inFlight.release() }
         let response = try await Self.send(Frame(type: MessageType.ingestEvents.rawValue, requestID: id, payload: batch.payload), on: self.channel)
         switch response {
         case .ingestResult(let result): return result

@@ -61,8 +61,14 @@ public struct CivilDate: Hashable, Comparable, Sendable, CustomStringConvertible
     public func addingMonths(_ months: Int) -> CivilDate {
         let (year, month, _) = self.components
         let total = year * 12 + (month - 1) + months
-        return CivilDate(year: total / 12, month: total % 12 + 1, day: 1)!
+        return CivilDate(year: CivilDate.floorDivide(total, 12), month: CivilDate.floorModulo(total, 12) + 1, day: 1)!
     }
+
+    static func floorDivide(_ value: Int, _ divisor: Int) -> Int {
+        value >= 0 ? value / divisor : -((-value + divisor - 1) / divisor)
+    }
+
+    static func floorModulo(_ value: Int, _ divisor: Int) -> Int { value - CivilDate.floorDivide(value, divisor) * divisor }
 
     /// Months since January 1970 (negative before).
     public var monthIndex: Int {
@@ -73,7 +79,7 @@ public struct CivilDate: Hashable, Comparable, Sendable, CustomStringConvertible
     /// The first day of month `index` counted from January 1970.
     public init(monthIndex: Int) {
         let total = 1970 * 12 + monthIndex
-        self = CivilDate(year: total / 12, month: total % 12 + 1, day: 1)!
+        self = CivilDate(year: CivilDate.floorDivide(total, 12), month: CivilDate.floorModulo(total, 12) + 1, day: 1)!
     }
 
     // MARK: - Calendar arithmetic (Howard Hinnant's days_from_civil / civil_from_days)

@@ -5,12 +5,23 @@ import NIOCore
 
 extension ByteBuffer {
     mutating func readDate(_ field: StaticString) throws(ProtocolError) -> CivilDate {
-        CivilDate(dayNumber: try self.read(Int32.self, field))
+        try Self.checked(try self.read(Int32.self, field), field)
     }
 
     mutating func readOptionalDate(_ field: StaticString) throws(ProtocolError) -> CivilDate? {
         let day = try self.read(Int32.self, field)
-        return day == noDay ? nil : CivilDate(dayNumber: day)
+        return day == noDay ? nil : try Self.checked(day, field)
+    }
+
+    /// Dates on the wire must lie in 1700-01-01 ... 2299-12-31: far outside anything a store holds, and
+    /// inside what calendar arithmetic handles without overflow.
+    static let acceptedDayNumbers: ClosedRange<Int32> = -98_627...120_529
+
+    static func checked(_ day: Int32, _ field: StaticString) throws(ProtocolError) -> CivilDate {
+        guard Self.acceptedDayNumbers.contains(day) else {
+            throw ProtocolError(.invalidField, "'\(field)' is day \(day), outside 1700-01-01 ... 2299-12-31")
+        }
+        return CivilDate(dayNumber: day)
     }
 
     mutating func writeDate(_ date: CivilDate?) { self.writeInteger(date?.dayNumber ?? noDay) }
@@ -117,6 +128,8 @@ extension Request {
             return .verify(maximumReported: Int(try buffer.read(UInt32.self, "max_reported")))
         case .rebuild:
             return .rebuild
+        case .backup:
+            return .backup(path: try buffer.readShortString("path"))
         default:
             return nil
         }
@@ -173,6 +186,8 @@ extension Request {
             buffer.writeInteger(UInt32(clamping: maximumReported))
         case .rebuild:
             break
+        case .backup(let path):
+            buffer.writeShortString(path)
         default:
             return false
         }
@@ -356,6 +371,8 @@ extension Response {
             return .verifyResult(VerificationReport(checked: checked, issues: issues, totalIssues: total))
         case .rebuildResult:
             return .rebuildResult
+        case .backupResult:
+            return .backupResult(bytes: Int(try buffer.read(UInt64.self, "bytes")))
         default:
             return nil
         }
@@ -475,6 +492,8 @@ extension Response {
             }
         case .rebuildResult:
             break
+        case .backupResult(let bytes):
+            buffer.writeInteger(UInt64(bytes))
         default:
             return false
         }

@@ -50,7 +50,7 @@ extension Request {
                 }
                 var profile = UserProfile(userID: id)
                 if fields & UserFieldBit.registrationDate != 0 {
-                    profile.registrationDate = CivilDate(dayNumber: try buffer.read(Int32.self, "registration_date"))
+                    profile.registrationDate = try buffer.readDate("registration_date")
                 }
                 for attribute in Attribute.allCases where fields & UserFieldBit.attribute(attribute) != 0 {
                     profile.attributes[attribute] = try buffer.readShortString("attribute")
@@ -81,8 +81,8 @@ extension Request {
             }
             request = .ingestEvents(IngestBatch(strings: strings, events: events))
         case .queryActivity:
-            let from = CivilDate(dayNumber: try buffer.read(Int32.self, "from"))
-            let to = CivilDate(dayNumber: try buffer.read(Int32.self, "to"))
+            let from = try buffer.readDate("from")
+            let to = try buffer.readDate("to")
             let filters = try Self.readFilters(&buffer)
             let breakdown = try Self.readDimension(&buffer, "breakdown")
             request = .queryActivity(ActivityQuery(from: from, to: to, filters: filters, breakdown: breakdown))
@@ -230,7 +230,7 @@ extension Response {
                 rows.append(
                     ActivityRow(
                         group: group.isEmpty ? nil : group,
-                        date: CivilDate(dayNumber: try buffer.read(Int32.self, "date")),
+                        date: try buffer.readDate("date"),
                         dau: Int(try buffer.read(UInt32.self, "dau")),
                         wau: Int(try buffer.read(UInt32.self, "wau")),
                         mau: Int(try buffer.read(UInt32.self, "mau"))
@@ -246,14 +246,14 @@ extension Response {
             let days = try buffer.read(UInt32.self, "days")
             let bytes = try buffer.read(UInt64.self, "bytes_on_disk")
             let zone = try buffer.readShortString("time_zone")
-            let first = try buffer.read(Int32.self, "first_day")
-            let last = try buffer.read(Int32.self, "last_day")
+            let first = try buffer.readOptionalDate("first_day")
+            let last = try buffer.readOptionalDate("last_day")
             response = .statsResult(
                 StoreStats(
                     events: Int(events), duplicates: Int(duplicates), users: Int(users), actions: Int(actions), days: Int(days),
                     bytesOnDisk: Int(bytes), timeZone: zone,
-                    firstDay: first == noDay ? nil : CivilDate(dayNumber: first),
-                    lastDay: last == noDay ? nil : CivilDate(dayNumber: last)
+                    firstDay: first,
+                    lastDay: last
                 )
             )
         case .error:

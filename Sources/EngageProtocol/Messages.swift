@@ -22,6 +22,7 @@ public enum MessageType: UInt8, Sendable, CaseIterable {
     case export = 0x11
     case verify = 0x12
     case rebuild = 0x13
+    case backup = 0x14
 
     case helloOK = 0x81
     case pong = 0x82
@@ -42,6 +43,7 @@ public enum MessageType: UInt8, Sendable, CaseIterable {
     case exportPage = 0x91
     case verifyResult = 0x92
     case rebuildResult = 0x93
+    case backupResult = 0x94
     case error = 0xFF
 
     /// The response type answering this request type.
@@ -121,6 +123,8 @@ public enum Request: Equatable, Sendable {
     case export(ExportTable, from: CivilDate?, to: CivilDate?, cursor: [UInt8], limit: Int)
     case verify(maximumReported: Int)
     case rebuild
+    /// A consistent, compacted copy of the data directory into `path` on the server's machine.
+    case backup(path: String)
 
     public var type: MessageType {
         switch self {
@@ -143,6 +147,7 @@ public enum Request: Equatable, Sendable {
         case .export: return .export
         case .verify: return .verify
         case .rebuild: return .rebuild
+        case .backup: return .backup
         }
     }
 
@@ -180,6 +185,8 @@ public enum Response: Equatable, Sendable {
     case exportPage(rows: [[ExportValue]], next: [UInt8])
     case verifyResult(VerificationReport)
     case rebuildResult
+    /// Bytes of the copy written.
+    case backupResult(bytes: Int)
     case error(ProtocolError)
 
     public var type: MessageType {
@@ -203,6 +210,7 @@ public enum Response: Equatable, Sendable {
         case .exportPage: return .exportPage
         case .verifyResult: return .verifyResult
         case .rebuildResult: return .rebuildResult
+        case .backupResult: return .backupResult
         case .error: return .error
         }
     }

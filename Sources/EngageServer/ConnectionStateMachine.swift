@@ -9,7 +9,7 @@ import NIOCore
 public struct ConnectionStateMachine {
     public enum State: Equatable {
         case awaitingHello
-        case ready(version: UInt16)
+        case ready(version: UInt16, roles: Set<Role>)
         case closed
     }
 
@@ -42,12 +42,13 @@ public struct ConnectionStateMachine {
     let limits: Limits
     let serverName: String
     let timeZone: String
-    /// Checks a HELLO token: true to admit. nil when the server runs without tokens (any token admitted).
-    let authenticate: (@Sendable (String) -> Bool)?
+    /// The roles of a HELLO token, nil for an unknown one. nil when the server runs without tokens (then
+    /// every connection has every role).
+    let authenticate: (@Sendable (String) -> Set<Role>?)?
     /// Protocol versions this server speaks.
     static let supportedVersions: ClosedRange<UInt16> = 1...1
 
-    public init(limits: Limits, serverName: String, timeZone: String, authenticate: (@Sendable (String) -> Bool)? = nil) {
+    public init(limits: Limits, serverName: String, timeZone: String, authenticate: (@Sendable (String) -> Set<Role>?)? = nil) {
         self.limits = limits
         self.serverName = serverName
         self.timeZone = timeZone
@@ -84,13 +85,17 @@ public struct ConnectionStateMachine {
                 )
             }
             let version = high
-            if let authenticate, !authenticate(hello.token) {
-                return self.fail(
-                    frame.requestID,
-                    ProtocolError(.unauthenticated, hello.token.isEmpty ? "this server requires a token" : "unknown token")
-                )
+            var roles = Set(Role.allCases)
+            if let authenticate {
+                guard let granted = authenticate(hello.token) else {
+                    return self.fail(
+                        frame.requestID,
+                        ProtocolError(.unauthenticated, hello.token.isEmpty ? "this server requires a token" : "unknown token")
+                    )
+                }
+                roles = granted
             }
-            self.state = .ready(version: version)
+            self.state = .ready(version: version, roles: roles)
             let ok = HelloOK(
                 version: version,
                 serverName: self.serverName,
@@ -100,7 +105,7 @@ public struct ConnectionStateMachine {
                 maximumInFlight: UInt16(clamping: self.limits.maximumInFlight)
             )
             return .send(Response.helloOK(ok).encode(requestID: frame.requestID))
-        case .ready:
+        case .ready(_, let roles):
             let request: Request
             do {
                 request = try Request.decode(frame)
@@ -119,6 +124,12 @@ public struct ConnectionStateMachine {
             case .ping(let nonce):
                 return .send(Response.pong(nonce: nonce).encode(requestID: frame.requestID))
             default:
+                if let role = request.requiredRole, !roles.contains(role), !roles.contains(.admin) {
+                    return self.fail(
+                        frame.requestID,
+                        ProtocolError(.forbidden, "\(request.type) needs the role '\(role.rawValue)'; this token has \(roles.map(\.rawValue).sorted().joined(separator: ", "))")
+                    )
+                }
                 if request.itemCount > self.limits.maximumBatchItems {
                     return self.fail(
                         frame.requestID,

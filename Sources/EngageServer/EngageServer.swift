@@ -1,6 +1,8 @@
+import CoreMetrics
 import EngageModel
 import EngageProtocol
 import EngageStore
+import Foundation
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
@@ -25,6 +27,7 @@ public final class EngageServer: Service, Sendable {
     let onListening: @Sendable (SocketAddress) -> Void
     private let connections = NIOLockedValueBox(ConnectionRegistry())
     private let bufferedBytes: AsyncSemaphore
+    let metrics = ServerMetrics()
 
     public init(
         configuration: ServerConfiguration,
@@ -44,7 +47,11 @@ public final class EngageServer: Service, Sendable {
     }
 
     public func run() async throws {
+        try self.configuration.checkExposure()
         let maximumFrameLength = self.configuration.maximumFrameLength
+        let maximumInFlight = self.configuration.maximumInFlight
+        let idleTimeout = self.configuration.idleTimeout
+        let frameTimeout = self.configuration.frameTimeout
         let server = try await ServerBootstrap(group: self.eventLoopGroup)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .serverChannelOption(.backlog, value: 256)
@@ -53,6 +60,10 @@ public final class EngageServer: Service, Sendable {
             .childChannelOption(.allowRemoteHalfClosure, value: true)
             .bind(host: self.configuration.host, port: self.configuration.port) { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    let control = ConnectionControl(channel: channel, maximumInFlight: maximumInFlight)
+                    try channel.pipeline.syncOperations.addHandler(
+                        ConnectionGuard(control: control, idleTimeout: idleTimeout, frameTimeout: frameTimeout)
+                    )
                     try channel.pipeline.syncOperations.addHandler(
                         ByteToMessageHandler(FrameDecoder(maximumLength: maximumFrameLength))
                     )
@@ -91,17 +102,39 @@ public final class EngageServer: Service, Sendable {
     private func serve(_ connection: NIOAsyncChannel<Frame, Frame>) async {
         let channel = connection.channel
         let id = ObjectIdentifier(channel)
-        let control = ConnectionControl(channel: channel)
-        let admitted = self.connections.withLockedValue { registry -> Bool in
-            guard !registry.isShuttingDown else { return false }
-            registry.connections[id] = control
-            return true
-        }
-        guard admitted else {
-            try? await connection.channel.close()
+        guard let control = try? await channel.pipeline.handler(type: ConnectionGuard.self).map(\.control).get() else {
+            try? await channel.close()
             return
         }
-        defer { _ = self.connections.withLockedValue { $0.connections.removeValue(forKey: id) } }
+        let limit = self.configuration.maximumConnections
+        let admission = self.connections.withLockedValue { registry -> Admission in
+            guard !registry.isShuttingDown else { return .shuttingDown }
+            guard registry.connections.count < limit else { return .full }
+            registry.connections[id] = control
+            return .admitted
+        }
+        switch admission {
+        case .admitted:
+            break
+        case .shuttingDown:
+            try? await channel.close()
+            return
+        case .full:
+            self.metrics.error(.tooManyConnections)
+            try? await connection.executeThenClose { _, outbound in
+                try await outbound.write(
+                    Response.error(ProtocolError(.tooManyConnections, "the server is at its limit of \(limit) connections"))
+                        .encode(requestID: 0)
+                )
+            }
+            return
+        }
+        self.metrics.connections.increment()
+        self.metrics.connectionsOpened.increment()
+        defer {
+            _ = self.connections.withLockedValue { $0.connections.removeValue(forKey: id) }
+            self.metrics.connections.decrement()
+        }
         let peer = channel.remoteAddress.map { "\($0)" } ?? "?"
         var logger = self.logger
         logger[metadataKey: "peer"] = "\(peer)"
@@ -129,10 +162,11 @@ public final class EngageServer: Service, Sendable {
                 maximumInFlight: self.configuration.maximumInFlight
             ),
             serverName: self.configuration.serverName,
-            timeZone: self.store.timeZone
+            timeZone: self.store.timeZone,
+            authenticate: self.configuration.tokens.map { tokens in { @Sendable token in tokens.roles(of: token) } }
         )
-        let inFlight = AsyncSemaphore(permits: self.configuration.maximumInFlight)
         let handler = self.handler
+        let metrics = self.metrics
         let bufferedBytes = self.bufferedBytes
         try await withThrowingDiscardingTaskGroup { group in
             do {
@@ -140,24 +174,41 @@ public final class EngageServer: Service, Sendable {
                     if control.isDraining { machine.shutdownBegan() }
                     switch machine.frameReceived(frame) {
                     case .send(let reply):
+                        if reply.type == MessageType.error.rawValue, case .error(let error) = try? Response.decode(reply) {
+                            metrics.error(error.code)
+                        }
                         try await outbound.write(reply)
                     case .sendAndClose(let reply):
                         logger.debug("closing after error", metadata: ["reply": "\(reply.type)"])
+                        if case .error(let error) = try? Response.decode(reply) { metrics.error(error.code) }
                         try await outbound.write(reply)
                         return
                     case .execute(let requestID, let request):
-                        guard control.requestStarted() else {
+                        let refusal: ProtocolError?
+                        switch control.requestStarted() {
+                        case .admitted: refusal = nil
+                        case .draining:
                             machine.shutdownBegan()
-                            let refusal = ProtocolError(.shuttingDown, "the server is shutting down; this request was not carried out")
+                            refusal = ProtocolError(.shuttingDown, "the server is shutting down; this request was not carried out")
+                        case .tooMany:
+                            refusal = ProtocolError(
+                                .tooManyInFlight,
+                                "\(control.maximumInFlight) requests already await responses on this connection; this one was not carried out"
+                            )
+                        }
+                        if let refusal {
+                            metrics.error(refusal.code)
                             try? await outbound.write(Response.error(refusal).encode(requestID: requestID))
                             continue
                         }
+                        metrics.request(request.type)
                         let size = frame.payload.readableBytes
-                        await inFlight.acquire()
+                        // Every connection stops reading while too many request bytes are being processed.
                         await bufferedBytes.acquire(size)
                         group.addTask {
+                            let started = DispatchTime.now().uptimeNanoseconds
                             let response = await handler.handle(request)
-                            inFlight.release()
+                            metrics.record(request, response, nanoseconds: Int64(DispatchTime.now().uptimeNanoseconds - started))
                             bufferedBytes.release(size)
                             try? await outbound.write(response.encode(requestID: requestID))
                             control.requestFinished()
@@ -185,24 +236,36 @@ private struct ConnectionRegistry {
     var isShuttingDown = false
 }
 
+private enum Admission {
+    case admitted, full, shuttingDown
+}
+
 /// What the shutdown handler and a connection's tasks share: whether the server is draining and how many
 /// requests are being carried out. Once draining with nothing in flight, the server half-closes the
 /// connection (FIN after the last answer) and keeps reading until the client closes, so that unread input
 /// never turns the close into a reset that would destroy answers the client has not read yet.
 final class ConnectionControl: Sendable {
     let channel: any Channel
+    let maximumInFlight: Int
     private let state = NIOLockedValueBox((draining: false, inFlight: 0))
 
-    init(channel: any Channel) { self.channel = channel }
+    init(channel: any Channel, maximumInFlight: Int) {
+        self.channel = channel
+        self.maximumInFlight = maximumInFlight
+    }
 
     var isDraining: Bool { self.state.withLockedValue { $0.draining } }
+    var inFlight: Int { self.state.withLockedValue { $0.inFlight } }
 
-    /// Counts a request in, unless the server is draining.
-    func requestStarted() -> Bool {
+    enum Start { case admitted, draining, tooMany }
+
+    /// Counts a request in, unless the server is draining or the connection has too many in flight.
+    func requestStarted() -> Start {
         self.state.withLockedValue { state in
-            guard !state.draining else { return false }
+            guard !state.draining else { return .draining }
+            guard state.inFlight < self.maximumInFlight else { return .tooMany }
             state.inFlight += 1
-            return true
+            return .admitted
         }
     }
 

@@ -66,11 +66,15 @@ public struct RequestHandler: Sendable {
             case .rebuild:
                 try await self.store.rebuildDerivedRecords()
                 return .rebuildResult
+            case .backup(let path):
+                return .backupResult(bytes: try await self.query { try $0.backup(to: path) })
             case .hello, .ping:
                 return .error(ProtocolError(.internalError, "handled by the connection"))
             }
         } catch let error as QueryError {
             return .error(ProtocolError(.invalidQuery, error.description))
+        } catch let error as StoreOpenError {
+            return .error(ProtocolError(.invalidField, error.description))
         } catch let error as StoreWriteError {
             switch error.kind {
             case .storageFull: return .error(ProtocolError(.storageFull, error.description))

@@ -152,3 +152,26 @@ public final class EngageStore: Sendable {
         }
     }
 }
+
+extension EngageStore {
+    /// Writes a consistent, compacted copy of the data directory into `path` (created; it must not hold a
+    /// data file already). Runs in a read transaction, so writes go on meanwhile; the copy is the store as of
+    /// that transaction, and `engaged --data path` starts from it. Returns the copy's size in bytes.
+    public func backup(to path: String) throws -> Int {
+        let manager = FileManager.default
+        if manager.fileExists(atPath: path + "/data.mdb") {
+            throw StoreOpenError("\(path) already holds a data directory; back up into a new or empty directory")
+        }
+        do {
+            try manager.createDirectory(atPath: path, withIntermediateDirectories: true)
+        } catch {
+            throw StoreOpenError("cannot create \(path): \(error.localizedDescription)")
+        }
+        do {
+            try self.environment.copy(to: path, compact: true)
+        } catch {
+            throw StoreOpenError("backup into \(path) failed: \(error)")
+        }
+        return (try? manager.attributesOfItem(atPath: path + "/data.mdb"))?[.size] as? Int ?? 0
+    }
+}

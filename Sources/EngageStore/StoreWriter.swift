@@ -1,3 +1,4 @@
+import CoreMetrics
 import EngageModel
 import Foundation
 import LMDB
@@ -75,6 +76,13 @@ final class StoreWriter: @unchecked Sendable {
         /// The condition value: 1 while the writer thread has something to do (work, or closing).
         var signal: Int { self.items.isEmpty && !self.closed ? 0 : 1 }
     }
+
+    // Metrics (Prometheus names): commit duration and size, and the LMDB map.
+    private let commitDuration = Timer(label: "engage_commit_duration_seconds")
+    private let commitItems = Recorder(label: "engage_commit_items", aggregate: true)
+    private let commitsFailed = Counter(label: "engage_commits_failed_total")
+    private let mapSize = Gauge(label: "engage_lmdb_map_size_bytes")
+    private let mapUsed = Gauge(label: "engage_lmdb_used_bytes")
 
     /// Guards `queue`; its value is 1 when the writer thread has something to do.
     private let wakeUp = ConditionLock(value: 0)
@@ -204,7 +212,14 @@ final class StoreWriter: @unchecked Sendable {
     }
 
     private func commit(_ taken: [Pending]) {
+        let started = DispatchTime.now().uptimeNanoseconds
         let outcome = self.applyGrowingMap(taken.map(\.request))
+        self.commitDuration.recordNanoseconds(Int64(DispatchTime.now().uptimeNanoseconds - started))
+        self.commitItems.record(taken.reduce(0) { $0 + $1.request.itemCount })
+        let info = self.environment.info
+        self.mapSize.record(info.mapSize)
+        self.mapUsed.record(info.usedBytes)
+        if case .failure = outcome { self.commitsFailed.increment() }
         switch outcome {
         case .success(let results):
             for (pending, result) in zip(taken, results) {

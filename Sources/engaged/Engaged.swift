@@ -3,6 +3,8 @@ import EngageServer
 import EngageStore
 import Foundation
 import Logging
+import Metrics
+import Prometheus
 import NIOCore
 import NIOPosix
 import ServiceLifecycle
@@ -59,6 +61,30 @@ struct Engaged: AsyncParsableCommand {
     @Option(name: .long, help: "Write the bound port to this file once listening (useful with --port 0).")
     var portFile: String?
 
+    @Option(name: .long, help: "Token file: one 'TOKEN ROLE[,ROLE]' per line, roles ingest, query, admin. Without it the server only listens on loopback.")
+    var tokens: String?
+
+    @Flag(name: .long, help: "Accept unauthenticated connections on a non-loopback --host.")
+    var insecureNoAuth = false
+
+    @Option(name: .long, help: "Most open connections.")
+    var maxConnections: Int = 1024
+
+    @Option(name: .long, help: "Seconds without a frame (and nothing in flight) before a connection is closed.")
+    var idleTimeout: Int = 300
+
+    @Option(name: .long, help: "Seconds a begun frame may take to arrive in full.")
+    var frameTimeout: Int = 30
+
+    @Option(name: .long, help: "Serve Prometheus metrics at http://METRICS-HOST:PORT/metrics.")
+    var metricsPort: Int?
+
+    @Option(name: .long, help: "Address of the metrics endpoint.")
+    var metricsHost: String = "127.0.0.1"
+
+    @Option(name: .long, help: "Write the metrics port to this file once listening.")
+    var metricsPortFile: String?
+
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
 
@@ -74,6 +100,8 @@ struct Engaged: AsyncParsableCommand {
         guard (0...65535).contains(self.port) else { throw ValidationError("--port must be 0...65535") }
         if let sessionGap { _ = try Self.parseDuration(sessionGap) }
         guard Logger.Level(rawValue: self.logLevel) != nil else { throw ValidationError("unknown --log-level \(self.logLevel)") }
+        guard self.maxConnections >= 1 else { throw ValidationError("--max-connections must be at least 1") }
+        guard self.idleTimeout >= 1, self.frameTimeout >= 1 else { throw ValidationError("timeouts must be at least 1 second") }
     }
 
     /// `30m`, `1800s`, `1800000ms`, `1h`; a plain number is minutes.
@@ -94,6 +122,23 @@ struct Engaged: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "engaged")
+        let registry = PrometheusCollectorRegistry()
+        var factory = PrometheusMetricsFactory(registry: registry)
+        factory.defaultDurationHistogramBuckets = [
+            .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5),
+            .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250), .seconds(1), .seconds(5),
+        ]
+        factory.defaultValueHistogramBuckets = [1, 10, 100, 1000, 5000, 20_000, 100_000, 500_000]
+        MetricsSystem.bootstrap(factory)
+        var tokenTable: TokenTable?
+        if let tokens = self.tokens {
+            do {
+                tokenTable = try TokenTable(contentsOf: tokens)
+            } catch {
+                logger.critical("\(error)")
+                throw ExitCode(2)
+            }
+        }
         let store: EngageStore
         do {
             store = try EngageStore(
@@ -122,7 +167,12 @@ struct Engaged: AsyncParsableCommand {
                 maximumFrameLength: self.maxFrameBytes,
                 maximumBatchItems: self.maxBatchItems,
                 maximumInFlight: self.maxInFlight,
-                queryThreads: self.queryThreads
+                queryThreads: self.queryThreads,
+                maximumConnections: self.maxConnections,
+                idleTimeout: .seconds(Int64(self.idleTimeout)),
+                frameTimeout: .seconds(Int64(self.frameTimeout)),
+                tokens: tokenTable,
+                allowUnauthenticatedRemote: self.insecureNoAuth
             ),
             store: store,
             queryPool: queryPool,
@@ -133,9 +183,34 @@ struct Engaged: AsyncParsableCommand {
                 }
             }
         )
+        do {
+            try server.configuration.checkExposure()
+        } catch {
+            logger.critical("\(error)")
+            throw ExitCode(2)
+        }
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: StoreService(store: store)), .init(service: server)]
+        if let metricsPort = self.metricsPort {
+            let metricsPortFile = self.metricsPortFile
+            services.append(
+                .init(
+                    service: MetricsEndpoint(
+                        host: self.metricsHost,
+                        port: metricsPort,
+                        logger: Logger(label: "engaged.metrics"),
+                        onListening: { address in
+                            if let metricsPortFile, let port = address.port {
+                                try? "\(port)\n".write(toFile: metricsPortFile, atomically: true, encoding: .utf8)
+                            }
+                        },
+                        render: { registry.emitToBuffer() }
+                    )
+                )
+            )
+        }
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
-                services: [.init(service: StoreService(store: store)), .init(service: server)],
+                services: services,
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger
             )

@@ -8,9 +8,12 @@ import Testing
 struct ConnectionStateMachineTests {
     static let limits = ConnectionStateMachine.Limits(maximumFrameLength: 1 << 20, maximumBatchItems: 3, maximumInFlight: 8)
 
-    static func machine(tokens: Set<String>? = nil) -> ConnectionStateMachine {
-        var authenticate: (@Sendable (String) -> Bool)?
-        if let tokens { authenticate = { @Sendable token in tokens.contains(token) } }
+    static func machine(tokens: [String: Set<Role>]? = nil) -> ConnectionStateMachine {
+        var authenticate: (@Sendable (String) -> Set<Role>?)?
+        if let tokens {
+            let table = TokenTable(entries: tokens.map { ($0.key, $0.value) })
+            authenticate = { @Sendable token in table.roles(of: token) }
+        }
         return ConnectionStateMachine(limits: limits, serverName: "engaged test", timeZone: "UTC", authenticate: authenticate)
     }
 
@@ -37,7 +40,7 @@ struct ConnectionStateMachineTests {
         #expect(ok.version == 1)
         #expect(ok.maximumBatchItems == 3)
         #expect(ok.timeZone == "UTC")
-        #expect(machine.state == .ready(version: 1))
+        #expect(machine.state == .ready(version: 1, roles: Set(Role.allCases)))
     }
 
     @Test("anything before HELLO closes with handshake_required")
@@ -76,16 +79,80 @@ struct ConnectionStateMachineTests {
         #expect(result?.closes == true)
     }
 
+    static let tokens: [String: Set<Role>] = [
+        "ingest-token-0123456789": [.ingest], "query-token-0123456789": [.query], "admin-token-0123456789": [.admin],
+        "both-token-0123456789": [.ingest, .query],
+    ]
+
     @Test("tokens: missing or unknown closes with unauthenticated; a known one is admitted")
     func tokens() {
-        var none = Self.machine(tokens: ["t0k"])
-        #expect(Self.error(none.frameReceived(Self.hello()))?.0 == .unauthenticated)
-        var wrong = Self.machine(tokens: ["t0k"])
-        #expect(Self.error(wrong.frameReceived(Self.hello(Hello(token: "nope", clientName: "x"))))?.0 == .unauthenticated)
-        var right = Self.machine(tokens: ["t0k"])
-        guard case .send = right.frameReceived(Self.hello(Hello(token: "t0k", clientName: "x"))) else {
+        var none = Self.machine(tokens: Self.tokens)
+        let missing = Self.error(none.frameReceived(Self.hello()))
+        #expect(missing?.0 == .unauthenticated)
+        #expect(missing?.closes == true)
+        var wrong = Self.machine(tokens: Self.tokens)
+        #expect(Self.error(wrong.frameReceived(Self.hello(Hello(token: "ingest-token-012345678", clientName: "x"))))?.0 == .unauthenticated)
+        var longer = Self.machine(tokens: Self.tokens)
+        #expect(Self.error(longer.frameReceived(Self.hello(Hello(token: "ingest-token-01234567890", clientName: "x"))))?.0 == .unauthenticated)
+        var right = Self.machine(tokens: Self.tokens)
+        guard case .send = right.frameReceived(Self.hello(Hello(token: "query-token-0123456789", clientName: "x"))) else {
             Issue.record("known token refused")
             return
+        }
+        #expect(right.state == .ready(version: 1, roles: [.query]))
+    }
+
+    /// One request of every type.
+    static let everyRequest: [Request] = [
+        .ping(nonce: 1),
+        .defineActions([ActionDefinition(actionType: "a", category: "c", engagementWeight: 1, isCoreAction: true)]),
+        .upsertUsers([UserProfile(userID: "u")]),
+        .ingestEvents(IngestBatch(events: [Event(userID: "u", eventID: "e", timestampMs: 1_771_111_209_608, action: "a")])),
+        .queryActivity(ActivityQuery(from: CivilDate("2026-01-01")!, to: CivilDate("2026-01-02")!)),
+        .stats,
+        .queryActiveDays(from: CivilDate("2026-01-01")!, to: CivilDate("2026-01-02")!, Selection()),
+        .queryTiers(.month(CivilMonth("2026-01")!), Selection()),
+        .queryTransitions(CivilMonth("2026-01")!, filters: []),
+        .queryRetention(period: .week, from: CivilDate("2026-01-01")!, to: CivilDate("2026-01-02")!, periods: 1, Selection()),
+        .queryLifecycle(period: .week, from: CivilDate("2026-01-01")!, to: CivilDate("2026-01-02")!, filters: []),
+        .querySessions(from: CivilDate("2026-01-01")!, to: CivilDate("2026-01-02")!, filters: []),
+        .queryUser(userID: "u"),
+        .queryAtRisk(asOf: CivilDate("2026-01-02")!, limit: 1, filters: []),
+        .queryActions(from: CivilDate("2026-01-01")!, to: CivilDate("2026-01-02")!, filters: []),
+        .export(.users, from: nil, to: nil, cursor: [], limit: 1),
+        .verify(maximumReported: 1),
+        .rebuild,
+        .backup(path: "/tmp/x"),
+    ]
+
+    @Test("the auth matrix: each role against each request")
+    func authMatrix() throws {
+        let requestTypes = Set(Self.everyRequest.map(\.type))
+        #expect(requestTypes.count == MessageType.allCases.filter { $0.rawValue < 0x80 && $0 != .hello }.count, "a request type is missing")
+        for (token, roles) in Self.tokens {
+            var machine = Self.machine(tokens: Self.tokens)
+            _ = machine.frameReceived(Self.hello(Hello(token: token, clientName: "matrix")))
+            for (index, request) in Self.everyRequest.enumerated() {
+                let action = machine.frameReceived(request.encode(requestID: UInt32(index + 10)))
+                let allowed: Bool
+                switch request {
+                case .ping: allowed = true
+                case .defineActions, .upsertUsers, .ingestEvents: allowed = roles.contains(.ingest) || roles.contains(.admin)
+                case .verify, .rebuild, .backup: allowed = roles.contains(.admin)
+                default: allowed = roles.contains(.query) || roles.contains(.admin)
+                }
+                if allowed {
+                    switch action {
+                    case .execute, .send: break
+                    default: Issue.record("\(token): \(request.type) refused")
+                    }
+                    if let error = Self.error(action) { Issue.record("\(token): \(request.type) answered \(error.0)") }
+                } else {
+                    let error = Self.error(action)
+                    #expect(error?.0 == .forbidden, "\(token): \(request.type)")
+                    #expect(error?.closes == false)
+                }
+            }
         }
     }
 
@@ -109,7 +176,7 @@ struct ConnectionStateMachineTests {
         let tooMany = Self.error(machine.frameReceived(Request.ingestEvents(IngestBatch(events: events)).encode(requestID: 6)))
         #expect(tooMany?.0 == .tooManyItems)
         #expect(tooMany?.closes == false)
-        #expect(machine.state == .ready(version: 1))
+        #expect(machine.state == .ready(version: 1, roles: Set(Role.allCases)))
         let again = Self.error(machine.frameReceived(Self.hello(id: 7)))
         #expect(again?.0 == .handshakeRequired)
         #expect(again?.closes == true)

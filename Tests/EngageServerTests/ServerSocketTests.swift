@@ -19,7 +19,12 @@ final class TestServer: Sendable {
     let task: Task<Void, any Error>
     let pool: NIOThreadPool
 
-    init(maximumBatchItems: Int = 1000, maximumFrameLength: Int = 64 * 1024, maximumInFlight: Int = 16) async throws {
+    init(
+        maximumBatchItems: Int = 1000,
+        maximumFrameLength: Int = 64 * 1024,
+        maximumInFlight: Int = 16,
+        configure: (inout ServerConfiguration) -> Void = { _ in }
+    ) async throws {
         self.directory = NSTemporaryDirectory() + "engage-server-" + UUID().uuidString
         self.store = try EngageStore(
             configuration: StoreConfiguration(path: self.directory, eventFilterBytes: 1 << 16, initialMapSize: 32 << 20, unsafeNoSync: true)
@@ -29,11 +34,13 @@ final class TestServer: Sendable {
         let (stream, continuation) = AsyncStream<Int>.makeStream()
         var logger = Logger(label: "test")
         logger.logLevel = .critical
+        var configuration = ServerConfiguration(
+            host: "127.0.0.1", port: 0, maximumFrameLength: maximumFrameLength, maximumBatchItems: maximumBatchItems,
+            maximumInFlight: maximumInFlight
+        )
+        configure(&configuration)
         let server = EngageServer(
-            configuration: ServerConfiguration(
-                host: "127.0.0.1", port: 0, maximumFrameLength: maximumFrameLength, maximumBatchItems: maximumBatchItems,
-                maximumInFlight: maximumInFlight
-            ),
+            configuration: configuration,
             store: self.store,
             queryPool: self.pool,
             logger: logger,
@@ -259,7 +266,7 @@ struct ServerSocketTests {
 
     @Test("pipelined requests: every response arrives once, matched by request id")
     func pipelining() async throws {
-        let server = try await TestServer()
+        let server = try await TestServer(maximumInFlight: 64)
         let responses = try await withRawConnection(port: server.port) { connection in
             try await connection.hello()
             var sent: [UInt32: Request] = [:]

@@ -1,25 +1,25 @@
-import NIOConcurrencyHelpers
+import Synchronization
 
-/// Permits that tasks wait for without blocking a thread: requests in flight per connection, and bytes of
-/// requests buffered across the server. A request larger than the whole budget is let through alone.
-final class AsyncSemaphore: Sendable {
+/// Permits that tasks wait for without blocking a thread: bytes of requests a server buffers, requests a
+/// client keeps in flight. A request larger than the whole budget is let through alone.
+public final class AsyncSemaphore: Sendable {
     private struct State {
         var available: Int
         var waiters: [(count: Int, continuation: CheckedContinuation<Void, Never>)] = []
     }
 
     private let capacity: Int
-    private let state: NIOLockedValueBox<State>
+    private let state: Mutex<State>
 
-    init(permits: Int) {
+    public init(permits: Int) {
         self.capacity = permits
-        self.state = NIOLockedValueBox(State(available: permits))
+        self.state = Mutex(State(available: permits))
     }
 
-    func acquire(_ count: Int = 1) async {
+    public func acquire(_ count: Int = 1) async {
         let wanted = min(count, self.capacity)
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let admitted = self.state.withLockedValue { state -> Bool in
+            let admitted = self.state.withLock { state -> Bool in
                 if state.waiters.isEmpty && state.available >= wanted {
                     state.available -= wanted
                     return true
@@ -31,9 +31,9 @@ final class AsyncSemaphore: Sendable {
         }
     }
 
-    func release(_ count: Int = 1) {
+    public func release(_ count: Int = 1) {
         let returned = min(count, self.capacity)
-        let ready = self.state.withLockedValue { state -> [CheckedContinuation<Void, Never>] in
+        let ready = self.state.withLock { state -> [CheckedContinuation<Void, Never>] in
             state.available += returned
             var ready: [CheckedContinuation<Void, Never>] = []
             while let first = state.waiters.first, first.count <= state.available {
@@ -47,5 +47,5 @@ final class AsyncSemaphore: Sendable {
     }
 
     /// Permits not taken (for tests and metrics).
-    var available: Int { self.state.withLockedValue { $0.available } }
+    public var available: Int { self.state.withLock { $0.available } }
 }

@@ -1,0 +1,149 @@
+import EngageModel
+import EngageProtocol
+import EngageServer
+import EngageStore
+import Foundation
+import NIOCore
+import Testing
+
+@Suite("Limits and timeouts, over real sockets")
+struct LimitsTests {
+    static let ts: Int64 = 1_771_111_209_608
+
+    @Test("connections beyond the limit get too_many_connections; the others keep working")
+    func connectionLimit() async throws {
+        let server = try await TestServer { $0.maximumConnections = 2 }
+        try await withRawConnection(port: server.port) { first in
+            try await first.hello()
+            try await withRawConnection(port: server.port) { second in
+                try await second.hello()
+                let refused = try await withRawConnection(port: server.port) { third in
+                    (try await third.error(), try await third.isClosedByServer())
+                }
+                #expect(refused.0?.0 == .tooManyConnections)
+                #expect(refused.1)
+                try await second.send(Request.ping(nonce: 2).encode(requestID: 2))
+                #expect(try await second.response() == .pong(nonce: 2))
+            }
+            try await first.send(Request.ping(nonce: 1).encode(requestID: 1))
+            #expect(try await first.response() == .pong(nonce: 1))
+        }
+        // A place is free again.
+        let again = try await withRawConnection(port: server.port) { connection in
+            try await connection.hello()
+            try await connection.send(Request.ping(nonce: 3).encode(requestID: 3))
+            return try await connection.response()
+        }
+        #expect(again == .pong(nonce: 3))
+        try await server.shutdown()
+    }
+
+    @Test("requests beyond max_in_flight are refused with too_many_in_flight; every request is answered")
+    func inFlightLimit() async throws {
+        let server = try await TestServer(maximumBatchItems: 5000, maximumFrameLength: 4 << 20, maximumInFlight: 2)
+        let codes = try await withRawConnection(port: server.port) { connection in
+            try await connection.hello()
+            // All twelve frames in one write: the server reads them before the first commit ends.
+            var burst = ByteBuffer()
+            for id in UInt32(1)...12 {
+                let events = (0..<3000).map { Event(userID: "u\($0 % 50)", eventID: "\(id)-\($0)", timestampMs: Self.ts + Int64($0) * 1000, action: "like") }
+                Request.ingestEvents(IngestBatch(events: events)).encode(requestID: id).write(into: &burst)
+            }
+            try await connection.send(Array(burst.readableBytesView))
+            var answers: [UInt32: Response] = [:]
+            while answers.count < 12, let frame = try await connection.next() { answers[frame.requestID] = try Response.decode(frame) }
+            try await connection.send(Request.ping(nonce: 9).encode(requestID: 99))
+            return (answers, try await connection.response())
+        }
+        #expect(codes.0.count == 12)
+        let refused = codes.0.values.filter { if case .error(let error) = $0 { return error.code == .tooManyInFlight } else { return false } }
+        let accepted = codes.0.values.filter { if case .ingestResult = $0 { return true } else { return false } }
+        #expect(refused.count >= 1)
+        #expect(refused.count + accepted.count == 12)
+        #expect(accepted.count >= 2)
+        #expect(codes.1 == .pong(nonce: 9))
+        #expect(try server.store.stats().events == accepted.count * 3000)
+        try await server.shutdown()
+    }
+
+    @Test("an idle connection is closed with idle_timeout; a busy one is not")
+    func idleTimeout() async throws {
+        let server = try await TestServer { $0.idleTimeout = .milliseconds(600) }
+        async let busy: Bool = withRawConnection(port: server.port) { connection in
+            try await connection.hello()
+            for nonce in UInt64(1)...8 {
+                try await Task.sleep(for: .milliseconds(250))
+                try await connection.send(Request.ping(nonce: nonce).encode(requestID: UInt32(nonce)))
+                guard try await connection.response() == .pong(nonce: nonce) else { return false }
+            }
+            return true
+        }
+        let started = Date()
+        let idle = try await withRawConnection(port: server.port) { connection in
+            try await connection.hello()
+            return (try await connection.error(), try await connection.isClosedByServer())
+        }
+        #expect(idle.0?.0 == .idleTimeout)
+        #expect(idle.0?.1 == 0)
+        #expect(idle.1)
+        #expect(Date().timeIntervalSince(started) >= 0.5)
+        #expect(try await busy, "the connection that kept sending was never cut off")
+        try await server.shutdown()
+    }
+
+    @Test("a frame begun and not finished is cut off with slow_client; others keep working")
+    func slowClient() async throws {
+        let server = try await TestServer { $0.frameTimeout = .milliseconds(500) }
+        try await withRawConnection(port: server.port) { bystander in
+            try await bystander.hello()
+            let slow = try await withRawConnection(port: server.port) { connection in
+                try await connection.hello()
+                // The length says 13 bytes follow; only 3 come.
+                try await connection.send([0, 0, 0, 13, 2, 0, 0])
+                return (try await connection.error(), try await connection.isClosedByServer())
+            }
+            #expect(slow.0?.0 == .slowClient)
+            #expect(slow.1)
+            try await bystander.send(Request.ping(nonce: 5).encode(requestID: 5))
+            #expect(try await bystander.response() == .pong(nonce: 5))
+        }
+        try await server.shutdown()
+    }
+
+    @Test("with tokens: no token and a wrong token are refused, each role reaches only its requests")
+    func authenticationOverSockets() async throws {
+        let tokens = TokenTable(entries: [("ingest-token-0123456789", [.ingest]), ("query-token-0123456789", [.query])])
+        let server = try await TestServer { $0.tokens = tokens }
+        for token in ["", "not-a-known-token-000"] {
+            let refused = try await withRawConnection(port: server.port) { connection in
+                try await connection.send(Request.hello(Hello(token: token, clientName: "t")).encode(requestID: 1))
+                return (try await connection.error()?.0, try await connection.isClosedByServer())
+            }
+            #expect(refused.0 == .unauthenticated)
+            #expect(refused.1)
+        }
+        let event = Event(userID: "u", eventID: "e", timestampMs: Self.ts, action: "like")
+        let ingestToken = try await withRawConnection(port: server.port) { connection in
+            try await connection.send(Request.hello(Hello(token: "ingest-token-0123456789", clientName: "t")).encode(requestID: 1))
+            _ = try await connection.response()
+            try await connection.send(Request.ingestEvents(IngestBatch(events: [event])).encode(requestID: 2))
+            let ingested = try await connection.response()
+            try await connection.send(Request.stats.encode(requestID: 3))
+            return (ingested, try await connection.error()?.0)
+        }
+        #expect(ingestToken.0 == .ingestResult(BatchResult(accepted: 1)))
+        #expect(ingestToken.1 == .forbidden)
+        let queryToken = try await withRawConnection(port: server.port) { connection in
+            try await connection.send(Request.hello(Hello(token: "query-token-0123456789", clientName: "t")).encode(requestID: 1))
+            _ = try await connection.response()
+            try await connection.send(Request.ingestEvents(IngestBatch(events: [event])).encode(requestID: 2))
+            let refused = try await connection.error()?.0
+            try await connection.send(Request.stats.encode(requestID: 3))
+            guard case .statsResult(let stats) = try await connection.response() else { return (refused, -1) }
+            return (refused, stats.events)
+        }
+        #expect(queryToken.0 == .forbidden)
+        #expect(queryToken.1 == 1)
+        try await server.shutdown()
+    }
+}
