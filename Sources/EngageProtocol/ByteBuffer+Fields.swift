@@ -9,6 +9,15 @@ extension ByteBuffer {
         return value
     }
 
+    /// A `u64` count or total as `Int`; values past `Int.max` cannot come from a real store and are refused.
+    mutating func readCount64(_ field: StaticString) throws(ProtocolError) -> Int {
+        let value = try self.read(UInt64.self, field)
+        guard let count = Int(exactly: value) else {
+            throw ProtocolError(.invalidField, "field '\(field)' is \(value), past the largest supported value \(Int.max)")
+        }
+        return count
+    }
+
     /// `u16 length | bytes`.
     mutating func readLengthPrefixedBytes(_ field: StaticString) throws(ProtocolError) -> [UInt8] {
         let length = try self.read(UInt16.self, field)

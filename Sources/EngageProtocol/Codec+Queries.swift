@@ -219,8 +219,8 @@ extension Response {
                 rows.append(
                     TierRow(
                         group: group.isEmpty ? nil : group, tier: try buffer.readShortString("tier"),
-                        users: Int(try buffer.read(UInt32.self, "users")), records: Int(try buffer.read(UInt64.self, "records")),
-                        sessions: Int(try buffer.read(UInt64.self, "sessions")), actions: Int(try buffer.read(UInt64.self, "actions"))
+                        users: Int(try buffer.read(UInt32.self, "users")), records: try buffer.readCount64("records"),
+                        sessions: try buffer.readCount64("sessions"), actions: try buffer.readCount64("actions")
                     )
                 )
             }
@@ -267,9 +267,9 @@ extension Response {
         case .sessionsResult:
             return .sessionsResult(
                 SessionSummary(
-                    sessions: Int(try buffer.read(UInt64.self, "sessions")), users: Int(try buffer.read(UInt64.self, "users")),
-                    totalDurationSeconds: Int(try buffer.read(UInt64.self, "total_duration_seconds")),
-                    totalActions: Int(try buffer.read(UInt64.self, "total_actions")), bounces: Int(try buffer.read(UInt64.self, "bounces")),
+                    sessions: try buffer.readCount64("sessions"), users: try buffer.readCount64("users"),
+                    totalDurationSeconds: try buffer.readCount64("total_duration_seconds"),
+                    totalActions: try buffer.readCount64("total_actions"), bounces: try buffer.readCount64("bounces"),
                     p50DurationSeconds: Int(try buffer.read(UInt32.self, "p50_duration_seconds")),
                     p90DurationSeconds: Int(try buffer.read(UInt32.self, "p90_duration_seconds"))
                 )
@@ -320,7 +320,7 @@ extension Response {
                 rows.append(
                     AtRiskRow(
                         userID: try buffer.readShortString("user_id"), tierBefore: try buffer.readShortString("tier"),
-                        activeDays: Int(try buffer.read(UInt32.self, "active_days")), actions: Int(try buffer.read(UInt64.self, "actions")),
+                        activeDays: Int(try buffer.read(UInt32.self, "active_days")), actions: try buffer.readCount64("actions"),
                         lastActiveDay: try buffer.readDate("last_active_day")
                     )
                 )
@@ -338,7 +338,7 @@ extension Response {
                 rows.append(
                     ActionUsageRow(
                         category: category, actionType: kind == 1 ? type : nil, isCoreAction: kind == 1 ? isCore : nil,
-                        events: Int(try buffer.read(UInt64.self, "events")), users: Int(try buffer.read(UInt64.self, "users"))
+                        events: try buffer.readCount64("events"), users: try buffer.readCount64("users")
                     )
                 )
             }
@@ -357,10 +357,10 @@ extension Response {
             }
             return .exportPage(rows: rows, next: try buffer.readLengthPrefixedBytes("next_cursor"))
         case .verifyResult:
-            let total = Int(try buffer.read(UInt64.self, "total_issues"))
+            let total = try buffer.readCount64("total_issues")
             let tables = Int(try buffer.read(UInt16.self, "table_count"))
             var checked: [String: Int] = [:]
-            for _ in 0..<tables { checked[try buffer.readShortString("table")] = Int(try buffer.read(UInt64.self, "records")) }
+            for _ in 0..<tables { checked[try buffer.readShortString("table")] = try buffer.readCount64("records") }
             let count = try buffer.readCount("issue_count", minimumSize: 6)
             var issues: [VerificationIssue] = []
             for _ in 0..<count {
@@ -372,7 +372,7 @@ extension Response {
         case .rebuildResult:
             return .rebuildResult
         case .backupResult:
-            return .backupResult(bytes: Int(try buffer.read(UInt64.self, "bytes")))
+            return .backupResult(bytes: try buffer.readCount64("bytes"))
         default:
             return nil
         }

@@ -239,19 +239,19 @@ extension Response {
             }
             response = .activityResult(rows)
         case .statsResult:
-            let events = try buffer.read(UInt64.self, "events")
-            let duplicates = try buffer.read(UInt64.self, "duplicates")
-            let users = try buffer.read(UInt64.self, "users")
+            let events = try buffer.readCount64("events")
+            let duplicates = try buffer.readCount64("duplicates")
+            let users = try buffer.readCount64("users")
             let actions = try buffer.read(UInt32.self, "actions")
             let days = try buffer.read(UInt32.self, "days")
-            let bytes = try buffer.read(UInt64.self, "bytes_on_disk")
+            let bytes = try buffer.readCount64("bytes_on_disk")
             let zone = try buffer.readShortString("time_zone")
             let first = try buffer.readOptionalDate("first_day")
             let last = try buffer.readOptionalDate("last_day")
             response = .statsResult(
                 StoreStats(
-                    events: Int(events), duplicates: Int(duplicates), users: Int(users), actions: Int(actions), days: Int(days),
-                    bytesOnDisk: Int(bytes), timeZone: zone,
+                    events: events, duplicates: duplicates, users: users, actions: Int(actions), days: Int(days),
+                    bytesOnDisk: bytes, timeZone: zone,
                     firstDay: first,
                     lastDay: last
                 )

@@ -123,6 +123,23 @@ struct MessageErrorTests {
         #expect(Self.code(of: Frame(type: 0x04, requestID: 1, payload: hugeCount)) == .truncatedPayload)
     }
 
+    @Test("inputs the fuzzers found crash nothing: a day far out of range, a u64 total past Int.max")
+    func fuzzFindings() throws {
+        // QUERY_TIERS, window 0 (month), day 0xFFFAFF00 (year -900): once a force-unwrap in calendar arithmetic.
+        var tiers = ByteBuffer()
+        tiers.writeBytes([0x00, 0xFF, 0xFA, 0xFF, 0x00, 0x00, 0x00, 0x00, 0x00])
+        #expect(Self.code(of: Frame(type: 0x09, requestID: 1, payload: tiers)) == .invalidField)
+        // A SESSIONS_RESULT whose totals exceed Int.max: once a trap converting u64 to Int in the client.
+        var sessions = ByteBuffer()
+        sessions.writeInteger(UInt64.max)
+        sessions.writeBytes([UInt8](repeating: 0, count: 4 * 8 + 2 * 4))
+        #expect(throws: ProtocolError.self) { try Response.decode(Frame(type: 0x8D, requestID: 1, payload: sessions)) }
+        var decoded = ByteBuffer()
+        decoded.writeInteger(UInt64(Int.max))
+        decoded.writeBytes([UInt8](repeating: 0, count: 4 * 8 + 2 * 4))
+        #expect(throws: Never.self) { try Response.decode(Frame(type: 0x8D, requestID: 1, payload: decoded)) }
+    }
+
     @Test("a bad string-table entry rejects only the events that use it")
     func ingestResolution() {
         let batch = IngestBatch(
