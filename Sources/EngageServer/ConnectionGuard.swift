@@ -17,6 +17,7 @@ final class ConnectionGuard: ChannelInboundHandler {
     /// Bytes still to come in the current frame (after its length field).
     private var remaining = 0
     private var idleTimer: Scheduled<Void>?
+    private var lastFrameAt = NIODeadline.now()
     private var frameTimer: Scheduled<Void>?
     private var closing = false
 
@@ -69,6 +70,7 @@ final class ConnectionGuard: ChannelInboundHandler {
     }
 
     private func frameCompleted(_ context: ChannelHandlerContext) {
+        self.control.frameArrived()
         self.frameTimer?.cancel()
         self.frameTimer = nil
         self.armIdle(context)
@@ -84,13 +86,22 @@ final class ConnectionGuard: ChannelInboundHandler {
     }
 
     private func armIdle(_ context: ChannelHandlerContext) {
+        self.lastFrameAt = .now()
+        self.scheduleIdleCheck(context, in: self.idleTimeout)
+    }
+
+    private func scheduleIdleCheck(_ context: ChannelHandlerContext, in delay: TimeAmount) {
         self.idleTimer?.cancel()
         let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        self.idleTimer = context.eventLoop.scheduleTask(in: self.idleTimeout) {
+        self.idleTimer = context.eventLoop.scheduleTask(in: delay) {
             let (handler, context) = loopBound.value
-            // Waiting for our own answers is not idleness.
-            if handler.control.inFlight > 0 || handler.frameTimer != nil {
-                handler.armIdle(context)
+            // Waiting for our own answers is not idleness, nor is the time the server took to give them.
+            let idleSince = max(handler.lastFrameAt, handler.control.settledAt)
+            let deadline = idleSince + handler.idleTimeout
+            if handler.control.isBusy || handler.frameTimer != nil {
+                handler.scheduleIdleCheck(context, in: handler.idleTimeout)
+            } else if deadline > .now() {
+                handler.scheduleIdleCheck(context, in: deadline - .now())
             } else {
                 handler.fail(context, ProtocolError(.idleTimeout, "nothing received for \(handler.idleTimeout.seconds) s"))
             }

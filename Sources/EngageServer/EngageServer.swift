@@ -171,6 +171,8 @@ public final class EngageServer: Service, Sendable {
         try await withThrowingDiscardingTaskGroup { group in
             do {
                 for try await frame in inbound {
+                    // After requestStarted(), if any: a request is always counted one way or the other.
+                    defer { control.frameTakenUp() }
                     if control.isDraining { machine.shutdownBegan() }
                     switch machine.frameReceived(frame) {
                     case .send(let reply):
@@ -247,7 +249,9 @@ private enum Admission {
 final class ConnectionControl: Sendable {
     let channel: any Channel
     let maximumInFlight: Int
-    private let state = NIOLockedValueBox((draining: false, inFlight: 0))
+    /// `unread`: frames the connection has received that the request loop has not taken up yet.
+    /// `settled`: when the server last took up a frame or finished a request for this connection.
+    private let state = NIOLockedValueBox((draining: false, inFlight: 0, unread: 0, settled: NIODeadline.now()))
 
     init(channel: any Channel, maximumInFlight: Int) {
         self.channel = channel
@@ -256,6 +260,20 @@ final class ConnectionControl: Sendable {
 
     var isDraining: Bool { self.state.withLockedValue { $0.draining } }
     var inFlight: Int { self.state.withLockedValue { $0.inFlight } }
+    /// A request is being carried out, or a received frame waits for the request loop (which may be slow
+    /// to run on a loaded machine): either way the server owes the client, so the connection is not idle.
+    var isBusy: Bool { self.state.withLockedValue { $0.inFlight > 0 || $0.unread > 0 } }
+    /// When the server last owed this client nothing; only time since then (and since the client's last
+    /// frame) counts as the client's idleness, so a slow server never times out a prompt client.
+    var settledAt: NIODeadline { self.state.withLockedValue { $0.settled } }
+
+    func frameArrived() { self.state.withLockedValue { $0.unread += 1 } }
+    func frameTakenUp() {
+        self.state.withLockedValue { state in
+            state.unread -= 1
+            state.settled = .now()
+        }
+    }
 
     enum Start { case admitted, draining, tooMany }
 
@@ -272,6 +290,7 @@ final class ConnectionControl: Sendable {
     func requestFinished() {
         let closeOutput = self.state.withLockedValue { state -> Bool in
             state.inFlight -= 1
+            state.settled = .now()
             return state.draining && state.inFlight == 0
         }
         if closeOutput { self.channel.close(mode: .output, promise: nil) }
