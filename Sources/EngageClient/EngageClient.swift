@@ -93,7 +93,11 @@ public final class EngageClient: Sendable {
 
     static func send(_ frame: Frame, on channel: any Channel) async throws -> Response {
         let promise = channel.eventLoop.makePromise(of: Response.self)
-        channel.writeAndFlush(PendingRequest(frame: frame, promise: promise), promise: nil)
+        // A write can fail after the router is gone (the connection closed and its pipeline was torn
+        // down); the router never saw the request then, so the failed write must fail it.
+        let written = channel.eventLoop.makePromise(of: Void.self)
+        written.futureResult.whenFailure { promise.fail($0) }
+        channel.writeAndFlush(PendingRequest(frame: frame, promise: promise), promise: written)
         return try await promise.futureResult.get()
     }
 
