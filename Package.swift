@@ -159,7 +159,10 @@ var package = Package(
         ),
         .testTarget(
             name: "EngageIntegrationTests",
-            dependencies: ["EngageClient", "EngageModel", "EngageTestSupport"],
+            dependencies: [
+                "EngageClient", "EngageModel", "EngageProtocol", "EngageTestSupport",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ],
             swiftSettings: swiftSettings
         ),
     ]

@@ -171,5 +171,8 @@ add("verify_result", 0x92, 18,
     + u32(1) + text("daily") + text("2026-01-03 user u7-000001") + text("total_actions stored 7, recomputed 6"))
 add("rebuild", 0x13, 19, "REBUILD (empty payload)", b"")
 add("rebuild_result", 0x93, 19, "REBUILD_RESULT (empty payload)", b"")
+add("backup", 0x14, 20, "BACKUP into /var/backups/engage-2026-11-26 (a path on the server's machine)",
+    text("/var/backups/engage-2026-11-26"))
+add("backup_result", 0x94, 20, "BACKUP_RESULT: the copy holds 135266304 bytes", u64(135266304))
 
 print(json.dumps({"protocol_version": 1, "vectors": vectors}, indent=1, ensure_ascii=False))

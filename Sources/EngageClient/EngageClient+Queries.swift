@@ -102,6 +102,12 @@ extension EngageClient {
         }
     }
 
+    /// Writes a consistent, compacted copy of the server's data directory into `path` on the server's machine
+    /// (a new or empty directory); returns its size in bytes. `engaged --data path` starts from it.
+    public func backup(to path: String) async throws -> Int {
+        try await self.call(.backup(path: path)) { if case .backupResult(let bytes) = $0 { return bytes } else { return nil } }
+    }
+
     /// Re-derives every derived record from the raw events.
     public func rebuild() async throws {
         try await self.call(.rebuild) { if case .rebuildResult = $0 { return () } else { return nil } }

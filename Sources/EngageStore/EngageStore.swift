@@ -119,6 +119,11 @@ public final class EngageStore: Sendable {
         _ = try await self.writer.submit(.rebuild)
     }
 
+    /// Drops raw events older than the retention horizon now (the writer also does it every 30 s).
+    public func purgeExpiredRawEvents() async throws {
+        _ = try await self.writer.submit(.purge)
+    }
+
     // MARK: - Reads
 
     public func stats() throws -> StoreStats {

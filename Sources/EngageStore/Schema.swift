@@ -199,4 +199,6 @@ enum MetaKey {
     static let nextAttributeValueID = "next_attribute_value_id"
     static let eventCount = "event_count"
     static let duplicateCount = "duplicate_count"
+    /// The first day whose raw events are all still stored, once retention dropped older ones.
+    static let rawRetainedFrom = "raw_retained_from"
 }

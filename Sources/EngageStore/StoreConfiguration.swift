@@ -25,6 +25,9 @@ public struct StoreConfiguration: Sendable {
     public var maxEventsPerCommit: Int
     /// Events queued for the writer beyond which submitters wait (back-pressure).
     public var maxQueuedEvents: Int
+    /// Keep raw events (and their dedup keys) for this many days before today; older ones are dropped and
+    /// refused (`older_than_retention`). Derived records are kept whole. nil: keep everything.
+    public var rawRetentionDays: Int?
 
     public static let defaultSessionGapMs: Int64 = 30 * 60 * 1000
     public static let defaultPowerThreshold = 20
@@ -42,7 +45,8 @@ public struct StoreConfiguration: Sendable {
         initialMapSize: Int = 1 << 30,
         unsafeNoSync: Bool = false,
         maxEventsPerCommit: Int = 200_000,
-        maxQueuedEvents: Int = 1_000_000
+        maxQueuedEvents: Int = 1_000_000,
+        rawRetentionDays: Int? = nil
     ) {
         self.path = path
         self.timeZone = timeZone
@@ -55,6 +59,7 @@ public struct StoreConfiguration: Sendable {
         self.unsafeNoSync = unsafeNoSync
         self.maxEventsPerCommit = maxEventsPerCommit
         self.maxQueuedEvents = maxQueuedEvents
+        self.rawRetentionDays = rawRetentionDays
     }
 }
 

@@ -12,13 +12,15 @@ public enum WriteRequest: Sendable {
     case actions([ActionDefinition])
     /// Recomputes every derived record from the raw events.
     case rebuild
+    /// Drops raw events past the retention horizon now.
+    case purge
 
     var itemCount: Int {
         switch self {
         case .events(let events): return events.count
         case .users(let users): return users.count
         case .actions(let actions): return actions.count
-        case .rebuild: return 1
+        case .rebuild, .purge: return 1
         }
     }
 }
@@ -118,6 +120,64 @@ final class StoreWriter: @unchecked Sendable {
         thread.start()
     }
 
+    // MARK: - Raw-event retention
+
+    /// The first local day whose events are kept, or nil without retention.
+    func retentionHorizon(nowMs: Int64) -> StoreDay? {
+        guard let days = self.configuration.rawRetentionDays else { return nil }
+        let today = self.settings.zone.localDay(epochMs: nowMs)
+        return today.adding(days: -days).storeDay ?? 0
+    }
+
+    /// Drops raw events (and so their dedup keys) of days before the horizon, in slices of bounded size so
+    /// that requests never wait long behind it. Derived records are untouched.
+    private func purgeExpiredRawEvents() {
+        guard let horizon = self.retentionHorizon(nowMs: Int64(Date().timeIntervalSince1970 * 1000)) else { return }
+        do {
+            var removed = 0
+            var more = true
+            while more {
+                more = try self.environment.write { txn -> Bool in
+                    var count = 0
+                    var reachedEnd = true
+                    try txn.withCursor(self.schema.events) { cursor in
+                        var entry = try cursor.first()
+                        while let current = entry, current.key.readU16(at: 0) < horizon {
+                            if count == 50_000 {
+                                reachedEnd = false
+                                return
+                            }
+                            try cursor.deleteCurrent()
+                            count += 1
+                            entry = try cursor.current()
+                        }
+                    }
+                    removed += count
+                    if count > 0 {
+                        var counters = self.counters
+                        counters.eventCount -= UInt64(count)
+                        try StoreMeta.write(counters, txn, self.schema)
+                    }
+                    if count > 0 || reachedEnd {
+                        let previous = try StoreMeta.number(MetaKey.rawRetainedFrom, txn, self.schema) ?? 0
+                        if UInt64(horizon) > previous && reachedEnd {
+                            try StoreMeta.put(MetaKey.rawRetainedFrom, number: UInt64(horizon), txn, self.schema)
+                        }
+                    }
+                    return !reachedEnd
+                }
+                // Committed: the stored-event count follows.
+                self.counters.eventCount = UInt64(try self.environment.read { try StoreMeta.number(MetaKey.eventCount, $0, self.schema) } ?? 0)
+                self.published.withLockedValue { $0 = self.counters }
+            }
+            if removed > 0 {
+                self.logger.info("raw events past retention dropped", metadata: ["events": "\(removed)", "before": "\(CivilDate(storeDay: horizon))"])
+            }
+        } catch {
+            self.logger.error("dropping raw events past retention failed: \(error)")
+        }
+    }
+
     // MARK: - Submitting (any thread)
 
     func submit(_ request: WriteRequest) async throws -> BatchResult {
@@ -187,8 +247,13 @@ final class StoreWriter: @unchecked Sendable {
     // MARK: - The writer thread
 
     private func run() {
+        self.purgeExpiredRawEvents()
         while true {
-            self.wakeUp.lock(whenValue: 1)
+            // Woken by work, or every half minute for maintenance (dropping raw events past retention).
+            guard self.wakeUp.lock(whenValue: 1, timeoutSeconds: 30) else {
+                self.purgeExpiredRawEvents()
+                continue
+            }
             if self.queue.items.isEmpty {
                 let closed = self.queue.closed
                 self.wakeUp.unlock(withValue: self.queue.signal)
@@ -200,6 +265,9 @@ final class StoreWriter: @unchecked Sendable {
             while let next = self.queue.items.first,
                 taken.isEmpty || events + next.request.itemCount <= self.configuration.maxEventsPerCommit
             {
+                // A purge runs alone, in transactions of its own.
+                if case .purge = next.request, !taken.isEmpty { break }
+                if let first = taken.first, case .purge = first.request { break }
                 taken.append(next)
                 events += next.request.itemCount
                 self.queue.items.removeFirst()
@@ -212,6 +280,12 @@ final class StoreWriter: @unchecked Sendable {
     }
 
     private func commit(_ taken: [Pending]) {
+        if taken.count == 1, case .purge = taken[0].request {
+            self.purgeExpiredRawEvents()
+            taken[0].continuation.resume(returning: BatchResult(accepted: 1))
+            self.release(1)
+            return
+        }
         let started = DispatchTime.now().uptimeNanoseconds
         let outcome = self.applyGrowingMap(taken.map(\.request))
         self.commitDuration.recordNanoseconds(Int64(DispatchTime.now().uptimeNanoseconds - started))
@@ -250,7 +324,7 @@ final class StoreWriter: @unchecked Sendable {
                 } catch {
                     return .failure(StoreWriteError(kind: .failed, description: "cannot grow the LMDB map: \(error)"))
                 }
-            } catch let error as LMDBError where error.isDiskFull {
+            } catch let error as LMDBError where error.isDiskFull || (error.isIOError && StorageSpace.isExhausted(directory: self.environment.path)) {
                 self.logger.error("disk full: \(error)")
                 return .failure(StoreWriteError(kind: .storageFull, description: "the server's disk is full; nothing of this batch was stored"))
             } catch {
@@ -309,8 +383,16 @@ final class StoreWriter: @unchecked Sendable {
                         }
                     }
                 case .rebuild:
+                    if let horizon = try StoreMeta.number(MetaKey.rawRetainedFrom, txn, self.schema) {
+                        throw StoreWriteError(
+                            kind: .failed,
+                            description: "raw events before \(CivilDate(storeDay: StoreDay(horizon))) were dropped by raw-event retention; rebuilding from what is left would lose those days"
+                        )
+                    }
                     mustRebuild = true
                     results[index].accepted = 1
+                case .purge:
+                    continue
                 case .events:
                     continue
                 }
@@ -323,7 +405,7 @@ final class StoreWriter: @unchecked Sendable {
                 eventRequests.append(index)
                 eventBatches.append(events)
             }
-            let outcomes = try session.stage(eventBatches, nowMs: nowMs, txn)
+            let outcomes = try session.stage(eventBatches, nowMs: nowMs, horizon: self.retentionHorizon(nowMs: nowMs), txn)
             for (slot, index) in eventRequests.enumerated() {
                 for (position, outcome) in outcomes[slot].enumerated() {
                     switch outcome {

@@ -265,7 +265,7 @@ final class WriteSession {
     /// Works in passes so that memory is touched in bulk: resolve every event, drop duplicates within the
     /// commit, probe the event-id filter for all of them (independent loads overlap their cache misses), then
     /// insert in key order (consecutive inserts share B-tree pages that are already in cache).
-    func stage(_ requests: [[Event]], nowMs: Int64, _ txn: borrowing Transaction) throws -> [[EventOutcome]] {
+    func stage(_ requests: [[Event]], nowMs: Int64, horizon: StoreDay? = nil, _ txn: borrowing Transaction) throws -> [[EventOutcome]] {
         var outcomes = requests.map { [EventOutcome](repeating: .accepted, count: $0.count) }
         var candidates: [Candidate] = []
         candidates.reserveCapacity(requests.reduce(0) { $0 + $1.count })
@@ -284,6 +284,10 @@ final class WriteSession {
                 let contextID = try self.contextID(for: event.context, txn)
                 guard let day = self.mapper.localDay(epochMs: event.timestampMs).storeDay else {
                     outcomes[requestIndex][position] = .rejected(.timestampOutOfRange)
+                    continue
+                }
+                if let horizon, day < horizon {
+                    outcomes[requestIndex][position] = .rejected(.olderThanRetention)
                     continue
                 }
                 let eventID = Array(event.eventID.utf8)

@@ -19,8 +19,11 @@ public struct LMDBError: Error, Equatable, CustomStringConvertible {
     public var isMapFull: Bool { self.code == MDB_MAP_FULL }
     /// Another process grew the map; the environment must adopt the new size.
     public var isMapResized: Bool { self.code == MDB_MAP_RESIZED }
-    /// The disk is full (ENOSPC) or the quota is exhausted (EDQUOT).
-    public var isDiskFull: Bool { self.code == 28 || self.code == 122 }
+    /// The disk is full (ENOSPC), the quota is exhausted (EDQUOT), or the file size limit is reached (EFBIG).
+    public var isDiskFull: Bool { self.code == 28 || self.code == 122 || self.code == 27 }
+
+    /// A read or write failed (EIO); LMDB also reports a short write this way.
+    public var isIOError: Bool { self.code == 5 }
 
     public static func == (lhs: LMDBError, rhs: LMDBError) -> Bool { lhs.code == rhs.code }
 }

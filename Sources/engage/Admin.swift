@@ -5,8 +5,23 @@ import EngageModel
 struct Admin: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Check and repair the server's derived records.",
-        subcommands: [Verify.self, Rebuild.self]
+        subcommands: [Verify.self, Rebuild.self, Backup.self]
     )
+
+    struct Backup: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Take a consistent online copy of the server's data directory (compacted).",
+            discussion: "DIR is a path on the server's machine; it must be new or empty. Ingestion goes on meanwhile; `engaged --data DIR` starts from the copy."
+        )
+
+        @OptionGroup var connection: ConnectionOptions
+        @Argument(help: "Directory for the copy, on the server's machine.") var directory: String
+
+        func run() async throws {
+            let bytes = try await self.connection.withClient { try await $0.backup(to: self.directory) }
+            print("backup written to \(self.directory) (\(bytes) bytes)")
+        }
+    }
 
     struct Verify: AsyncParsableCommand {
         static let configuration = CommandConfiguration(

@@ -88,6 +88,9 @@ struct Engaged: AsyncParsableCommand {
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
 
+    @Option(name: .long, help: "Keep raw events for this many days before today; older ones are dropped (derived numbers stay whole) and refused.")
+    var rawRetentionDays: Int?
+
     @Flag(name: .long, help: .hidden)
     var unsafeNoSync = false
 
@@ -101,6 +104,7 @@ struct Engaged: AsyncParsableCommand {
         if let sessionGap { _ = try Self.parseDuration(sessionGap) }
         guard Logger.Level(rawValue: self.logLevel) != nil else { throw ValidationError("unknown --log-level \(self.logLevel)") }
         guard self.maxConnections >= 1 else { throw ValidationError("--max-connections must be at least 1") }
+        if let days = self.rawRetentionDays, days < 1 { throw ValidationError("--raw-retention-days must be at least 1") }
         guard self.idleTimeout >= 1, self.frameTimeout >= 1 else { throw ValidationError("timeouts must be at least 1 second") }
     }
 
@@ -115,6 +119,8 @@ struct Engaged: AsyncParsableCommand {
     }
 
     func run() async throws {
+        // Past a file size limit, writes should fail with EFBIG (reported to clients as storage_full), not kill us.
+        signal(SIGXFSZ, SIG_IGN)
         let level = Logger.Level(rawValue: self.logLevel) ?? .info
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
@@ -149,7 +155,8 @@ struct Engaged: AsyncParsableCommand {
                     powerThreshold: self.powerThreshold,
                     autoRegisteredActionsAreCore: self.autoRegisteredCore,
                     eventFilterBytes: self.eventFilterBytes,
-                    unsafeNoSync: self.unsafeNoSync
+                    unsafeNoSync: self.unsafeNoSync,
+                    rawRetentionDays: self.rawRetentionDays
                 ),
                 logger: Logger(label: "engaged.store")
             )

@@ -241,6 +241,8 @@ enum ExpectedMessage {
             )
         case "rebuild": return .request(.rebuild)
         case "rebuild_result": return .response(.rebuildResult)
+        case "backup": return .request(.backup(path: "/var/backups/engage-2026-11-26"))
+        case "backup_result": return .response(.backupResult(bytes: 135_266_304))
         default: return nil
         }
     }

@@ -1,0 +1,88 @@
+import EngageModel
+import EngageStore
+import Foundation
+import Testing
+
+@Suite("Raw-event retention and backups")
+struct RetentionBackupTests {
+    static let horizon = CivilDate("2026-02-15")!
+    static let last = CivilDate("2026-03-31")!
+
+    /// Every query over days inside [horizon, last], as text.
+    static func insideHorizon(_ store: EngageStore) throws -> [String] {
+        let from = Self.horizon
+        let to = Self.last
+        var lines: [String] = []
+        lines += try store.activity(ActivityQuery(from: from, to: to)).map { "\($0)" }
+        lines += try store.activity(ActivityQuery(from: from, to: to, filters: [DimensionFilter(dimension: .attribute(.region), values: ["eu"])])).map { "\($0)" }
+        lines += try store.activity(ActivityQuery(from: from, to: to, breakdown: .cohort)).map { "\($0)" }
+        lines += try store.activeDays(from: from, to: to).map { "\($0)" }
+        lines += try store.tiers(.month(CivilMonth("2026-03")!)).map { "\($0)" }
+        lines += try store.tiers(.asOf(to)).map { "\($0)" }
+        lines += try store.transitions(CivilMonth("2026-02")!).map { "\($0)" }
+        lines += try store.retention(period: .week, from: from, to: to, periods: 4).map { "\($0)" }
+        lines += try store.lifecycle(period: .week, from: from, to: to).map { "\($0)" }
+        lines.append("\(try store.sessionSummary(from: from, to: to))")
+        lines += try store.atRisk(asOf: to, limit: 50).map { "\($0)" }
+        lines += try store.actionUsage(from: from, to: to).map { "\($0)" }
+        for table in [ExportTable.dailyActivity, .sessions, .events] {
+            try store.export(table, from: from, to: to) { lines.append("\(table) \($0)") }
+        }
+        return lines
+    }
+
+    @Test("dropping raw events past the horizon leaves every query over days inside it unchanged")
+    func retention() async throws {
+        let directory = NSTemporaryDirectory() + "engage-retention-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var configuration = StoreConfiguration(path: directory, eventFilterBytes: 1 << 16, initialMapSize: 64 << 20, unsafeNoSync: true)
+        let before: [String]
+        let eventsBefore: Int
+        do {
+            let store = try EngageStore(configuration: configuration)
+            _ = try await store.defineActions(Fixtures.actions())
+            _ = try await store.upsertUsers(Fixtures.users())
+            _ = try await store.ingest(Fixtures.events())
+            before = try Self.insideHorizon(store)
+            eventsBefore = try store.stats().events
+            store.close()
+        }
+        let today = ReportingTimeZone.utc.localDay(epochMs: Int64(Date().timeIntervalSince1970 * 1000))
+        configuration.rawRetentionDays = Int(today.dayNumber - Self.horizon.dayNumber)
+        let store = try EngageStore(configuration: configuration)
+        defer { store.close() }
+        try await store.purgeExpiredRawEvents()
+        var firstEventDay: String?
+        try store.export(.events, from: CivilDate("2025-12-01")!, to: Self.last) { row in
+            if firstEventDay == nil, case .text(let date) = row[11] { firstEventDay = date }
+        }
+        #expect(firstEventDay == Self.horizon.description, "no raw event before the horizon is left")
+        let stored = try store.stats().events
+        #expect(stored < eventsBefore && stored > 0, "stats count the events still stored")
+        #expect(firstDifference(try Self.insideHorizon(store), before) == nil)
+
+        // Events before the horizon are refused; inside it they are stored.
+        let result = try await store.ingest([
+            Event(userID: "late", eventID: "old", timestampMs: Self.horizon.adding(days: -1).utcMidnightMsForTests + 3_600_000, action: "like"),
+            Event(userID: "late", eventID: "new", timestampMs: Self.horizon.utcMidnightMsForTests + 3_600_000, action: "like"),
+        ])
+        #expect(result.rejected == [Rejection(index: 0, reason: .olderThanRetention)])
+        #expect(result.accepted == 1)
+        #expect(throws: (any Error).self) { try store.verify() }
+    }
+
+    @Test("a backup starts as a data directory and answers like the source did")
+    func backup() async throws {
+        let temporary = try await ConformanceQueryTests.loaded("UTC")
+        let copy = NSTemporaryDirectory() + "engage-backup-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: copy) }
+        let bytes = try temporary.store.backup(to: copy)
+        #expect(bytes > 0)
+        #expect(throws: (any Error).self) { try temporary.store.backup(to: copy) }
+        let restored = try EngageStore(configuration: StoreConfiguration(path: copy, eventFilterBytes: 1 << 16, initialMapSize: 64 << 20))
+        defer { restored.close() }
+        #expect(firstDifference(try Self.insideHorizon(restored), try Self.insideHorizon(temporary.store)) == nil)
+        #expect(try restored.stats().events == temporary.store.stats().events)
+        #expect(try restored.verify().isClean)
+    }
+}
