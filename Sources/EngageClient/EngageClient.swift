@@ -3,6 +3,7 @@ import EngageProtocol
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import NIOSSL
 
 /// A connection to `engaged`.
 ///
@@ -36,15 +37,16 @@ public final class EngageClient: Sendable {
         self.inFlight = AsyncSemaphore(permits: max(1, Int(server.maximumInFlight)))
     }
 
-    /// Connects to `address` (`host:port`) and performs the handshake.
+    /// Connects to `address` (`host:port`) and performs the handshake; with `tls`, over TLS.
     public static func connect(
         to address: String,
         token: String = "",
         clientName: String = "engage-client",
+        tls: EngageTLS? = nil,
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> EngageClient {
         let (host, port) = try Self.parse(address)
-        return try await self.connect(host: host, port: port, token: token, clientName: clientName, eventLoopGroup: eventLoopGroup)
+        return try await self.connect(host: host, port: port, token: token, clientName: clientName, tls: tls, eventLoopGroup: eventLoopGroup)
     }
 
     public static func connect(
@@ -52,13 +54,24 @@ public final class EngageClient: Sendable {
         port: Int,
         token: String = "",
         clientName: String = "engage-client",
+        tls: EngageTLS? = nil,
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> EngageClient {
+        let sslContext: NIOSSLContext?
+        do {
+            sslContext = try tls.map { try NIOSSLContext(configuration: $0.configuration()) }
+        } catch {
+            throw EngageClientError.tls("cannot set up TLS: \(error)")
+        }
+        let serverHostname = tls?.serverName ?? (EngageTLS.isIPAddress(host) ? nil : host)
         let channel = try await ClientBootstrap(group: eventLoopGroup)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .connectTimeout(.seconds(10))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let sslContext {
+                        try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: sslContext, serverHostname: serverHostname))
+                    }
                     // Responses are bounded by what we ask for; the limit only guards against a broken peer.
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoder(maximumLength: Int(UInt32.max))))
                     try channel.pipeline.syncOperations.addHandler(MessageToByteHandler(FrameEncoder()))
@@ -70,6 +83,9 @@ public final class EngageClient: Sendable {
         let response: Response
         do {
             response = try await Self.send(hello.encode(requestID: 0), on: channel)
+        } catch EngageClientError.connectionClosed {
+            try? await channel.close()
+            throw EngageClientError.closedDuringHandshake
         } catch {
             try? await channel.close()
             throw error

@@ -11,6 +11,11 @@ public enum EngageClientError: Error, CustomStringConvertible, Equatable {
     case unexpectedResponse(String)
     /// `host:port` could not be read.
     case invalidAddress(String)
+    /// The server closed the connection before answering HELLO.
+    case closedDuringHandshake
+    /// TLS could not be set up or the handshake failed (unknown certificate authority, wrong host name,
+    /// or a server that does not speak TLS).
+    case tls(String)
 
     public var description: String {
         switch self {
@@ -18,6 +23,9 @@ public enum EngageClientError: Error, CustomStringConvertible, Equatable {
         case .connectionClosed: return "the connection to the server closed before the response arrived"
         case .unexpectedResponse(let detail): return "unexpected response: \(detail)"
         case .invalidAddress(let text): return "cannot read the server address '\(text)': use HOST:PORT"
+        case .closedDuringHandshake:
+            return "the server closed the connection during the handshake (a server started with --tls-cert only accepts TLS clients)"
+        case .tls(let detail): return "TLS failed: \(detail)"
         }
     }
 }

@@ -1,5 +1,6 @@
 import EngageProtocol
 import NIOCore
+import NIOSSL
 
 /// A request frame and the promise its response fulfils.
 struct PendingRequest {
@@ -52,7 +53,11 @@ final class ResponseRouter: ChannelDuplexHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        self.failAll(error)
+        switch error {
+        case let error as NIOSSLError: self.failAll(EngageClientError.tls("\(error)"))
+        case let error as BoringSSLError: self.failAll(EngageClientError.tls("\(error)"))
+        default: self.failAll(error)
+        }
         context.close(promise: nil)
     }
 

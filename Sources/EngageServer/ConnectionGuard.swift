@@ -113,8 +113,11 @@ final class ConnectionGuard: ChannelInboundHandler {
         self.closing = true
         var buffer = context.channel.allocator.buffer(capacity: 64)
         Response.error(error).encode(requestID: 0).write(into: &buffer)
-        let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
-        context.writeAndFlush(NIOAny(buffer)).whenComplete { _ in loopBound.value.close(promise: nil) }
+        let channel = context.channel
+        context.writeAndFlush(NIOAny(buffer)).whenComplete { _ in channel.close(promise: nil) }
+        // The farewell may never be written (a peer that does not read, or one that never finished its TLS
+        // handshake): close regardless after a moment.
+        context.eventLoop.scheduleTask(in: .seconds(2)) { channel.close(promise: nil) }
     }
 }
 

@@ -7,6 +7,7 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import NIOSSL
 import ServiceLifecycle
 
 /// The `engaged` TCP server: frames in, store calls, frames out.
@@ -52,6 +53,7 @@ public final class EngageServer: Service, Sendable {
         let maximumInFlight = self.configuration.maximumInFlight
         let idleTimeout = self.configuration.idleTimeout
         let frameTimeout = self.configuration.frameTimeout
+        let tls = self.configuration.tls
         let server = try await ServerBootstrap(group: self.eventLoopGroup)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .serverChannelOption(.backlog, value: 256)
@@ -61,6 +63,9 @@ public final class EngageServer: Service, Sendable {
             .bind(host: self.configuration.host, port: self.configuration.port) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let control = ConnectionControl(channel: channel, maximumInFlight: maximumInFlight)
+                    // TLS first: the guard watches plaintext frames, and its idle timer also ends a
+                    // connection that never completes the TLS handshake.
+                    if let tls { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls)) }
                     try channel.pipeline.syncOperations.addHandler(
                         ConnectionGuard(control: control, idleTimeout: idleTimeout, frameTimeout: frameTimeout)
                     )
@@ -72,7 +77,10 @@ public final class EngageServer: Service, Sendable {
                 }
             }
         let address = server.channel.localAddress!
-        self.logger.info("listening", metadata: ["address": "\(address)", "time_zone": "\(self.store.timeZone)"])
+        self.logger.info(
+            "listening",
+            metadata: ["address": "\(address)", "time_zone": "\(self.store.timeZone)", "tls": "\(tls != nil)"]
+        )
         self.onListening(address)
         try await withGracefulShutdownHandler {
             try await withThrowingDiscardingTaskGroup { group in

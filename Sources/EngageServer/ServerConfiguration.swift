@@ -1,5 +1,6 @@
 import EngageProtocol
 import NIOCore
+import NIOSSL
 
 /// How `engaged` listens and what it allows each connection.
 public struct ServerConfiguration: Sendable {
@@ -31,6 +32,8 @@ public struct ServerConfiguration: Sendable {
     public var queryThreads: Int
     /// On shutdown, how long clients get to read their last answers and close before they are cut off.
     public var shutdownGracePeriod: TimeAmount
+    /// When set, every connection must speak TLS (see ``ServerTLS``); plain connections fail their handshake.
+    public var tls: NIOSSLContext?
 
     public init(
         host: String = "127.0.0.1",
@@ -46,7 +49,8 @@ public struct ServerConfiguration: Sendable {
         idleTimeout: TimeAmount = .seconds(300),
         frameTimeout: TimeAmount = .seconds(30),
         tokens: TokenTable? = nil,
-        allowUnauthenticatedRemote: Bool = false
+        allowUnauthenticatedRemote: Bool = false,
+        tls: NIOSSLContext? = nil
     ) {
         self.host = host
         self.port = port
@@ -62,6 +66,7 @@ public struct ServerConfiguration: Sendable {
         self.frameTimeout = frameTimeout
         self.tokens = tokens
         self.allowUnauthenticatedRemote = allowUnauthenticatedRemote
+        self.tls = tls
     }
 
     /// Whether `host` only accepts connections from this machine.

@@ -7,6 +7,7 @@ import Metrics
 import Prometheus
 import NIOCore
 import NIOPosix
+import NIOSSL
 import ServiceLifecycle
 import UnixSignals
 
@@ -67,6 +68,12 @@ struct Engaged: AsyncParsableCommand {
     @Flag(name: .long, help: "Accept unauthenticated connections on a non-loopback --host.")
     var insecureNoAuth = false
 
+    @Option(name: .long, help: "PEM certificate chain (server certificate first): with --tls-key, every connection must use TLS.")
+    var tlsCert: String?
+
+    @Option(name: .long, help: "PEM private key of --tls-cert.")
+    var tlsKey: String?
+
     @Option(name: .long, help: "Most open connections.")
     var maxConnections: Int = 1024
 
@@ -106,6 +113,7 @@ struct Engaged: AsyncParsableCommand {
         guard self.maxConnections >= 1 else { throw ValidationError("--max-connections must be at least 1") }
         if let days = self.rawRetentionDays, days < 1 { throw ValidationError("--raw-retention-days must be at least 1") }
         guard self.idleTimeout >= 1, self.frameTimeout >= 1 else { throw ValidationError("timeouts must be at least 1 second") }
+        guard (self.tlsCert == nil) == (self.tlsKey == nil) else { throw ValidationError("--tls-cert and --tls-key go together") }
     }
 
     /// `30m`, `1800s`, `1800000ms`, `1h`; a plain number is minutes.
@@ -145,6 +153,15 @@ struct Engaged: AsyncParsableCommand {
                 throw ExitCode(2)
             }
         }
+        var tls: NIOSSLContext?
+        if let tlsCert, let tlsKey {
+            do {
+                tls = try ServerTLS.makeContext(certificateFile: tlsCert, keyFile: tlsKey)
+            } catch {
+                logger.critical("\(error)")
+                throw ExitCode(2)
+            }
+        }
         let store: EngageStore
         do {
             store = try EngageStore(
@@ -179,7 +196,8 @@ struct Engaged: AsyncParsableCommand {
                 idleTimeout: .seconds(Int64(self.idleTimeout)),
                 frameTimeout: .seconds(Int64(self.frameTimeout)),
                 tokens: tokenTable,
-                allowUnauthenticatedRemote: self.insecureNoAuth
+                allowUnauthenticatedRemote: self.insecureNoAuth,
+                tls: tls
             ),
             store: store,
             queryPool: queryPool,

@@ -4,6 +4,8 @@ import EngageProtocol
 import EngageTestSupport
 import Foundation
 import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
 import Testing
 
 #if canImport(FoundationNetworking)
@@ -111,6 +113,55 @@ struct HardeningTests {
             }
         }
         try? await client.close()
+    }
+
+    @Test("TLS: the right CA connects (CLI and library); a plain client or an unknown CA is refused clearly")
+    func tls() async throws {
+        let server = ServerProcess()
+        try server.start(["--tls-cert", RepositoryPaths.tlsFile("server.pem"), "--tls-key", RepositoryPaths.tlsFile("server-key.pem")])
+        defer { server.stop() }
+        let ca = RepositoryPaths.tlsFile("ca.pem")
+
+        let client = try await EngageClient.connect(to: server.address, tls: EngageTLS(caFile: ca))
+        let events = TrackedLoad(prefix: "tls", batchSize: 50).batch(0)
+        #expect(try await client.ingest(events).accepted == 50)
+        #expect(try await client.stats().events == 50)
+        try await client.close()
+        // The certificate names localhost and 127.0.0.1; both ways of reaching the server verify.
+        let byName = try await EngageClient.connect(to: "localhost:\(server.port)", tls: EngageTLS(caFile: ca))
+        try await byName.ping()
+        try await byName.close()
+        #expect(rows(try server.cliJSON(["stats", "--tls-ca", ca])).first?["events"] as? Int == 50)
+
+        let plain = try server.cli(["stats"])
+        #expect(plain.status != 0)
+        #expect(plain.standardError.contains("only accepts TLS clients"), "\(plain.standardError)")
+        let unknownAuthority = try server.cli(["stats", "--tls-ca", RepositoryPaths.tlsFile("other-ca.pem")])
+        #expect(unknownAuthority.status != 0)
+        #expect(unknownAuthority.standardError.contains("TLS failed"), "\(unknownAuthority.standardError)")
+        await #expect(throws: EngageClientError.self) { try await EngageClient.connect(to: server.address) }
+
+        // TCP without a TLS handshake holds nothing: the idle timeout ends it.
+        let quiet = ServerProcess()
+        try quiet.start(["--tls-cert", RepositoryPaths.tlsFile("server.pem"), "--tls-key", RepositoryPaths.tlsFile("server-key.pem"), "--idle-timeout", "1"])
+        defer { quiet.stop() }
+        let silent = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .connect(host: "127.0.0.1", port: quiet.port) { channel in
+                channel.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel) }
+            }
+        let opened = Date()
+        try await silent.executeThenClose { inbound, _ in
+            for try await _ in inbound {}
+        }
+        let heldFor = Date().timeIntervalSince(opened)
+        #expect(heldFor >= 0.9 && heldFor < 6, "a connection that never started TLS stayed open \(heldFor) s")
+
+        // A TLS client against a plain server fails with a TLS error, and the plain server keeps serving.
+        let plainServer = ServerProcess()
+        try plainServer.start()
+        defer { plainServer.stop() }
+        await #expect(throws: EngageClientError.self) { try await EngageClient.connect(to: plainServer.address, tls: EngageTLS(caFile: ca)) }
+        #expect(try plainServer.cli(["stats"]).status == 0)
     }
 
     @Test("/metrics is served; SIGTERM under load exits 0 and loses nothing acknowledged")

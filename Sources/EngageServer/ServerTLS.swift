@@ -1,0 +1,33 @@
+import NIOSSL
+
+/// The server's TLS identity, loaded from PEM files (`engaged --tls-cert --tls-key`).
+public enum ServerTLS {
+    /// A context for TLS 1.2 and later with the certificate chain in `certificateFile` (server certificate
+    /// first) and its private key; errors name the file that could not be used.
+    public static func makeContext(certificateFile: String, keyFile: String) throws -> NIOSSLContext {
+        let chain: [NIOSSLCertificate]
+        do {
+            chain = try NIOSSLCertificate.fromPEMFile(certificateFile)
+        } catch {
+            throw TLSSetupError(description: "cannot read the certificate chain in \(certificateFile): \(error)")
+        }
+        guard !chain.isEmpty else { throw TLSSetupError(description: "\(certificateFile) holds no PEM certificate") }
+        let key: NIOSSLPrivateKey
+        do {
+            key = try NIOSSLPrivateKey(file: keyFile, format: .pem)
+        } catch {
+            throw TLSSetupError(description: "cannot read the private key in \(keyFile): \(error)")
+        }
+        var configuration = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
+        configuration.minimumTLSVersion = .tlsv12
+        do {
+            return try NIOSSLContext(configuration: configuration)
+        } catch {
+            throw TLSSetupError(description: "the certificate in \(certificateFile) and the key in \(keyFile) cannot be used together: \(error)")
+        }
+    }
+}
+
+public struct TLSSetupError: Error, CustomStringConvertible {
+    public let description: String
+}
