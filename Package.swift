@@ -88,6 +88,12 @@ var package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Command-line options shared by engage and engage-load.
+        .target(
+            name: "EngageCommandLine",
+            dependencies: ["EngageClient", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "engaged",
             dependencies: [
@@ -109,6 +115,7 @@ var package = Package(
             name: "engage",
             dependencies: [
                 "EngageClient",
+                "EngageCommandLine",
                 "EngageModel",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
@@ -118,6 +125,7 @@ var package = Package(
             name: "engage-load",
             dependencies: [
                 "EngageClient",
+                "EngageCommandLine",
                 "EngageModel",
                 "EngageWorkload",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -202,11 +210,12 @@ if Context.environment["ENGAGE_BENCHMARKS"] != nil {
 // libFuzzer targets, outside the normal build: tools/fuzz builds them with -sanitize=fuzzer,address
 // (ENGAGE_FUZZ=1, own build folder) and runs each for a bounded time.
 if Context.environment["ENGAGE_FUZZ"] != nil {
+    package.targets.append(.target(name: "FuzzSupport", path: "Fuzz/FuzzSupport", swiftSettings: swiftSettings))
     for name in ["FuzzFrames", "FuzzRequests", "FuzzResponses"] {
         package.targets.append(
             .executableTarget(
                 name: name,
-                dependencies: ["EngageProtocol", "EngageModel", .product(name: "NIOCore", package: "swift-nio")],
+                dependencies: ["FuzzSupport", "EngageProtocol", "EngageModel", .product(name: "NIOCore", package: "swift-nio")],
                 path: "Fuzz/\(name)",
                 swiftSettings: swiftSettings + [.unsafeFlags(["-parse-as-library"])]
             )

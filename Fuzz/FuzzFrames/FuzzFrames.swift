@@ -1,4 +1,5 @@
 import EngageProtocol
+import FuzzSupport
 import NIOCore
 
 /// libFuzzer target: the frame decoder on arbitrary byte streams, fed in the pieces the first input byte
@@ -28,17 +29,7 @@ public func fuzzFrames(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     return 0
 }
 
-/// libFuzzer's driver (LLVM 11+): SwiftPM links executables with their own entry point, which hands over here.
-@_silgen_name("LLVMFuzzerRunDriver")
-func LLVMFuzzerRunDriver(
-    _ argc: UnsafeMutablePointer<Int32>,
-    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
-    _ callback: @convention(c) (UnsafePointer<UInt8>, Int) -> Int32
-) -> Int32
-
 @_cdecl("FuzzFrames_main")
 public func entryPoint(_ argc: Int32, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
-    var count = argc
-    var arguments = argv
-    return LLVMFuzzerRunDriver(&count, &arguments, fuzzFrames)
+    runFuzzer(argc, argv, fuzzFrames)
 }

@@ -1,5 +1,6 @@
 import EngageModel
 import EngageProtocol
+import FuzzSupport
 import NIOCore
 
 /// libFuzzer target: every request decoder (the first input byte picks the message type, the rest is the
@@ -27,17 +28,7 @@ public func fuzzRequests(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     return 0
 }
 
-/// libFuzzer's driver (LLVM 11+): SwiftPM links executables with their own entry point, which hands over here.
-@_silgen_name("LLVMFuzzerRunDriver")
-func LLVMFuzzerRunDriver(
-    _ argc: UnsafeMutablePointer<Int32>,
-    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
-    _ callback: @convention(c) (UnsafePointer<UInt8>, Int) -> Int32
-) -> Int32
-
 @_cdecl("FuzzRequests_main")
 public func entryPoint(_ argc: Int32, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
-    var count = argc
-    var arguments = argv
-    return LLVMFuzzerRunDriver(&count, &arguments, fuzzRequests)
+    runFuzzer(argc, argv, fuzzRequests)
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import EngageClient
+import EngageCommandLine
 import EngageModel
 import Foundation
 
@@ -18,24 +19,7 @@ struct EngageLoad: AsyncParsableCommand {
 }
 
 struct ServerOptions: ParsableArguments {
-    @Option(name: .long, help: "Server HOST:PORT (default: $ENGAGE_SERVER, else 127.0.0.1:7733).")
-    var server: String = ProcessInfo.processInfo.environment["ENGAGE_SERVER"] ?? "127.0.0.1:7733"
-
-    @Option(name: .long, help: "Authentication token (default: $ENGAGE_TOKEN).")
-    var token: String = ProcessInfo.processInfo.environment["ENGAGE_TOKEN"] ?? ""
-
-    @Flag(name: .long, help: "Connect over TLS, trusting the system's certificate authorities (or --tls-ca).")
-    var tls = false
-
-    @Option(name: .long, help: "PEM file of the certificate authority that signed the server's certificate; implies --tls (default: $ENGAGE_TLS_CA).")
-    var tlsCA: String = ProcessInfo.processInfo.environment["ENGAGE_TLS_CA"] ?? ""
-
-    @Option(name: .long, help: "Name the server's certificate must carry, when it differs from the --server host.")
-    var tlsServerName: String?
-
-    var tlsOptions: EngageTLS? {
-        self.tls || !self.tlsCA.isEmpty ? EngageTLS(caFile: self.tlsCA.isEmpty ? nil : self.tlsCA, serverName: self.tlsServerName) : nil
-    }
+    @OptionGroup var client: ClientConnectionOptions
 
     @Option(name: .long, help: "Connections to open.")
     var connections: Int = 4
@@ -48,11 +32,11 @@ struct ServerOptions: ParsableArguments {
         for index in 0..<Swift.max(1, self.connections) {
             do {
                 clients.append(
-                    try await EngageClient.connect(to: self.server, token: self.token, clientName: "\(name)-\(index)", tls: self.tlsOptions)
+                    try await self.client.connect(clientName: "\(name)-\(index)")
                 )
             } catch {
                 for client in clients { try? await client.close() }
-                throw ValidationError("cannot connect to \(self.server): \(error)")
+                throw ValidationError("cannot connect to \(self.client.server): \(error)")
             }
         }
         return clients

@@ -1,5 +1,6 @@
 import ArgumentParser
 import EngageClient
+import EngageCommandLine
 import EngageModel
 import Foundation
 
@@ -15,24 +16,7 @@ struct Engage: AsyncParsableCommand {
 
 /// Where the server is, and how to authenticate.
 struct ConnectionOptions: ParsableArguments {
-    @Option(name: .long, help: "Server address HOST:PORT (default: $ENGAGE_SERVER, else 127.0.0.1:7733).")
-    var server: String = ProcessInfo.processInfo.environment["ENGAGE_SERVER"] ?? "127.0.0.1:7733"
-
-    @Option(name: .long, help: "Authentication token (default: $ENGAGE_TOKEN).")
-    var token: String = ProcessInfo.processInfo.environment["ENGAGE_TOKEN"] ?? ""
-
-    @Flag(name: .long, help: "Connect over TLS, trusting the system's certificate authorities (or --tls-ca).")
-    var tls = false
-
-    @Option(name: .long, help: "PEM file of the certificate authority that signed the server's certificate; implies --tls (default: $ENGAGE_TLS_CA).")
-    var tlsCA: String = ProcessInfo.processInfo.environment["ENGAGE_TLS_CA"] ?? ""
-
-    @Option(name: .long, help: "Name the server's certificate must carry, when it differs from the --server host.")
-    var tlsServerName: String?
-
-    var tlsOptions: EngageTLS? {
-        self.tls || !self.tlsCA.isEmpty ? EngageTLS(caFile: self.tlsCA.isEmpty ? nil : self.tlsCA, serverName: self.tlsServerName) : nil
-    }
+    @OptionGroup var client: ClientConnectionOptions
 
     /// Connects, runs `body`, and closes the connection whatever happens.
     func withClient<Result>(_ body: (EngageClient) async throws -> Result) async throws -> Result {
@@ -52,11 +36,11 @@ struct ConnectionOptions: ParsableArguments {
 
     func connect() async throws -> EngageClient {
         do {
-            return try await EngageClient.connect(to: self.server, token: self.token, clientName: "engage-cli", tls: self.tlsOptions)
+            return try await self.client.connect(clientName: "engage-cli")
         } catch let error as EngageClientError {
-            throw CLIError("cannot connect to \(self.server): \(error)")
+            throw CLIError("cannot connect to \(self.client.server): \(error)")
         } catch {
-            throw CLIError("cannot connect to \(self.server): \(error)")
+            throw CLIError("cannot connect to \(self.client.server): \(error)")
         }
     }
 }
