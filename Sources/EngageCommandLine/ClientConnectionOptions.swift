@@ -26,7 +26,17 @@ public struct ClientConnectionOptions: ParsableArguments {
         return EngageTLS(caFile: self.tlsCA.isEmpty ? nil : self.tlsCA, serverName: self.tlsServerName)
     }
 
+    /// Connects, or throws ``ConnectionFailed`` naming the server and the cause.
     public func connect(clientName: String) async throws -> EngageClient {
-        try await EngageClient.connect(to: self.server, token: self.token, clientName: clientName, tls: self.tlsOptions)
+        do {
+            return try await EngageClient.connect(to: self.server, token: self.token, clientName: clientName, tls: self.tlsOptions)
+        } catch {
+            throw ConnectionFailed(description: "cannot connect to \(self.server): \(error)")
+        }
     }
+}
+
+/// The server could not be reached or refused the handshake (a runtime failure, not a usage error).
+public struct ConnectionFailed: Error, CustomStringConvertible {
+    public let description: String
 }

@@ -36,7 +36,7 @@ struct ServerOptions: ParsableArguments {
                 )
             } catch {
                 for client in clients { try? await client.close() }
-                throw ValidationError("cannot connect to \(self.client.server): \(error)")
+                throw error
             }
         }
         return clients

@@ -161,6 +161,26 @@ struct Ingest: AsyncParsableCommand {
         }
     }
 
+    /// Runs one request; on success records its latency since `since` and `count` acknowledged items, on failure
+    /// counts the error. Returns whether it succeeded.
+    static func measured(
+        since: UInt64,
+        count: Int,
+        _ recorder: LatencyRecorder,
+        _ counters: NIOLockedValueBox<LoadCounters>,
+        _ request: () async throws -> Void
+    ) async -> Bool {
+        do {
+            try await request()
+            recorder.record(microseconds: (Clock.now() - since) / 1000)
+            counters.withLockedValue { $0.acknowledged += count }
+            return true
+        } catch {
+            Self.failed(error, counters)
+            return false
+        }
+    }
+
     /// Each connection keeps `window` batches in flight; the next batch goes as soon as one is acknowledged.
     static func closedLoop(
         batches: [PreparedIngestBatch],

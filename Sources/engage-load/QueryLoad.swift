@@ -56,13 +56,7 @@ struct QueryLoad: AsyncParsableCommand {
                     let client = clients[index % clients.count]
                     index += 1
                     group.addTask {
-                        do {
-                            try await run(client)
-                            recorder.record(microseconds: (Clock.now() - intended) / 1000)
-                            counters.withLockedValue { $0.acknowledged += 1 }
-                        } catch {
-                            Ingest.failed(error, counters)
-                        }
+                        _ = await Ingest.measured(since: intended, count: 1, recorder, counters) { try await run(client) }
                     }
                 }
             }
@@ -71,15 +65,10 @@ struct QueryLoad: AsyncParsableCommand {
                 for client in clients {
                     group.addTask {
                         while Clock.now() < end && counters.withLockedValue({ $0.errors == 0 }) {
-                            let sent = Clock.now()
-                            do {
+                            let succeeded = await Ingest.measured(since: Clock.now(), count: 1, recorder, counters) {
                                 try await run(client)
-                                recorder.record(microseconds: (Clock.now() - sent) / 1000)
-                                counters.withLockedValue { $0.acknowledged += 1 }
-                            } catch {
-                                Ingest.failed(error, counters)
-                                return
                             }
+                            if !succeeded { return }
                         }
                     }
                 }

@@ -84,15 +84,10 @@ struct RedisBaseline: AsyncParsableCommand {
                             guard index < all.count, counters.withLockedValue({ $0.errors == 0 }) else { return }
                             let pipeline = all[index]
                             counters.withLockedValue { $0.sent += pipeline.events }
-                            let sent = Clock.now()
-                            do {
+                            let succeeded = await Ingest.measured(since: Clock.now(), count: pipeline.events, recorder, counters) {
                                 try await client.send(pipeline.payload, replies: pipeline.commands)
-                                recorder.record(microseconds: (Clock.now() - sent) / 1000)
-                                counters.withLockedValue { $0.acknowledged += pipeline.events }
-                            } catch {
-                                Ingest.failed(error, counters)
-                                return
                             }
+                            if !succeeded { return }
                         }
                     }
                 }

@@ -35,13 +35,7 @@ struct ConnectionOptions: ParsableArguments {
     }
 
     func connect() async throws -> EngageClient {
-        do {
-            return try await self.client.connect(clientName: "engage-cli")
-        } catch let error as EngageClientError {
-            throw CLIError("cannot connect to \(self.client.server): \(error)")
-        } catch {
-            throw CLIError("cannot connect to \(self.client.server): \(error)")
-        }
+        try await self.client.connect(clientName: "engage-cli")
     }
 }
 
