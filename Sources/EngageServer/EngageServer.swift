@@ -251,7 +251,7 @@ private enum Admission {
 }
 
 /// What the shutdown handler and a connection's tasks share: whether the server is draining and how many
-/// requests are being carried out. Once draining with nothing in flight, the server half-closes the
+/// requests are being carried out. Once draining with nothing in flight or unread, the server half-closes the
 /// connection (FIN after the last answer) and keeps reading until the client closes, so that unread input
 /// never turns the close into a reset that would destroy answers the client has not read yet.
 final class ConnectionControl: Sendable {
@@ -259,7 +259,18 @@ final class ConnectionControl: Sendable {
     let maximumInFlight: Int
     /// `unread`: frames the connection has received that the request loop has not taken up yet.
     /// `settled`: when the server last took up a frame or finished a request for this connection.
-    private let state = NIOLockedValueBox((draining: false, inFlight: 0, unread: 0, settled: NIODeadline.now()))
+    private let state = NIOLockedValueBox(State())
+
+    private struct State {
+        var draining = false
+        var inFlight = 0
+        var unread = 0
+        var settled = NIODeadline.now()
+
+        /// Draining, and every frame received so far has been answered or refused: the output can close.
+        /// Frames that arrived but wait for the request loop still get their refusal first.
+        var owesNothingWhileDraining: Bool { self.draining && self.inFlight == 0 && self.unread == 0 }
+    }
 
     init(channel: any Channel, maximumInFlight: Int) {
         self.channel = channel
@@ -276,11 +287,14 @@ final class ConnectionControl: Sendable {
     var settledAt: NIODeadline { self.state.withLockedValue { $0.settled } }
 
     func frameArrived() { self.state.withLockedValue { $0.unread += 1 } }
+    /// Called once the request loop has answered, refused or handed off the frame.
     func frameTakenUp() {
-        self.state.withLockedValue { state in
+        let closeOutput = self.state.withLockedValue { state -> Bool in
             state.unread -= 1
             state.settled = .now()
+            return state.owesNothingWhileDraining
         }
+        if closeOutput { self.channel.close(mode: .output, promise: nil) }
     }
 
     enum Start { case admitted, draining, tooMany }
@@ -299,7 +313,7 @@ final class ConnectionControl: Sendable {
         let closeOutput = self.state.withLockedValue { state -> Bool in
             state.inFlight -= 1
             state.settled = .now()
-            return state.draining && state.inFlight == 0
+            return state.owesNothingWhileDraining
         }
         if closeOutput { self.channel.close(mode: .output, promise: nil) }
     }
@@ -307,7 +321,7 @@ final class ConnectionControl: Sendable {
     func beginDraining() {
         let closeOutput = self.state.withLockedValue { state -> Bool in
             state.draining = true
-            return state.inFlight == 0
+            return state.owesNothingWhileDraining
         }
         if closeOutput { self.channel.close(mode: .output, promise: nil) }
     }
