@@ -47,6 +47,10 @@ public final class EngageServer: Service, Sendable {
         self.bufferedBytes = AsyncSemaphore(permits: configuration.maximumBufferedBytes)
     }
 
+    /// Bytes of request payloads being carried out right now, at most `maximumBufferedBytes` (or one request
+    /// larger than that, alone).
+    public var bufferedRequestBytes: Int { self.configuration.maximumBufferedBytes - self.bufferedBytes.available }
+
     public func run() async throws {
         try self.configuration.checkExposure()
         let maximumFrameLength = self.configuration.maximumFrameLength
@@ -176,6 +180,7 @@ public final class EngageServer: Service, Sendable {
         let handler = self.handler
         let metrics = self.metrics
         let bufferedBytes = self.bufferedBytes
+        let bufferBudget = self.configuration.maximumBufferedBytes
         try await withThrowingDiscardingTaskGroup { group in
             do {
                 for try await frame in inbound {
@@ -215,11 +220,13 @@ public final class EngageServer: Service, Sendable {
                         let size = frame.payload.readableBytes
                         // Every connection stops reading while too many request bytes are being processed.
                         await bufferedBytes.acquire(size)
+                        metrics.bufferedBytes.record(bufferBudget - bufferedBytes.available)
                         group.addTask {
                             let started = DispatchTime.now().uptimeNanoseconds
                             let response = await handler.handle(request)
                             metrics.record(request, response, nanoseconds: Int64(DispatchTime.now().uptimeNanoseconds - started))
                             bufferedBytes.release(size)
+                            metrics.bufferedBytes.record(bufferBudget - bufferedBytes.available)
                             try? await outbound.write(response.encode(requestID: requestID))
                             control.requestFinished()
                         }

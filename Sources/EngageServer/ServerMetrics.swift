@@ -9,6 +9,8 @@ struct ServerMetrics: Sendable {
     let eventsIngested = Counter(label: "engage_events_ingested_total")
     let eventsDuplicate = Counter(label: "engage_events_duplicate_total")
     let batches = Counter(label: "engage_ingest_batches_total")
+    /// Request bytes being carried out (the global back-pressure budget in use).
+    let bufferedBytes = Gauge(label: "engage_buffered_request_bytes")
 
     func request(_ type: MessageType) {
         Counter(label: "engage_requests_total", dimensions: [("type", "\(type)")]).increment()

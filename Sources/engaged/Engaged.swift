@@ -50,8 +50,14 @@ struct Engaged: AsyncParsableCommand {
     @Option(name: .long, help: "Most actions, users or events in one request.")
     var maxBatchItems: Int = 100_000
 
-    @Option(name: .long, help: "Requests awaiting a response per connection before the server stops reading it.")
+    @Option(name: .long, help: "Requests awaiting a response per connection; more are refused with too_many_in_flight.")
     var maxInFlight: Int = 64
+
+    @Option(
+        name: .long,
+        help: "Bytes of requests being carried out across all connections; past it the server stops reading sockets until the writer catches up."
+    )
+    var maxBufferedBytes: Int = 256 << 20
 
     @Option(name: .long, help: "Heap bytes for the event-id filter that speeds up duplicate checks.")
     var eventFilterBytes: Int = 64 << 20
@@ -107,6 +113,7 @@ struct Engaged: AsyncParsableCommand {
         }
         guard self.maxBatchItems >= 1 else { throw ValidationError("--max-batch-items must be at least 1") }
         guard (1...65535).contains(self.maxInFlight) else { throw ValidationError("--max-in-flight must be 1...65535") }
+        guard self.maxBufferedBytes >= 1 << 20 else { throw ValidationError("--max-buffered-bytes must be at least 1048576") }
         guard (0...65535).contains(self.port) else { throw ValidationError("--port must be 0...65535") }
         if let sessionGap { _ = try Self.parseDuration(sessionGap) }
         guard Logger.Level(rawValue: self.logLevel) != nil else { throw ValidationError("unknown --log-level \(self.logLevel)") }
@@ -191,6 +198,7 @@ struct Engaged: AsyncParsableCommand {
                 maximumFrameLength: self.maxFrameBytes,
                 maximumBatchItems: self.maxBatchItems,
                 maximumInFlight: self.maxInFlight,
+                maximumBufferedBytes: self.maxBufferedBytes,
                 queryThreads: self.queryThreads,
                 maximumConnections: self.maxConnections,
                 idleTimeout: .seconds(Int64(self.idleTimeout)),

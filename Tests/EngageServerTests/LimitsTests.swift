@@ -3,6 +3,7 @@ import EngageProtocol
 import EngageServer
 import EngageStore
 import Foundation
+import NIOConcurrencyHelpers
 import NIOCore
 import Testing
 
@@ -75,6 +76,58 @@ struct LimitsTests {
         #expect(accepted.count >= 2)
         #expect(codes.1 == .pong(nonce: 9))
         #expect(try server.store.stats().events == accepted.count * 3000)
+        try await server.shutdown()
+    }
+
+    @Test("when the writer falls behind, request bytes in process stay within the budget; every batch is stored, nothing refused")
+    func bufferedBytesBudget() async throws {
+        let budget = 256 << 10
+        let server = try await TestServer(maximumBatchItems: 5000, maximumFrameLength: 4 << 20, maximumInFlight: 64) {
+            $0.maximumBufferedBytes = budget
+        }
+        // Watch the budget in use while ~19 times of it arrive at once (unbounded, 3.4 MB were in process).
+        let peak = NIOLockedValueBox(0)
+        let watching = Task {
+            while !Task.isCancelled {
+                let inUse = server.server.bufferedRequestBytes
+                peak.withLockedValue { $0 = max($0, inUse) }
+                try? await Task.sleep(for: .microseconds(200))
+            }
+        }
+        var burst = ByteBuffer()
+        var largestFrame = 0
+        for id in UInt32(1)...40 {
+            let events = (0..<4000).map { Event(userID: "u\($0 % 300)", eventID: "\(id)-\($0)", timestampMs: Self.ts + Int64($0) * 1000, action: "like") }
+            let before = burst.writerIndex
+            Request.ingestEvents(IngestBatch(events: events)).encode(requestID: id).write(into: &burst)
+            largestFrame = max(largestFrame, burst.writerIndex - before)
+        }
+        #expect(burst.readableBytes > 10 * budget)
+        let sentBytes = burst.readableBytes
+        let answers = try await withRawConnection(port: server.port) { connection in
+            try await connection.hello()
+            try await connection.send(Array(burst.readableBytesView))
+            var answers: [UInt32: Response] = [:]
+            while answers.count < 40, let frame = try await connection.next() { answers[frame.requestID] = try Response.decode(frame) }
+            return answers
+        }
+        // Another connection is served meanwhile and afterwards.
+        let pong = try await withRawConnection(port: server.port) { connection in
+            try await connection.hello()
+            try await connection.send(Request.ping(nonce: 4).encode(requestID: 4))
+            return try await connection.response()
+        }
+        watching.cancel()
+        await watching.value
+        #expect(pong == .pong(nonce: 4))
+        #expect(answers.count == 40)
+        #expect(answers.values.allSatisfy { if case .ingestResult(let result) = $0 { result.accepted == 4000 } else { false } })
+        #expect(try server.store.stats().events == 40 * 4000)
+        let observed = peak.withLockedValue { $0 }
+        #expect(observed > 0, "the budget was in use while batches were carried out")
+        #expect(observed <= budget, "at most \(budget) bytes of \(sentBytes) in process at once; saw \(observed)")
+        #expect(largestFrame < budget)
+        #expect(server.server.bufferedRequestBytes == 0)
         try await server.shutdown()
     }
 

@@ -15,6 +15,7 @@ final class TestServer: Sendable {
     let directory: String
     let store: EngageStore
     let port: Int
+    let server: EngageServer
     let group: ServiceGroup
     let task: Task<Void, any Error>
     let pool: NIOThreadPool
@@ -50,6 +51,7 @@ final class TestServer: Sendable {
             }
         )
         let group = ServiceGroup(services: [StoreService(store: self.store), server], logger: logger)
+        self.server = server
         self.group = group
         self.task = Task { try await group.run() }
         var port = 0
