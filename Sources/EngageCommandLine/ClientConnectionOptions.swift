@@ -7,8 +7,12 @@ public struct ClientConnectionOptions: ParsableArguments {
     @Option(name: .long, help: "Server address HOST:PORT; $ENGAGE_SERVER overrides the default.")
     public var server: String = ProcessInfo.processInfo.environment["ENGAGE_SERVER"] ?? "127.0.0.1:7733"
 
+    // Optional with the environment read at use: a default value would be printed by --help.
     @Option(name: .long, help: "Authentication token (default: $ENGAGE_TOKEN).")
-    public var token: String = ProcessInfo.processInfo.environment["ENGAGE_TOKEN"] ?? ""
+    public var token: String?
+
+    /// `--token`, else `$ENGAGE_TOKEN`, else none.
+    public var effectiveToken: String { self.token ?? ProcessInfo.processInfo.environment["ENGAGE_TOKEN"] ?? "" }
 
     @Flag(name: .long, help: "Connect over TLS, trusting the system's certificate authorities (or --tls-ca).")
     public var tls = false
@@ -29,7 +33,7 @@ public struct ClientConnectionOptions: ParsableArguments {
     /// Connects, or throws ``ConnectionFailed`` naming the server and the cause.
     public func connect(clientName: String) async throws -> EngageClient {
         do {
-            return try await EngageClient.connect(to: self.server, token: self.token, clientName: clientName, tls: self.tlsOptions)
+            return try await EngageClient.connect(to: self.server, token: self.effectiveToken, clientName: clientName, tls: self.tlsOptions)
         } catch {
             throw ConnectionFailed(description: "cannot connect to \(self.server): \(error)")
         }
