@@ -3,8 +3,9 @@ import NIOConcurrencyHelpers
 import NIOCore
 
 /// First handler of every connection: watches frame boundaries in the raw byte stream and enforces the two
-/// timeouts. A frame begun and not finished within `frameTimeout` is a slow client (a half-sent frame must
-/// not hold a connection forever); no complete frame for `idleTimeout`, with nothing in flight, is idle.
+/// timeouts. A frame begun and not finished within `frameTimeout`, while the server owes the connection
+/// nothing, is a slow client (a half-sent frame must not hold a connection forever); no complete frame for
+/// `idleTimeout`, with nothing in flight, is idle.
 /// Either way the client gets an ERROR frame (request id 0) and the connection closes.
 final class ConnectionGuard: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
@@ -81,7 +82,14 @@ final class ConnectionGuard: ChannelInboundHandler {
         let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         self.frameTimer = context.eventLoop.scheduleTask(in: self.frameTimeout) {
             let (handler, context) = loopBound.value
-            handler.fail(context, ProtocolError(.slowClient, "a frame was begun but not completed within \(handler.frameTimeout.seconds) s"))
+            handler.frameTimer = nil
+            if handler.control.isBusy {
+                // The server owes this client answers and may have stopped reading it (back-pressure): the
+                // rest of the frame can be waiting in our own socket buffer. Not the client's slowness.
+                handler.armFrame(context)
+            } else {
+                handler.fail(context, ProtocolError(.slowClient, "a frame was begun but not completed within \(handler.frameTimeout.seconds) s"))
+            }
         }
     }
 
