@@ -13,9 +13,10 @@ import ServiceLifecycle
 /// The `engaged` TCP server: frames in, store calls, frames out.
 ///
 /// Each connection runs in its own child task and catches its own errors, so one bad client never takes
-/// the server down. Requests of one connection run concurrently (pipelining); the connection stops reading
-/// while `maximumInFlight` requests await responses, and every connection stops reading while
-/// `maximumBufferedBytes` of requests are being processed, so a slow writer never makes memory grow.
+/// the server down. Requests of one connection run concurrently (pipelining); past `maximumInFlight`
+/// awaiting responses a request is refused with too_many_in_flight, and every connection stops reading
+/// while `maximumBufferedBytes` of requests are being carried out, so a slow writer never makes memory grow
+/// (beyond the few decoded frames each connection's inbound stream holds).
 ///
 /// On graceful shutdown it stops accepting, stops reading new requests, answers the ones in flight
 /// (ingest batches are committed first), then returns.
@@ -47,9 +48,10 @@ public final class EngageServer: Service, Sendable {
         self.bufferedBytes = AsyncSemaphore(permits: configuration.maximumBufferedBytes)
     }
 
-    /// Bytes of request payloads being carried out right now, at most `maximumBufferedBytes` (or one request
-    /// larger than that, alone).
-    public var bufferedRequestBytes: Int { self.configuration.maximumBufferedBytes - self.bufferedBytes.available }
+    /// Bytes of request payloads being carried out right now, counted around the handler (independently of
+    /// the budget that admits them): at most `maximumBufferedBytes`, or one request larger than that, alone.
+    public var bufferedRequestBytes: Int { self.requestBytesInHandler.withLockedValue { $0 } }
+    private let requestBytesInHandler = NIOLockedValueBox(0)
 
     public func run() async throws {
         try self.configuration.checkExposure()
@@ -180,7 +182,7 @@ public final class EngageServer: Service, Sendable {
         let handler = self.handler
         let metrics = self.metrics
         let bufferedBytes = self.bufferedBytes
-        let bufferBudget = self.configuration.maximumBufferedBytes
+        let requestBytesInHandler = self.requestBytesInHandler
         try await withThrowingDiscardingTaskGroup { group in
             do {
                 for try await frame in inbound {
@@ -220,13 +222,13 @@ public final class EngageServer: Service, Sendable {
                         let size = frame.payload.readableBytes
                         // Every connection stops reading while too many request bytes are being processed.
                         await bufferedBytes.acquire(size)
-                        metrics.bufferedBytes.record(bufferBudget - bufferedBytes.available)
                         group.addTask {
+                            metrics.bufferedBytes.record(requestBytesInHandler.withLockedValue { $0 += size; return $0 })
                             let started = DispatchTime.now().uptimeNanoseconds
                             let response = await handler.handle(request)
+                            metrics.bufferedBytes.record(requestBytesInHandler.withLockedValue { $0 -= size; return $0 })
                             metrics.record(request, response, nanoseconds: Int64(DispatchTime.now().uptimeNanoseconds - started))
                             bufferedBytes.release(size)
-                            metrics.bufferedBytes.record(bufferBudget - bufferedBytes.available)
                             try? await outbound.write(response.encode(requestID: requestID))
                             control.requestFinished()
                         }
