@@ -191,13 +191,11 @@ public final class EngageServer: Service, Sendable {
                     if control.isDraining { machine.shutdownBegan() }
                     switch machine.frameReceived(frame) {
                     case .send(let reply):
-                        if reply.type == MessageType.error.rawValue, case .error(let error) = try? Response.decode(reply) {
-                            metrics.error(error.code)
-                        }
+                        metrics.errorIfAny(in: reply)
                         try await outbound.write(reply)
                     case .sendAndClose(let reply):
                         logger.debug("closing after error", metadata: ["reply": "\(reply.type)"])
-                        if case .error(let error) = try? Response.decode(reply) { metrics.error(error.code) }
+                        metrics.errorIfAny(in: reply)
                         try await outbound.write(reply)
                         return
                     case .execute(let requestID, let request):
@@ -287,7 +285,6 @@ final class ConnectionControl: Sendable {
     }
 
     var isDraining: Bool { self.state.withLockedValue { $0.draining } }
-    var inFlight: Int { self.state.withLockedValue { $0.inFlight } }
     /// A request is being carried out, or a received frame waits for the request loop (which may be slow
     /// to run on a loaded machine): either way the server owes the client, so the connection is not idle.
     var isBusy: Bool { self.state.withLockedValue { $0.inFlight > 0 || $0.unread > 0 } }
@@ -298,12 +295,10 @@ final class ConnectionControl: Sendable {
     func frameArrived() { self.state.withLockedValue { $0.unread += 1 } }
     /// Called once the request loop has answered, refused or handed off the frame.
     func frameTakenUp() {
-        let closeOutput = self.state.withLockedValue { state -> Bool in
-            state.unread -= 1
-            state.settled = .now()
-            return state.owesNothingWhileDraining
+        self.update {
+            $0.unread -= 1
+            $0.settled = .now()
         }
-        if closeOutput { self.channel.close(mode: .output, promise: nil) }
     }
 
     enum Start { case admitted, draining, tooMany }
@@ -319,17 +314,20 @@ final class ConnectionControl: Sendable {
     }
 
     func requestFinished() {
-        let closeOutput = self.state.withLockedValue { state -> Bool in
-            state.inFlight -= 1
-            state.settled = .now()
-            return state.owesNothingWhileDraining
+        self.update {
+            $0.inFlight -= 1
+            $0.settled = .now()
         }
-        if closeOutput { self.channel.close(mode: .output, promise: nil) }
     }
 
     func beginDraining() {
+        self.update { $0.draining = true }
+    }
+
+    /// Applies `change`; once draining leaves the server owing nothing, half-closes (FIN after the last answer).
+    private func update(_ change: (inout State) -> Void) {
         let closeOutput = self.state.withLockedValue { state -> Bool in
-            state.draining = true
+            change(&state)
             return state.owesNothingWhileDraining
         }
         if closeOutput { self.channel.close(mode: .output, promise: nil) }

@@ -20,6 +20,12 @@ struct ServerMetrics: Sendable {
         Counter(label: "engage_request_errors_total", dimensions: [("code", code.name)]).increment()
     }
 
+    /// Counts the error a reply of the connection state machine carries, if it is an ERROR frame.
+    func errorIfAny(in reply: Frame) {
+        guard reply.type == MessageType.error.rawValue, case .error(let error) = try? Response.decode(reply) else { return }
+        self.error(error.code)
+    }
+
     func rejected(_ reason: RejectReason, count: Int) {
         Counter(label: "engage_events_rejected_total", dimensions: [("reason", reason.name)]).increment(by: count)
     }
