@@ -59,9 +59,7 @@ public struct CivilDate: Hashable, Comparable, Sendable, CustomStringConvertible
 
     /// The first day of the month `months` after this date's month.
     public func addingMonths(_ months: Int) -> CivilDate {
-        let (year, month, _) = self.components
-        let total = year * 12 + (month - 1) + months
-        return CivilDate(year: CivilDate.floorDivide(total, 12), month: CivilDate.floorModulo(total, 12) + 1, day: 1)!
+        CivilDate(monthIndex: self.monthIndex + months)
     }
 
     static func floorDivide(_ value: Int, _ divisor: Int) -> Int {

@@ -25,6 +25,16 @@ enum StoreMeta {
         try txn.put(schema.meta, key: Array(name.utf8), value: writer.bytes)
     }
 
+    /// Refuses work that needs every raw event (`purpose`, e.g. "verify needs every raw event") once
+    /// raw-event retention has dropped some.
+    static func requireAllRawEvents(_ purpose: String, _ txn: borrowing Transaction, _ schema: Schema) throws {
+        guard let horizon = try self.number(MetaKey.rawRetainedFrom, txn, schema) else { return }
+        throw StoreWriteError(
+            kind: .failed,
+            description: "raw events before \(CivilDate(storeDay: StoreDay(horizon))) were dropped by raw-event retention; \(purpose)"
+        )
+    }
+
     static func readCounters(_ txn: borrowing Transaction, _ schema: Schema) throws -> StoreCounters {
         var counters = StoreCounters()
         counters.nextUserKey = UInt32(try self.number(MetaKey.nextUserKey, txn, schema) ?? 1)

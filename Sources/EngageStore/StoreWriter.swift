@@ -137,7 +137,9 @@ final class StoreWriter: @unchecked Sendable {
             var removed = 0
             var more = true
             while more {
-                more = try self.environment.write { txn -> Bool in
+                let counters: StoreCounters
+                (more, counters) = try self.environment.write { txn -> (Bool, StoreCounters) in
+                    var counters = self.counters
                     var count = 0
                     var reachedEnd = true
                     try txn.withCursor(self.schema.events) { cursor in
@@ -154,21 +156,17 @@ final class StoreWriter: @unchecked Sendable {
                     }
                     removed += count
                     if count > 0 {
-                        var counters = self.counters
                         counters.eventCount -= UInt64(count)
                         try StoreMeta.write(counters, txn, self.schema)
                     }
-                    if count > 0 || reachedEnd {
-                        let previous = try StoreMeta.number(MetaKey.rawRetainedFrom, txn, self.schema) ?? 0
-                        if UInt64(horizon) > previous && reachedEnd {
-                            try StoreMeta.put(MetaKey.rawRetainedFrom, number: UInt64(horizon), txn, self.schema)
-                        }
+                    if reachedEnd, UInt64(horizon) > (try StoreMeta.number(MetaKey.rawRetainedFrom, txn, self.schema) ?? 0) {
+                        try StoreMeta.put(MetaKey.rawRetainedFrom, number: UInt64(horizon), txn, self.schema)
                     }
-                    return !reachedEnd
+                    return (!reachedEnd, counters)
                 }
                 // Committed: the stored-event count follows.
-                self.counters.eventCount = UInt64(try self.environment.read { try StoreMeta.number(MetaKey.eventCount, $0, self.schema) } ?? 0)
-                self.published.withLockedValue { $0 = self.counters }
+                self.counters = counters
+                self.published.withLockedValue { $0 = counters }
             }
             if removed > 0 {
                 self.logger.info("raw events past retention dropped", metadata: ["events": "\(removed)", "before": "\(CivilDate(storeDay: horizon))"])
@@ -383,12 +381,7 @@ final class StoreWriter: @unchecked Sendable {
                         }
                     }
                 case .rebuild:
-                    if let horizon = try StoreMeta.number(MetaKey.rawRetainedFrom, txn, self.schema) {
-                        throw StoreWriteError(
-                            kind: .failed,
-                            description: "raw events before \(CivilDate(storeDay: StoreDay(horizon))) were dropped by raw-event retention; rebuilding from what is left would lose those days"
-                        )
-                    }
+                    try StoreMeta.requireAllRawEvents("rebuilding from what is left would lose those days", txn, self.schema)
                     mustRebuild = true
                     results[index].accepted = 1
                 case .purge:

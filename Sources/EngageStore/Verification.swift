@@ -11,12 +11,7 @@ extension EngageStore {
         struct Finished: Error { let report: VerificationReport }
         do {
             try self.environment.write { txn in
-                if let horizon = try StoreMeta.number(MetaKey.rawRetainedFrom, txn, self.schema) {
-                    throw StoreWriteError(
-                        kind: .failed,
-                        description: "raw events before \(CivilDate(storeDay: StoreDay(horizon))) were dropped by raw-event retention; verify needs every raw event"
-                    )
-                }
+                try StoreMeta.requireAllRawEvents("verify needs every raw event", txn, self.schema)
                 let scratch = self.schema.scratchVariant
                 for database in self.schema.scratch.values { try txn.empty(database) }
                 try txn.forEach(self.schema.users, prefix: []) { entry in
