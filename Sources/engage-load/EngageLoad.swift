@@ -51,6 +51,15 @@ extension LoadReport {
     func print(_ format: ReportFormat) {
         Swift.print(format == .json ? self.json() : self.table())
     }
+
+    /// Ends every command's report alike: the run's errors (and the first one), printed; a run that had
+    /// errors then exits 2.
+    mutating func finish(_ totals: LoadCounters, _ format: ReportFormat) throws {
+        self.add("errors", totals.errors)
+        if let error = totals.firstError { self.add("error", error) }
+        self.print(format)
+        if totals.errors > 0 { throw ExitCode(2) }
+    }
 }
 
 /// The clock both loops measure with.

@@ -134,14 +134,11 @@ struct Ingest: AsyncParsableCommand {
         report.add("seed", Int(self.seed))
         report.add("simulated_days", stream.days)
         report.add("prepare_seconds", prepareSeconds)
-        report.add("errors", totals.errors)
         if let sliceSize = self.sliceEvents {
             report.add("slice_events", sliceSize)
             report.add("events_per_second_by_slice", slices.withLockedValue { $0 }.map { $0.rounded() })
         }
-        if let error = totals.firstError { report.add("error", error) }
-        report.print(self.options.format)
-        if totals.errors > 0 { throw ExitCode(2) }
+        try report.finish(totals, self.options.format)
     }
 
     static func account(_ result: BatchResult, events: Int, latency: UInt64, _ recorder: LatencyRecorder, _ counters: NIOLockedValueBox<LoadCounters>) {

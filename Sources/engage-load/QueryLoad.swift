@@ -85,9 +85,6 @@ struct QueryLoad: AsyncParsableCommand {
         report.add("queries_per_second", Double(totals.acknowledged) / Swift.max(seconds, 1e-9))
         report.add("latency_ms", LoadReport.latency(recorder.snapshot))
         report.add("connections", clients.count)
-        report.add("errors", totals.errors)
-        if let error = totals.firstError { report.add("error", error) }
-        report.print(self.options.format)
-        if totals.errors > 0 { throw ExitCode(2) }
+        try report.finish(totals, self.options.format)
     }
 }

@@ -107,10 +107,7 @@ struct RedisBaseline: AsyncParsableCommand {
         report.add("batch", self.batch)
         report.add("connections", clients.count)
         report.add("prepare_seconds", prepareSeconds)
-        report.add("errors", totals.errors)
-        if let error = totals.firstError { report.add("error", error) }
-        report.print(self.format)
-        if totals.errors > 0 { throw ExitCode(2) }
+        try report.finish(totals, self.format)
     }
 }
 

@@ -123,6 +123,15 @@ struct Engaged: AsyncParsableCommand {
         guard (self.tlsCert == nil) == (self.tlsKey == nil) else { throw ValidationError("--tls-cert and --tls-key go together") }
     }
 
+    /// Once listening, writes the bound port to `path` (for `--port 0`), if given.
+    static func writePort(to path: String?) -> @Sendable (SocketAddress) -> Void {
+        { address in
+            if let path, let port = address.port {
+                try? "\(port)\n".write(toFile: path, atomically: true, encoding: .utf8)
+            }
+        }
+    }
+
     /// `30m`, `1800s`, `1800000ms`, `1h`; a plain number is minutes.
     static func parseDuration(_ text: String) throws -> Int64 {
         let units: [(String, Int64)] = [("ms", 1), ("s", 1000), ("m", 60_000), ("h", 3_600_000)]
@@ -151,27 +160,22 @@ struct Engaged: AsyncParsableCommand {
         ]
         factory.defaultValueHistogramBuckets = [1, 10, 100, 1000, 5000, 20_000, 100_000, 500_000]
         MetricsSystem.bootstrap(factory)
-        var tokenTable: TokenTable?
-        if let tokens = self.tokens {
+        /// A start-up step whose failure is logged and ends the process with exit code 2.
+        func startupStep<Value>(_ context: String = "", _ step: () throws -> Value) throws -> Value {
             do {
-                tokenTable = try TokenTable(contentsOf: tokens)
+                return try step()
             } catch {
-                logger.critical("\(error)")
+                logger.critical("\(context)\(error)")
                 throw ExitCode(2)
             }
         }
+        let tokenTable = try self.tokens.map { path in try startupStep { try TokenTable(contentsOf: path) } }
         var tls: NIOSSLContext?
         if let tlsCert, let tlsKey {
-            do {
-                tls = try ServerTLS.makeContext(certificateFile: tlsCert, keyFile: tlsKey)
-            } catch {
-                logger.critical("\(error)")
-                throw ExitCode(2)
-            }
+            tls = try startupStep { try ServerTLS.makeContext(certificateFile: tlsCert, keyFile: tlsKey) }
         }
-        let store: EngageStore
-        do {
-            store = try EngageStore(
+        let store = try startupStep("cannot open the data directory: ") {
+            try EngageStore(
                 configuration: StoreConfiguration(
                     path: self.data,
                     timeZone: self.timezone,
@@ -184,13 +188,9 @@ struct Engaged: AsyncParsableCommand {
                 ),
                 logger: Logger(label: "engaged.store")
             )
-        } catch {
-            logger.critical("cannot open the data directory: \(error)")
-            throw ExitCode(2)
         }
         let queryPool = NIOThreadPool(numberOfThreads: self.queryThreads)
         queryPool.start()
-        let portFile = self.portFile
         let server = EngageServer(
             configuration: ServerConfiguration(
                 host: self.host,
@@ -210,32 +210,18 @@ struct Engaged: AsyncParsableCommand {
             store: store,
             queryPool: queryPool,
             logger: Logger(label: "engaged.server"),
-            onListening: { address in
-                if let portFile, let port = address.port {
-                    try? "\(port)\n".write(toFile: portFile, atomically: true, encoding: .utf8)
-                }
-            }
+            onListening: Self.writePort(to: self.portFile)
         )
-        do {
-            try server.configuration.checkExposure()
-        } catch {
-            logger.critical("\(error)")
-            throw ExitCode(2)
-        }
+        try startupStep { try server.configuration.checkExposure() }
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: StoreService(store: store)), .init(service: server)]
         if let metricsPort = self.metricsPort {
-            let metricsPortFile = self.metricsPortFile
             services.append(
                 .init(
                     service: MetricsEndpoint(
                         host: self.metricsHost,
                         port: metricsPort,
                         logger: Logger(label: "engaged.metrics"),
-                        onListening: { address in
-                            if let metricsPortFile, let port = address.port {
-                                try? "\(port)\n".write(toFile: metricsPortFile, atomically: true, encoding: .utf8)
-                            }
-                        },
+                        onListening: Self.writePort(to: self.metricsPortFile),
                         render: { registry.emitToBuffer() }
                     )
                 )
