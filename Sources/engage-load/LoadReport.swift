@@ -51,7 +51,8 @@ struct LoadReport {
             } else {
                 text = Self.render(value).replacingOccurrences(of: "\"", with: "")
             }
-            return name.padding(toLength: 18, withPad: " ", startingAt: 0) + text
+            // Names longer than the column keep their full length (padding(toLength:) would cut them).
+            return name.padding(toLength: Swift.max(18, name.count + 2), withPad: " ", startingAt: 0) + text
         }.joined(separator: "\n")
     }
 
