@@ -36,6 +36,9 @@ var package = Package(
         .target(name: "LMDB", dependencies: ["CLMDB"], swiftSettings: swiftSettings),
         // Domain values shared by the store, the protocol, the client and the tools. No dependencies.
         .target(name: "EngageModel", swiftSettings: swiftSettings),
+        // The import format (JSON lines of actions, users and events) read at byte level; shared by `engage
+        // import` and the HTTP API.
+        .target(name: "EngageJSONLines", dependencies: ["EngageModel"], swiftSettings: swiftSettings),
         // The wire protocol: the only module that knows byte layouts.
         .target(
             name: "EngageProtocol",
@@ -99,6 +102,8 @@ var package = Package(
             dependencies: [
                 "EngageServer",
                 "EngageStore",
+                "EngageCommandLine",
+                "EngageModel",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -116,6 +121,7 @@ var package = Package(
             dependencies: [
                 "EngageClient",
                 "EngageCommandLine",
+                "EngageJSONLines",
                 "EngageModel",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
@@ -151,7 +157,7 @@ var package = Package(
         ),
         .testTarget(
             name: "EngageStoreTests",
-            dependencies: ["EngageStore", "EngageModel", "LMDB", "EngageTestSupport"],
+            dependencies: ["EngageStore", "EngageModel", "EngageJSONLines", "LMDB", "EngageTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

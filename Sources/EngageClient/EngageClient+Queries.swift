@@ -6,7 +6,7 @@ extension EngageClient {
     func call<Value>(_ request: Request, _ extract: (Response) -> Value?) async throws -> Value {
         let response = try await self.send(request)
         guard let value = extract(response) else {
-            throw EngageClientError.unexpectedResponse("\(response.type) to \(request.type)")
+            throw EngageClientError.unexpected("\(response.type) to \(request.type)")
         }
         return value
     }
@@ -106,6 +106,11 @@ extension EngageClient {
     /// (a new or empty directory); returns its size in bytes. `engaged --data path` starts from it.
     public func backup(to path: String) async throws -> Int {
         try await self.call(.backup(path: path)) { if case .backupResult(let bytes) = $0 { return bytes } else { return nil } }
+    }
+
+    /// The values of `dimension` that at least one user holds, and how many users hold each.
+    public func values(_ dimension: EngageModel.Dimension) async throws -> [DimensionValueRow] {
+        try await self.call(.queryValues(dimension)) { if case .valuesResult(let rows) = $0 { return rows } else { return nil } }
     }
 
     /// Re-derives every derived record from the raw events.

@@ -55,64 +55,94 @@ public final class EngageClient: Sendable {
         token: String = "",
         clientName: String = "engage-client",
         tls: EngageTLS? = nil,
+        connectTimeout: TimeAmount = .seconds(10),
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> EngageClient {
+        let address = host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
         let sslContext: NIOSSLContext?
         do {
             sslContext = try tls.map { try NIOSSLContext(configuration: $0.configuration()) }
         } catch {
-            throw EngageClientError.tls("cannot set up TLS: \(error)")
+            throw EngageClientError(.tls, "cannot set up TLS: \(error)", underlying: error)
         }
         let serverHostname = tls?.serverName ?? (EngageTLS.isIPAddress(host) ? nil : host)
-        let channel = try await ClientBootstrap(group: eventLoopGroup)
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
-            .connectTimeout(.seconds(10))
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    if let sslContext {
-                        try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: sslContext, serverHostname: serverHostname))
+        let channel: any Channel
+        do {
+            channel = try await ClientBootstrap(group: eventLoopGroup)
+                .channelOption(.socketOption(.tcp_nodelay), value: 1)
+                .connectTimeout(connectTimeout)
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        if let sslContext {
+                            try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: sslContext, serverHostname: serverHostname))
+                        } else {
+                            try channel.pipeline.syncOperations.addHandler(PlaintextPeerCheck())
+                        }
+                        try channel.pipeline.syncOperations.addHandler(
+                            ByteToMessageHandler(FrameDecoder(maximumLength: Self.maximumResponseLength))
+                        )
+                        try channel.pipeline.syncOperations.addHandler(MessageToByteHandler(FrameEncoder()))
+                        try channel.pipeline.syncOperations.addHandler(ResponseRouter())
                     }
-                    // Responses are bounded by what we ask for; the limit only guards against a broken peer.
-                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoder(maximumLength: Int(UInt32.max))))
-                    try channel.pipeline.syncOperations.addHandler(MessageToByteHandler(FrameEncoder()))
-                    try channel.pipeline.syncOperations.addHandler(ResponseRouter())
                 }
-            }
-            .connect(host: host, port: port).get()
+                .connect(host: host, port: port).get()
+        } catch {
+            throw ConnectFailure.classify(error, address: address, timeout: connectTimeout)
+        }
         let hello = Request.hello(Hello(token: token, clientName: clientName))
         let response: Response
         do {
-            response = try await Self.send(hello.encode(requestID: 0), on: channel)
-        } catch EngageClientError.connectionClosed {
+            response = try await Self.send(hello.encode(requestID: Self.handshakeRequestID), on: channel, timeout: connectTimeout)
+        } catch let error as EngageClientError {
             try? await channel.close()
-            throw EngageClientError.closedDuringHandshake
+            throw ConnectFailure.handshake(error, address: address, tls: tls != nil, timeout: connectTimeout)
         } catch {
             try? await channel.close()
-            throw error
+            if error is NIOSSLError || error is BoringSSLError {
+                throw EngageClientError(.tls, "TLS failed: \(error)", underlying: error)
+            }
+            throw ConnectFailure.handshake(
+                EngageClientError(.notAnEngageServer, "\(error)", underlying: error), address: address, tls: tls != nil, timeout: connectTimeout
+            )
         }
         guard case .helloOK(let ok) = response else {
             try? await channel.close()
             if case .error(let error) = response { throw EngageClientError.server(error) }
-            throw EngageClientError.unexpectedResponse("\(response.type) to HELLO")
+            throw EngageClientError(.notAnEngageServer, "\(address) did not answer as an engaged server (it sent \(response.type) to HELLO)")
         }
         return EngageClient(channel: channel, server: ok)
     }
 
+    /// HELLO's request id: never one a later request uses (those start at 1), so that an ERROR about the
+    /// handshake cannot be mistaken for an answer to anything else.
+    static let handshakeRequestID: UInt32 = 0
+
+    /// Largest response frame accepted. Far above any answer a server gives, and below what the first four
+    /// bytes of any text protocol announce as a length ("HTTP" would be 1.2 GB, "-ERR" 760 MB): a client
+    /// pointed at another program fails at once instead of waiting for a gigabyte.
+    static let maximumResponseLength = 256 << 20
+
     static func parse(_ address: String) throws -> (String, Int) {
         guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]),
             (1...65535).contains(port)
-        else { throw EngageClientError.invalidAddress(address) }
+        else { throw EngageClientError(.invalidAddress, "cannot read the server address '\(address)': use HOST:PORT") }
         var host = String(address[..<colon])
         if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
         return (host.isEmpty ? "127.0.0.1" : host, port)
     }
 
-    static func send(_ frame: Frame, on channel: any Channel) async throws -> Response {
+    static func send(_ frame: Frame, on channel: any Channel, timeout: TimeAmount? = nil) async throws -> Response {
         let promise = channel.eventLoop.makePromise(of: Response.self)
         // A write can fail after the router is gone (the connection closed and its pipeline was torn
         // down); the router never saw the request then, so the failed write must fail it.
         let written = channel.eventLoop.makePromise(of: Void.self)
         written.futureResult.whenFailure { promise.fail($0) }
+        if let timeout {
+            let deadline = channel.eventLoop.scheduleTask(in: timeout) {
+                promise.fail(EngageClientError(.timeout, "no answer within \(timeout.nanoseconds / 1_000_000_000) s"))
+            }
+            promise.futureResult.whenComplete { _ in deadline.cancel() }
+        }
         channel.writeAndFlush(PendingRequest(frame: frame, promise: promise), promise: written)
         return try await promise.futureResult.get()
     }
@@ -145,7 +175,7 @@ public final class EngageClient: Sendable {
     public func ping() async throws {
         let nonce = UInt64.random(in: 0...UInt64.max)
         guard case .pong(let echoed) = try await self.send(.ping(nonce: nonce)), echoed == nonce else {
-            throw EngageClientError.unexpectedResponse("PONG with another nonce")
+            throw EngageClientError.unexpected("PONG with another nonce")
         }
     }
 
@@ -153,7 +183,7 @@ public final class EngageClient: Sendable {
     public func defineActions(_ actions: [ActionDefinition]) async throws -> BatchResult {
         try await self.chunked(actions, limit: min(Int(self.server.maximumBatchItems), Int(UInt16.max))) { chunk in
             guard case .defineActionsResult(let result) = try await self.send(.defineActions(chunk)) else {
-                throw EngageClientError.unexpectedResponse("not DEFINE_ACTIONS_RESULT")
+                throw EngageClientError.unexpected("not DEFINE_ACTIONS_RESULT")
             }
             return result
         }
@@ -163,7 +193,7 @@ public final class EngageClient: Sendable {
     public func upsertUsers(_ users: [UserProfile]) async throws -> BatchResult {
         try await self.chunked(users, limit: Int(self.server.maximumBatchItems)) { chunk in
             guard case .upsertUsersResult(let result) = try await self.send(.upsertUsers(chunk)) else {
-                throw EngageClientError.unexpectedResponse("not UPSERT_USERS_RESULT")
+                throw EngageClientError.unexpected("not UPSERT_USERS_RESULT")
             }
             return result
         }
@@ -180,7 +210,7 @@ public final class EngageClient: Sendable {
 
     func ingestBatch(_ events: [Event]) async throws -> BatchResult {
         guard case .ingestResult(let result) = try await self.send(.ingestEvents(IngestBatch(events: events))) else {
-            throw EngageClientError.unexpectedResponse("not INGEST_RESULT")
+            throw EngageClientError.unexpected("not INGEST_RESULT")
         }
         return result
     }
@@ -188,14 +218,14 @@ public final class EngageClient: Sendable {
     /// Daily DAU, WAU, MAU (and their ratios on each row) over [from, to].
     public func activity(_ query: ActivityQuery) async throws -> [ActivityRow] {
         guard case .activityResult(let rows) = try await self.send(.queryActivity(query)) else {
-            throw EngageClientError.unexpectedResponse("not ACTIVITY_RESULT")
+            throw EngageClientError.unexpected("not ACTIVITY_RESULT")
         }
         return rows
     }
 
     public func stats() async throws -> StoreStats {
         guard case .statsResult(let stats) = try await self.send(.stats) else {
-            throw EngageClientError.unexpectedResponse("not STATS_RESULT")
+            throw EngageClientError.unexpected("not STATS_RESULT")
         }
         return stats
     }
@@ -254,7 +284,7 @@ extension EngageClient {
         switch response {
         case .ingestResult(let result): return result
         case .error(let error): throw EngageClientError.server(error)
-        default: throw EngageClientError.unexpectedResponse("\(response.type) to INGEST_EVENTS")
+        default: throw EngageClientError.unexpected("\(response.type) to INGEST_EVENTS")
         }
     }
 }

@@ -35,7 +35,7 @@ final class ResponseRouter: ChannelDuplexHandler {
         do {
             response = try Response.decode(frame)
         } catch {
-            self.failAll(EngageClientError.unexpectedResponse("\(error)"))
+            self.failAll(EngageClientError(.notAnEngageServer, "the server sent a frame that cannot be read: \(error)", underlying: error))
             context.close(promise: nil)
             return
         }
@@ -48,14 +48,18 @@ final class ResponseRouter: ChannelDuplexHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        self.failAll(EngageClientError.connectionClosed)
+        self.failAll(EngageClientError.closed)
         context.fireChannelInactive()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         switch error {
-        case let error as NIOSSLError: self.failAll(EngageClientError.tls("\(error)"))
-        case let error as BoringSSLError: self.failAll(EngageClientError.tls("\(error)"))
+        case let error as NIOSSLError: self.failAll(EngageClientError(.tls, "TLS failed: \(error)", underlying: error))
+        case let error as BoringSSLError: self.failAll(EngageClientError(.tls, "TLS failed: \(error)", underlying: error))
+        case let error as EngageClientError: self.failAll(error)
+        case let error as ProtocolError:
+            // The frame decoder refused what arrived (a length no engaged sends): not our protocol.
+            self.failAll(EngageClientError(.notAnEngageServer, "the server sent bytes that are not Engage frames (\(error.message))", underlying: error))
         default: self.failAll(error)
         }
         context.close(promise: nil)
@@ -66,5 +70,31 @@ final class ResponseRouter: ChannelDuplexHandler {
         let waiting = self.waiting
         self.waiting = [:]
         for promise in waiting.values { promise.fail(error) }
+    }
+}
+
+/// First handler of a plain (not TLS) connection: looks at the first bytes the server sends. A TLS server
+/// answers a plain HELLO with a TLS alert record (`15 03 0x`), which would otherwise read as a 350 MB frame
+/// length; say what it is instead. Removes itself after the first read.
+final class PlaintextPeerCheck: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let buffer = self.unwrapInboundIn(data)
+        if let first = buffer.getInteger(at: buffer.readerIndex, as: UInt8.self),
+            let second = buffer.getInteger(at: buffer.readerIndex + 1, as: UInt8.self),
+            first == 0x15 || first == 0x16, second == 0x03
+        {
+            context.fireErrorCaught(
+                EngageClientError(
+                    .notAnEngageServer,
+                    "it answered with TLS, so it only accepts TLS clients (connect with --tls, and --tls-ca if its certificate is not from a public authority)"
+                )
+            )
+            return
+        }
+        context.fireChannelRead(data)
+        context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
     }
 }

@@ -4,15 +4,15 @@ import Foundation
 
 /// Where the server is and how to reach it: the options `engage` and `engage-load` share.
 public struct ClientConnectionOptions: ParsableArguments {
-    @Option(name: .long, help: "Server address HOST:PORT; $ENGAGE_SERVER overrides the default.")
+    @Option(name: .long, help: "Server address HOST:PORT (default: $ENGAGE_SERVER, else 127.0.0.1:7733).")
     public var server: String = ProcessInfo.processInfo.environment["ENGAGE_SERVER"] ?? "127.0.0.1:7733"
 
     // Optional with the environment read at use: a default value would be printed by --help.
-    @Option(name: .long, help: "Authentication token (default: $ENGAGE_TOKEN).")
+    @Option(name: .long, help: "Authentication token (default: $ENGAGE_TOKEN). Visible in `ps`: prefer --token-file.")
     public var token: String?
 
-    /// `--token`, else `$ENGAGE_TOKEN`, else none.
-    public var effectiveToken: String { self.token ?? ProcessInfo.processInfo.environment["ENGAGE_TOKEN"] ?? "" }
+    @Option(name: .long, help: "File holding the authentication token (surrounding whitespace ignored).")
+    public var tokenFile: String?
 
     @Flag(name: .long, help: "Connect over TLS, trusting the system's certificate authorities (or --tls-ca).")
     public var tls = false
@@ -25,22 +25,33 @@ public struct ClientConnectionOptions: ParsableArguments {
 
     public init() {}
 
+    public func validate() throws {
+        if self.token != nil && self.tokenFile != nil { throw ValidationError("give --token or --token-file, not both") }
+        if let tokenFile, !FileManager.default.isReadableFile(atPath: tokenFile) {
+            throw ValidationError("cannot read the token file \(tokenFile)")
+        }
+    }
+
+    /// `--token`, else the contents of `--token-file`, else `$ENGAGE_TOKEN`, else none.
+    public func effectiveToken() throws -> String {
+        if let token { return token }
+        if let tokenFile {
+            guard let text = try? String(contentsOfFile: tokenFile, encoding: .utf8) else {
+                throw ValidationError("cannot read the token file \(tokenFile)")
+            }
+            return text.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        return ProcessInfo.processInfo.environment["ENGAGE_TOKEN"] ?? ""
+    }
+
     public var tlsOptions: EngageTLS? {
         guard self.tls || !self.tlsCA.isEmpty else { return nil }
         return EngageTLS(caFile: self.tlsCA.isEmpty ? nil : self.tlsCA, serverName: self.tlsServerName)
     }
 
-    /// Connects, or throws ``ConnectionFailed`` naming the server and the cause.
+    /// Connects and shakes hands; failures are ``EngageClientError``s whose message names the server and the
+    /// cause in words ("connection refused (is engaged running there?)").
     public func connect(clientName: String) async throws -> EngageClient {
-        do {
-            return try await EngageClient.connect(to: self.server, token: self.effectiveToken, clientName: clientName, tls: self.tlsOptions)
-        } catch {
-            throw ConnectionFailed(description: "cannot connect to \(self.server): \(error)")
-        }
+        try await EngageClient.connect(to: self.server, token: try self.effectiveToken(), clientName: clientName, tls: self.tlsOptions)
     }
-}
-
-/// The server could not be reached or refused the handshake (a runtime failure, not a usage error).
-public struct ConnectionFailed: Error, CustomStringConvertible {
-    public let description: String
 }

@@ -16,6 +16,10 @@ public enum Limits {
     public static let earliestTimestampMs: Int64 = 946_684_800_000
     /// Events may be at most this far ahead of the server clock.
     public static let futureToleranceMs: Int64 = 24 * 3_600_000
+    /// The local dates a store can hold (its keys store days since 1999-12-01 in two bytes): registration
+    /// dates, query ranges and every event's local day lie inside. Every event is after 2000-01-01T00:00Z,
+    /// which is 1999-12-31 west of UTC.
+    public static let storedDates = CivilDate(year: 1999, month: 12, day: 1)!...CivilDate(year: 2179, month: 5, day: 6)!
     /// Longest date range one query may span (10 years).
     public static let maxQueryDays = 3661
 }

@@ -134,9 +134,10 @@ public struct RetentionRow: Hashable, Sendable {
     public var cohort: CivilDate
     public var cohortSize: Int
     public var periodOffset: Int
-    public var retained: Int
+    /// nil: unknown, the offset's period ends after the store's last day.
+    public var retained: Int?
 
-    public init(group: String?, cohort: CivilDate, cohortSize: Int, periodOffset: Int, retained: Int) {
+    public init(group: String?, cohort: CivilDate, cohortSize: Int, periodOffset: Int, retained: Int?) {
         self.group = group
         self.cohort = cohort
         self.cohortSize = cohortSize
@@ -144,22 +145,42 @@ public struct RetentionRow: Hashable, Sendable {
         self.retained = retained
     }
 
-    public var rate: Double { self.cohortSize == 0 ? 0 : Double(self.retained) / Double(self.cohortSize) }
+    /// retained / cohort_size; nil when unknown.
+    public var rate: Double? { Ratio.of(self.retained, self.cohortSize) }
 }
 
+/// One period of the lifecycle. Every count is nil when the period ends after the store's last day.
 public struct LifecycleRow: Hashable, Sendable {
     public var period: CivilDate
-    public var new: Int
-    public var returning: Int
-    public var resurrecting: Int
-    public var dormant: Int
+    public var new: Int?
+    public var returning: Int?
+    public var resurrecting: Int?
+    public var dormant: Int?
 
-    public init(period: CivilDate, new: Int, returning: Int, resurrecting: Int, dormant: Int) {
+    public init(period: CivilDate, new: Int?, returning: Int?, resurrecting: Int?, dormant: Int?) {
         self.period = period
         self.new = new
         self.returning = returning
         self.resurrecting = resurrecting
         self.dormant = dormant
+    }
+
+    /// A period whose numbers are not known yet.
+    public static func unfinished(_ period: CivilDate) -> LifecycleRow {
+        LifecycleRow(period: period, new: nil, returning: nil, resurrecting: nil, dormant: nil)
+    }
+
+    public var isComplete: Bool { self.new != nil }
+}
+
+/// A value of a dimension and the users holding it (`cohort`: a registration month).
+public struct DimensionValueRow: Hashable, Sendable {
+    public var value: String
+    public var users: Int
+
+    public init(value: String, users: Int) {
+        self.value = value
+        self.users = users
     }
 }
 

@@ -15,7 +15,7 @@ extension ByteBuffer {
 
     /// Dates on the wire must lie in 1700-01-01 ... 2299-12-31: far outside anything a store holds, and
     /// inside what calendar arithmetic handles without overflow.
-    static let acceptedDayNumbers: ClosedRange<Int32> = -98_627...120_529
+    static let acceptedDayNumbers: ClosedRange<Int32> = -98_615...120_529
 
     static func checked(_ day: Int32, _ field: StaticString) throws(ProtocolError) -> CivilDate {
         guard Self.acceptedDayNumbers.contains(day) else {
@@ -25,6 +25,17 @@ extension ByteBuffer {
     }
 
     mutating func writeDate(_ date: CivilDate?) { self.writeInteger(date?.dayNumber ?? noDay) }
+
+    /// A `u32` count, or `FF FF FF FF` for "unknown".
+    mutating func readOptionalCount(_ field: StaticString) throws(ProtocolError) -> Int? {
+        let value = try self.read(UInt32.self, field)
+        return value == unknownCount ? nil : Int(value)
+    }
+
+    /// Counts past the largest u32 but one are clamped to it; unknown is `FF FF FF FF`.
+    mutating func writeOptionalCount(_ value: Int?) {
+        self.writeInteger(value.map { UInt32(clamping: min($0, Int(unknownCount) - 1)) } ?? unknownCount)
+    }
 
     mutating func readPeriod() throws(ProtocolError) -> Period {
         let raw = try self.read(UInt8.self, "period")
@@ -130,6 +141,11 @@ extension Request {
             return .rebuild
         case .backup:
             return .backup(path: try buffer.readShortString("path"))
+        case .queryValues:
+            guard let dimension = try Self.readDimension(&buffer, "dimension") else {
+                throw ProtocolError(.invalidQuery, "QUERY_VALUES needs a dimension; known: \(Dimension.allNames.joined(separator: ", "))")
+            }
+            return .queryValues(dimension)
         default:
             return nil
         }
@@ -188,6 +204,8 @@ extension Request {
             break
         case .backup(let path):
             buffer.writeShortString(path)
+        case .queryValues(let dimension):
+            buffer.writeShortString(dimension.name)
         default:
             return false
         }
@@ -246,7 +264,7 @@ extension Response {
                     RetentionRow(
                         group: group.isEmpty ? nil : group, cohort: try buffer.readDate("cohort"),
                         cohortSize: Int(try buffer.read(UInt32.self, "cohort_size")),
-                        periodOffset: Int(try buffer.read(UInt32.self, "period_offset")), retained: Int(try buffer.read(UInt32.self, "retained"))
+                        periodOffset: Int(try buffer.read(UInt32.self, "period_offset")), retained: try buffer.readOptionalCount("retained")
                     )
                 )
             }
@@ -257,9 +275,9 @@ extension Response {
             for _ in 0..<count {
                 rows.append(
                     LifecycleRow(
-                        period: try buffer.readDate("period"), new: Int(try buffer.read(UInt32.self, "new")),
-                        returning: Int(try buffer.read(UInt32.self, "returning")),
-                        resurrecting: Int(try buffer.read(UInt32.self, "resurrecting")), dormant: Int(try buffer.read(UInt32.self, "dormant"))
+                        period: try buffer.readDate("period"), new: try buffer.readOptionalCount("new"),
+                        returning: try buffer.readOptionalCount("returning"),
+                        resurrecting: try buffer.readOptionalCount("resurrecting"), dormant: try buffer.readOptionalCount("dormant")
                     )
                 )
             }
@@ -373,6 +391,13 @@ extension Response {
             return .rebuildResult
         case .backupResult:
             return .backupResult(bytes: try buffer.readCount64("bytes"))
+        case .valuesResult:
+            let count = try buffer.readCount("row_count", minimumSize: 10)
+            var rows: [DimensionValueRow] = []
+            for _ in 0..<count {
+                rows.append(DimensionValueRow(value: try buffer.readShortString("value"), users: try buffer.readCount64("users")))
+            }
+            return .valuesResult(rows)
         default:
             return nil
         }
@@ -411,13 +436,13 @@ extension Response {
                 buffer.writeDate(row.cohort)
                 buffer.writeInteger(UInt32(clamping: row.cohortSize))
                 buffer.writeInteger(UInt32(clamping: row.periodOffset))
-                buffer.writeInteger(UInt32(clamping: row.retained))
+                buffer.writeOptionalCount(row.retained)
             }
         case .lifecycleResult(let rows):
             buffer.writeInteger(UInt32(rows.count))
             for row in rows {
                 buffer.writeDate(row.period)
-                for value in [row.new, row.returning, row.resurrecting, row.dormant] { buffer.writeInteger(UInt32(clamping: value)) }
+                for value in [row.new, row.returning, row.resurrecting, row.dormant] { buffer.writeOptionalCount(value) }
             }
         case .sessionsResult(let summary):
             for value in [summary.sessions, summary.users, summary.totalDurationSeconds, summary.totalActions, summary.bounces] {
@@ -494,6 +519,12 @@ extension Response {
             break
         case .backupResult(let bytes):
             buffer.writeInteger(UInt64(bytes))
+        case .valuesResult(let rows):
+            buffer.writeInteger(UInt32(rows.count))
+            for row in rows {
+                buffer.writeShortString(row.value)
+                buffer.writeInteger(UInt64(row.users))
+            }
         default:
             return false
         }

@@ -231,9 +231,9 @@ extension Response {
                     ActivityRow(
                         group: group.isEmpty ? nil : group,
                         date: try buffer.readDate("date"),
-                        dau: Int(try buffer.read(UInt32.self, "dau")),
-                        wau: Int(try buffer.read(UInt32.self, "wau")),
-                        mau: Int(try buffer.read(UInt32.self, "mau"))
+                        dau: try buffer.readOptionalCount("dau"),
+                        wau: try buffer.readOptionalCount("wau"),
+                        mau: try buffer.readOptionalCount("mau")
                     )
                 )
             }
@@ -311,9 +311,9 @@ extension Response {
             for row in rows {
                 buffer.writeShortString(row.group ?? "")
                 buffer.writeInteger(row.date.dayNumber)
-                buffer.writeInteger(UInt32(clamping: row.dau))
-                buffer.writeInteger(UInt32(clamping: row.wau))
-                buffer.writeInteger(UInt32(clamping: row.mau))
+                buffer.writeOptionalCount(row.dau)
+                buffer.writeOptionalCount(row.wau)
+                buffer.writeOptionalCount(row.mau)
             }
         case .statsResult(let stats):
             buffer.writeInteger(UInt64(stats.events))

@@ -23,6 +23,7 @@ public enum MessageType: UInt8, Sendable, CaseIterable {
     case verify = 0x12
     case rebuild = 0x13
     case backup = 0x14
+    case queryValues = 0x15
 
     case helloOK = 0x81
     case pong = 0x82
@@ -44,6 +45,7 @@ public enum MessageType: UInt8, Sendable, CaseIterable {
     case verifyResult = 0x92
     case rebuildResult = 0x93
     case backupResult = 0x94
+    case valuesResult = 0x95
     case error = 0xFF
 
     /// The response type answering this request type.
@@ -125,6 +127,8 @@ public enum Request: Equatable, Sendable {
     case rebuild
     /// A consistent, compacted copy of the data directory into `path` on the server's machine.
     case backup(path: String)
+    /// The values of a dimension that at least one user holds.
+    case queryValues(Dimension)
 
     public var type: MessageType {
         switch self {
@@ -148,6 +152,7 @@ public enum Request: Equatable, Sendable {
         case .verify: return .verify
         case .rebuild: return .rebuild
         case .backup: return .backup
+        case .queryValues: return .queryValues
         }
     }
 
@@ -187,6 +192,7 @@ public enum Response: Equatable, Sendable {
     case rebuildResult
     /// Bytes of the copy written.
     case backupResult(bytes: Int)
+    case valuesResult([DimensionValueRow])
     case error(ProtocolError)
 
     public var type: MessageType {
@@ -211,6 +217,7 @@ public enum Response: Equatable, Sendable {
         case .verifyResult: return .verifyResult
         case .rebuildResult: return .rebuildResult
         case .backupResult: return .backupResult
+        case .valuesResult: return .valuesResult
         case .error: return .error
         }
     }
@@ -225,3 +232,6 @@ enum UserFieldBit {
 
 /// Day numbers on the wire: signed days since 1970-01-01. "None" is Int32.min.
 let noDay = Int32.min
+
+/// A `u32` count that is not known (a day or period after the store's last day): `FF FF FF FF`.
+let unknownCount = UInt32.max

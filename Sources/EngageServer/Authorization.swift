@@ -13,7 +13,7 @@ extension Request {
         case .hello, .ping: return nil
         case .defineActions, .upsertUsers, .ingestEvents: return .ingest
         case .queryActivity, .stats, .queryActiveDays, .queryTiers, .queryTransitions, .queryRetention, .queryLifecycle,
-            .querySessions, .queryUser, .queryAtRisk, .queryActions, .export:
+            .querySessions, .queryUser, .queryAtRisk, .queryActions, .export, .queryValues:
             return .query
         case .verify, .rebuild, .backup: return .admin
         }

@@ -68,24 +68,32 @@ public struct RequestHandler: Sendable {
                 return .rebuildResult
             case .backup(let path):
                 return .backupResult(bytes: try await self.query { try $0.backup(to: path) })
+            case .queryValues(let dimension):
+                return .valuesResult(try await self.query { try $0.dimensionValues(dimension) })
             case .hello, .ping:
                 return .error(ProtocolError(.internalError, "handled by the connection"))
             }
-        } catch let error as QueryError {
-            return .error(ProtocolError(.invalidQuery, error.description))
-        } catch let error as StoreOpenError {
-            return .error(ProtocolError(.invalidField, error.description))
-        } catch let error as StoreWriteError {
-            switch error.kind {
-            case .storageFull: return .error(ProtocolError(.storageFull, error.description))
-            case .closed: return .error(ProtocolError(.shuttingDown, error.description))
-            case .failed:
-                self.logger.error("request failed", metadata: ["error": "\(error)"])
-                return .error(ProtocolError(.internalError, error.description))
-            }
+        } catch let error as StoreError {
+            let code = Self.protocolCode(of: error.code)
+            if code == .internalError { self.logger.error("request failed", metadata: ["error": "\(error)"]) }
+            return .error(ProtocolError(code, error.message))
         } catch {
             self.logger.error("request failed", metadata: ["error": "\(error)"])
             return .error(ProtocolError(.internalError, "\(error)"))
+        }
+    }
+
+    /// The protocol's error code for a store failure: refusals the client can act on keep their own code;
+    /// only real failures are `internal_error`.
+    static func protocolCode(of code: StoreError.Code) -> ErrorCode {
+        switch code {
+        case .invalidQuery: return .invalidQuery
+        case .invalidCursor: return .invalidCursor
+        case .storageFull: return .storageFull
+        case .closed: return .shuttingDown
+        case .rawEventsDropped: return .rawEventsDropped
+        case .backupFailed: return .backupFailed
+        default: return .internalError
         }
     }
 }

@@ -7,18 +7,24 @@ extension EngageStore {
     /// Without filters and breakdown this reads the maintained series: time proportional to days. Otherwise
     /// it sweeps the per-day active sets from `from - 29`, intersected with the matching users: time
     /// proportional to days plus the matching users' active days. Raw events are never read.
+    ///
+    /// Days after the store's last day are unfinished: their rows carry nil counts.
     public func activity(_ query: ActivityQuery) throws -> [ActivityRow] {
-        guard let from = query.from.storeDay, let to = query.to.storeDay, from <= to else {
-            throw QueryError(.invalidRange, "from \(query.from) must not be after to \(query.to), both within 1999-12-01 ... 2179")
-        }
-        guard Int(to) - Int(from) < Limits.maxQueryDays else {
-            throw QueryError(.invalidRange, "a query spans at most \(Limits.maxQueryDays) days")
-        }
+        try Self.checkRange(query.from, query.to)
+        let from = Int(query.from.storeDay!)
+        let to = Int(query.to.storeDay!)
         return try self.read { txn, reader in
-            if query.filters.isEmpty && query.breakdown == nil {
-                return try Self.maintainedSeries(from: Int(from), to: Int(to), txn, reader)
+            var rows =
+                query.filters.isEmpty && query.breakdown == nil
+                ? try Self.maintainedSeries(from: from, to: to, txn, reader)
+                : try Self.sweptSeries(query, from: from, to: to, txn, reader)
+            let lastDay = try reader.lastDay(txn)
+            for index in rows.indices where !reader.isFinished(rows[index].date...rows[index].date, lastDay: lastDay) {
+                rows[index].dau = nil
+                rows[index].wau = nil
+                rows[index].mau = nil
             }
-            return try Self.sweptSeries(query, from: Int(from), to: Int(to), txn, reader)
+            return rows
         }
     }
 

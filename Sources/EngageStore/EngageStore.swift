@@ -12,6 +12,8 @@ import NIOConcurrencyHelpers
 public final class EngageStore: Sendable {
     public let configuration: StoreConfiguration
     let environment: Environment
+    /// Held until ``close()``: one process per data directory.
+    private let lock: DataDirectoryLock
     let schema: Schema
     let settings: StoreSettings
     private let writer: StoreWriter
@@ -23,13 +25,23 @@ public final class EngageStore: Sendable {
     public var powerThreshold: Int { self.settings.powerThreshold }
 
     /// Opens or creates the data directory, rebuilds the event-id filter and starts the writer.
+    ///
+    /// Takes the directory's ``DataDirectoryLock`` before LMDB opens anything: a second process on the same
+    /// directory fails with ``StoreError/Code-swift.struct/directoryInUse`` and changes nothing. Settings are
+    /// checked before the directory is created, so a typo creates nothing on disk.
     public init(configuration: StoreConfiguration, logger: Logger = Logger(label: "engage.store")) throws {
+        try configuration.validate()
         let directory = configuration.path
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), !isDirectory.boolValue {
+            throw StoreError(.cannotOpen, "\(directory) is a file, not a data directory")
+        }
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         } catch {
-            throw StoreOpenError("cannot create the data directory \(directory): \(error.localizedDescription)")
+            throw StoreError(.cannotOpen, "cannot create the data directory \(directory): \(error.localizedDescription)")
         }
+        let lock = try DataDirectoryLock(directory: directory)
         var options = Environment.Options(
             mapSize: configuration.initialMapSize,
             maxDatabases: Schema.databaseCount + 2,
@@ -44,7 +56,7 @@ public final class EngageStore: Sendable {
         do {
             environment = try Environment(path: directory, options: options)
         } catch {
-            throw StoreOpenError("cannot open the data directory \(directory): \(error)")
+            throw StoreError(.cannotOpen, "cannot open the data directory \(directory): \(error)")
         }
         let schema = try Schema(environment: environment)
         let (settings, catalog, counters) = try environment.write { txn in
@@ -73,6 +85,7 @@ public final class EngageStore: Sendable {
             )
         }
         self.configuration = configuration
+        self.lock = lock
         self.environment = environment
         self.schema = schema
         self.settings = settings
@@ -90,9 +103,10 @@ public final class EngageStore: Sendable {
         self.writer.start()
     }
 
-    /// Commits what is queued, stops the writer. Further writes fail with ``StoreWriteError/Kind/closed``.
+    /// Commits what is queued, stops the writer. Further writes fail with ``StoreError/Code-swift.struct/closed``.
     public func close() {
         self.writer.close()
+        self.lock.release()
     }
 
     // MARK: - Writes
@@ -150,6 +164,12 @@ public final class EngageStore: Sendable {
         }
     }
 
+    /// The values of `dimension` that at least one user holds (for `cohort`: registration months), with how
+    /// many users hold each, ordered by value.
+    public func dimensionValues(_ dimension: EngageModel.Dimension) throws -> [DimensionValueRow] {
+        try self.read { txn, reader in try reader.dimensionValues(dimension, txn) }
+    }
+
     /// Runs `body` in a read-only transaction with a ``StoreReader``.
     func read<Result>(_ body: (borrowing Transaction, StoreReader) throws -> Result) throws -> Result {
         try self.environment.read { txn in
@@ -162,20 +182,31 @@ extension EngageStore {
     /// Writes a consistent, compacted copy of the data directory into `path` (created; it must not hold a
     /// data file already). Runs in a read transaction, so writes go on meanwhile; the copy is the store as of
     /// that transaction, and `engaged --data path` starts from it. Returns the copy's size in bytes.
+    ///
+    /// The target is locked while the copy is written, so no server can start on a half-written copy, and a
+    /// directory another process holds (this store's own included) is refused.
     public func backup(to path: String) throws -> Int {
         let manager = FileManager.default
         if manager.fileExists(atPath: path + "/data.mdb") {
-            throw StoreOpenError("\(path) already holds a data directory; back up into a new or empty directory")
+            throw StoreError(.backupFailed, "\(path) already holds a data directory; back up into a new or empty directory")
         }
         do {
             try manager.createDirectory(atPath: path, withIntermediateDirectories: true)
         } catch {
-            throw StoreOpenError("cannot create \(path): \(error.localizedDescription)")
+            throw StoreError(.backupFailed, "cannot create \(path): \(error.localizedDescription)")
         }
+        let lock: DataDirectoryLock
+        do {
+            lock = try DataDirectoryLock(directory: path)
+        } catch {
+            throw StoreError(.backupFailed, "cannot back up into \(path): \(error.message)")
+        }
+        defer { lock.release() }
         do {
             try self.environment.copy(to: path, compact: true)
         } catch {
-            throw StoreOpenError("backup into \(path) failed: \(error)")
+            if error.isDiskFull { throw StoreError(.backupFailed, "backup into \(path) failed: the disk is full") }
+            throw StoreError(.backupFailed, "backup into \(path) failed: \(error)")
         }
         return (try? manager.attributesOfItem(atPath: path + "/data.mdb"))?[.size] as? Int ?? 0
     }

@@ -239,9 +239,10 @@ extension EngageStore {
         _ selection: Selection = Selection()
     ) throws -> [RetentionRow] {
         try Self.checkRange(from, to)
-        guard (0...400).contains(periods) else { throw QueryError(.invalidValue, "periods must be 0...400, not \(periods)") }
+        guard (0...400).contains(periods) else { throw StoreError(.invalidQuery, "periods must be 0...400, not \(periods)") }
         return try self.read { txn, reader in
             let grouping = try reader.grouping(selection, txn)
+            let lastDay = try reader.lastDay(txn)
             var activeByPeriod: [CivilDate: UserSet] = [:]
             var rows: [RetentionRow] = []
             for cohort in period.starts(overlapping: from, to) {
@@ -258,8 +259,12 @@ extension EngageStore {
                 }
                 for (group, name) in grouping.names.enumerated() where sizes[group] > 0 {
                     for offset in 0...periods {
+                        let days = period.days(from: period.advance(cohort, by: offset))
                         rows.append(
-                            RetentionRow(group: name, cohort: cohort, cohortSize: sizes[group], periodOffset: offset, retained: retained[group][offset])
+                            RetentionRow(
+                                group: name, cohort: cohort, cohortSize: sizes[group], periodOffset: offset,
+                                retained: reader.isFinished(days, lastDay: lastDay) ? retained[group][offset] : nil
+                            )
                         )
                     }
                 }
@@ -279,7 +284,12 @@ extension EngageStore {
             for user in 0..<capacity where grouping.group(UInt32(user)) >= 0 { everyone.insert(UInt32(user)) }
             var rows: [LifecycleRow] = []
             var previous: UserSet?
+            let lastDay = try reader.lastDay(txn)
             for start in period.starts(overlapping: from, to) {
+                guard reader.isFinished(period.days(from: start), lastDay: lastDay) else {
+                    rows.append(.unfinished(start))
+                    continue
+                }
                 let before = try previous ?? reader.activeUsers(period.days(from: period.advance(start, by: -1)), capacity: capacity, txn)
                     .intersection(everyone)
                 let active = try reader.activeUsers(period.days(from: start), capacity: capacity, txn).intersection(everyone)
@@ -344,7 +354,7 @@ extension EngageStore {
     /// Users whose rolling tier seven days before `asOf` was regular or better and who have no active day in
     /// [asOf - 6, asOf]: most active first (active days, then actions, in that earlier window).
     public func atRisk(asOf: CivilDate, limit: Int, _ selection: Selection = Selection()) throws -> [AtRiskRow] {
-        guard asOf.storeDay != nil else { throw QueryError(.invalidRange, "\(asOf) is outside the dates a store holds") }
+        try Self.checkRange(asOf, asOf)
         return try self.read { txn, reader in
             let grouping = try reader.grouping(Selection(filters: selection.filters), txn)
             let before = asOf.adding(days: -7)
@@ -473,12 +483,23 @@ extension EngageStore {
         }
     }
 
-    static func checkRange(_ from: CivilDate, _ to: CivilDate) throws {
-        guard from.storeDay != nil, to.storeDay != nil, from <= to else {
-            throw QueryError(.invalidRange, "from \(from) must not be after to \(to), both within 1999-12-01 ... 2179")
+    /// The one check of a query's date range: both days inside what a store holds, in order, at most
+    /// ``Limits/maxQueryDays`` apart. Messages give the valid domain.
+    static func checkRange(_ from: CivilDate, _ to: CivilDate) throws(StoreError) {
+        let domain = Limits.storedDates
+        for date in [from, to] where !domain.contains(date) {
+            throw StoreError(
+                .invalidQuery,
+                "\(date) is outside the dates a store holds (\(domain.lowerBound) ... \(domain.upperBound))"
+            )
         }
-        guard Int(to.dayNumber) - Int(from.dayNumber) < Limits.maxQueryDays else {
-            throw QueryError(.invalidRange, "a query spans at most \(Limits.maxQueryDays) days")
+        guard from <= to else { throw StoreError(.invalidQuery, "from \(from) is after to \(to)") }
+        let days = Int(to.dayNumber) - Int(from.dayNumber) + 1
+        guard days <= Limits.maxQueryDays else {
+            throw StoreError(
+                .invalidQuery,
+                "a query spans at most \(Limits.maxQueryDays) days (10 years); \(from) ... \(to) is \(days) days"
+            )
         }
     }
 }

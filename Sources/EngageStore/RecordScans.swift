@@ -104,7 +104,7 @@ extension EngageStore {
         emit: (Row) throws -> Void
     ) throws {
         guard let first = from.storeDay, let last = to.storeDay, first <= last else {
-            throw QueryError(.invalidRange, "from \(from) must not be after to \(to)")
+            throw StoreError(.invalidQuery, "from \(from) must not be after to \(to)")
         }
         var names = UserNames(users: self.schema.users)
         for day in Int(first)...Int(last) {

@@ -53,22 +53,38 @@ extension EngageStore {
         limit: Int
     ) throws -> ExportPage {
         let limit = max(1, min(limit, Self.maximumExportPage))
+        let resumed = try cursor.map { try ExportCursor(decoding: $0, store: self.settings.storeID, table: table, from: from, to: to) }
+        let position = resumed?.position
+        let page: ExportPage
+        var range: ClosedRange<CivilDate>?
         switch table {
         case .users:
-            return try self.exportUsers(after: cursor, limit: limit)
+            page = try self.exportUsers(after: position, limit: limit)
         case .actions:
-            return try self.exportActions(after: cursor, limit: limit)
+            page = try self.exportActions(after: position, limit: limit)
         case .dates, .events, .sessions, .dailyActivity:
-            let stats = try self.stats()
-            guard let first = from ?? stats.firstDay, let last = to ?? stats.lastDay else { return ExportPage(rows: [], next: nil) }
-            try Self.checkRange(first, last)
+            // The range is resolved once, at the first page, and carried by the cursor: an export without
+            // --from/--to does not grow while events arrive.
+            if let resumed {
+                range = resumed.range
+            } else {
+                let stats = try self.stats()
+                guard let first = from ?? stats.firstDay, let last = to ?? stats.lastDay else { return ExportPage(rows: [], next: nil) }
+                try Self.checkRange(first, last)
+                range = first...last
+            }
+            let (first, last) = (range!.lowerBound, range!.upperBound)
             switch table {
-            case .dates: return Self.exportDates(first, last, after: cursor, limit: limit)
-            case .events: return try self.exportEvents(first, last, after: cursor, limit: limit)
-            case .sessions: return try self.exportSessions(first, last, after: cursor, limit: limit)
-            default: return try self.exportDaily(first, last, after: cursor, limit: limit)
+            case .dates: page = try Self.exportDates(first, last, after: position, limit: limit)
+            case .events: page = try self.exportEvents(first, last, after: position, limit: limit)
+            case .sessions: page = try self.exportSessions(first, last, after: position, limit: limit)
+            default: page = try self.exportDaily(first, last, after: position, limit: limit)
             }
         }
+        let next = page.next.map {
+            ExportCursor(store: self.settings.storeID, table: table, from: from, to: to, range: range, position: $0).encoded()
+        }
+        return ExportPage(rows: page.rows, next: next)
     }
 
     /// Walks `database` from the first key of day `first` (or just after `cursor`) while keys stay on or
@@ -83,6 +99,10 @@ extension EngageStore {
         _ body: (Entry) throws -> Int
     ) throws -> [UInt8]? {
         let start = cursor.map { $0 + [0] } ?? Key.u16(first.storeDay!)
+        // A cursor outside the range cannot come from this export.
+        if let cursor, cursor.count < 2 || cursor.readU16(at: 0) < first.storeDay! || cursor.readU16(at: 0) > last.storeDay! {
+            throw StoreError(.invalidCursor, "the export cursor points outside \(first) ... \(last)")
+        }
         let lastDay = last.storeDay!
         var count = 0
         var bytes = 0
@@ -144,8 +164,12 @@ extension EngageStore {
         }
     }
 
-    private static func exportDates(_ first: CivilDate, _ last: CivilDate, after cursor: [UInt8]?, limit: Int) -> ExportPage {
-        var date = cursor.map { CivilDate(dayNumber: Int32(bitPattern: $0.readU32(at: 0))).adding(days: 1) } ?? first
+    private static func exportDates(_ first: CivilDate, _ last: CivilDate, after cursor: [UInt8]?, limit: Int) throws -> ExportPage {
+        let resumeAfter = cursor.map { CivilDate(dayNumber: Int32(bitPattern: $0.readU32(at: 0))) }
+        if let resumeAfter, !(first...last).contains(resumeAfter) {
+            throw StoreError(.invalidCursor, "the export cursor points outside \(first) ... \(last)")
+        }
+        var date = resumeAfter?.adding(days: 1) ?? first
         var rows: [[ExportValue]] = []
         while date <= last && rows.count < limit {
             let (year, month, day) = date.components
@@ -274,5 +298,103 @@ extension EngageStore {
             return true
         }
         return sessions
+    }
+}
+
+/// What an export page hands back as `next`: which store and export it belongs to and where it stopped.
+/// Opaque to clients; anything that does not decode as an intact cursor of this store, the same table and
+/// the same requested range is refused (``StoreError/Code-swift.struct/invalidCursor``), never taken for "the
+/// end" or "the start".
+///
+/// Layout: `EC 01` (magic, version), the store id (u64), table (u8), requested from and to (i32 day numbers,
+/// i32.min for none), the range resolved at the first page (two i32; i32.min for the undated tables), the
+/// position (the last key returned; events: the row number as u64, then the key), and an FNV-1a checksum
+/// (u32) of everything before it, so that a damaged cursor is told from a short one.
+struct ExportCursor {
+    let store: UInt64
+    let table: ExportTable
+    let from: CivilDate?
+    let to: CivilDate?
+    let range: ClosedRange<CivilDate>?
+    let position: [UInt8]
+
+    static let magic: [UInt8] = [0xEC, 0x01]
+    static let headerSize = 27
+    static let checksumSize = 4
+
+    init(store: UInt64, table: ExportTable, from: CivilDate?, to: CivilDate?, range: ClosedRange<CivilDate>?, position: [UInt8]) {
+        self.store = store
+        self.table = table
+        self.from = from
+        self.to = to
+        self.range = range
+        self.position = position
+    }
+
+    func encoded() -> [UInt8] {
+        var writer = ByteWriter(capacity: Self.headerSize + self.position.count + Self.checksumSize)
+        writer.raw(Self.magic)
+        writer.u64(self.store)
+        writer.u8(self.table.wireValue)
+        for day in [self.from?.dayNumber, self.to?.dayNumber, self.range?.lowerBound.dayNumber, self.range?.upperBound.dayNumber] {
+            writer.u32(UInt32(bitPattern: day ?? Int32.min))
+        }
+        writer.raw(self.position)
+        writer.u32(Self.checksum(writer.bytes[...]))
+        return writer.bytes
+    }
+
+    static func checksum(_ bytes: ArraySlice<UInt8>) -> UInt32 {
+        var hash: UInt32 = 0x811C_9DC5
+        for byte in bytes { hash = (hash ^ UInt32(byte)) &* 0x0100_0193 }
+        return hash
+    }
+
+    /// Decodes `bytes`, refusing a cursor of another store, table or requested range, or a damaged one.
+    init(decoding bytes: [UInt8], store: UInt64, table: ExportTable, from: CivilDate?, to: CivilDate?) throws(StoreError) {
+        func refuse(_ why: String) -> StoreError {
+            StoreError(.invalidCursor, "\(why); start the export again with an empty cursor")
+        }
+        guard bytes.count > Self.headerSize + Self.checksumSize, Array(bytes[0..<2]) == Self.magic else {
+            throw refuse("this is not an export cursor handed out by this server")
+        }
+        let body = bytes[0..<(bytes.count - Self.checksumSize)]
+        guard Self.checksum(body) == bytes.readU32(at: bytes.count - Self.checksumSize) else {
+            throw refuse("the export cursor is damaged")
+        }
+        guard bytes.readU64(at: 2) == store else {
+            throw refuse("this cursor belongs to an export from another data directory")
+        }
+        guard bytes[10] == table.wireValue else {
+            throw refuse("this cursor belongs to an export of another table")
+        }
+        func day(_ offset: Int) -> CivilDate? {
+            let value = Int32(bitPattern: bytes.readU32(at: offset))
+            return value == Int32.min ? nil : CivilDate(dayNumber: value)
+        }
+        guard day(11) == from, day(15) == to else {
+            throw refuse("this cursor belongs to an export of another date range")
+        }
+        var range: ClosedRange<CivilDate>?
+        if let first = day(19), let last = day(23) {
+            guard table.isDated, first <= last, Limits.storedDates.contains(first), Limits.storedDates.contains(last) else {
+                throw refuse("the export cursor is damaged")
+            }
+            range = first...last
+        } else if table.isDated {
+            throw refuse("the export cursor is damaged")
+        }
+        let position = Array(bytes[Self.headerSize..<(bytes.count - Self.checksumSize)])
+        let expectedSize: ClosedRange<Int>
+        switch table {
+        case .users: expectedSize = 4...4
+        case .actions: expectedSize = 2...2
+        case .dates: expectedSize = 4...4
+        case .dailyActivity: expectedSize = 6...6
+        case .sessions: expectedSize = 14...14
+        case .events: expectedSize = (8 + 6 + Limits.eventIDBytes.lowerBound)...(8 + 6 + Limits.eventIDBytes.upperBound)
+        }
+        guard expectedSize.contains(position.count) else { throw refuse("the export cursor is damaged") }
+        self.init(store: store, table: table, from: from, to: to, range: range, position: position)
     }
 }

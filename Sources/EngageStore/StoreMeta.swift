@@ -29,9 +29,7 @@ enum StoreMeta {
     /// raw-event retention has dropped some.
     static func requireAllRawEvents(_ purpose: String, _ txn: borrowing Transaction, _ schema: Schema) throws {
         guard let horizon = try self.number(MetaKey.rawRetainedFrom, txn, schema) else { return }
-        throw StoreWriteError(
-            kind: .failed,
-            description: "raw events before \(CivilDate(storeDay: StoreDay(horizon))) were dropped by raw-event retention; \(purpose)"
+        throw StoreError(.rawEventsDropped, "raw events before \(CivilDate(storeDay: StoreDay(horizon))) were dropped by raw-event retention; \(purpose)"
         )
     }
 
@@ -71,13 +69,13 @@ enum StoreMeta {
     ) throws -> StoreSettings {
         if let version = try self.number(MetaKey.schemaVersion, txn, schema) {
             guard version == self.currentSchemaVersion else {
-                throw StoreOpenError(
+                throw StoreError(.cannotOpen, 
                     "\(configuration.path) has data format \(version); this engaged reads format \(self.currentSchemaVersion)"
                 )
             }
             let zoneName = try self.string(MetaKey.timeZone, txn, schema) ?? "UTC"
             if let requested = configuration.timeZone, requested != zoneName {
-                throw StoreOpenError(
+                throw StoreError(.cannotOpen, 
                     "\(configuration.path) was created with reporting time zone \(zoneName); "
                         + "it cannot be opened with --timezone \(requested) (dates would change meaning). "
                         + "Start with --timezone \(zoneName), or import into a new data directory."
@@ -85,23 +83,30 @@ enum StoreMeta {
             }
             let gap = Int64(try self.number(MetaKey.sessionGapMs, txn, schema) ?? UInt64(StoreConfiguration.defaultSessionGapMs))
             if let requested = configuration.sessionGapMs, requested != gap {
-                throw StoreOpenError(
+                throw StoreError(.cannotOpen, 
                     "\(configuration.path) was created with a session gap of \(gap) ms; it cannot be opened with \(requested) ms"
                 )
             }
             let threshold = Int(try self.number(MetaKey.powerThreshold, txn, schema) ?? 20)
             if let requested = configuration.powerThreshold, requested != threshold {
-                throw StoreOpenError(
+                throw StoreError(.cannotOpen, 
                     "\(configuration.path) was created with power threshold \(threshold); it cannot be opened with \(requested)"
                 )
             }
             let defaultCore = try self.number(MetaKey.defaultCore, txn, schema).map { $0 != 0 } ?? true
             if let requested = configuration.autoRegisteredActionsAreCore, requested != defaultCore {
-                throw StoreOpenError(
+                throw StoreError(.cannotOpen, 
                     "\(configuration.path) registers unknown actions with is_core_action=\(defaultCore); it cannot be opened with \(requested)"
                 )
             }
+            var storeID = try self.number(MetaKey.storeID, txn, schema)
+            if storeID == nil {
+                // Directories made before store ids existed get one now.
+                storeID = UInt64.random(in: 1...UInt64.max)
+                try self.put(MetaKey.storeID, number: storeID!, txn, schema)
+            }
             return StoreSettings(
+                storeID: storeID!,
                 zone: try ReportingTimeZone(identifier: zoneName),
                 sessionGapMs: gap,
                 powerThreshold: threshold,
@@ -113,16 +118,18 @@ enum StoreMeta {
         do {
             zone = try ReportingTimeZone(identifier: zoneName)
         } catch {
-            throw StoreOpenError("\(error)")
+            throw StoreError(.cannotOpen, "\(error)")
         }
         let gap = configuration.sessionGapMs ?? StoreConfiguration.defaultSessionGapMs
         guard StoreConfiguration.sessionGapRange.contains(gap) else {
-            throw StoreOpenError("the session gap must be between 1 ms and 12 hours, not \(gap) ms")
+            throw StoreError(.cannotOpen, "the session gap must be between 1 ms and 12 hours, not \(gap) ms")
         }
         let threshold = configuration.powerThreshold ?? StoreConfiguration.defaultPowerThreshold
-        guard threshold >= 1 else { throw StoreOpenError("the power threshold must be at least 1, not \(threshold)") }
+        guard threshold >= 1 else { throw StoreError(.cannotOpen, "the power threshold must be at least 1, not \(threshold)") }
         let defaultCore = configuration.autoRegisteredActionsAreCore ?? true
+        let storeID = UInt64.random(in: 1...UInt64.max)
         try self.put(MetaKey.schemaVersion, number: self.currentSchemaVersion, txn, schema)
+        try self.put(MetaKey.storeID, number: storeID, txn, schema)
         try self.put(MetaKey.timeZone, string: zoneName, txn, schema)
         try self.put(MetaKey.sessionGapMs, number: UInt64(gap), txn, schema)
         try self.put(MetaKey.powerThreshold, number: UInt64(threshold), txn, schema)
@@ -134,6 +141,7 @@ enum StoreMeta {
         }
         try self.write(StoreCounters(), txn, schema)
         return StoreSettings(
+            storeID: storeID,
             zone: zone,
             sessionGapMs: gap,
             powerThreshold: threshold,

@@ -1,23 +1,6 @@
 import EngageModel
 import LMDB
 
-/// A query asked for something the store cannot answer as asked.
-public struct QueryError: Error, CustomStringConvertible {
-    public enum Kind: Sendable {
-        case invalidRange
-        case unknownDimension
-        case invalidValue
-    }
-
-    public let kind: Kind
-    public let description: String
-
-    public init(_ kind: Kind, _ description: String) {
-        self.kind = kind
-        self.description = description
-    }
-}
-
 /// Read helpers over one read-only transaction.
 struct StoreReader {
     let schema: Schema
@@ -25,6 +8,36 @@ struct StoreReader {
 
     func catalog(_ txn: borrowing Transaction) throws -> ActionCatalog {
         try StoreMeta.readCatalog(txn, self.schema)
+    }
+
+    /// The store's last day: the latest local date of any stored event (nil for an empty store). Days after
+    /// it, and periods that end after it, are unfinished (SEMANTICS.md): their numbers are unknown.
+    func lastDay(_ txn: borrowing Transaction) throws -> CivilDate? {
+        try txn.withCursor(self.schema.dayTotals) { cursor in try cursor.last().map { CivilDate(storeDay: $0.key.readU16(at: 0)) } }
+    }
+
+    /// Whether every day of `days` is on or before the store's last day.
+    func isFinished(_ days: ClosedRange<CivilDate>, lastDay: CivilDate?) -> Bool {
+        guard let lastDay else { return false }
+        return days.upperBound <= lastDay
+    }
+
+    /// The values of `dimension` that at least one user holds, with their users, ordered by value.
+    func dimensionValues(_ dimension: Dimension, _ txn: borrowing Transaction) throws -> [DimensionValueRow] {
+        switch dimension {
+        case .attribute(let attribute):
+            var rows: [DimensionValueRow] = []
+            try txn.forEach(self.schema.attributeNames, prefix: [UInt8(attribute.index)]) { entry in
+                let users = Int(entry.value.readU32(at: 0))
+                if users > 0 { rows.append(DimensionValueRow(value: UnsafeRawBufferPointer(rebasing: entry.value[4...]).string, users: users)) }
+                return true
+            }
+            return rows.sorted { $0.value < $1.value }
+        case .cohort:
+            var counts: [CivilMonth: Int] = [:]
+            for month in try self.registrationMonths(txn).values { counts[month, default: 0] += 1 }
+            return counts.keys.sorted().map { DimensionValueRow(value: $0.description, users: counts[$0]!) }
+        }
     }
 
     /// One past the highest user key.
@@ -90,7 +103,7 @@ struct StoreReader {
                 var wanted = Set<CivilMonth>()
                 for value in filter.values {
                     guard let month = CivilMonth(value) else {
-                        throw QueryError(.invalidValue, "cohort values are months (YYYY-MM), not '\(value)'")
+                        throw StoreError(.invalidQuery, "cohort values are months (YYYY-MM), not '\(value)'")
                     }
                     wanted.insert(month)
                 }

@@ -25,21 +25,6 @@ public enum WriteRequest: Sendable {
     }
 }
 
-/// The store refused a write for a reason the client can act on.
-public struct StoreWriteError: Error, CustomStringConvertible {
-    public enum Kind: Sendable {
-        /// The disk is full: nothing of the batch was stored.
-        case storageFull
-        /// The store is shutting down.
-        case closed
-        /// Anything else; the batch was not stored.
-        case failed
-    }
-
-    public let kind: Kind
-    public let description: String
-}
-
 /// The single writer: one thread owns every LMDB write transaction.
 ///
 /// Submitters queue requests; the thread takes everything queued (up to `maxEventsPerCommit`), applies it in
@@ -185,7 +170,7 @@ final class StoreWriter: @unchecked Sendable {
             self.wakeUp.lock()
             if self.queue.closed {
                 self.wakeUp.unlock()
-                continuation.resume(throwing: StoreWriteError(kind: .closed, description: "the store is shutting down"))
+                continuation.resume(throwing: StoreError(.closed, "the store is shutting down"))
                 self.release(size)
                 return
             }
@@ -199,7 +184,7 @@ final class StoreWriter: @unchecked Sendable {
             self.wakeUp.lock()
             if self.queue.closed {
                 self.wakeUp.unlock(withValue: self.queue.signal)
-                continuation.resume(throwing: StoreWriteError(kind: .closed, description: "the store is shutting down"))
+                continuation.resume(throwing: StoreError(.closed, "the store is shutting down"))
             } else if self.queue.admitted == 0 || self.queue.admitted + size <= self.configuration.maxQueuedEvents {
                 self.queue.admitted += size
                 self.wakeUp.unlock(withValue: self.queue.signal)
@@ -235,7 +220,7 @@ final class StoreWriter: @unchecked Sendable {
         self.queue.waiting = []
         self.wakeUp.unlock(withValue: 1)
         for waiter in waiting {
-            waiter.continuation.resume(throwing: StoreWriteError(kind: .closed, description: "the store is shutting down"))
+            waiter.continuation.resume(throwing: StoreError(.closed, "the store is shutting down"))
         }
         guard !alreadyClosed, self.thread != nil else { return }
         self.finished.lock(whenValue: 1)
@@ -298,7 +283,7 @@ final class StoreWriter: @unchecked Sendable {
                 pending.continuation.resume(returning: result)
                 self.release(max(pending.request.itemCount, 1))
             }
-        case .failure(let error) where taken.count > 1 && !(error.kind == .storageFull):
+        case .failure(let error) where taken.count > 1 && error.code != .storageFull:
             // One bad request must not fail the others: retry them one by one.
             self.logger.warning("group commit failed, retrying its \(taken.count) requests one by one: \(error)")
             for pending in taken { self.commit([pending]) }
@@ -311,7 +296,7 @@ final class StoreWriter: @unchecked Sendable {
     }
 
     /// Applies `requests` in one transaction, growing the map and retrying whenever it fills.
-    private func applyGrowingMap(_ requests: [WriteRequest]) -> Result<[BatchResult], StoreWriteError> {
+    private func applyGrowingMap(_ requests: [WriteRequest]) -> Result<[BatchResult], StoreError> {
         while true {
             do {
                 try self.growMapIfNeeded(force: false)
@@ -320,14 +305,17 @@ final class StoreWriter: @unchecked Sendable {
                 do {
                     try self.growMapIfNeeded(force: true)
                 } catch {
-                    return .failure(StoreWriteError(kind: .failed, description: "cannot grow the LMDB map: \(error)"))
+                    return .failure(StoreError(.failed, "cannot grow the LMDB map: \(error)"))
                 }
             } catch let error as LMDBError where error.isDiskFull || (error.isIOError && StorageSpace.isExhausted(directory: self.environment.path)) {
                 self.logger.error("disk full: \(error)")
-                return .failure(StoreWriteError(kind: .storageFull, description: "the server's disk is full; nothing of this batch was stored"))
+                return .failure(StoreError(.storageFull, "the server's disk is full; nothing of this batch was stored"))
+            } catch let error as StoreError {
+                // A refusal with its own code (raw events dropped, catalog full): not a server failure.
+                return .failure(error)
             } catch {
                 self.logger.error("write failed: \(error)")
-                return .failure(StoreWriteError(kind: .failed, description: "\(error)"))
+                return .failure(StoreError(.failed, "\(error)"))
             }
         }
     }

@@ -31,7 +31,7 @@ extension EngageStore {
         } catch let finished as Finished {
             return finished.report
         }
-        throw StoreWriteError(kind: .failed, description: "verification ended without a report")
+        throw StoreError(.failed, "verification ended without a report")
     }
 }
 
@@ -69,7 +69,7 @@ private struct Comparison {
             while !left.isEmpty || !right.isEmpty {
                 checked += 1
                 if let l = left.first, let r = right.first, l.0 == r.0 {
-                    if l.1 != r.1 { try self.record(name, l.0, try self.describe(name, l.0, stored: l.1, recomputed: r.1), txn) }
+                    if l.1 != r.1 { try self.record(name, l.0, try self.describe(name, l.0, stored: l.1, recomputed: r.1, txn), txn) }
                     left.removeFirst()
                     right.removeFirst()
                 } else if let l = left.first, right.first.map({ l.0.lexicographicallyPrecedes($0.0) }) ?? true {
@@ -130,14 +130,16 @@ private struct Comparison {
         }
     }
 
-    func describe(_ table: String, _ key: [UInt8], stored: [UInt8], recomputed: [UInt8]) throws -> String {
+    /// What differs between a stored record and its recomputation, field by field in words
+    /// ("total_actions stored 7, recomputed 6").
+    mutating func describe(_ table: String, _ key: [UInt8], stored: [UInt8], recomputed: [UInt8], _ txn: borrowing Transaction) throws -> String {
+        var fields: [String] = []
+        func field<Value: Equatable>(_ name: String, _ a: Value, _ b: Value) { if a != b { fields.append("\(name) stored \(a), recomputed \(b)") } }
         switch table {
         case "daily":
             let date = CivilDate(storeDay: StoreDay(UInt16(key[0]) << 8 | UInt16(key[1])))
             let left = try stored.withUnsafeBytes { try DailyRecord(decoding: $0, day: date) }
             let right = try recomputed.withUnsafeBytes { try DailyRecord(decoding: $0, day: date) }
-            var fields: [String] = []
-            func field<Value: Equatable>(_ name: String, _ a: Value, _ b: Value) { if a != b { fields.append("\(name) stored \(a), recomputed \(b)") } }
             field("total_actions", left.totalActions, right.totalActions)
             field("unique_action_types", left.uniqueActionTypes, right.uniqueActionTypes)
             field("sessions_count", left.sessionsCount, right.sessionsCount)
@@ -146,7 +148,13 @@ private struct Comparison {
             field("rolling_active_days", left.rollingActiveDays, right.rollingActiveDays)
             field("rolling_actions", left.rollingActions, right.rollingActions)
             field("carried_session", left.carryStartMs.map(Timestamp.formatISO8601) ?? "none", right.carryStartMs.map(Timestamp.formatISO8601) ?? "none")
-            return fields.isEmpty ? "differs in per-action counts" : fields.joined(separator: "; ")
+            let actions = Set(left.actionCounts.map(\.action) + right.actionCounts.map(\.action)).sorted()
+            for action in actions {
+                let a = left.actionCounts.first { $0.action == action }?.count ?? 0
+                let b = right.actionCounts.first { $0.action == action }?.count ?? 0
+                let name = self.catalog.record(action).map { String(decoding: $0.actionType, as: UTF8.self) } ?? "action #\(action)"
+                field("'\(name)' events", a, b)
+            }
         case "sessions":
             let start = key.withUnsafeBytes { raw -> Int64 in
                 var keyReader = ByteReader(UnsafeRawBufferPointer(rebasing: raw[6...]))
@@ -154,17 +162,46 @@ private struct Comparison {
             }
             let left = try stored.withUnsafeBytes { try SessionRecord(decoding: $0, startMs: start) }
             let right = try recomputed.withUnsafeBytes { try SessionRecord(decoding: $0, startMs: start) }
-            return "stored end \(left.endMs), \(left.actionsCount) actions, \(left.screensVisited) screens; "
-                + "recomputed end \(right.endMs), \(right.actionsCount) actions, \(right.screensVisited) screens"
+            field("session_end", Timestamp.formatISO8601(left.endMs), Timestamp.formatISO8601(right.endMs))
+            field("actions_count", left.actionsCount, right.actionsCount)
+            field("core_actions", left.coreActionsCount, right.coreActionsCount)
+            field("screens_visited", left.screensVisited, right.screensVisited)
         case "series":
-            func values(_ bytes: [UInt8]) -> String { "dau \(bytes.readU32(at: 0)) wau \(bytes.readU32(at: 4)) mau \(bytes.readU32(at: 8))" }
-            return "stored \(values(stored)), recomputed \(values(recomputed))"
+            for (index, name) in ["dau", "wau", "mau"].enumerated() {
+                field(name, stored.readU32(at: index * 4), recomputed.readU32(at: index * 4))
+            }
+        case "day_totals":
+            field("events", stored.readU64(at: 0), recomputed.readU64(at: 0))
+            field("daily_records", stored.readU64(at: 8), recomputed.readU64(at: 8))
         case "user_months":
             let left = try stored.withUnsafeBytes { try MonthRecord(decoding: $0) }
             let right = try recomputed.withUnsafeBytes { try MonthRecord(decoding: $0) }
-            return "stored \(left), recomputed \(right)"
+            field("daily_records", left.records, right.records)
+            field("active_days", left.activeDays, right.activeDays)
+            field("actions_on_active_days", left.activeActions, right.activeActions)
+            field("actions", left.actions, right.actions)
+            field("sessions", left.sessions, right.sessions)
+        case "users":
+            let left = try stored.withUnsafeBytes { try UserRecord(decoding: $0) }
+            let right = try recomputed.withUnsafeBytes { try UserRecord(decoding: $0) }
+            field("registration_date", left.registrationDate?.description ?? "none", right.registrationDate?.description ?? "none")
+            field("first_event_day", left.firstEventDay.map { CivilDate(storeDay: $0).description } ?? "none",
+                right.firstEventDay.map { CivilDate(storeDay: $0).description } ?? "none")
+            field("attribute value ids", left.attributeValueIDs, right.attributeValueIDs)
+        case "day_active", "registrations":
+            let left = stored.withUnsafeBytes { ChunkBits(decoding: $0) }
+            let right = recomputed.withUnsafeBytes { ChunkBits(decoding: $0) }
+            let chunk = UInt32(UInt16(key[2]) << 8 | UInt16(key[3])) * UInt32(usersPerChunk)
+            var names: [String] = []
+            for offset in 0..<usersPerChunk where left.contains(offset) != right.contains(offset) {
+                if names.count == 5 { names.append("..."); break }
+                let name = try self.userName(chunk + UInt32(offset), txn)
+                names.append("\(name) (\(left.contains(offset) ? "stored only" : "recomputed only"))")
+            }
+            fields.append("users stored \(left.count), recomputed \(right.count); differing: \(names.joined(separator: ", "))")
         default:
-            return "stored and recomputed values differ (\(stored.count) and \(recomputed.count) bytes)"
+            break
         }
+        return fields.isEmpty ? "stored and recomputed values differ (\(stored.count) and \(recomputed.count) bytes)" : fields.joined(separator: "; ")
     }
 }

@@ -76,11 +76,11 @@ struct ProgressLine {
     static var enabled: Bool { isatty(2) == 1 }
 
     static func show(_ text: String) {
-        FileHandle.standardError.write(Data("\r\(text)\u{1B}[K".utf8))
+        try? FileHandle.standardError.write(contentsOf: Data("\r\(text)\u{1B}[K".utf8))
     }
 
     static func end() {
-        if self.enabled { FileHandle.standardError.write(Data("\n".utf8)) }
+        if self.enabled { try? FileHandle.standardError.write(contentsOf: Data("\n".utf8)) }
     }
 }
 

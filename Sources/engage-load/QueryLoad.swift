@@ -1,5 +1,6 @@
 import ArgumentParser
 import EngageClient
+import EngageCommandLine
 import EngageModel
 import Foundation
 import NIOConcurrencyHelpers
@@ -22,7 +23,8 @@ struct QueryLoad: AsyncParsableCommand {
 
     @OptionGroup var options: ServerOptions
     @Option(name: .long, help: "activity, active-days, tiers, retention or lifecycle.") var query: Kind = .activity
-    @Option(name: .long, help: "Seconds to run.") var duration: Double = 10
+    @Option(name: .long, help: "How long to run: 10s, 2m.", transform: DurationArgument.parse)
+    var duration = DurationArgument(milliseconds: 10_000)
     @Option(name: .long, help: "Open loop at this many queries per second.") var rate: Double?
 
     func run() async throws {
@@ -44,7 +46,7 @@ struct QueryLoad: AsyncParsableCommand {
         let recorder = LatencyRecorder()
         let counters = NIOLockedValueBox(LoadCounters())
         let started = Clock.now()
-        let end = started + UInt64(self.duration * 1e9)
+        let end = started + UInt64(self.duration.milliseconds) * 1_000_000
         if let rate = self.rate {
             await withTaskGroup(of: Void.self) { group in
                 var index = 0

@@ -19,7 +19,7 @@ struct Admin: AsyncParsableCommand {
 
         func run() async throws {
             let bytes = try await self.connection.withClient { try await $0.backup(to: self.directory) }
-            print("backup written to \(self.directory) (\(bytes) bytes)")
+            try StandardOutput.write("backup written to \(self.directory) (\(Value.grouped(bytes)) bytes)\n")
         }
     }
 
@@ -34,16 +34,16 @@ struct Admin: AsyncParsableCommand {
         @Option(name: .long, help: "Most differences listed (all are counted).") var maxReported: Int = 1000
 
         func run() async throws {
-            let report = try await self.connection.withClient { try await $0.verify(maximumReported: self.maxReported) }
+            let report = try await self.connection.withClient(json: self.output.format == .json) { try await $0.verify(maximumReported: self.maxReported) }
             var issues = Report(name: "verify", columns: ["table", "record", "difference"])
             for issue in report.issues { issues.rows.append([.string(issue.table), .string(issue.key), .string(issue.detail)]) }
             if self.output.format == .table {
-                let checked = report.checked.keys.sorted().map { "\($0) \(report.checked[$0]!)" }.joined(separator: ", ")
-                print("checked: \(checked)")
-                print(report.isClean ? "no differences" : "\(report.totalIssues) differences")
-                if !report.isClean { issues.print(.table) }
+                let checked = report.checked.keys.sorted().map { "\($0) \(Value.grouped(report.checked[$0]!))" }.joined(separator: ", ")
+                try StandardOutput.write("checked: \(checked)\n")
+                try StandardOutput.write(report.isClean ? "no differences\n" : "\(report.totalIssues) differences\n")
+                if !report.isClean { try issues.print(.table) }
             } else {
-                issues.print(self.output.format)
+                try issues.print(self.output.format)
             }
             if !report.isClean { throw ExitCode(1) }
         }
@@ -58,7 +58,7 @@ struct Admin: AsyncParsableCommand {
 
         func run() async throws {
             try await self.connection.withClient { try await $0.rebuild() }
-            print("rebuilt every derived record from the raw events")
+            try StandardOutput.write("rebuilt every derived record from the raw events\n")
         }
     }
 }

@@ -1,4 +1,6 @@
 import ArgumentParser
+import EngageCommandLine
+import EngageModel
 import EngageServer
 import EngageStore
 import Foundation
@@ -19,8 +21,12 @@ struct Engaged: AsyncParsableCommand {
         discussion: """
             Stores everything in an LMDB data directory. The reporting time zone is fixed when the directory is \
             created; opening it with another --timezone is refused. SIGTERM or SIGINT stop it gracefully: no \
-            new connections or requests, requests in flight are committed and answered, exit status 0.
-            """
+            new connections or requests, requests in flight are committed and answered, exit status 0. Only \
+            one process may use a data directory at a time (a second engaged exits 2, naming the first). \
+            Durations are a number with a unit: 250ms, 90s, 30m, 1h. Exit status: 0 stopped cleanly, 1 failed \
+            while running, 2 could not start (the log says why), 64 usage error.
+            """,
+        version: EngageVersion.current
     )
 
     @Option(name: .long, help: "Data directory (created if missing).")
@@ -35,8 +41,8 @@ struct Engaged: AsyncParsableCommand {
     @Option(name: .long, help: "Reporting time zone (IANA name) for a new data directory; default UTC. An existing directory keeps its own.")
     var timezone: String?
 
-    @Option(name: .long, help: "Session gap for a new data directory: 30m, 1800s, 1800000ms, 1h (plain numbers are minutes). Default 30m.")
-    var sessionGap: String?
+    @Option(name: .long, help: "Session gap for a new data directory (default 30m). An existing directory keeps its own.", transform: DurationArgument.parse)
+    var sessionGap: DurationArgument?
 
     @Option(name: .long, help: "Power tier threshold P (actions per active day) for a new data directory. Default 20.")
     var powerThreshold: Int?
@@ -83,11 +89,11 @@ struct Engaged: AsyncParsableCommand {
     @Option(name: .long, help: "Most open connections.")
     var maxConnections: Int = 1024
 
-    @Option(name: .long, help: "Seconds without a frame (and nothing in flight) before a connection is closed.")
-    var idleTimeout: Int = 300
+    @Option(name: .long, help: "Time without a frame (and nothing in flight) before a connection is closed.", transform: DurationArgument.parse)
+    var idleTimeout = DurationArgument(milliseconds: 300_000)
 
-    @Option(name: .long, help: "Seconds a begun frame may take to arrive in full.")
-    var frameTimeout: Int = 30
+    @Option(name: .long, help: "Time a begun frame may take to arrive in full.", transform: DurationArgument.parse)
+    var frameTimeout = DurationArgument(milliseconds: 30_000)
 
     @Option(name: .long, help: "Serve Prometheus metrics at http://METRICS-HOST:PORT/metrics.")
     var metricsPort: Int?
@@ -115,11 +121,20 @@ struct Engaged: AsyncParsableCommand {
         guard (1...65535).contains(self.maxInFlight) else { throw ValidationError("--max-in-flight must be 1...65535") }
         guard self.maxBufferedBytes >= 1 << 20 else { throw ValidationError("--max-buffered-bytes must be at least 1048576") }
         guard (0...65535).contains(self.port) else { throw ValidationError("--port must be 0...65535") }
-        if let sessionGap { _ = try Self.parseDuration(sessionGap) }
+        if let timezone, TimeZone(identifier: timezone) == nil {
+            throw ValidationError("unknown time zone '\(timezone)': use an IANA name such as UTC or America/New_York")
+        }
+        if let sessionGap, !StoreConfiguration.sessionGapRange.contains(sessionGap.milliseconds) {
+            throw ValidationError("--session-gap must be between 1ms and 12h")
+        }
+        if let powerThreshold, powerThreshold < 1 { throw ValidationError("--power-threshold must be at least 1") }
+        guard self.queryThreads >= 1 else { throw ValidationError("--query-threads must be at least 1") }
         guard Logger.Level(rawValue: self.logLevel) != nil else { throw ValidationError("unknown --log-level \(self.logLevel)") }
         guard self.maxConnections >= 1 else { throw ValidationError("--max-connections must be at least 1") }
         if let days = self.rawRetentionDays, days < 1 { throw ValidationError("--raw-retention-days must be at least 1") }
-        guard self.idleTimeout >= 1, self.frameTimeout >= 1 else { throw ValidationError("timeouts must be at least 1 second") }
+        guard self.idleTimeout.milliseconds >= 1000, self.frameTimeout.milliseconds >= 1000 else {
+            throw ValidationError("--idle-timeout and --frame-timeout must be at least 1s")
+        }
         guard (self.tlsCert == nil) == (self.tlsKey == nil) else { throw ValidationError("--tls-cert and --tls-key go together") }
     }
 
@@ -130,16 +145,6 @@ struct Engaged: AsyncParsableCommand {
                 try? "\(port)\n".write(toFile: path, atomically: true, encoding: .utf8)
             }
         }
-    }
-
-    /// `30m`, `1800s`, `1800000ms`, `1h`; a plain number is minutes.
-    static func parseDuration(_ text: String) throws -> Int64 {
-        let units: [(String, Int64)] = [("ms", 1), ("s", 1000), ("m", 60_000), ("h", 3_600_000)]
-        for (suffix, factor) in units where text.hasSuffix(suffix) {
-            if let value = Int64(text.dropLast(suffix.count)), value > 0 { return value * factor }
-        }
-        if let minutes = Int64(text), minutes > 0 { return minutes * 60_000 }
-        throw ValidationError("cannot read the duration '\(text)': use 30m, 1800s, 1800000ms or 1h")
     }
 
     func run() async throws {
@@ -179,7 +184,7 @@ struct Engaged: AsyncParsableCommand {
                 configuration: StoreConfiguration(
                     path: self.data,
                     timeZone: self.timezone,
-                    sessionGapMs: try self.sessionGap.map(Self.parseDuration),
+                    sessionGapMs: self.sessionGap?.milliseconds,
                     powerThreshold: self.powerThreshold,
                     autoRegisteredActionsAreCore: self.autoRegisteredCore,
                     eventFilterBytes: self.eventFilterBytes,
@@ -201,8 +206,8 @@ struct Engaged: AsyncParsableCommand {
                 maximumBufferedBytes: self.maxBufferedBytes,
                 queryThreads: self.queryThreads,
                 maximumConnections: self.maxConnections,
-                idleTimeout: .seconds(Int64(self.idleTimeout)),
-                frameTimeout: .seconds(Int64(self.frameTimeout)),
+                idleTimeout: .milliseconds(self.idleTimeout.milliseconds),
+                frameTimeout: .milliseconds(self.frameTimeout.milliseconds),
                 tokens: tokenTable,
                 allowUnauthenticatedRemote: self.insecureNoAuth,
                 tls: tls

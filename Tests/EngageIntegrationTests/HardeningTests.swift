@@ -143,7 +143,7 @@ struct HardeningTests {
 
         // TCP without a TLS handshake holds nothing: the idle timeout ends it.
         let quiet = ServerProcess()
-        try quiet.start(["--tls-cert", RepositoryPaths.tlsFile("server.pem"), "--tls-key", RepositoryPaths.tlsFile("server-key.pem"), "--idle-timeout", "1"])
+        try quiet.start(["--tls-cert", RepositoryPaths.tlsFile("server.pem"), "--tls-key", RepositoryPaths.tlsFile("server-key.pem"), "--idle-timeout", "1s"])
         defer { quiet.stop() }
         let silent = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connect(host: "127.0.0.1", port: quiet.port) { channel in
@@ -324,9 +324,9 @@ struct HardeningTests {
             do {
                 _ = try await client.ingest(events)
                 acknowledged += events
-            } catch EngageClientError.server(let error) {
-                #expect(error.code == .storageFull, "\(error)")
-                storageFull = error.code == .storageFull
+            } catch let error as EngageClientError where error.code == .server {
+                #expect(error.serverError?.name == "storage_full", "\(error)")
+                storageFull = error.serverError?.name == "storage_full"
                 break
             }
         }

@@ -128,6 +128,15 @@ enum ExpectedMessage {
             )
         case "error":
             return .response(.error(ProtocolError(.frameTooLarge, "frame length 20000000 exceeds the maximum of 16777216 bytes")))
+        case "error_unauthenticated": return .response(.error(ProtocolError(.unauthenticated, "unknown token")))
+        case "activity_result_unfinished":
+            let march31 = CivilDate("2026-03-31")!
+            return .response(
+                .activityResult([
+                    ActivityRow(date: march31, dau: 40, wau: 71, mau: 98),
+                    ActivityRow(date: march31.adding(days: 1), dau: nil, wau: nil, mau: nil),
+                ])
+            )
         default: return self.engagement(name)
         }
     }
@@ -155,6 +164,8 @@ enum ExpectedMessage {
             return .response(
                 .tiersResult([
                     TierRow(group: nil, tier: "power", users: 2, records: 36, sessions: 159, actions: 2729),
+                    TierRow(group: nil, tier: "core", users: 5, records: 55, sessions: 94, actions: 405),
+                    TierRow(group: nil, tier: "regular", users: 18, records: 198, sessions: 350, actions: 1461),
                     TierRow(group: nil, tier: "casual", users: 0, records: 0, sessions: 0, actions: 0),
                 ])
             )
@@ -176,6 +187,21 @@ enum ExpectedMessage {
                 ])
             )
         case "query_lifecycle": return .request(.queryLifecycle(period: .month, from: january1, to: march31, filters: []))
+        case "retention_result_unfinished":
+            let cohort = CivilDate("2026-03-01")!
+            return .response(
+                .retentionResult([
+                    RetentionRow(group: nil, cohort: cohort, cohortSize: 22, periodOffset: 0, retained: 18),
+                    RetentionRow(group: nil, cohort: cohort, cohortSize: 22, periodOffset: 1, retained: nil),
+                ])
+            )
+        case "lifecycle_result_unfinished":
+            return .response(
+                .lifecycleResult([
+                    LifecycleRow(period: CivilDate("2026-03-23")!, new: 1, returning: 37, resurrecting: 6, dormant: 14),
+                    .unfinished(CivilDate("2026-03-30")!),
+                ])
+            )
         case "lifecycle_result":
             return .response(.lifecycleResult([LifecycleRow(period: CivilDate("2026-01-05")!, new: 9, returning: 8, resurrecting: 5, dormant: 1)]))
         case "query_sessions": return .request(.querySessions(from: january1, to: march31, filters: [filter(.attribute(.deviceType), "ios")]))
@@ -243,6 +269,34 @@ enum ExpectedMessage {
         case "rebuild_result": return .response(.rebuildResult)
         case "backup": return .request(.backup(path: "/var/backups/engage-2026-11-26"))
         case "backup_result": return .response(.backupResult(bytes: 135_266_304))
+        case "error_invalid_cursor":
+            return .response(
+                .error(
+                    ProtocolError(
+                        .invalidCursor, "this is not an export cursor handed out by this server; start the export again with an empty cursor"
+                    )
+                )
+            )
+        case "error_backup_failed":
+            return .response(
+                .error(
+                    ProtocolError(
+                        .backupFailed,
+                        "/var/backups/engage-2026-11-26 already holds a data directory; back up into a new or empty directory"
+                    )
+                )
+            )
+        case "error_raw_events_dropped":
+            return .response(
+                .error(
+                    ProtocolError(
+                        .rawEventsDropped, "raw events before 2026-09-01 were dropped by raw-event retention; verify needs every raw event"
+                    )
+                )
+            )
+        case "query_values": return .request(.queryValues(.attribute(.region)))
+        case "values_result":
+            return .response(.valuesResult([DimensionValueRow(value: "eu", users: 48), DimensionValueRow(value: "na", users: 51)]))
         default: return nil
         }
     }

@@ -123,6 +123,7 @@ struct ConnectionStateMachineTests {
         .verify(maximumReported: 1),
         .rebuild,
         .backup(path: "/tmp/x"),
+        .queryValues(.attribute(.region)),
     ]
 
     @Test("the auth matrix: each role against each request")

@@ -217,6 +217,10 @@ struct ServerSocketTests {
             let events = (0..<6).map { Event(userID: "u", eventID: "\($0)", timestampMs: Self.ts, action: "like") }
             try await connection.send(Request.ingestEvents(IngestBatch(events: events)).encode(requestID: 14))
             #expect(try await connection.error()?.0 == .tooManyItems)
+            // A foreign export cursor is an error with its own code, not an empty last page.
+            try await connection.send(Request.export(.users, from: nil, to: nil, cursor: [0, 0, 0, 42], limit: 10).encode(requestID: 16))
+            let cursor = try await connection.error()
+            #expect(cursor?.0 == .invalidCursor && cursor?.1 == 16)
             try await connection.send(Request.ping(nonce: 3).encode(requestID: 15))
             #expect(try await connection.response() == .pong(nonce: 3))
         }

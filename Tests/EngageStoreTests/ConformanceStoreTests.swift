@@ -74,8 +74,8 @@ struct ConformanceStoreTests {
             #expect(row.dau == want["dau"] as? Int, "\(line)")
             #expect(row.wau == want["wau"] as? Int, "\(line)")
             #expect(row.mau == want["mau"] as? Int, "\(line)")
-            #expect(row.dauOverMau.rounded6 == (want["dau_mau"] as! Double), "\(line)")
-            #expect(row.dauOverWau.rounded6 == (want["dau_wau"] as! Double), "\(line)")
+            #expect(row.dauOverMau?.rounded6 == (want["dau_mau"] as! Double), "\(line)")
+            #expect(row.dauOverWau?.rounded6 == (want["dau_wau"] as! Double), "\(line)")
         }
     }
 }

@@ -1,3 +1,4 @@
+import EngageJSONLines
 import EngageModel
 import EngageStore
 import EngageTestSupport
@@ -13,15 +14,15 @@ enum Fixtures {
     }
 
     static func actions() throws -> [ActionDefinition] {
-        try self.lines("actions.jsonl").map { try JSONLineRecords.action($0).get() }
+        try self.lines("actions.jsonl").map { try ImportRecords.action($0).get() }
     }
 
     static func users() throws -> [UserProfile] {
-        try self.lines("users.jsonl").map { try JSONLineRecords.user($0).get() }
+        try self.lines("users.jsonl").map { try ImportRecords.user($0).get() }
     }
 
     static func events() throws -> [Event] {
-        try self.lines("events.jsonl").map { try JSONLineRecords.event($0).get() }
+        try self.lines("events.jsonl").map { try ImportRecords.event($0).get() }
     }
 
     /// expected.json (UTC) or expected_america_new_york.json.

@@ -35,8 +35,8 @@ struct NoRawEventReadsTests {
             store.close()
         }
         #expect(before[0].count == 365)
-        #expect(before[0].contains { $0.mau > 0 })
-        #expect(before[3].contains { $0.dau > 0 })
+        #expect(before[0].contains { ($0.mau ?? 0) > 0 })
+        #expect(before[3].contains { ($0.dau ?? 0) > 0 })
 
         // Raw events gone, derived records kept. (The environment is closed before the store reopens it.)
         do {

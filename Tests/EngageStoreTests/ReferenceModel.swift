@@ -103,13 +103,20 @@ struct ReferenceModel {
         self.eventsByUser.mapValues { events in Set(events.filter { self.isCore($0.action) }.map { self.day($0.timestampMs) }) }
     }
 
+    /// The latest local day of any event: days after it are unfinished (SEMANTICS.md), their counts unknown.
+    var lastDay: CivilDate? {
+        self.eventsByUser.values.flatMap { $0.map { self.day($0.timestampMs) } }.max()
+    }
+
     func activity(from: CivilDate, to: CivilDate, users: Set<String>? = nil) -> [ActivityRow] {
         let active = self.activeDays.filter { users?.contains($0.key) ?? true }
+        let lastDay = self.lastDay
         var rows: [ActivityRow] = []
         var date = from
         while date <= to {
-            func count(_ window: Int) -> Int {
-                active.values.filter { days in (0..<window).contains { days.contains(date.adding(days: -$0)) } }.count
+            func count(_ window: Int) -> Int? {
+                guard let lastDay, date <= lastDay else { return nil }
+                return active.values.filter { days in (0..<window).contains { days.contains(date.adding(days: -$0)) } }.count
             }
             rows.append(ActivityRow(date: date, dau: count(1), wau: count(7), mau: count(30)))
             date = date.adding(days: 1)

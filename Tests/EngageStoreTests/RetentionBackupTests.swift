@@ -68,7 +68,13 @@ struct RetentionBackupTests {
         ])
         #expect(result.rejected == [Rejection(index: 0, reason: .olderThanRetention)])
         #expect(result.accepted == 1)
-        #expect(throws: (any Error).self) { try store.verify() }
+        // Verify and rebuild need every raw event: refused with their own code, not as a server failure.
+        let verifyError = #expect(throws: StoreError.self) { try store.verify() }
+        #expect(verifyError?.code == .rawEventsDropped)
+        #expect(verifyError?.message.contains("dropped by raw-event retention; verify needs every raw event") == true)
+        await #expect(throws: StoreError(.rawEventsDropped, "raw events before \(Self.horizon) were dropped by raw-event retention; rebuilding from what is left would lose those days")) {
+            try await store.rebuildDerivedRecords()
+        }
     }
 
     @Test("a backup starts as a data directory and answers like the source did")
@@ -78,7 +84,11 @@ struct RetentionBackupTests {
         defer { try? FileManager.default.removeItem(atPath: copy) }
         let bytes = try temporary.store.backup(to: copy)
         #expect(bytes > 0)
-        #expect(throws: (any Error).self) { try temporary.store.backup(to: copy) }
+        // Into a data directory, or into the store's own (locked) directory: backup_failed, saying why.
+        let again = #expect(throws: StoreError.self) { try temporary.store.backup(to: copy) }
+        #expect(again?.code == .backupFailed && again?.message.contains("already holds a data directory") == true)
+        let own = #expect(throws: StoreError.self) { try temporary.store.backup(to: temporary.store.configuration.path) }
+        #expect(own?.code == .backupFailed, "\(String(describing: own))")
         let restored = try EngageStore(configuration: StoreConfiguration(path: copy, eventFilterBytes: 1 << 16, initialMapSize: 64 << 20))
         defer { restored.close() }
         #expect(firstDifference(try Self.insideHorizon(restored), try Self.insideHorizon(temporary.store)) == nil)
