@@ -4,10 +4,13 @@ import Foundation
 
 /// Where the server is and how to reach it: the options `engage` and `engage-load` share.
 public struct ClientConnectionOptions: ParsableArguments {
-    @Option(name: .long, help: "Server address HOST:PORT (default: $ENGAGE_SERVER, else 127.0.0.1:7733).")
-    public var server: String = ProcessInfo.processInfo.environment["ENGAGE_SERVER"] ?? "127.0.0.1:7733"
+    // Optional, the environment read at use: a default computed from it would be printed by --help as if fixed.
+    @Option(name: .customLong("server"), help: "Server address HOST:PORT (default: $ENGAGE_SERVER, else 127.0.0.1:7733).")
+    public var serverOption: String?
 
-    // Optional with the environment read at use: a default value would be printed by --help.
+    /// `--server`, else `$ENGAGE_SERVER`, else `127.0.0.1:7733`.
+    public var server: String { self.serverOption ?? ProcessInfo.processInfo.environment["ENGAGE_SERVER"] ?? "127.0.0.1:7733" }
+
     @Option(name: .long, help: "Authentication token (default: $ENGAGE_TOKEN). Visible in `ps`: prefer --token-file.")
     public var token: String?
 
@@ -17,8 +20,11 @@ public struct ClientConnectionOptions: ParsableArguments {
     @Flag(name: .long, help: "Connect over TLS, trusting the system's certificate authorities (or --tls-ca).")
     public var tls = false
 
-    @Option(name: .long, help: "PEM file of the certificate authority that signed the server's certificate; implies --tls (default: $ENGAGE_TLS_CA).")
-    public var tlsCA: String = ProcessInfo.processInfo.environment["ENGAGE_TLS_CA"] ?? ""
+    @Option(name: .customLong("tls-ca"), help: "PEM file of the certificate authority that signed the server's certificate; implies --tls (default: $ENGAGE_TLS_CA).")
+    public var tlsCAOption: String?
+
+    /// `--tls-ca`, else `$ENGAGE_TLS_CA`, else none.
+    public var tlsCA: String { self.tlsCAOption ?? ProcessInfo.processInfo.environment["ENGAGE_TLS_CA"] ?? "" }
 
     @Option(name: .long, help: "Name the server's certificate must carry, when it differs from the --server host.")
     public var tlsServerName: String?

@@ -14,7 +14,7 @@ struct Generate: AsyncParsableCommand {
     @Option(name: .long, help: "Users in the simulated population.") var users: Int = 100_000
     @Option(name: .long, help: "Events to write (duplicates included).") var events: Int = 1_000_000
     @Option(name: .long, help: "Seed of the population (same seed, same event ids).") var seed: UInt64 = 1
-    @Option(name: .long, help: "Simulated days (default: as many as the population needs for --events).") var days: Int?
+    @Option(name: .long, help: "Simulated days; without it, as many as the population needs for --events.") var days: Int?
     @Option(name: .long, help: "Share of events that carry metadata.") var metadataShare: Double = 0.1
 
     func validate() throws {

@@ -27,7 +27,7 @@ struct Ingest: AsyncParsableCommand {
     @Option(name: .long, help: "Open loop at this many events per second.") var rate: Double?
     @Option(name: .long, help: "Batches in flight per connection (closed loop).") var window: Int = 4
     @Option(name: .long, help: "Seed of the population (same seed, same event ids).") var seed: UInt64 = 1
-    @Option(name: .long, help: "Simulated days (default: as many as the population needs for --events).") var days: Int?
+    @Option(name: .long, help: "Simulated days; without it, as many as the population needs for --events.") var days: Int?
     @Option(name: .long, help: "Share of events re-sent as duplicates.") var duplicateShare: Double = 0.01
     @Option(name: .long, help: "Share of events delivered late.") var lateShare: Double = 0.02
     @Option(name: .long, help: "Also report the rate of each successive slice of this many acknowledged events (how ingest changes as the store grows).")

@@ -23,7 +23,7 @@ struct QueryLoad: AsyncParsableCommand {
 
     @OptionGroup var options: ServerOptions
     @Option(name: .long, help: "activity, active-days, tiers, retention or lifecycle.") var query: Kind = .activity
-    @Option(name: .long, help: "How long to run: 10s, 2m.", transform: DurationArgument.parse)
+    @Option(name: .long, help: "How long to run: 10s, 2m. (default: 10s)", transform: DurationArgument.parse)
     var duration = DurationArgument(milliseconds: 10_000)
     @Option(name: .long, help: "Open loop at this many queries per second.") var rate: Double?
 

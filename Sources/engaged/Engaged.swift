@@ -38,16 +38,16 @@ struct Engaged: AsyncParsableCommand {
     @Option(name: .long, help: "TCP port (0 picks a free one).")
     var port: Int = ServerConfiguration.defaultPort
 
-    @Option(name: .long, help: "Reporting time zone (IANA name) for a new data directory; default UTC. An existing directory keeps its own.")
+    @Option(name: .long, help: "Reporting time zone (IANA name) for a new data directory; an existing directory keeps its own. (default: UTC)")
     var timezone: String?
 
-    @Option(name: .long, help: "Session gap for a new data directory (default 30m). An existing directory keeps its own.", transform: DurationArgument.parse)
+    @Option(name: .long, help: "Session gap for a new data directory; an existing directory keeps its own. (default: 30m)", transform: DurationArgument.parse)
     var sessionGap: DurationArgument?
 
-    @Option(name: .long, help: "Power tier threshold P (actions per active day) for a new data directory. Default 20.")
+    @Option(name: .long, help: "Power tier threshold P (actions per active day) for a new data directory. (default: 20)")
     var powerThreshold: Int?
 
-    @Option(name: .long, help: "is_core_action of action types first seen in events, for a new data directory.")
+    @Option(name: .long, help: "is_core_action (true or false) of action types first seen in events, for a new data directory. (default: true)")
     var autoRegisteredCore: Bool?
 
     @Option(name: .long, help: "Largest frame accepted, in bytes.")
@@ -89,10 +89,10 @@ struct Engaged: AsyncParsableCommand {
     @Option(name: .long, help: "Most open connections.")
     var maxConnections: Int = 1024
 
-    @Option(name: .long, help: "Time without a frame (and nothing in flight) before a connection is closed.", transform: DurationArgument.parse)
+    @Option(name: .long, help: "Time without a frame (and nothing in flight) before a connection is closed. (default: 5m)", transform: DurationArgument.parse)
     var idleTimeout = DurationArgument(milliseconds: 300_000)
 
-    @Option(name: .long, help: "Time a begun frame may take to arrive in full.", transform: DurationArgument.parse)
+    @Option(name: .long, help: "Time a begun frame may take to arrive in full. (default: 30s)", transform: DurationArgument.parse)
     var frameTimeout = DurationArgument(milliseconds: 30_000)
 
     @Option(name: .long, help: "Serve Prometheus metrics at http://METRICS-HOST:PORT/metrics.")

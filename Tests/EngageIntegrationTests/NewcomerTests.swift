@@ -287,6 +287,9 @@ struct NewcomerTests {
             #expect(version.status == 0)
             #expect(version.standardOutput == EngageVersion.current + "\n", "\(program): \(version.standardOutput)")
         }
+        // Required options are shown as required.
+        let usage = try run("engage", ["query", "activity", "--help"]).standardOutput
+        #expect(usage.contains(" --from <from> --to <to> ") && !usage.contains("[--from <from>]"), "\(usage)")
         let directory = NSTemporaryDirectory() + "engage-never-" + UUID().uuidString
         let typo = try run("engaged", ["--data", directory, "--timezone", "America/New_Yrok"])
         #expect(typo.status == 64)

@@ -221,6 +221,10 @@ struct ServerSocketTests {
             try await connection.send(Request.export(.users, from: nil, to: nil, cursor: [0, 0, 0, 42], limit: 10).encode(requestID: 16))
             let cursor = try await connection.error()
             #expect(cursor?.0 == .invalidCursor && cursor?.1 == 16)
+            // A backup that cannot be written has its own code (here: into the server's own, locked, directory).
+            try await connection.send(Request.backup(path: server.directory).encode(requestID: 17))
+            let backup = try await connection.error()
+            #expect(backup?.0 == .backupFailed && backup?.1 == 17)
             try await connection.send(Request.ping(nonce: 3).encode(requestID: 15))
             #expect(try await connection.response() == .pong(nonce: 3))
         }
