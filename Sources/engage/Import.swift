@@ -27,7 +27,7 @@ struct Import: AsyncParsableCommand {
     @Option(name: .long, help: "Users file (JSON lines).") var users: String?
     @Option(name: .long, help: "Events file (JSON lines).") var events: String?
     @Option(name: .long, help: "Items per request (1...100000).") var batchSize: Int = 5000
-    @Option(name: .long, help: "Batches awaiting acknowledgement at once.") var inFlight: Int = 4
+    @Option(name: .long, help: "Batches awaiting acknowledgement at once.") var inFlight: Int = 16
     @Option(name: .long, help: "Longest line read, in bytes; longer lines are rejected (line_too_long) without being held in memory.")
     var maxLineBytes: Int = 1 << 20
     @Flag(name: .long, help: "Refuse events whose action type is not in the catalog (reason unknown_action), instead of letting the server register it.")
