@@ -222,7 +222,9 @@ if Context.environment["ENGAGE_FUZZ"] != nil {
         package.targets.append(
             .executableTarget(
                 name: name,
-                dependencies: ["FuzzSupport", "EngageProtocol", "EngageModel", .product(name: "NIOCore", package: "swift-nio")],
+                dependencies: [
+                    "FuzzSupport", "EngageProtocol", "EngageModel", .product(name: "NIOCore", package: "swift-nio"),
+                ],
                 path: "Fuzz/\(name)",
                 swiftSettings: swiftSettings + [.unsafeFlags(["-parse-as-library"])]
             )

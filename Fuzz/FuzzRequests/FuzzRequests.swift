@@ -11,7 +11,11 @@ public func fuzzRequests(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     guard let first = bytes.first else { return 0 }
     let types = MessageType.allCases.filter { $0.rawValue < 0x80 }
     let type = types[Int(first) % types.count]
-    let frame = Frame(type: type.rawValue, requestID: 7, payload: ByteBuffer(bytes: UnsafeBufferPointer(rebasing: bytes[1...])))
+    let frame = Frame(
+        type: type.rawValue,
+        requestID: 7,
+        payload: ByteBuffer(bytes: UnsafeBufferPointer(rebasing: bytes[1...]))
+    )
     let request: Request
     do {
         request = try Request.decode(frame)

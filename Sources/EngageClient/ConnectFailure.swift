@@ -14,7 +14,11 @@ enum ConnectFailure {
     static func classify(_ error: any Error, address: String, timeout: TimeAmount) -> EngageClientError {
         if let error = error as? NIOConnectionError {
             if error.dnsAError != nil || error.dnsAAAAError != nil, error.connectionErrors.isEmpty {
-                return EngageClientError(.cannotResolve, "cannot connect to \(address): the host name cannot be resolved", underlying: error)
+                return EngageClientError(
+                    .cannotResolve,
+                    "cannot connect to \(address): the host name cannot be resolved",
+                    underlying: error
+                )
             }
             if let first = error.connectionErrors.first {
                 return self.classify(first.error, address: address, timeout: timeout)
@@ -29,7 +33,11 @@ enum ConnectFailure {
                     underlying: error
                 )
             case ENETUNREACH, EHOSTUNREACH:
-                return EngageClientError(.connectionRefused, "cannot connect to \(address): no route to the host", underlying: error)
+                return EngageClientError(
+                    .connectionRefused,
+                    "cannot connect to \(address): no route to the host",
+                    underlying: error
+                )
             default:
                 return EngageClientError(
                     .connectionRefused,
@@ -49,7 +57,12 @@ enum ConnectFailure {
     }
 
     /// The TCP connection worked but HELLO got no HELLO_OK.
-    static func handshake(_ error: EngageClientError, address: String, tls: Bool, timeout: TimeAmount) -> EngageClientError {
+    static func handshake(
+        _ error: EngageClientError,
+        address: String,
+        tls: Bool,
+        timeout: TimeAmount
+    ) -> EngageClientError {
         switch error.code {
         case .server, .tls:
             return error
@@ -67,9 +80,17 @@ enum ConnectFailure {
                 underlying: error
             )
         case .notAnEngageServer:
-            return EngageClientError(.notAnEngageServer, "\(address) did not answer as an engaged server: \(error.message)", underlying: error)
+            return EngageClientError(
+                .notAnEngageServer,
+                "\(address) did not answer as an engaged server: \(error.message)",
+                underlying: error
+            )
         default:
-            return EngageClientError(.notAnEngageServer, "\(address) did not answer as an engaged server", underlying: error)
+            return EngageClientError(
+                .notAnEngageServer,
+                "\(address) did not answer as an engaged server",
+                underlying: error
+            )
         }
     }
 }

@@ -12,7 +12,11 @@ extension EngageClient {
     }
 
     /// For each k >= 1, how many users had exactly k active days in [from, to].
-    public func activeDays(from: CivilDate, to: CivilDate, _ selection: Selection = Selection()) async throws -> [ActiveDaysRow] {
+    public func activeDays(
+        from: CivilDate,
+        to: CivilDate,
+        _ selection: Selection = Selection()
+    ) async throws -> [ActiveDaysRow] {
         try await self.call(.queryActiveDays(from: from, to: to, selection)) {
             if case .activeDaysResult(let rows) = $0 { return rows } else { return nil }
         }
@@ -20,7 +24,9 @@ extension EngageClient {
 
     /// Tier table of a calendar month or of the rolling window ending on a day.
     public func tiers(_ window: TierWindow, _ selection: Selection = Selection()) async throws -> [TierRow] {
-        try await self.call(.queryTiers(window, selection)) { if case .tiersResult(let rows) = $0 { return rows } else { return nil } }
+        try await self.call(.queryTiers(window, selection)) {
+            if case .tiersResult(let rows) = $0 { return rows } else { return nil }
+        }
     }
 
     /// Monthly tier transitions from `month` to the next.
@@ -44,14 +50,20 @@ extension EngageClient {
     }
 
     /// New, returning, resurrecting and dormant users per period.
-    public func lifecycle(period: Period, from: CivilDate, to: CivilDate, filters: [DimensionFilter] = []) async throws -> [LifecycleRow] {
+    public func lifecycle(
+        period: Period,
+        from: CivilDate,
+        to: CivilDate,
+        filters: [DimensionFilter] = []
+    ) async throws -> [LifecycleRow] {
         try await self.call(.queryLifecycle(period: period, from: from, to: to, filters: filters)) {
             if case .lifecycleResult(let rows) = $0 { return rows } else { return nil }
         }
     }
 
     /// Sessions starting in [from, to]: counts, durations, bounce rate.
-    public func sessions(from: CivilDate, to: CivilDate, filters: [DimensionFilter] = []) async throws -> SessionSummary {
+    public func sessions(from: CivilDate, to: CivilDate, filters: [DimensionFilter] = []) async throws -> SessionSummary
+    {
         try await self.call(.querySessions(from: from, to: to, filters: filters)) {
             if case .sessionsResult(let summary) = $0 { return summary } else { return nil }
         }
@@ -59,7 +71,9 @@ extension EngageClient {
 
     /// One user's profile, daily records, sessions and current tier; nil for an unknown user.
     public func user(_ userID: String) async throws -> UserDetail? {
-        try await self.call(.queryUser(userID: userID)) { if case .userResult(let detail) = $0 { return .some(detail) } else { return nil } }
+        try await self.call(.queryUser(userID: userID)) {
+            if case .userResult(let detail) = $0 { return .some(detail) } else { return nil }
+        }
     }
 
     /// Users that were regular or better a week before `asOf` and inactive since.
@@ -70,7 +84,11 @@ extension EngageClient {
     }
 
     /// Events and distinct users per action category and action type.
-    public func actionUsage(from: CivilDate, to: CivilDate, filters: [DimensionFilter] = []) async throws -> [ActionUsageRow] {
+    public func actionUsage(
+        from: CivilDate,
+        to: CivilDate,
+        filters: [DimensionFilter] = []
+    ) async throws -> [ActionUsageRow] {
         try await self.call(.queryActions(from: from, to: to, filters: filters)) {
             if case .actionsResult(let rows) = $0 { return rows } else { return nil }
         }
@@ -87,7 +105,8 @@ extension EngageClient {
     ) async throws {
         var cursor: [UInt8] = []
         repeat {
-            let (rows, next) = try await self.call(.export(table, from: from, to: to, cursor: cursor, limit: pageSize)) {
+            let (rows, next) = try await self.call(.export(table, from: from, to: to, cursor: cursor, limit: pageSize))
+            {
                 if case .exportPage(let rows, let next) = $0 { return (rows, next) } else { return nil }
             }
             for row in rows { try await body(row) }
@@ -105,12 +124,16 @@ extension EngageClient {
     /// Writes a consistent, compacted copy of the server's data directory into `path` on the server's machine
     /// (a new or empty directory); returns its size in bytes. `engaged --data path` starts from it.
     public func backup(to path: String) async throws -> Int {
-        try await self.call(.backup(path: path)) { if case .backupResult(let bytes) = $0 { return bytes } else { return nil } }
+        try await self.call(.backup(path: path)) {
+            if case .backupResult(let bytes) = $0 { return bytes } else { return nil }
+        }
     }
 
     /// The values of `dimension` that at least one user holds, and how many users hold each.
     public func values(_ dimension: EngageModel.Dimension) async throws -> [DimensionValueRow] {
-        try await self.call(.queryValues(dimension)) { if case .valuesResult(let rows) = $0 { return rows } else { return nil } }
+        try await self.call(.queryValues(dimension)) {
+            if case .valuesResult(let rows) = $0 { return rows } else { return nil }
+        }
     }
 
     /// Re-derives every derived record from the raw events.

@@ -46,7 +46,14 @@ public final class EngageClient: Sendable {
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> EngageClient {
         let (host, port) = try Self.parse(address)
-        return try await self.connect(host: host, port: port, token: token, clientName: clientName, tls: tls, eventLoopGroup: eventLoopGroup)
+        return try await self.connect(
+            host: host,
+            port: port,
+            token: token,
+            clientName: clientName,
+            tls: tls,
+            eventLoopGroup: eventLoopGroup
+        )
     }
 
     public static func connect(
@@ -74,7 +81,9 @@ public final class EngageClient: Sendable {
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         if let sslContext {
-                            try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: sslContext, serverHostname: serverHostname))
+                            try channel.pipeline.syncOperations.addHandler(
+                                NIOSSLClientHandler(context: sslContext, serverHostname: serverHostname)
+                            )
                         } else {
                             try channel.pipeline.syncOperations.addHandler(PlaintextPeerCheck())
                         }
@@ -92,7 +101,11 @@ public final class EngageClient: Sendable {
         let hello = Request.hello(Hello(token: token, clientName: clientName))
         let response: Response
         do {
-            response = try await Self.send(hello.encode(requestID: Self.handshakeRequestID), on: channel, timeout: connectTimeout)
+            response = try await Self.send(
+                hello.encode(requestID: Self.handshakeRequestID),
+                on: channel,
+                timeout: connectTimeout
+            )
         } catch let error as EngageClientError {
             try? await channel.close()
             throw ConnectFailure.handshake(error, address: address, tls: tls != nil, timeout: connectTimeout)
@@ -102,13 +115,19 @@ public final class EngageClient: Sendable {
                 throw EngageClientError(.tls, "TLS failed: \(error)", underlying: error)
             }
             throw ConnectFailure.handshake(
-                EngageClientError(.notAnEngageServer, "\(error)", underlying: error), address: address, tls: tls != nil, timeout: connectTimeout
+                EngageClientError(.notAnEngageServer, "\(error)", underlying: error),
+                address: address,
+                tls: tls != nil,
+                timeout: connectTimeout
             )
         }
         guard case .helloOK(let ok) = response else {
             try? await channel.close()
             if case .error(let error) = response { throw EngageClientError.server(error) }
-            throw EngageClientError(.notAnEngageServer, "\(address) did not answer as an engaged server (it sent \(response.type) to HELLO)")
+            throw EngageClientError(
+                .notAnEngageServer,
+                "\(address) did not answer as an engaged server (it sent \(response.type) to HELLO)"
+            )
         }
         return EngageClient(channel: channel, server: ok)
     }
@@ -160,7 +179,10 @@ public final class EngageClient: Sendable {
         let id = self.nextID()
         await self.inFlight.acquire()
         defer { self.inFlight.release() }
-        let response = try await Self.send(request.encode(requestID: id, allocator: self.channel.allocator), on: self.channel)
+        let response = try await Self.send(
+            request.encode(requestID: id, allocator: self.channel.allocator),
+            on: self.channel
+        )
         if case .error(let error) = response { throw EngageClientError.server(error) }
         return response
     }
@@ -280,7 +302,10 @@ extension EngageClient {
         let id = self.nextID()
         await self.inFlight.acquire()
         defer { self.inFlight.release() }
-        let response = try await Self.send(Frame(type: MessageType.ingestEvents.rawValue, requestID: id, payload: batch.payload), on: self.channel)
+        let response = try await Self.send(
+            Frame(type: MessageType.ingestEvents.rawValue, requestID: id, payload: batch.payload),
+            on: self.channel
+        )
         switch response {
         case .ingestResult(let result): return result
         case .error(let error): throw EngageClientError.server(error)

@@ -69,7 +69,11 @@ public struct EngageClientError: Error, CustomStringConvertible, Sendable {
 
     /// The server refused the request with `error`.
     static func server(_ error: ProtocolError) -> EngageClientError {
-        EngageClientError(.server, error.message, serverError: ServerError(code: error.code.rawValue, name: error.code.name, message: error.message))
+        EngageClientError(
+            .server,
+            error.message,
+            serverError: ServerError(code: error.code.rawValue, name: error.code.name, message: error.message)
+        )
     }
 
     static func unexpected(_ detail: String) -> EngageClientError {

@@ -35,7 +35,13 @@ final class ResponseRouter: ChannelDuplexHandler {
         do {
             response = try Response.decode(frame)
         } catch {
-            self.failAll(EngageClientError(.notAnEngageServer, "the server sent a frame that cannot be read: \(error)", underlying: error))
+            self.failAll(
+                EngageClientError(
+                    .notAnEngageServer,
+                    "the server sent a frame that cannot be read: \(error)",
+                    underlying: error
+                )
+            )
             context.close(promise: nil)
             return
         }
@@ -55,11 +61,18 @@ final class ResponseRouter: ChannelDuplexHandler {
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         switch error {
         case let error as NIOSSLError: self.failAll(EngageClientError(.tls, "TLS failed: \(error)", underlying: error))
-        case let error as BoringSSLError: self.failAll(EngageClientError(.tls, "TLS failed: \(error)", underlying: error))
+        case let error as BoringSSLError:
+            self.failAll(EngageClientError(.tls, "TLS failed: \(error)", underlying: error))
         case let error as EngageClientError: self.failAll(error)
         case let error as ProtocolError:
             // The frame decoder refused what arrived (a length no engaged sends): not our protocol.
-            self.failAll(EngageClientError(.notAnEngageServer, "the server sent bytes that are not Engage frames (\(error.message))", underlying: error))
+            self.failAll(
+                EngageClientError(
+                    .notAnEngageServer,
+                    "the server sent bytes that are not Engage frames (\(error.message))",
+                    underlying: error
+                )
+            )
         default: self.failAll(error)
         }
         context.close(promise: nil)

@@ -5,11 +5,16 @@ import Foundation
 /// Where the server is and how to reach it: the options `engage` and `engage-load` share.
 public struct ClientConnectionOptions: ParsableArguments {
     // Optional, the environment read at use: a default computed from it would be printed by --help as if fixed.
-    @Option(name: .customLong("server"), help: "Server address HOST:PORT (default: $ENGAGE_SERVER, else 127.0.0.1:7733).")
+    @Option(
+        name: .customLong("server"),
+        help: "Server address HOST:PORT (default: $ENGAGE_SERVER, else 127.0.0.1:7733)."
+    )
     public var serverOption: String?
 
     /// `--server`, else `$ENGAGE_SERVER`, else `127.0.0.1:7733`.
-    public var server: String { self.serverOption ?? ProcessInfo.processInfo.environment["ENGAGE_SERVER"] ?? "127.0.0.1:7733" }
+    public var server: String {
+        self.serverOption ?? ProcessInfo.processInfo.environment["ENGAGE_SERVER"] ?? "127.0.0.1:7733"
+    }
 
     @Option(name: .long, help: "Authentication token (default: $ENGAGE_TOKEN). Visible in `ps`: prefer --token-file.")
     public var token: String?
@@ -20,7 +25,11 @@ public struct ClientConnectionOptions: ParsableArguments {
     @Flag(name: .long, help: "Connect over TLS, trusting the system's certificate authorities (or --tls-ca).")
     public var tls = false
 
-    @Option(name: .customLong("tls-ca"), help: "PEM file of the certificate authority that signed the server's certificate; implies --tls (default: $ENGAGE_TLS_CA).")
+    @Option(
+        name: .customLong("tls-ca"),
+        help:
+            "PEM file of the certificate authority that signed the server's certificate; implies --tls (default: $ENGAGE_TLS_CA)."
+    )
     public var tlsCAOption: String?
 
     /// `--tls-ca`, else `$ENGAGE_TLS_CA`, else none.
@@ -32,7 +41,9 @@ public struct ClientConnectionOptions: ParsableArguments {
     public init() {}
 
     public func validate() throws {
-        if self.token != nil && self.tokenFile != nil { throw ValidationError("give --token or --token-file, not both") }
+        if self.token != nil && self.tokenFile != nil {
+            throw ValidationError("give --token or --token-file, not both")
+        }
         if let tokenFile, !FileManager.default.isReadableFile(atPath: tokenFile) {
             throw ValidationError("cannot read the token file \(tokenFile)")
         }
@@ -58,6 +69,11 @@ public struct ClientConnectionOptions: ParsableArguments {
     /// Connects and shakes hands; failures are ``EngageClientError``s whose message names the server and the
     /// cause in words ("connection refused (is engaged running there?)").
     public func connect(clientName: String) async throws -> EngageClient {
-        try await EngageClient.connect(to: self.server, token: try self.effectiveToken(), clientName: clientName, tls: self.tlsOptions)
+        try await EngageClient.connect(
+            to: self.server,
+            token: try self.effectiveToken(),
+            clientName: clientName,
+            tls: self.tlsOptions
+        )
     }
 }

@@ -34,7 +34,8 @@ public struct DurationArgument: ExpressibleByArgument, Hashable, Sendable, Custo
 
     /// The shortest exact spelling: 30m, 90s, 250ms.
     public var description: String {
-        for (suffix, factor) in [("h", Int64(3_600_000)), ("m", 60_000), ("s", 1000)] where self.milliseconds % factor == 0 {
+        for (suffix, factor) in [("h", Int64(3_600_000)), ("m", 60_000), ("s", 1000)]
+        where self.milliseconds % factor == 0 {
             return "\(self.milliseconds / factor)\(suffix)"
         }
         return "\(self.milliseconds)ms"

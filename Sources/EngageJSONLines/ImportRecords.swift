@@ -38,14 +38,22 @@ public enum ImportRecords {
         case .string(let text)?:
             guard let parsed = Timestamp.parseISO8601(text) else {
                 return .failure(
-                    LineError(reason: "invalid_timestamp", detail: "ts '\(text.prefix(64))' is not an ISO 8601 time with Z or an offset")
+                    LineError(
+                        reason: "invalid_timestamp",
+                        detail: "ts '\(text.prefix(64))' is not an ISO 8601 time with Z or an offset"
+                    )
                 )
             }
             timestamp = parsed
         case .integer(let value)?:
             timestamp = value
         default:
-            return .failure(LineError(reason: "invalid_timestamp", detail: "ts must be an ISO 8601 string or integer epoch milliseconds"))
+            return .failure(
+                LineError(
+                    reason: "invalid_timestamp",
+                    detail: "ts must be an ISO 8601 string or integer epoch milliseconds"
+                )
+            )
         }
         var metadata = ""
         switch fields[EventField.metadata.rawValue] {
@@ -54,13 +62,18 @@ public enum ImportRecords {
         case .object(let text)?:
             guard text.count <= Limits.metadataBytes else {
                 return .failure(
-                    LineError(reason: RejectReason.invalidMetadata.name, detail: "metadata is \(text.count) bytes; at most \(Limits.metadataBytes)")
+                    LineError(
+                        reason: RejectReason.invalidMetadata.name,
+                        detail: "metadata is \(text.count) bytes; at most \(Limits.metadataBytes)"
+                    )
                 )
             }
             // Already checked as JSON by the reader, and UTF-8 because every string in it was.
             metadata = String(decoding: text, as: UTF8.self)
         default:
-            return .failure(LineError(reason: RejectReason.invalidMetadata.name, detail: "metadata must be a JSON object"))
+            return .failure(
+                LineError(reason: RejectReason.invalidMetadata.name, detail: "metadata must be a JSON object")
+            )
         }
         do {
             return .success(
@@ -82,10 +95,21 @@ public enum ImportRecords {
         var fields = [JSONMember?](repeating: nil, count: UserField.allCases.count)
         if let error = self.read(line, into: &fields, names: UserField.names) { return .failure(error) }
         do {
-            var profile = UserProfile(userID: try self.string(fields[UserField.userID.rawValue], "user_id", required: true).get()!)
-            if let text = try self.string(fields[UserField.registrationDate.rawValue], "registration_date", required: false).get() {
+            var profile = UserProfile(
+                userID: try self.string(fields[UserField.userID.rawValue], "user_id", required: true).get()!
+            )
+            if let text = try self.string(
+                fields[UserField.registrationDate.rawValue],
+                "registration_date",
+                required: false
+            ).get() {
                 guard let date = CivilDate(text) else {
-                    return .failure(LineError(reason: "invalid_date", detail: "registration_date '\(text.prefix(32))' is not YYYY-MM-DD"))
+                    return .failure(
+                        LineError(
+                            reason: "invalid_date",
+                            detail: "registration_date '\(text.prefix(32))' is not YYYY-MM-DD"
+                        )
+                    )
                 }
                 profile.registrationDate = date
             }
@@ -123,8 +147,10 @@ public enum ImportRecords {
         do {
             return .success(
                 ActionDefinition(
-                    actionType: try self.string(fields[ActionField.type.rawValue], "action_type", required: true).get()!,
-                    category: try self.string(fields[ActionField.category.rawValue], "action_category", required: false).get()
+                    actionType: try self.string(fields[ActionField.type.rawValue], "action_type", required: true)
+                        .get()!,
+                    category: try self.string(fields[ActionField.category.rawValue], "action_category", required: false)
+                        .get()
                         ?? ActionDefinition.autoRegisteredCategory,
                     engagementWeight: weight,
                     isCoreAction: isCore
@@ -151,7 +177,9 @@ public enum ImportRecords {
     /// The same records from text (tests, fixtures).
     public static func event(_ line: String) -> Result<Event, LineError> { self.withBytes(line, self.event) }
     public static func user(_ line: String) -> Result<UserProfile, LineError> { self.withBytes(line, self.user) }
-    public static func action(_ line: String) -> Result<ActionDefinition, LineError> { self.withBytes(line, self.action) }
+    public static func action(_ line: String) -> Result<ActionDefinition, LineError> {
+        self.withBytes(line, self.action)
+    }
 
     private static func withBytes<Record>(
         _ line: String,
@@ -162,7 +190,11 @@ public enum ImportRecords {
     }
 
     /// Reads the members named in `names` (by position) into `fields`; nil on success.
-    private static func read(_ line: UnsafeRawBufferPointer, into fields: inout [JSONMember?], names: [[UInt8]]) -> LineError? {
+    private static func read(
+        _ line: UnsafeRawBufferPointer,
+        into fields: inout [JSONMember?],
+        names: [[UInt8]]
+    ) -> LineError? {
         var reader = JSONObjectReader(line)
         do {
             try reader.forEachMember(
@@ -180,7 +212,8 @@ public enum ImportRecords {
     private static func string(_ member: JSONMember?, _ name: String, required: Bool) -> Result<String?, LineError> {
         switch member {
         case nil, .null?:
-            return required ? .failure(LineError(reason: "missing_field", detail: "field '\(name)' is missing")) : .success(nil)
+            return required
+                ? .failure(LineError(reason: "missing_field", detail: "field '\(name)' is missing")) : .success(nil)
         case .string(let text)?:
             return .success(text)
         default:
@@ -195,7 +228,9 @@ public enum ImportRecords {
     }
 
     private enum UserField: Hashable, CaseIterable {
-        case userID, registrationDate, attribute(Attribute)
+        case userID
+        case registrationDate
+        case attribute(Attribute)
         static let allCases: [UserField] = [.userID, .registrationDate] + Attribute.allCases.map(UserField.attribute)
         var rawValue: Int { UserField.allCases.firstIndex(of: self)! }
         var name: String {

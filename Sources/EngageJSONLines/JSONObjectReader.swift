@@ -37,7 +37,10 @@ struct JSONObjectReader {
     ) throws {
         self.skipWhitespace()
         guard self.peek == UInt8(ascii: "{") else {
-            throw JSONSyntaxError(detail: self.peek == UInt8(ascii: "[") ? "the line is a JSON array, not an object" : "the line is not a JSON object")
+            throw JSONSyntaxError(
+                detail: self.peek == UInt8(ascii: "[")
+                    ? "the line is a JSON array, not an object" : "the line is not a JSON object"
+            )
         }
         self.index += 1
         self.skipWhitespace()
@@ -47,12 +50,16 @@ struct JSONObjectReader {
         }
         while true {
             self.skipWhitespace()
-            guard self.peek == UInt8(ascii: "\"") else { throw JSONSyntaxError(detail: "expected a member name at byte \(self.index + 1)") }
+            guard self.peek == UInt8(ascii: "\"") else {
+                throw JSONSyntaxError(detail: "expected a member name at byte \(self.index + 1)")
+            }
             let nameStart = self.index + 1
             try self.skipString()
             let name = UnsafeRawBufferPointer(rebasing: self.bytes[nameStart..<(self.index - 1)])
             self.skipWhitespace()
-            guard self.peek == UInt8(ascii: ":") else { throw JSONSyntaxError(detail: "expected ':' at byte \(self.index + 1)") }
+            guard self.peek == UInt8(ascii: ":") else {
+                throw JSONSyntaxError(detail: "expected ':' at byte \(self.index + 1)")
+            }
             self.index += 1
             self.skipWhitespace()
             if let slot = wants(name) {
@@ -73,7 +80,9 @@ struct JSONObjectReader {
 
     private mutating func expectEnd() throws {
         self.skipWhitespace()
-        guard self.index == self.bytes.count else { throw JSONSyntaxError(detail: "text follows the object at byte \(self.index + 1)") }
+        guard self.index == self.bytes.count else {
+            throw JSONSyntaxError(detail: "text follows the object at byte \(self.index + 1)")
+        }
     }
 
     private var peek: UInt8? { self.index < self.bytes.count ? self.bytes[self.index] : nil }
@@ -116,7 +125,9 @@ struct JSONObjectReader {
             negative = true
             self.index += 1
         }
-        guard let first = self.peek, first.isDigit else { throw JSONSyntaxError(detail: "invalid value at byte \(start + 1)") }
+        guard let first = self.peek, first.isDigit else {
+            throw JSONSyntaxError(detail: "invalid value at byte \(start + 1)")
+        }
         var magnitude: UInt64 = 0
         var overflow = false
         if first == UInt8(ascii: "0") {
@@ -134,14 +145,18 @@ struct JSONObjectReader {
         if self.peek == UInt8(ascii: ".") {
             integral = false
             self.index += 1
-            guard let digit = self.peek, digit.isDigit else { throw JSONSyntaxError(detail: "invalid number at byte \(start + 1)") }
+            guard let digit = self.peek, digit.isDigit else {
+                throw JSONSyntaxError(detail: "invalid number at byte \(start + 1)")
+            }
             while let digit = self.peek, digit.isDigit { self.index += 1 }
         }
         if let e = self.peek, e == UInt8(ascii: "e") || e == UInt8(ascii: "E") {
             integral = false
             self.index += 1
             if let sign = self.peek, sign == UInt8(ascii: "+") || sign == UInt8(ascii: "-") { self.index += 1 }
-            guard let digit = self.peek, digit.isDigit else { throw JSONSyntaxError(detail: "invalid number at byte \(start + 1)") }
+            guard let digit = self.peek, digit.isDigit else {
+                throw JSONSyntaxError(detail: "invalid number at byte \(start + 1)")
+            }
             while let digit = self.peek, digit.isDigit { self.index += 1 }
         }
         guard integral, !overflow else { return .fraction }
@@ -166,7 +181,9 @@ struct JSONObjectReader {
                 self.index += 1
                 if escaped == UInt8(ascii: "u") {
                     for _ in 0..<4 {
-                        guard let hex = self.peek, hex.hexValue != nil else { throw JSONSyntaxError(detail: "invalid \\u escape") }
+                        guard let hex = self.peek, hex.hexValue != nil else {
+                            throw JSONSyntaxError(detail: "invalid \\u escape")
+                        }
                         self.index += 1
                     }
                 } else if !Self.simpleEscapes.contains(escaped) {
@@ -195,7 +212,9 @@ struct JSONObjectReader {
                 return text
             }
             if byte == UInt8(ascii: "\\") { break }
-            if byte < 0x20 { throw JSONSyntaxError(detail: "a control character inside a string at byte \(cursor + 1)") }
+            if byte < 0x20 {
+                throw JSONSyntaxError(detail: "a control character inside a string at byte \(cursor + 1)")
+            }
             cursor += 1
         }
         var decoded: [UInt8] = Array(self.bytes[start..<cursor])
@@ -258,7 +277,9 @@ struct JSONObjectReader {
 
     /// Skips any value, checking its syntax.
     private mutating func skipValue(depth: Int) throws {
-        guard depth <= JSONSyntax.maximumDepth else { throw JSONSyntaxError(detail: "nested deeper than \(JSONSyntax.maximumDepth) levels") }
+        guard depth <= JSONSyntax.maximumDepth else {
+            throw JSONSyntaxError(detail: "nested deeper than \(JSONSyntax.maximumDepth) levels")
+        }
         self.skipWhitespace()
         guard let byte = self.peek else { throw JSONSyntaxError(detail: "the line ends inside a value") }
         switch byte {
@@ -276,10 +297,14 @@ struct JSONObjectReader {
             while true {
                 self.skipWhitespace()
                 if isObject {
-                    guard self.peek == UInt8(ascii: "\"") else { throw JSONSyntaxError(detail: "expected a member name at byte \(self.index + 1)") }
+                    guard self.peek == UInt8(ascii: "\"") else {
+                        throw JSONSyntaxError(detail: "expected a member name at byte \(self.index + 1)")
+                    }
                     try self.skipString()
                     self.skipWhitespace()
-                    guard self.peek == UInt8(ascii: ":") else { throw JSONSyntaxError(detail: "expected ':' at byte \(self.index + 1)") }
+                    guard self.peek == UInt8(ascii: ":") else {
+                        throw JSONSyntaxError(detail: "expected ':' at byte \(self.index + 1)")
+                    }
                     self.index += 1
                 }
                 try self.skipValue(depth: depth + 1)
@@ -290,7 +315,9 @@ struct JSONObjectReader {
                     self.index += 1
                     return
                 } else {
-                    throw JSONSyntaxError(detail: "expected ',' or '\(Character(Unicode.Scalar(close)))' at byte \(self.index + 1)")
+                    throw JSONSyntaxError(
+                        detail: "expected ',' or '\(Character(Unicode.Scalar(close)))' at byte \(self.index + 1)"
+                    )
                 }
             }
         case UInt8(ascii: "t"): try self.literal("true")
@@ -302,7 +329,9 @@ struct JSONObjectReader {
 
     private mutating func literal(_ word: StaticString) throws {
         let count = word.utf8CodeUnitCount
-        guard self.index + count <= self.bytes.count else { throw JSONSyntaxError(detail: "invalid value at byte \(self.index + 1)") }
+        guard self.index + count <= self.bytes.count else {
+            throw JSONSyntaxError(detail: "invalid value at byte \(self.index + 1)")
+        }
         for offset in 0..<count where self.bytes[self.index + offset] != word.utf8Start[offset] {
             throw JSONSyntaxError(detail: "invalid value at byte \(self.index + 1)")
         }

@@ -196,7 +196,12 @@ public struct SessionSummary: Hashable, Sendable {
     public var p90DurationSeconds: Int
 
     public init(
-        sessions: Int, users: Int, totalDurationSeconds: Int, totalActions: Int, bounces: Int, p50DurationSeconds: Int,
+        sessions: Int,
+        users: Int,
+        totalDurationSeconds: Int,
+        totalActions: Int,
+        bounces: Int,
+        p50DurationSeconds: Int,
         p90DurationSeconds: Int
     ) {
         self.sessions = sessions
@@ -208,7 +213,9 @@ public struct SessionSummary: Hashable, Sendable {
         self.p90DurationSeconds = p90DurationSeconds
     }
 
-    public var averageDurationSeconds: Double { self.sessions == 0 ? 0 : Double(self.totalDurationSeconds) / Double(self.sessions) }
+    public var averageDurationSeconds: Double {
+        self.sessions == 0 ? 0 : Double(self.totalDurationSeconds) / Double(self.sessions)
+    }
     public var averageActions: Double { self.sessions == 0 ? 0 : Double(self.totalActions) / Double(self.sessions) }
     public var bounceRate: Double { self.sessions == 0 ? 0 : Double(self.bounces) / Double(self.sessions) }
 }
@@ -261,7 +268,12 @@ public struct UserDetail: Hashable, Sendable {
         public var engagementTier: String
 
         public init(
-            date: CivilDate, sessionsCount: Int, totalSessionDuration: Int, totalActions: Int, uniqueActionTypes: Int, isActiveDay: Bool,
+            date: CivilDate,
+            sessionsCount: Int,
+            totalSessionDuration: Int,
+            totalActions: Int,
+            uniqueActionTypes: Int,
+            isActiveDay: Bool,
             engagementTier: String
         ) {
             self.date = date

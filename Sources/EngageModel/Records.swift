@@ -138,8 +138,15 @@ public struct StoreStats: Hashable, Sendable {
     public var lastDay: CivilDate?
 
     public init(
-        events: Int, duplicates: Int, users: Int, actions: Int, days: Int, bytesOnDisk: Int, timeZone: String,
-        firstDay: CivilDate?, lastDay: CivilDate?
+        events: Int,
+        duplicates: Int,
+        users: Int,
+        actions: Int,
+        days: Int,
+        bytesOnDisk: Int,
+        timeZone: String,
+        firstDay: CivilDate?,
+        lastDay: CivilDate?
     ) {
         self.events = events
         self.duplicates = duplicates

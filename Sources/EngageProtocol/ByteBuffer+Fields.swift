@@ -2,7 +2,10 @@ import NIOCore
 
 /// Field readers that fail with the protocol's error codes instead of returning nil.
 extension ByteBuffer {
-    mutating func read<Value: FixedWidthInteger>(_ type: Value.Type, _ field: StaticString) throws(ProtocolError) -> Value {
+    mutating func read<Value: FixedWidthInteger>(
+        _ type: Value.Type,
+        _ field: StaticString
+    ) throws(ProtocolError) -> Value {
         guard let value = self.readInteger(as: Value.self) else {
             throw ProtocolError(.truncatedPayload, "payload ends inside field '\(field)'")
         }
@@ -13,7 +16,10 @@ extension ByteBuffer {
     mutating func readCount64(_ field: StaticString) throws(ProtocolError) -> Int {
         let value = try self.read(UInt64.self, field)
         guard let count = Int(exactly: value) else {
-            throw ProtocolError(.invalidField, "field '\(field)' is \(value), past the largest supported value \(Int.max)")
+            throw ProtocolError(
+                .invalidField,
+                "field '\(field)' is \(value), past the largest supported value \(Int.max)"
+            )
         }
         return count
     }

@@ -67,7 +67,8 @@ extension ByteBuffer {
         case 1: return .integer(try self.read(Int64.self, "integer"))
         case 2: return .text(try self.readShortString("text"))
         case 3: return .boolean(try self.readFlag("boolean"))
-        case let tag: throw ProtocolError(.invalidField, "value tag \(tag) is not 0 (null), 1 (integer), 2 (text) or 3 (boolean)")
+        case let tag:
+            throw ProtocolError(.invalidField, "value tag \(tag) is not 0 (null), 1 (integer), 2 (text) or 3 (boolean)")
         }
     }
 
@@ -92,7 +93,11 @@ extension Request {
     static func decodeQuery(_ type: MessageType, _ buffer: inout ByteBuffer) throws(ProtocolError) -> Request? {
         switch type {
         case .queryActiveDays:
-            return .queryActiveDays(from: try buffer.readDate("from"), to: try buffer.readDate("to"), try buffer.readSelection())
+            return .queryActiveDays(
+                from: try buffer.readDate("from"),
+                to: try buffer.readDate("to"),
+                try buffer.readSelection()
+            )
         case .queryTiers:
             let kind = try buffer.read(UInt8.self, "window")
             let date = try buffer.readDate("date")
@@ -114,9 +119,18 @@ extension Request {
             return .queryRetention(period: period, from: from, to: to, periods: periods, try buffer.readSelection())
         case .queryLifecycle:
             let period = try buffer.readPeriod()
-            return .queryLifecycle(period: period, from: try buffer.readDate("from"), to: try buffer.readDate("to"), filters: try Self.readFilters(&buffer))
+            return .queryLifecycle(
+                period: period,
+                from: try buffer.readDate("from"),
+                to: try buffer.readDate("to"),
+                filters: try Self.readFilters(&buffer)
+            )
         case .querySessions:
-            return .querySessions(from: try buffer.readDate("from"), to: try buffer.readDate("to"), filters: try Self.readFilters(&buffer))
+            return .querySessions(
+                from: try buffer.readDate("from"),
+                to: try buffer.readDate("to"),
+                filters: try Self.readFilters(&buffer)
+            )
         case .queryUser:
             return .queryUser(userID: try buffer.readShortString("user_id"))
         case .queryAtRisk:
@@ -124,7 +138,11 @@ extension Request {
             let limit = Int(try buffer.read(UInt32.self, "limit"))
             return .queryAtRisk(asOf: asOf, limit: limit, filters: try Self.readFilters(&buffer))
         case .queryActions:
-            return .queryActions(from: try buffer.readDate("from"), to: try buffer.readDate("to"), filters: try Self.readFilters(&buffer))
+            return .queryActions(
+                from: try buffer.readDate("from"),
+                to: try buffer.readDate("to"),
+                filters: try Self.readFilters(&buffer)
+            )
         case .export:
             let raw = try buffer.read(UInt8.self, "table")
             guard let table = ExportTable(wireValue: raw) else {
@@ -143,7 +161,10 @@ extension Request {
             return .backup(path: try buffer.readShortString("path"))
         case .queryValues:
             guard let dimension = try Self.readDimension(&buffer, "dimension") else {
-                throw ProtocolError(.invalidQuery, "QUERY_VALUES needs a dimension; known: \(Dimension.allNames.joined(separator: ", "))")
+                throw ProtocolError(
+                    .invalidQuery,
+                    "QUERY_VALUES needs a dimension; known: \(Dimension.allNames.joined(separator: ", "))"
+                )
             }
             return .queryValues(dimension)
         default:
@@ -223,7 +244,8 @@ extension Response {
                 let group = try buffer.readShortString("group")
                 rows.append(
                     ActiveDaysRow(
-                        group: group.isEmpty ? nil : group, activeDays: Int(try buffer.read(UInt32.self, "active_days")),
+                        group: group.isEmpty ? nil : group,
+                        activeDays: Int(try buffer.read(UInt32.self, "active_days")),
                         users: Int(try buffer.read(UInt32.self, "users"))
                     )
                 )
@@ -236,9 +258,12 @@ extension Response {
                 let group = try buffer.readShortString("group")
                 rows.append(
                     TierRow(
-                        group: group.isEmpty ? nil : group, tier: try buffer.readShortString("tier"),
-                        users: Int(try buffer.read(UInt32.self, "users")), records: try buffer.readCount64("records"),
-                        sessions: try buffer.readCount64("sessions"), actions: try buffer.readCount64("actions")
+                        group: group.isEmpty ? nil : group,
+                        tier: try buffer.readShortString("tier"),
+                        users: Int(try buffer.read(UInt32.self, "users")),
+                        records: try buffer.readCount64("records"),
+                        sessions: try buffer.readCount64("sessions"),
+                        actions: try buffer.readCount64("actions")
                     )
                 )
             }
@@ -249,7 +274,8 @@ extension Response {
             for _ in 0..<count {
                 rows.append(
                     TransitionRow(
-                        fromTier: try buffer.readShortString("from_tier"), toTier: try buffer.readShortString("to_tier"),
+                        fromTier: try buffer.readShortString("from_tier"),
+                        toTier: try buffer.readShortString("to_tier"),
                         users: Int(try buffer.read(UInt32.self, "users"))
                     )
                 )
@@ -262,9 +288,11 @@ extension Response {
                 let group = try buffer.readShortString("group")
                 rows.append(
                     RetentionRow(
-                        group: group.isEmpty ? nil : group, cohort: try buffer.readDate("cohort"),
+                        group: group.isEmpty ? nil : group,
+                        cohort: try buffer.readDate("cohort"),
                         cohortSize: Int(try buffer.read(UInt32.self, "cohort_size")),
-                        periodOffset: Int(try buffer.read(UInt32.self, "period_offset")), retained: try buffer.readOptionalCount("retained")
+                        periodOffset: Int(try buffer.read(UInt32.self, "period_offset")),
+                        retained: try buffer.readOptionalCount("retained")
                     )
                 )
             }
@@ -275,9 +303,11 @@ extension Response {
             for _ in 0..<count {
                 rows.append(
                     LifecycleRow(
-                        period: try buffer.readDate("period"), new: try buffer.readOptionalCount("new"),
+                        period: try buffer.readDate("period"),
+                        new: try buffer.readOptionalCount("new"),
                         returning: try buffer.readOptionalCount("returning"),
-                        resurrecting: try buffer.readOptionalCount("resurrecting"), dormant: try buffer.readOptionalCount("dormant")
+                        resurrecting: try buffer.readOptionalCount("resurrecting"),
+                        dormant: try buffer.readOptionalCount("dormant")
                     )
                 )
             }
@@ -285,9 +315,11 @@ extension Response {
         case .sessionsResult:
             return .sessionsResult(
                 SessionSummary(
-                    sessions: try buffer.readCount64("sessions"), users: try buffer.readCount64("users"),
+                    sessions: try buffer.readCount64("sessions"),
+                    users: try buffer.readCount64("users"),
                     totalDurationSeconds: try buffer.readCount64("total_duration_seconds"),
-                    totalActions: try buffer.readCount64("total_actions"), bounces: try buffer.readCount64("bounces"),
+                    totalActions: try buffer.readCount64("total_actions"),
+                    bounces: try buffer.readCount64("bounces"),
                     p50DurationSeconds: Int(try buffer.read(UInt32.self, "p50_duration_seconds")),
                     p90DurationSeconds: Int(try buffer.read(UInt32.self, "p90_duration_seconds"))
                 )
@@ -305,11 +337,13 @@ extension Response {
             for _ in 0..<dayCount {
                 days.append(
                     UserDetail.Day(
-                        date: try buffer.readDate("date"), sessionsCount: Int(try buffer.read(UInt32.self, "sessions_count")),
+                        date: try buffer.readDate("date"),
+                        sessionsCount: Int(try buffer.read(UInt32.self, "sessions_count")),
                         totalSessionDuration: Int(try buffer.read(UInt32.self, "total_session_duration")),
                         totalActions: Int(try buffer.read(UInt32.self, "total_actions")),
                         uniqueActionTypes: Int(try buffer.read(UInt32.self, "unique_action_types")),
-                        isActiveDay: try buffer.readFlag("is_active_day"), engagementTier: try buffer.readShortString("engagement_tier")
+                        isActiveDay: try buffer.readFlag("is_active_day"),
+                        engagementTier: try buffer.readShortString("engagement_tier")
                     )
                 )
             }
@@ -318,7 +352,8 @@ extension Response {
             for _ in 0..<sessionCount {
                 sessions.append(
                     UserDetail.Session(
-                        startMs: try buffer.read(Int64.self, "start"), endMs: try buffer.read(Int64.self, "end"),
+                        startMs: try buffer.read(Int64.self, "start"),
+                        endMs: try buffer.read(Int64.self, "end"),
                         actionsCount: Int(try buffer.read(UInt32.self, "actions_count")),
                         screensVisited: Int(try buffer.read(UInt32.self, "screens_visited")),
                         sessionType: try buffer.readShortString("session_type")
@@ -327,8 +362,11 @@ extension Response {
             }
             return .userResult(
                 UserDetail(
-                    profile: UserProfile(userID: userID, registrationDate: registration, attributes: attributes), currentTier: tier,
-                    asOf: asOf, days: days, sessions: sessions
+                    profile: UserProfile(userID: userID, registrationDate: registration, attributes: attributes),
+                    currentTier: tier,
+                    asOf: asOf,
+                    days: days,
+                    sessions: sessions
                 )
             )
         case .atRiskResult:
@@ -337,8 +375,10 @@ extension Response {
             for _ in 0..<count {
                 rows.append(
                     AtRiskRow(
-                        userID: try buffer.readShortString("user_id"), tierBefore: try buffer.readShortString("tier"),
-                        activeDays: Int(try buffer.read(UInt32.self, "active_days")), actions: try buffer.readCount64("actions"),
+                        userID: try buffer.readShortString("user_id"),
+                        tierBefore: try buffer.readShortString("tier"),
+                        activeDays: Int(try buffer.read(UInt32.self, "active_days")),
+                        actions: try buffer.readCount64("actions"),
                         lastActiveDay: try buffer.readDate("last_active_day")
                     )
                 )
@@ -349,14 +389,19 @@ extension Response {
             var rows: [ActionUsageRow] = []
             for _ in 0..<count {
                 let kind = try buffer.read(UInt8.self, "kind")
-                guard kind <= 1 else { throw ProtocolError(.invalidField, "kind must be 0 (category) or 1 (action type)") }
+                guard kind <= 1 else {
+                    throw ProtocolError(.invalidField, "kind must be 0 (category) or 1 (action type)")
+                }
                 let category = try buffer.readShortString("action_category")
                 let type = try buffer.readShortString("action_type")
                 let isCore = try buffer.readFlag("is_core_action")
                 rows.append(
                     ActionUsageRow(
-                        category: category, actionType: kind == 1 ? type : nil, isCoreAction: kind == 1 ? isCore : nil,
-                        events: try buffer.readCount64("events"), users: try buffer.readCount64("users")
+                        category: category,
+                        actionType: kind == 1 ? type : nil,
+                        isCoreAction: kind == 1 ? isCore : nil,
+                        events: try buffer.readCount64("events"),
+                        users: try buffer.readCount64("users")
                     )
                 )
             }
@@ -383,7 +428,11 @@ extension Response {
             var issues: [VerificationIssue] = []
             for _ in 0..<count {
                 issues.append(
-                    VerificationIssue(table: try buffer.readShortString("table"), key: try buffer.readShortString("key"), detail: try buffer.readShortString("detail"))
+                    VerificationIssue(
+                        table: try buffer.readShortString("table"),
+                        key: try buffer.readShortString("key"),
+                        detail: try buffer.readShortString("detail")
+                    )
                 )
             }
             return .verifyResult(VerificationReport(checked: checked, issues: issues, totalIssues: total))
@@ -395,7 +444,12 @@ extension Response {
             let count = try buffer.readCount("row_count", minimumSize: 10)
             var rows: [DimensionValueRow] = []
             for _ in 0..<count {
-                rows.append(DimensionValueRow(value: try buffer.readShortString("value"), users: try buffer.readCount64("users")))
+                rows.append(
+                    DimensionValueRow(
+                        value: try buffer.readShortString("value"),
+                        users: try buffer.readCount64("users")
+                    )
+                )
             }
             return .valuesResult(rows)
         default:
@@ -442,10 +496,14 @@ extension Response {
             buffer.writeInteger(UInt32(rows.count))
             for row in rows {
                 buffer.writeDate(row.period)
-                for value in [row.new, row.returning, row.resurrecting, row.dormant] { buffer.writeOptionalCount(value) }
+                for value in [row.new, row.returning, row.resurrecting, row.dormant] {
+                    buffer.writeOptionalCount(value)
+                }
             }
         case .sessionsResult(let summary):
-            for value in [summary.sessions, summary.users, summary.totalDurationSeconds, summary.totalActions, summary.bounces] {
+            for value in [
+                summary.sessions, summary.users, summary.totalDurationSeconds, summary.totalActions, summary.bounces,
+            ] {
                 buffer.writeInteger(UInt64(value))
             }
             buffer.writeInteger(UInt32(clamping: summary.p50DurationSeconds))
@@ -458,7 +516,9 @@ extension Response {
             buffer.writeInteger(UInt8(1))
             buffer.writeShortString(detail.profile.userID)
             buffer.writeDate(detail.profile.registrationDate)
-            for attribute in Attribute.allCases { buffer.writeShortString(detail.profile.attributes[attribute] ?? Attribute.unknownValue) }
+            for attribute in Attribute.allCases {
+                buffer.writeShortString(detail.profile.attributes[attribute] ?? Attribute.unknownValue)
+            }
             buffer.writeShortString(detail.currentTier)
             buffer.writeDate(detail.asOf)
             buffer.writeInteger(UInt32(detail.days.count))

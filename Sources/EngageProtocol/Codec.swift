@@ -34,7 +34,14 @@ extension Request {
                 let category = try buffer.readShortString("action_category")
                 let weight = try buffer.read(Int32.self, "engagement_weight")
                 let isCore = try buffer.readFlag("is_core_action")
-                actions.append(ActionDefinition(actionType: type, category: category, engagementWeight: weight, isCoreAction: isCore))
+                actions.append(
+                    ActionDefinition(
+                        actionType: type,
+                        category: category,
+                        engagementWeight: weight,
+                        isCoreAction: isCore
+                    )
+                )
             }
             request = .defineActions(actions)
         case .upsertUsers:
@@ -76,7 +83,14 @@ extension Request {
                 let context = try buffer.read(UInt32.self, "context_ref")
                 let metadata = try buffer.readLengthPrefixedBytes("metadata")
                 events.append(
-                    IngestBatch.WireEvent(userRef: user, eventID: eventID, timestampMs: ts, actionRef: action, contextRef: context, metadata: metadata)
+                    IngestBatch.WireEvent(
+                        userRef: user,
+                        eventID: eventID,
+                        timestampMs: ts,
+                        actionRef: action,
+                        contextRef: context,
+                        metadata: metadata
+                    )
                 )
             }
             request = .ingestEvents(IngestBatch(strings: strings, events: events))
@@ -90,7 +104,10 @@ extension Request {
             request = .stats
         default:
             guard let query = try Self.decodeQuery(type, &buffer) else {
-                throw ProtocolError(.unknownMessageType, "message type 0x\(String(frame.type, radix: 16)) is not a request")
+                throw ProtocolError(
+                    .unknownMessageType,
+                    "message type 0x\(String(frame.type, radix: 16)) is not a request"
+                )
             }
             request = query
         }
@@ -115,7 +132,10 @@ extension Request {
         let name = try buffer.readShortString(field)
         if name.isEmpty { return nil }
         guard let dimension = Dimension(name: name) else {
-            throw ProtocolError(.invalidQuery, "unknown dimension '\(name)'; known: \(Dimension.allNames.joined(separator: ", "))")
+            throw ProtocolError(
+                .invalidQuery,
+                "unknown dimension '\(name)'; known: \(Dimension.allNames.joined(separator: ", "))"
+            )
         }
         return dimension
     }
@@ -192,7 +212,10 @@ extension Request {
 extension Response {
     public static func decode(_ frame: Frame) throws(ProtocolError) -> Response {
         guard let type = MessageType(rawValue: frame.type), type.rawValue >= 0x80 else {
-            throw ProtocolError(.unknownMessageType, "message type 0x\(String(frame.type, radix: 16)) is not a response")
+            throw ProtocolError(
+                .unknownMessageType,
+                "message type 0x\(String(frame.type, radix: 16)) is not a response"
+            )
         }
         var buffer = frame.payload
         let response: Response
@@ -201,7 +224,9 @@ extension Response {
             guard let magic = buffer.readBytes(length: 4) else {
                 throw ProtocolError(.truncatedPayload, "payload ends inside field 'magic'")
             }
-            guard magic == Hello.magic else { throw ProtocolError(.badMagic, "HELLO_OK must start with the bytes ENGA") }
+            guard magic == Hello.magic else {
+                throw ProtocolError(.badMagic, "HELLO_OK must start with the bytes ENGA")
+            }
             response = .helloOK(
                 HelloOK(
                     version: try buffer.read(UInt16.self, "version"),
@@ -250,8 +275,13 @@ extension Response {
             let last = try buffer.readOptionalDate("last_day")
             response = .statsResult(
                 StoreStats(
-                    events: events, duplicates: duplicates, users: users, actions: Int(actions), days: Int(days),
-                    bytesOnDisk: bytes, timeZone: zone,
+                    events: events,
+                    duplicates: duplicates,
+                    users: users,
+                    actions: Int(actions),
+                    days: Int(days),
+                    bytesOnDisk: bytes,
+                    timeZone: zone,
                     firstDay: first,
                     lastDay: last
                 )
@@ -261,7 +291,10 @@ extension Response {
             response = .error(ProtocolError(code, try buffer.readShortString("message")))
         default:
             guard let query = try Self.decodeQuery(type, &buffer) else {
-                throw ProtocolError(.unknownMessageType, "message type 0x\(String(frame.type, radix: 16)) is not a response")
+                throw ProtocolError(
+                    .unknownMessageType,
+                    "message type 0x\(String(frame.type, radix: 16)) is not a response"
+                )
             }
             response = query
         }

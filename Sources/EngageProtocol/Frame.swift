@@ -44,10 +44,16 @@ public struct FrameDecoder: NIOSingleStepByteToMessageDecoder {
     public mutating func decode(buffer: inout ByteBuffer) throws -> Frame? {
         guard let length = buffer.getInteger(at: buffer.readerIndex, as: UInt32.self) else { return nil }
         guard length >= Frame.minimumLength else {
-            throw ProtocolError(.malformedFrame, "frame length \(length) is below the minimum of \(Frame.minimumLength)")
+            throw ProtocolError(
+                .malformedFrame,
+                "frame length \(length) is below the minimum of \(Frame.minimumLength)"
+            )
         }
         guard Int(length) <= self.maximumLength else {
-            throw ProtocolError(.frameTooLarge, "frame length \(length) exceeds the maximum of \(self.maximumLength) bytes")
+            throw ProtocolError(
+                .frameTooLarge,
+                "frame length \(length) exceeds the maximum of \(self.maximumLength) bytes"
+            )
         }
         guard buffer.readableBytes >= 4 + Int(length) else { return nil }
         buffer.moveReaderIndex(forwardBy: 4)

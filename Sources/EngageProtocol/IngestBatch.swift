@@ -14,7 +14,14 @@ public struct IngestBatch: Equatable, Sendable {
         /// A JSON object, or empty.
         public var metadata: [UInt8]
 
-        public init(userRef: UInt32, eventID: [UInt8], timestampMs: Int64, actionRef: UInt32, contextRef: UInt32, metadata: [UInt8]) {
+        public init(
+            userRef: UInt32,
+            eventID: [UInt8],
+            timestampMs: Int64,
+            actionRef: UInt32,
+            contextRef: UInt32,
+            metadata: [UInt8]
+        ) {
             self.userRef = userRef
             self.eventID = eventID
             self.timestampMs = timestampMs
@@ -83,7 +90,14 @@ public struct IngestBatch: Equatable, Sendable {
             switch (lookup(wire.userRef), lookup(wire.actionRef), context) {
             case (.success(let user), .success(let action), .success(let context)):
                 events.append(
-                    Event(userID: user, eventID: eventID, timestampMs: wire.timestampMs, action: action, context: context, metadata: metadata)
+                    Event(
+                        userID: user,
+                        eventID: eventID,
+                        timestampMs: wire.timestampMs,
+                        action: action,
+                        context: context,
+                        metadata: metadata
+                    )
                 )
                 positions.append(position)
             case (.failure(let reason), _, _), (_, .failure(let reason), _), (_, _, .failure(let reason)):

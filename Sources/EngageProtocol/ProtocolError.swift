@@ -85,8 +85,10 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
 
     /// Whether the server closes the connection after sending this error.
     public var closesConnection: Bool {
-        [.malformedFrame, .frameTooLarge, .handshakeRequired, .badMagic, .unsupportedVersion, .unauthenticated,
-         .idleTimeout, .slowClient, .tooManyConnections].contains(self)
+        [
+            .malformedFrame, .frameTooLarge, .handshakeRequired, .badMagic, .unsupportedVersion, .unauthenticated,
+            .idleTimeout, .slowClient, .tooManyConnections,
+        ].contains(self)
     }
 
     public var description: String { self.name }

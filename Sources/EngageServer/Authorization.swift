@@ -52,7 +52,9 @@ public struct TokenTable: Sendable {
             var roles = Set<Role>()
             for name in fields[1].split(separator: ",") {
                 guard let role = Role(rawValue: String(name)) else {
-                    throw InvalidTokenFile(description: "\(path):\(number + 1): unknown role '\(name)' (use ingest, query, admin)")
+                    throw InvalidTokenFile(
+                        description: "\(path):\(number + 1): unknown role '\(name)' (use ingest, query, admin)"
+                    )
                 }
                 roles.insert(role)
             }

@@ -88,7 +88,13 @@ final class ConnectionGuard: ChannelInboundHandler {
                 // rest of the frame can be waiting in our own socket buffer. Not the client's slowness.
                 handler.armFrame(context)
             } else {
-                handler.fail(context, ProtocolError(.slowClient, "a frame was begun but not completed within \(handler.frameTimeout.seconds) s"))
+                handler.fail(
+                    context,
+                    ProtocolError(
+                        .slowClient,
+                        "a frame was begun but not completed within \(handler.frameTimeout.seconds) s"
+                    )
+                )
             }
         }
     }
@@ -111,7 +117,10 @@ final class ConnectionGuard: ChannelInboundHandler {
             } else if deadline > .now() {
                 handler.scheduleIdleCheck(context, in: deadline - .now())
             } else {
-                handler.fail(context, ProtocolError(.idleTimeout, "nothing received for \(handler.idleTimeout.seconds) s"))
+                handler.fail(
+                    context,
+                    ProtocolError(.idleTimeout, "nothing received for \(handler.idleTimeout.seconds) s")
+                )
             }
         }
     }

@@ -48,7 +48,12 @@ public struct ConnectionStateMachine {
     /// Protocol versions this server speaks.
     static let supportedVersions: ClosedRange<UInt16> = 1...1
 
-    public init(limits: Limits, serverName: String, timeZone: String, authenticate: (@Sendable (String) -> Set<Role>?)? = nil) {
+    public init(
+        limits: Limits,
+        serverName: String,
+        timeZone: String,
+        authenticate: (@Sendable (String) -> Set<Role>?)? = nil
+    ) {
         self.limits = limits
         self.serverName = serverName
         self.timeZone = timeZone
@@ -61,12 +66,18 @@ public struct ConnectionStateMachine {
             return .none
         case .awaitingHello:
             guard frame.type == MessageType.hello.rawValue else {
-                return self.fail(frame.requestID, ProtocolError(.handshakeRequired, "the first frame must be HELLO (type 0x01)"))
+                return self.fail(
+                    frame.requestID,
+                    ProtocolError(.handshakeRequired, "the first frame must be HELLO (type 0x01)")
+                )
             }
             let hello: Hello
             do {
                 guard case .hello(let decoded) = try Request.decode(frame) else {
-                    return self.fail(frame.requestID, ProtocolError(.handshakeRequired, "the first frame must be HELLO"))
+                    return self.fail(
+                        frame.requestID,
+                        ProtocolError(.handshakeRequired, "the first frame must be HELLO")
+                    )
                 }
                 hello = decoded
             } catch {
@@ -90,7 +101,10 @@ public struct ConnectionStateMachine {
                 guard let granted = authenticate(hello.token) else {
                     return self.fail(
                         frame.requestID,
-                        ProtocolError(.unauthenticated, hello.token.isEmpty ? "this server requires a token" : "unknown token")
+                        ProtocolError(
+                            .unauthenticated,
+                            hello.token.isEmpty ? "this server requires a token" : "unknown token"
+                        )
                     )
                 }
                 roles = granted
@@ -114,26 +128,37 @@ public struct ConnectionStateMachine {
             }
             if self.isDraining {
                 return .send(
-                    Response.error(ProtocolError(.shuttingDown, "the server is shutting down; this request was not carried out"))
-                        .encode(requestID: frame.requestID)
+                    Response.error(
+                        ProtocolError(.shuttingDown, "the server is shutting down; this request was not carried out")
+                    )
+                    .encode(requestID: frame.requestID)
                 )
             }
             switch request {
             case .hello:
-                return self.fail(frame.requestID, ProtocolError(.handshakeRequired, "HELLO was already sent on this connection"))
+                return self.fail(
+                    frame.requestID,
+                    ProtocolError(.handshakeRequired, "HELLO was already sent on this connection")
+                )
             case .ping(let nonce):
                 return .send(Response.pong(nonce: nonce).encode(requestID: frame.requestID))
             default:
                 if let role = request.requiredRole, !roles.contains(role), !roles.contains(.admin) {
                     return self.fail(
                         frame.requestID,
-                        ProtocolError(.forbidden, "\(request.type) needs the role '\(role.rawValue)'; this token has \(roles.map(\.rawValue).sorted().joined(separator: ", "))")
+                        ProtocolError(
+                            .forbidden,
+                            "\(request.type) needs the role '\(role.rawValue)'; this token has \(roles.map(\.rawValue).sorted().joined(separator: ", "))"
+                        )
                     )
                 }
                 if request.itemCount > self.limits.maximumBatchItems {
                     return self.fail(
                         frame.requestID,
-                        ProtocolError(.tooManyItems, "\(request.itemCount) items in one request; at most \(self.limits.maximumBatchItems)")
+                        ProtocolError(
+                            .tooManyItems,
+                            "\(request.itemCount) items in one request; at most \(self.limits.maximumBatchItems)"
+                        )
                     )
                 }
                 return .execute(requestID: frame.requestID, request: request)

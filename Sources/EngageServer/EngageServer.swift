@@ -137,8 +137,10 @@ public final class EngageServer: Service, Sendable {
             self.metrics.error(.tooManyConnections)
             try? await connection.executeThenClose { _, outbound in
                 try await outbound.write(
-                    Response.error(ProtocolError(.tooManyConnections, "the server is at its limit of \(limit) connections"))
-                        .encode(requestID: 0)
+                    Response.error(
+                        ProtocolError(.tooManyConnections, "the server is at its limit of \(limit) connections")
+                    )
+                    .encode(requestID: 0)
                 )
             }
             return
@@ -204,7 +206,10 @@ public final class EngageServer: Service, Sendable {
                         case .admitted: refusal = nil
                         case .draining:
                             machine.shutdownBegan()
-                            refusal = ProtocolError(.shuttingDown, "the server is shutting down; this request was not carried out")
+                            refusal = ProtocolError(
+                                .shuttingDown,
+                                "the server is shutting down; this request was not carried out"
+                            )
                         case .tooMany:
                             refusal = ProtocolError(
                                 .tooManyInFlight,
@@ -221,11 +226,25 @@ public final class EngageServer: Service, Sendable {
                         // Every connection stops reading while too many request bytes are being processed.
                         await bufferedBytes.acquire(size)
                         group.addTask {
-                            metrics.bufferedBytes.record(requestBytesInHandler.withLockedValue { $0 += size; return $0 })
+                            metrics.bufferedBytes.record(
+                                requestBytesInHandler.withLockedValue {
+                                    $0 += size
+                                    return $0
+                                }
+                            )
                             let started = DispatchTime.now().uptimeNanoseconds
                             let response = await handler.handle(request)
-                            metrics.bufferedBytes.record(requestBytesInHandler.withLockedValue { $0 -= size; return $0 })
-                            metrics.record(request, response, nanoseconds: Int64(DispatchTime.now().uptimeNanoseconds - started))
+                            metrics.bufferedBytes.record(
+                                requestBytesInHandler.withLockedValue {
+                                    $0 -= size
+                                    return $0
+                                }
+                            )
+                            metrics.record(
+                                request,
+                                response,
+                                nanoseconds: Int64(DispatchTime.now().uptimeNanoseconds - started)
+                            )
                             bufferedBytes.release(size)
                             try? await outbound.write(response.encode(requestID: requestID))
                             control.requestFinished()

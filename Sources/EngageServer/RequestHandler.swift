@@ -18,7 +18,9 @@ public struct RequestHandler: Sendable {
     }
 
     /// Runs a read on the query pool (LMDB reads block; they stay off the event loops and the cooperative pool).
-    private func query<Result: Sendable>(_ body: @escaping @Sendable (EngageStore) throws -> Result) async throws -> Result {
+    private func query<Result: Sendable>(
+        _ body: @escaping @Sendable (EngageStore) throws -> Result
+    ) async throws -> Result {
         let store = self.store
         return try await self.queryPool.runIfActive { try body(store) }
     }
@@ -33,7 +35,8 @@ public struct RequestHandler: Sendable {
             case .ingestEvents(let batch):
                 let (events, positions, rejected) = batch.resolve()
                 var result = events.isEmpty ? BatchResult() : try await self.store.ingest(events)
-                result.rejected = (result.rejected.map { Rejection(index: positions[$0.index], reason: $0.reason) } + rejected)
+                result.rejected =
+                    (result.rejected.map { Rejection(index: positions[$0.index], reason: $0.reason) } + rejected)
                     .sorted { $0.index < $1.index }
                 return .ingestResult(result)
             case .queryActivity(let query):
@@ -45,21 +48,39 @@ public struct RequestHandler: Sendable {
             case .queryTiers(let window, let selection):
                 return .tiersResult(try await self.query { try $0.tiers(window, selection) })
             case .queryTransitions(let month, let filters):
-                return .transitionsResult(try await self.query { try $0.transitions(month, Selection(filters: filters)) })
+                return .transitionsResult(
+                    try await self.query { try $0.transitions(month, Selection(filters: filters)) }
+                )
             case .queryRetention(let period, let from, let to, let periods, let selection):
-                return .retentionResult(try await self.query { try $0.retention(period: period, from: from, to: to, periods: periods, selection) })
+                return .retentionResult(
+                    try await self.query {
+                        try $0.retention(period: period, from: from, to: to, periods: periods, selection)
+                    }
+                )
             case .queryLifecycle(let period, let from, let to, let filters):
-                return .lifecycleResult(try await self.query { try $0.lifecycle(period: period, from: from, to: to, Selection(filters: filters)) })
+                return .lifecycleResult(
+                    try await self.query {
+                        try $0.lifecycle(period: period, from: from, to: to, Selection(filters: filters))
+                    }
+                )
             case .querySessions(let from, let to, let filters):
-                return .sessionsResult(try await self.query { try $0.sessionSummary(from: from, to: to, Selection(filters: filters)) })
+                return .sessionsResult(
+                    try await self.query { try $0.sessionSummary(from: from, to: to, Selection(filters: filters)) }
+                )
             case .queryUser(let userID):
                 return .userResult(try await self.query { try $0.user(userID) })
             case .queryAtRisk(let asOf, let limit, let filters):
-                return .atRiskResult(try await self.query { try $0.atRisk(asOf: asOf, limit: limit, Selection(filters: filters)) })
+                return .atRiskResult(
+                    try await self.query { try $0.atRisk(asOf: asOf, limit: limit, Selection(filters: filters)) }
+                )
             case .queryActions(let from, let to, let filters):
-                return .actionsResult(try await self.query { try $0.actionUsage(from: from, to: to, Selection(filters: filters)) })
+                return .actionsResult(
+                    try await self.query { try $0.actionUsage(from: from, to: to, Selection(filters: filters)) }
+                )
             case .export(let table, let from, let to, let cursor, let limit):
-                let page = try await self.query { try $0.exportPage(table, from: from, to: to, after: cursor.isEmpty ? nil : cursor, limit: limit) }
+                let page = try await self.query {
+                    try $0.exportPage(table, from: from, to: to, after: cursor.isEmpty ? nil : cursor, limit: limit)
+                }
                 return .exportPage(rows: page.rows, next: page.next ?? [])
             case .verify(let maximumReported):
                 return .verifyResult(try await self.query { try $0.verify(maximumReported: maximumReported) })

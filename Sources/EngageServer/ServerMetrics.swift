@@ -22,7 +22,9 @@ struct ServerMetrics: Sendable {
 
     /// Counts the error a reply of the connection state machine carries, if it is an ERROR frame.
     func errorIfAny(in reply: Frame) {
-        guard reply.type == MessageType.error.rawValue, case .error(let error) = try? Response.decode(reply) else { return }
+        guard reply.type == MessageType.error.rawValue, case .error(let error) = try? Response.decode(reply) else {
+            return
+        }
         self.error(error.code)
     }
 
@@ -44,7 +46,8 @@ struct ServerMetrics: Sendable {
             self.error(error.code)
         default:
             if request.requiredRole == .query {
-                Timer(label: "engage_query_duration_seconds", dimensions: [("query", "\(request.type)")]).recordNanoseconds(nanoseconds)
+                Timer(label: "engage_query_duration_seconds", dimensions: [("query", "\(request.type)")])
+                    .recordNanoseconds(nanoseconds)
             }
         }
     }

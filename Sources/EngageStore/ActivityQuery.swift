@@ -63,12 +63,14 @@ extension EngageStore {
             let groups = try reader.groups(dimension, capacity: capacity, txn)
             groupNames = groups.map(\.name)
             for (index, group) in groups.enumerated() {
-                group.users.forEach { user in
-                    if Int(user) < groupOf.count && (filter?.contains(user) ?? true) { groupOf[Int(user)] = Int32(index) }
+                group.users.forEachMember { user in
+                    if Int(user) < groupOf.count && (filter?.contains(user) ?? true) {
+                        groupOf[Int(user)] = Int32(index)
+                    }
                 }
             }
         } else if let filter {
-            filter.forEach { user in if Int(user) < groupOf.count { groupOf[Int(user)] = 0 } }
+            filter.forEachMember { user in if Int(user) < groupOf.count { groupOf[Int(user)] = 0 } }
         }
         let series = try ActivitySweep.run(
             from: from,
@@ -85,7 +87,13 @@ extension EngageStore {
             for day in from...to {
                 let counts = series[group][day - from]
                 rows.append(
-                    ActivityRow(group: name, date: CivilDate(storeDay: StoreDay(day)), dau: counts.dau, wau: counts.wau, mau: counts.mau)
+                    ActivityRow(
+                        group: name,
+                        date: CivilDate(storeDay: StoreDay(day)),
+                        dau: counts.dau,
+                        wau: counts.wau,
+                        mau: counts.mau
+                    )
                 )
             }
         }

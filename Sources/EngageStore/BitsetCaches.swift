@@ -13,7 +13,8 @@ struct DayBitsCache {
     private mutating func load(_ day: Int, _ chunk: UInt16, _ txn: borrowing Transaction) throws {
         let slot = DayBitsCache.slot(day, chunk)
         guard self.chunks[slot] == nil else { return }
-        let bits = try txn.get(self.database, key: Key.dayChunk(StoreDay(day), chunk)).map(ChunkBits.init) ?? ChunkBits()
+        let bits =
+            try txn.get(self.database, key: Key.dayChunk(StoreDay(day), chunk)).map(ChunkBits.init) ?? ChunkBits()
         self.chunks[slot] = (bits, false)
     }
 
@@ -33,7 +34,12 @@ struct DayBitsCache {
     }
 
     /// The latest active day of `user` in [day - span, day - 1], or nil.
-    mutating func previousActive(user: UInt32, before day: Int, within span: Int, _ txn: borrowing Transaction) throws -> Int? {
+    mutating func previousActive(
+        user: UInt32,
+        before day: Int,
+        within span: Int,
+        _ txn: borrowing Transaction
+    ) throws -> Int? {
         var candidate = day - 1
         while candidate >= day - span {
             if try self.isActive(user: user, day: candidate, txn) { return candidate }
@@ -43,7 +49,12 @@ struct DayBitsCache {
     }
 
     /// The earliest active day of `user` in [day + 1, day + span], or nil.
-    mutating func nextActive(user: UInt32, after day: Int, within span: Int, _ txn: borrowing Transaction) throws -> Int? {
+    mutating func nextActive(
+        user: UInt32,
+        after day: Int,
+        within span: Int,
+        _ txn: borrowing Transaction
+    ) throws -> Int? {
         var candidate = day + 1
         while candidate <= day + span {
             if try self.isActive(user: user, day: candidate, txn) { return candidate }
@@ -73,7 +84,12 @@ struct MemberBitsCache {
 
     init(database: Database) { self.database = database }
 
-    private mutating func update(user: UInt32, key prefix: [UInt8], _ txn: borrowing Transaction, _ change: (inout ChunkBits, Int) -> Void) throws {
+    private mutating func update(
+        user: UInt32,
+        key prefix: [UInt8],
+        _ txn: borrowing Transaction,
+        _ change: (inout ChunkBits, Int) -> Void
+    ) throws {
         let (chunk, offset) = user.chunkPosition
         let key = prefix + Key.u16(chunk)
         if self.chunks[key] == nil {

@@ -16,11 +16,15 @@ struct ByteWriter {
     }
 
     mutating func u32(_ value: UInt32) {
-        for shift in stride(from: 24, through: 0, by: -8) { self.bytes.append(UInt8(truncatingIfNeeded: value >> shift)) }
+        for shift in stride(from: 24, through: 0, by: -8) {
+            self.bytes.append(UInt8(truncatingIfNeeded: value >> shift))
+        }
     }
 
     mutating func u64(_ value: UInt64) {
-        for shift in stride(from: 56, through: 0, by: -8) { self.bytes.append(UInt8(truncatingIfNeeded: value >> shift)) }
+        for shift in stride(from: 56, through: 0, by: -8) {
+            self.bytes.append(UInt8(truncatingIfNeeded: value >> shift))
+        }
     }
 
     /// Big-endian with the sign bit flipped, so that negative values sort first.

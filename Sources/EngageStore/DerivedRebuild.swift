@@ -41,7 +41,12 @@ struct DerivedRebuild {
                 let head = try StoredEvent.decodeHead(current.value, day: CivilDate(storeDay: StoreDay(day)))
                 try session.restage(
                     user: user,
-                    event: NewEvent(timestampMs: head.timestampMs, day: day, actionKey: head.actionKey, contextID: head.contextID),
+                    event: NewEvent(
+                        timestampMs: head.timestampMs,
+                        day: day,
+                        actionKey: head.actionKey,
+                        contextID: head.contextID
+                    ),
                     txn
                 )
                 staged += 1
@@ -53,7 +58,13 @@ struct DerivedRebuild {
     }
 
     private func makeSession(_ counters: StoreCounters, _ caches: WriterCaches) -> WriteSession {
-        WriteSession(schema: self.schema, settings: self.settings, catalog: self.catalog, counters: counters, caches: caches)
+        WriteSession(
+            schema: self.schema,
+            settings: self.settings,
+            catalog: self.catalog,
+            counters: counters,
+            caches: caches
+        )
     }
 
     /// Forgets every user's event days (and registration dates derived from them), in slices.
@@ -72,7 +83,11 @@ struct DerivedRebuild {
             for (key, record) in slice {
                 try txn.put(self.schema.users, key: key, value: record.encoded())
                 if let registration = record.registration {
-                    try registrations.insert(user: key.readU32(at: 0), key: Key.u16(CivilDate(dayNumber: registration).storeDay!), txn)
+                    try registrations.insert(
+                        user: key.readU32(at: 0),
+                        key: Key.u16(CivilDate(dayNumber: registration).storeDay!),
+                        txn
+                    )
                 }
             }
             try registrations.flush(txn)
@@ -84,8 +99,11 @@ struct DerivedRebuild {
 
 extension Array where Element == UInt8 {
     func readU16(at offset: Int) -> UInt16 { UInt16(self[offset]) << 8 | UInt16(self[offset + 1]) }
-    func readU64(at offset: Int) -> UInt64 { UInt64(self.readU32(at: offset)) << 32 | UInt64(self.readU32(at: offset + 4)) }
+    func readU64(at offset: Int) -> UInt64 {
+        UInt64(self.readU32(at: offset)) << 32 | UInt64(self.readU32(at: offset + 4))
+    }
     func readU32(at offset: Int) -> UInt32 {
-        UInt32(self[offset]) << 24 | UInt32(self[offset + 1]) << 16 | UInt32(self[offset + 2]) << 8 | UInt32(self[offset + 3])
+        UInt32(self[offset]) << 24 | UInt32(self[offset + 1]) << 16 | UInt32(self[offset + 2]) << 8
+            | UInt32(self[offset + 3])
     }
 }

@@ -39,7 +39,10 @@ public final class EngageStore: Sendable {
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         } catch {
-            throw StoreError(.cannotOpen, "cannot create the data directory \(directory): \(error.localizedDescription)")
+            throw StoreError(
+                .cannotOpen,
+                "cannot create the data directory \(directory): \(error.localizedDescription)"
+            )
         }
         let lock = try DataDirectoryLock(directory: directory)
         var options = Environment.Options(
@@ -63,7 +66,10 @@ public final class EngageStore: Sendable {
             let settings = try StoreMeta.settle(configuration, txn, schema)
             return (settings, try StoreMeta.readCatalog(txn, schema), try StoreMeta.readCounters(txn, schema))
         }
-        let caches = WriterCaches(userCacheLimit: configuration.userCacheEntries, filterBytes: configuration.eventFilterBytes)
+        let caches = WriterCaches(
+            userCacheLimit: configuration.userCacheEntries,
+            filterBytes: configuration.eventFilterBytes
+        )
         let started = Date()
         try environment.read { txn in
             try txn.forEach(schema.events, prefix: []) { entry in
@@ -142,7 +148,8 @@ public final class EngageStore: Sendable {
 
     public func stats() throws -> StoreStats {
         let counters = self.writer.published.withLockedValue { $0 }
-        let fileSize = (try? FileManager.default.attributesOfItem(atPath: self.configuration.path + "/data.mdb"))?[.size] as? Int
+        let fileSize =
+            (try? FileManager.default.attributesOfItem(atPath: self.configuration.path + "/data.mdb"))?[.size] as? Int
         return try self.environment.read { txn in
             var firstDay: CivilDate?
             var lastDay: CivilDate?
@@ -188,7 +195,10 @@ extension EngageStore {
     public func backup(to path: String) throws -> Int {
         let manager = FileManager.default
         if manager.fileExists(atPath: path + "/data.mdb") {
-            throw StoreError(.backupFailed, "\(path) already holds a data directory; back up into a new or empty directory")
+            throw StoreError(
+                .backupFailed,
+                "\(path) already holds a data directory; back up into a new or empty directory"
+            )
         }
         do {
             try manager.createDirectory(atPath: path, withIntermediateDirectories: true)

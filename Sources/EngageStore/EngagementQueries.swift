@@ -22,13 +22,13 @@ extension StoreReader {
         let filter = try self.matching(selection.filters, capacity: capacity, txn)
         guard let dimension = selection.breakdown else {
             var groupOf = [Int32](repeating: filter == nil ? 0 : -1, count: capacity)
-            filter?.forEach { user in if Int(user) < capacity { groupOf[Int(user)] = 0 } }
+            filter?.forEachMember { user in if Int(user) < capacity { groupOf[Int(user)] = 0 } }
             return Grouping(names: [nil], groupOf: groupOf)
         }
         var groupOf = [Int32](repeating: -1, count: capacity)
         let groups = try self.groups(dimension, capacity: capacity, txn)
         for (index, group) in groups.enumerated() {
-            group.users.forEach { user in
+            group.users.forEachMember { user in
                 if Int(user) < capacity && (filter?.contains(user) ?? true) { groupOf[Int(user)] = Int32(index) }
             }
         }
@@ -45,7 +45,8 @@ extension StoreReader {
     }
 
     /// Users whose registration date falls in `days`.
-    func registeredUsers(_ days: ClosedRange<CivilDate>, capacity: Int, _ txn: borrowing Transaction) throws -> UserSet {
+    func registeredUsers(_ days: ClosedRange<CivilDate>, capacity: Int, _ txn: borrowing Transaction) throws -> UserSet
+    {
         var set = UserSet(capacity: capacity)
         for day in Self.storeDays(days) {
             try txn.forEach(self.schema.registrations, prefix: Key.u16(StoreDay(day))) { entry in
@@ -64,7 +65,11 @@ extension StoreReader {
     }
 
     /// Month totals per user of a calendar month.
-    func forEachUserMonth(_ month: CivilMonth, _ txn: borrowing Transaction, _ body: (UInt32, MonthRecord) throws -> Void) throws {
+    func forEachUserMonth(
+        _ month: CivilMonth,
+        _ txn: borrowing Transaction,
+        _ body: (UInt32, MonthRecord) throws -> Void
+    ) throws {
         try txn.forEach(self.schema.userMonths, prefix: Key.u16(UInt16(month.index))) { entry in
             try body(entry.key.readU32(at: 2), try MonthRecord(decoding: entry.value))
             return true
@@ -85,7 +90,8 @@ extension StoreReader {
                 let user = entry.key.readU32(at: 2)
                 let record = try DailyRecord(decoding: entry.value, day: date)
                 let active = record.isActive(catalog)
-                totals[user, default: MonthRecord()] = totals[user, default: MonthRecord()] + MonthRecord(day: record, isActive: active)
+                totals[user, default: MonthRecord()] =
+                    totals[user, default: MonthRecord()] + MonthRecord(day: record, isActive: active)
                 if active { lastActive?(user, day) }
                 return true
             }
@@ -123,7 +129,7 @@ extension UserSet {
     /// Members counted per group.
     func countByGroup(_ grouping: Grouping) -> [Int] {
         var counts = [Int](repeating: 0, count: grouping.names.count)
-        self.forEach { user in
+        self.forEachMember { user in
             let group = grouping.group(user)
             if group >= 0 { counts[group] += 1 }
         }
@@ -136,7 +142,11 @@ extension EngageStore {
 
     /// For each k >= 1, the users with exactly k active days in [from, to] (values of k with no users are left
     /// out), per group.
-    public func activeDays(from: CivilDate, to: CivilDate, _ selection: Selection = Selection()) throws -> [ActiveDaysRow] {
+    public func activeDays(
+        from: CivilDate,
+        to: CivilDate,
+        _ selection: Selection = Selection()
+    ) throws -> [ActiveDaysRow] {
         try Self.checkRange(from, to)
         return try self.read { txn, reader in
             let grouping = try reader.grouping(selection, txn)
@@ -197,7 +207,11 @@ extension EngageStore {
                     let (users, record) = sums[group][tier] ?? (0, MonthRecord())
                     rows.append(
                         TierRow(
-                            group: name, tier: tier.name, users: users, records: Int(record.records), sessions: Int(record.sessions),
+                            group: name,
+                            tier: tier.name,
+                            users: users,
+                            records: Int(record.records),
+                            sessions: Int(record.sessions),
                             actions: Int(record.actions)
                         )
                     )
@@ -217,10 +231,13 @@ extension EngageStore {
                 pairs[user] = (record.tier(powerThreshold: self.settings.powerThreshold), .inactive)
             }
             try reader.forEachUserMonth(CivilMonth(index: month.index + 1), txn) { user, record in
-                pairs[user] = (pairs[user]?.from ?? .inactive, record.tier(powerThreshold: self.settings.powerThreshold))
+                pairs[user] = (
+                    pairs[user]?.from ?? .inactive, record.tier(powerThreshold: self.settings.powerThreshold)
+                )
             }
             var counts: [[String]: Int] = [:]
-            for (user, pair) in pairs where grouping.group(user) >= 0 && (pair.from != .inactive || pair.to != .inactive) {
+            for (user, pair) in pairs
+            where grouping.group(user) >= 0 && (pair.from != .inactive || pair.to != .inactive) {
                 counts[[pair.from.name, pair.to.name], default: 0] += 1
             }
             return counts.keys.sorted { ($0[0], $0[1]) < ($1[0], $1[1]) }.map {
@@ -239,7 +256,9 @@ extension EngageStore {
         _ selection: Selection = Selection()
     ) throws -> [RetentionRow] {
         try Self.checkRange(from, to)
-        guard (0...400).contains(periods) else { throw StoreError(.invalidQuery, "periods must be 0...400, not \(periods)") }
+        guard (0...400).contains(periods) else {
+            throw StoreError(.invalidQuery, "periods must be 0...400, not \(periods)")
+        }
         return try self.read { txn, reader in
             let grouping = try reader.grouping(selection, txn)
             let lastDay = try reader.lastDay(txn)
@@ -252,7 +271,11 @@ extension EngageStore {
                 for offset in 0...periods {
                     let start = period.advance(cohort, by: offset)
                     if activeByPeriod[start] == nil {
-                        activeByPeriod[start] = try reader.activeUsers(period.days(from: start), capacity: grouping.capacity, txn)
+                        activeByPeriod[start] = try reader.activeUsers(
+                            period.days(from: start),
+                            capacity: grouping.capacity,
+                            txn
+                        )
                     }
                     let counts = members.intersection(activeByPeriod[start]!).countByGroup(grouping)
                     for group in 0..<counts.count { retained[group].append(counts[group]) }
@@ -262,20 +285,30 @@ extension EngageStore {
                         let days = period.days(from: period.advance(cohort, by: offset))
                         rows.append(
                             RetentionRow(
-                                group: name, cohort: cohort, cohortSize: sizes[group], periodOffset: offset,
+                                group: name,
+                                cohort: cohort,
+                                cohortSize: sizes[group],
+                                periodOffset: offset,
                                 retained: reader.isFinished(days, lastDay: lastDay) ? retained[group][offset] : nil
                             )
                         )
                     }
                 }
             }
-            return rows.sorted { ($0.group ?? "", $0.cohort, $0.periodOffset) < ($1.group ?? "", $1.cohort, $1.periodOffset) }
+            return rows.sorted {
+                ($0.group ?? "", $0.cohort, $0.periodOffset) < ($1.group ?? "", $1.cohort, $1.periodOffset)
+            }
         }
     }
 
     /// Per period P overlapping [from, to], among users active in P: new (registered in P), returning
     /// (active in P - 1 too), resurrecting (not); and dormant: active in P - 1, not in P.
-    public func lifecycle(period: Period, from: CivilDate, to: CivilDate, _ selection: Selection = Selection()) throws -> [LifecycleRow] {
+    public func lifecycle(
+        period: Period,
+        from: CivilDate,
+        to: CivilDate,
+        _ selection: Selection = Selection()
+    ) throws -> [LifecycleRow] {
         try Self.checkRange(from, to)
         return try self.read { txn, reader in
             let grouping = try reader.grouping(Selection(filters: selection.filters), txn)
@@ -290,16 +323,23 @@ extension EngageStore {
                     rows.append(.unfinished(start))
                     continue
                 }
-                let before = try previous ?? reader.activeUsers(period.days(from: period.advance(start, by: -1)), capacity: capacity, txn)
+                let before =
+                    try previous
+                    ?? reader.activeUsers(period.days(from: period.advance(start, by: -1)), capacity: capacity, txn)
                     .intersection(everyone)
-                let active = try reader.activeUsers(period.days(from: start), capacity: capacity, txn).intersection(everyone)
+                let active = try reader.activeUsers(period.days(from: start), capacity: capacity, txn).intersection(
+                    everyone
+                )
                 let registered = try reader.registeredUsers(period.days(from: start), capacity: capacity, txn)
                 let new = active.intersection(registered)
                 let returning = active.intersection(before).subtracting(registered)
                 let resurrecting = active.subtracting(before).subtracting(registered)
                 rows.append(
                     LifecycleRow(
-                        period: start, new: new.count, returning: returning.count, resurrecting: resurrecting.count,
+                        period: start,
+                        new: new.count,
+                        returning: returning.count,
+                        resurrecting: resurrecting.count,
                         dormant: before.subtracting(active).count
                     )
                 )
@@ -310,13 +350,25 @@ extension EngageStore {
     }
 
     /// Sessions that start on a day in [from, to].
-    public func sessionSummary(from: CivilDate, to: CivilDate, _ selection: Selection = Selection()) throws -> SessionSummary {
+    public func sessionSummary(
+        from: CivilDate,
+        to: CivilDate,
+        _ selection: Selection = Selection()
+    ) throws -> SessionSummary {
         try Self.checkRange(from, to)
         return try self.read { txn, reader in
             let grouping = try reader.grouping(Selection(filters: selection.filters), txn)
             var users = UserSet(capacity: grouping.capacity)
             var durations: [Int: Int] = [:]
-            var summary = SessionSummary(sessions: 0, users: 0, totalDurationSeconds: 0, totalActions: 0, bounces: 0, p50DurationSeconds: 0, p90DurationSeconds: 0)
+            var summary = SessionSummary(
+                sessions: 0,
+                users: 0,
+                totalDurationSeconds: 0,
+                totalActions: 0,
+                bounces: 0,
+                p50DurationSeconds: 0,
+                p90DurationSeconds: 0
+            )
             for day in StoreReader.storeDays(from...to) {
                 try txn.forEach(reader.schema.sessions, prefix: Key.u16(StoreDay(day))) { entry in
                     let user = entry.key.readU32(at: 2)
@@ -359,7 +411,9 @@ extension EngageStore {
             let grouping = try reader.grouping(Selection(filters: selection.filters), txn)
             let before = asOf.adding(days: -7)
             var lastActive: [UInt32: Int] = [:]
-            let totals = try reader.windowTotals(TierWindow.asOf(before).days, catalog: try reader.catalog(txn), txn) { user, day in
+            let totals = try reader.windowTotals(TierWindow.asOf(before).days, catalog: try reader.catalog(txn), txn) {
+                user,
+                day in
                 lastActive[user] = max(lastActive[user] ?? day, day)
             }
             let recent = try reader.activeUsers(asOf.adding(days: -6)...asOf, capacity: grouping.capacity, txn)
@@ -369,7 +423,9 @@ extension EngageStore {
                 if tier >= .regular { candidates.append((user, tier, record)) }
             }
             candidates.sort {
-                ($1.record.activeDays, $1.record.activeActions, $0.user) < ($0.record.activeDays, $0.record.activeActions, $1.user)
+                ($1.record.activeDays, $1.record.activeActions, $0.user) < (
+                    $0.record.activeDays, $0.record.activeActions, $1.user
+                )
             }
             return try candidates.prefix(max(0, limit)).map { candidate in
                 AtRiskRow(
@@ -385,7 +441,11 @@ extension EngageStore {
 
     /// Events and distinct users per action category and per action type, over [from, to]: categories
     /// first (by name), then action types (by category, then name).
-    public func actionUsage(from: CivilDate, to: CivilDate, _ selection: Selection = Selection()) throws -> [ActionUsageRow] {
+    public func actionUsage(
+        from: CivilDate,
+        to: CivilDate,
+        _ selection: Selection = Selection()
+    ) throws -> [ActionUsageRow] {
         try Self.checkRange(from, to)
         return try self.read { txn, reader in
             let grouping = try reader.grouping(Selection(filters: selection.filters), txn)
@@ -413,15 +473,25 @@ extension EngageStore {
                 categoryUsers[record.category, default: UserSet(capacity: grouping.capacity)].formUnion(users[action]!)
                 actionRows.append(
                     ActionUsageRow(
-                        category: record.category, actionType: String(decoding: record.actionType, as: UTF8.self),
-                        isCoreAction: record.isCore, events: count, users: users[action]!.count
+                        category: record.category,
+                        actionType: String(decoding: record.actionType, as: UTF8.self),
+                        isCoreAction: record.isCore,
+                        events: count,
+                        users: users[action]!.count
                     )
                 )
             }
             let categoryRows = categoryEvents.keys.sorted().map {
-                ActionUsageRow(category: $0, actionType: nil, isCoreAction: nil, events: categoryEvents[$0]!, users: categoryUsers[$0]!.count)
+                ActionUsageRow(
+                    category: $0,
+                    actionType: nil,
+                    isCoreAction: nil,
+                    events: categoryEvents[$0]!,
+                    users: categoryUsers[$0]!.count
+                )
             }
-            return categoryRows + actionRows.sorted { ($0.category, $0.actionType ?? "") < ($1.category, $1.actionType ?? "") }
+            return categoryRows
+                + actionRows.sorted { ($0.category, $0.actionType ?? "") < ($1.category, $1.actionType ?? "") }
         }
     }
 
@@ -438,35 +508,49 @@ extension EngageStore {
             for attribute in Attribute.allCases {
                 let id = record.attributeValueIDs[attribute.index]
                 let name = try txn.get(reader.schema.attributeNames, key: Key.attributeName(attribute, id))
-                attributes[attribute] = name.map { UnsafeRawBufferPointer(rebasing: $0[4...]).string } ?? Attribute.unknownValue
+                attributes[attribute] =
+                    name.map { UnsafeRawBufferPointer(rebasing: $0[4...]).string } ?? Attribute.unknownValue
             }
             let profile = UserProfile(userID: userID, registrationDate: record.registrationDate, attributes: attributes)
             let catalog = try reader.catalog(txn)
             var days: [UserDetail.Day] = []
             var sessions: [UserDetail.Session] = []
             var window = MonthRecord()
-            let lastDay = try txn.withCursor(reader.schema.dayTotals) { cursor in try cursor.last().map { $0.key.readU16(at: 0) } }
+            let lastDay = try txn.withCursor(reader.schema.dayTotals) { cursor in
+                try cursor.last().map { $0.key.readU16(at: 0) }
+            }
             if let first = record.firstEventDay, let last = lastDay, first <= last {
                 for day in Int(first)...Int(last) {
                     let date = CivilDate(storeDay: StoreDay(day))
-                    guard let value = try txn.get(reader.schema.daily, key: Key.dayUser(StoreDay(day), user)) else { continue }
+                    guard let value = try txn.get(reader.schema.daily, key: Key.dayUser(StoreDay(day), user)) else {
+                        continue
+                    }
                     let daily = try DailyRecord(decoding: value, day: date)
                     let active = daily.isActive(catalog)
                     days.append(
                         UserDetail.Day(
-                            date: date, sessionsCount: Int(daily.sessionsCount), totalSessionDuration: Int(daily.sessionSeconds),
-                            totalActions: daily.totalActions, uniqueActionTypes: daily.uniqueActionTypes, isActiveDay: active,
+                            date: date,
+                            sessionsCount: Int(daily.sessionsCount),
+                            totalSessionDuration: Int(daily.sessionSeconds),
+                            totalActions: daily.totalActions,
+                            uniqueActionTypes: daily.uniqueActionTypes,
+                            isActiveDay: active,
                             engagementTier: daily.tier.name
                         )
                     )
-                    if TierWindow.asOf(asOf).days.contains(date) { window = window + MonthRecord(day: daily, isActive: active) }
+                    if TierWindow.asOf(asOf).days.contains(date) {
+                        window = window + MonthRecord(day: daily, isActive: active)
+                    }
                     try txn.forEach(reader.schema.sessions, prefix: Key.dayUser(StoreDay(day), user)) { entry in
                         var keyReader = ByteReader(UnsafeRawBufferPointer(rebasing: entry.key[6...]))
                         let session = try SessionRecord(decoding: entry.value, startMs: try keyReader.i64Ordered())
                         sessions.append(
                             UserDetail.Session(
-                                startMs: session.startMs, endMs: session.endMs, actionsCount: Int(session.actionsCount),
-                                screensVisited: session.screensVisited, sessionType: session.sessionType
+                                startMs: session.startMs,
+                                endMs: session.endMs,
+                                actionsCount: Int(session.actionsCount),
+                                screensVisited: session.screensVisited,
+                                sessionType: session.sessionType
                             )
                         )
                         return true

@@ -65,7 +65,9 @@ extension EngageStore {
                 return true
             }
             return rows
-        } emit: { try body($0) }
+        } emit: {
+            try body($0)
+        }
     }
 
     /// Calls `body` for every session starting on a day in [from, to], by day, user key, start.
@@ -93,7 +95,9 @@ extension EngageStore {
                 return true
             }
             return rows
-        } emit: { try body($0) }
+        } emit: {
+            try body($0)
+        }
     }
 
     /// Reads each day of [from, to] in its own transaction, then hands its rows to `emit` outside it.

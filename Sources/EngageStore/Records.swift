@@ -396,12 +396,20 @@ struct MonthRecord: Equatable {
 
     init(day record: DailyRecord, isActive: Bool) {
         let actions = Int64(record.totalActions)
-        self.init(records: 1, activeDays: isActive ? 1 : 0, activeActions: isActive ? actions : 0, actions: actions, sessions: Int64(record.sessionsCount))
+        self.init(
+            records: 1,
+            activeDays: isActive ? 1 : 0,
+            activeActions: isActive ? actions : 0,
+            actions: actions,
+            sessions: Int64(record.sessionsCount)
+        )
     }
 
     func encoded() -> [UInt8] {
         var writer = ByteWriter(capacity: 12)
-        for value in [self.records, self.activeDays, self.activeActions, self.actions, self.sessions] { writer.varint(UInt64(value)) }
+        for value in [self.records, self.activeDays, self.activeActions, self.actions, self.sessions] {
+            writer.varint(UInt64(value))
+        }
         return writer.bytes
     }
 

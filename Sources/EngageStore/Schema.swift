@@ -101,7 +101,8 @@ struct Schema: Sendable {
     var derived: [String: Database] {
         [
             "users": self.users, "daily": self.daily, "sessions": self.sessions, "day_active": self.dayActive,
-            "series": self.series, "day_totals": self.dayTotals, "user_months": self.userMonths, "registrations": self.registrations,
+            "series": self.series, "day_totals": self.dayTotals, "user_months": self.userMonths,
+            "registrations": self.registrations,
         ]
     }
 

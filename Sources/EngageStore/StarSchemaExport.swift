@@ -53,7 +53,9 @@ extension EngageStore {
         limit: Int
     ) throws -> ExportPage {
         let limit = max(1, min(limit, Self.maximumExportPage))
-        let resumed = try cursor.map { try ExportCursor(decoding: $0, store: self.settings.storeID, table: table, from: from, to: to) }
+        let resumed = try cursor.map {
+            try ExportCursor(decoding: $0, store: self.settings.storeID, table: table, from: from, to: to)
+        }
         let position = resumed?.position
         let page: ExportPage
         var range: ClosedRange<CivilDate>?
@@ -69,7 +71,9 @@ extension EngageStore {
                 range = resumed.range
             } else {
                 let stats = try self.stats()
-                guard let first = from ?? stats.firstDay, let last = to ?? stats.lastDay else { return ExportPage(rows: [], next: nil) }
+                guard let first = from ?? stats.firstDay, let last = to ?? stats.lastDay else {
+                    return ExportPage(rows: [], next: nil)
+                }
                 try Self.checkRange(first, last)
                 range = first...last
             }
@@ -82,7 +86,8 @@ extension EngageStore {
             }
         }
         let next = page.next.map {
-            ExportCursor(store: self.settings.storeID, table: table, from: from, to: to, range: range, position: $0).encoded()
+            ExportCursor(store: self.settings.storeID, table: table, from: from, to: to, range: range, position: $0)
+                .encoded()
         }
         return ExportPage(rows: page.rows, next: next)
     }
@@ -100,7 +105,9 @@ extension EngageStore {
     ) throws -> [UInt8]? {
         let start = cursor.map { $0 + [0] } ?? Key.u16(first.storeDay!)
         // A cursor outside the range cannot come from this export.
-        if let cursor, cursor.count < 2 || cursor.readU16(at: 0) < first.storeDay! || cursor.readU16(at: 0) > last.storeDay! {
+        if let cursor,
+            cursor.count < 2 || cursor.readU16(at: 0) < first.storeDay! || cursor.readU16(at: 0) > last.storeDay!
+        {
             throw StoreError(.invalidCursor, "the export cursor points outside \(first) ... \(last)")
         }
         let lastDay = last.storeDay!
@@ -134,7 +141,10 @@ extension EngageStore {
                 for attribute in Attribute.allCases {
                     let key = Key.attributeName(attribute, record.attributeValueIDs[attribute.index])
                     if names[key] == nil {
-                        names[key] = try txn.get(reader.schema.attributeNames, key: key).map { UnsafeRawBufferPointer(rebasing: $0[4...]).string }
+                        names[key] =
+                            try txn.get(reader.schema.attributeNames, key: key).map {
+                                UnsafeRawBufferPointer(rebasing: $0[4...]).string
+                            }
                             ?? Attribute.unknownValue
                     }
                     row.append(.text(names[key]!))
@@ -154,7 +164,8 @@ extension EngageStore {
             try txn.forEach(reader.schema.actions, from: cursor.map { $0 + [0] } ?? [], whilePrefix: []) { entry in
                 let action = try ActionRecord(decoding: entry.value)
                 rows.append([
-                    .integer(Int64(entry.key.readU16(at: 0))), .text(String(decoding: action.actionType, as: UTF8.self)),
+                    .integer(Int64(entry.key.readU16(at: 0))),
+                    .text(String(decoding: action.actionType, as: UTF8.self)),
                     .text(action.category), .integer(Int64(action.weight)), .boolean(action.isCore),
                 ])
                 lastKey = Array(entry.key)
@@ -164,7 +175,12 @@ extension EngageStore {
         }
     }
 
-    private static func exportDates(_ first: CivilDate, _ last: CivilDate, after cursor: [UInt8]?, limit: Int) throws -> ExportPage {
+    private static func exportDates(
+        _ first: CivilDate,
+        _ last: CivilDate,
+        after cursor: [UInt8]?,
+        limit: Int
+    ) throws -> ExportPage {
         let resumeAfter = cursor.map { CivilDate(dayNumber: Int32(bitPattern: $0.readU32(at: 0))) }
         if let resumeAfter, !(first...last).contains(resumeAfter) {
             throw StoreError(.invalidCursor, "the export cursor points outside \(first) ... \(last)")
@@ -174,8 +190,10 @@ extension EngageStore {
         while date <= last && rows.count < limit {
             let (year, month, day) = date.components
             rows.append([
-                .integer(date.dateKey), .text(date.description), .integer(Int64(year)), .integer(Int64((month - 1) / 3 + 1)),
-                .integer(Int64(month)), .integer(Int64(day)), .integer(Int64(date.isoWeekday)), .integer(Int64(date.isoWeekOfYear)),
+                .integer(date.dateKey), .text(date.description), .integer(Int64(year)),
+                .integer(Int64((month - 1) / 3 + 1)),
+                .integer(Int64(month)), .integer(Int64(day)), .integer(Int64(date.isoWeekday)),
+                .integer(Int64(date.isoWeekOfYear)),
                 .boolean(date.isoWeekday >= 6), .integer(Int64(date.dayNumber)),
             ])
             date = date.adding(days: 1)
@@ -184,7 +202,12 @@ extension EngageStore {
         return ExportPage(rows: rows, next: next)
     }
 
-    private func exportDaily(_ first: CivilDate, _ last: CivilDate, after cursor: [UInt8]?, limit: Int) throws -> ExportPage {
+    private func exportDaily(
+        _ first: CivilDate,
+        _ last: CivilDate,
+        after cursor: [UInt8]?,
+        limit: Int
+    ) throws -> ExportPage {
         try self.read { txn, reader in
             let catalog = try reader.catalog(txn)
             var names = UserNames(users: reader.schema.users)
@@ -196,7 +219,8 @@ extension EngageStore {
                 rows.append([
                     .integer(Int64(user)), .integer(date.dateKey), .integer(Int64(record.sessionsCount)),
                     .integer(Int64(record.sessionSeconds)), .integer(Int64(record.totalActions)),
-                    .integer(Int64(record.uniqueActionTypes)), .boolean(record.isActive(catalog)), .text(record.tier.name),
+                    .integer(Int64(record.uniqueActionTypes)), .boolean(record.isActive(catalog)),
+                    .text(record.tier.name),
                     .text(try names.userID(user, txn)), .text(date.description),
                 ])
                 return Self.encodedSize(rows[rows.count - 1])
@@ -205,25 +229,40 @@ extension EngageStore {
         }
     }
 
-    private func exportSessions(_ first: CivilDate, _ last: CivilDate, after cursor: [UInt8]?, limit: Int) throws -> ExportPage {
+    private func exportSessions(
+        _ first: CivilDate,
+        _ last: CivilDate,
+        after cursor: [UInt8]?,
+        limit: Int
+    ) throws -> ExportPage {
         try self.read { txn, reader in
             var names = UserNames(users: reader.schema.users)
             var rows: [[ExportValue]] = []
-            let next = try self.scanDays(reader.schema.sessions, first, last, after: cursor, limit: limit, txn) { entry in
+            let next = try self.scanDays(reader.schema.sessions, first, last, after: cursor, limit: limit, txn) {
+                entry in
                 let date = CivilDate(storeDay: entry.key.readU16(at: 0))
                 let user = entry.key.readU32(at: 2)
                 var keyReader = ByteReader(UnsafeRawBufferPointer(rebasing: entry.key[6...]))
                 let record = try SessionRecord(decoding: entry.value, startMs: try keyReader.i64Ordered())
                 let row = SessionRow(
-                    userKey: user, userID: try names.userID(user, txn), date: date, startMs: record.startMs, endMs: record.endMs,
-                    durationSeconds: Int(record.durationSeconds), actionsCount: Int(record.actionsCount),
-                    screensVisited: record.screensVisited, sessionType: record.sessionType
+                    userKey: user,
+                    userID: try names.userID(user, txn),
+                    date: date,
+                    startMs: record.startMs,
+                    endMs: record.endMs,
+                    durationSeconds: Int(record.durationSeconds),
+                    actionsCount: Int(record.actionsCount),
+                    screensVisited: record.screensVisited,
+                    sessionType: record.sessionType
                 )
                 rows.append([
-                    .integer(row.sessionKey), .integer(Int64(user)), .integer(date.dateKey), .text("\(user)-\(row.startMs)"),
+                    .integer(row.sessionKey), .integer(Int64(user)), .integer(date.dateKey),
+                    .text("\(user)-\(row.startMs)"),
                     .text(Timestamp.formatISO8601(row.startMs)), .text(Timestamp.formatISO8601(row.endMs)),
-                    .integer(Int64(row.durationSeconds)), .integer(Int64(row.actionsCount)), .integer(Int64(row.screensVisited)),
-                    .text(row.sessionType), .text(row.userID), .text(date.description), .integer(row.startMs), .integer(row.endMs),
+                    .integer(Int64(row.durationSeconds)), .integer(Int64(row.actionsCount)),
+                    .integer(Int64(row.screensVisited)),
+                    .text(row.sessionType), .text(row.userID), .text(date.description), .integer(row.startMs),
+                    .integer(row.endMs),
                 ])
                 return Self.encodedSize(rows[rows.count - 1])
             }
@@ -232,7 +271,12 @@ extension EngageStore {
     }
 
     /// Event cursors carry the number of events already exported, which numbers `action_instance_key`.
-    private func exportEvents(_ first: CivilDate, _ last: CivilDate, after cursor: [UInt8]?, limit: Int) throws -> ExportPage {
+    private func exportEvents(
+        _ first: CivilDate,
+        _ last: CivilDate,
+        after cursor: [UInt8]?,
+        limit: Int
+    ) throws -> ExportPage {
         var rowNumber: Int64 = 0
         var keyCursor: [UInt8]?
         if let cursor, cursor.count > 8 {
@@ -246,7 +290,8 @@ extension EngageStore {
             var rows: [[ExportValue]] = []
             var currentDayUser: [UInt8] = []
             var sessions: [SessionRecord] = []
-            let next = try self.scanDays(reader.schema.events, first, last, after: keyCursor, limit: limit, txn) { entry in
+            let next = try self.scanDays(reader.schema.events, first, last, after: keyCursor, limit: limit, txn) {
+                entry in
                 let day = entry.key.readU16(at: 0)
                 let date = CivilDate(storeDay: day)
                 let user = entry.key.readU32(at: 2)
@@ -259,29 +304,43 @@ extension EngageStore {
                 var context: ExportValue = .null
                 if head.contextID != 0 {
                     if contexts[head.contextID] == nil {
-                        contexts[head.contextID] = try txn.get(reader.schema.contextNames, key: Key.u32(head.contextID))?.string ?? ""
+                        contexts[head.contextID] =
+                            try txn.get(reader.schema.contextNames, key: Key.u32(head.contextID))?.string ?? ""
                     }
                     context = .text(contexts[head.contextID]!)
                 }
                 let metadata = UnsafeRawBufferPointer(rebasing: entry.value[head.metadataOffset...])
-                let actionType = catalog.record(head.actionKey).map { String(decoding: $0.actionType, as: UTF8.self) } ?? ""
-                let sessionKey = session.map { Int64(user) << 32 | Int64(($0.startMs - Limits.earliestTimestampMs) / 1000) & 0xFFFF_FFFF }
+                let actionType =
+                    catalog.record(head.actionKey).map { String(decoding: $0.actionType, as: UTF8.self) } ?? ""
+                let sessionKey = session.map {
+                    Int64(user) << 32 | Int64(($0.startMs - Limits.earliestTimestampMs) / 1000) & 0xFFFF_FFFF
+                }
                 rowNumber += 1
                 rows.append([
-                    .integer(rowNumber), .integer(Int64(user)), sessionKey.map(ExportValue.integer) ?? .null, .integer(Int64(head.actionKey)),
+                    .integer(rowNumber), .integer(Int64(user)), sessionKey.map(ExportValue.integer) ?? .null,
+                    .integer(Int64(head.actionKey)),
                     .integer(date.dateKey), .text(Timestamp.formatISO8601(head.timestampMs)), context,
                     metadata.isEmpty ? .null : .text(metadata.string), .text(try names.userID(user, txn)),
-                    .text(UnsafeRawBufferPointer(rebasing: entry.key[6...]).string), .text(actionType), .text(date.description),
+                    .text(UnsafeRawBufferPointer(rebasing: entry.key[6...]).string), .text(actionType),
+                    .text(date.description),
                     .integer(head.timestampMs),
                 ])
                 return Self.encodedSize(rows[rows.count - 1])
             }
-            return ExportPage(rows: rows, next: next.map { Key.u32(UInt32(rowNumber >> 32)) + Key.u32(UInt32(rowNumber & 0xFFFF_FFFF)) + $0 })
+            return ExportPage(
+                rows: rows,
+                next: next.map { Key.u32(UInt32(rowNumber >> 32)) + Key.u32(UInt32(rowNumber & 0xFFFF_FFFF)) + $0 }
+            )
         }
     }
 
     /// The user's sessions that can hold events of `day`: those starting that day and the one carried in.
-    static func sessionsOverlapping(day: Int, user: UInt32, _ txn: borrowing Transaction, _ reader: StoreReader) throws -> [SessionRecord] {
+    static func sessionsOverlapping(
+        day: Int,
+        user: UInt32,
+        _ txn: borrowing Transaction,
+        _ reader: StoreReader
+    ) throws -> [SessionRecord] {
         var sessions: [SessionRecord] = []
         let date = CivilDate(storeDay: StoreDay(day))
         if let raw = try txn.get(reader.schema.daily, key: Key.dayUser(StoreDay(day), user)),
@@ -322,7 +381,14 @@ struct ExportCursor {
     static let headerSize = 27
     static let checksumSize = 4
 
-    init(store: UInt64, table: ExportTable, from: CivilDate?, to: CivilDate?, range: ClosedRange<CivilDate>?, position: [UInt8]) {
+    init(
+        store: UInt64,
+        table: ExportTable,
+        from: CivilDate?,
+        to: CivilDate?,
+        range: ClosedRange<CivilDate>?,
+        position: [UInt8]
+    ) {
         self.store = store
         self.table = table
         self.from = from
@@ -336,7 +402,10 @@ struct ExportCursor {
         writer.raw(Self.magic)
         writer.u64(self.store)
         writer.u8(self.table.wireValue)
-        for day in [self.from?.dayNumber, self.to?.dayNumber, self.range?.lowerBound.dayNumber, self.range?.upperBound.dayNumber] {
+        for day in [
+            self.from?.dayNumber, self.to?.dayNumber, self.range?.lowerBound.dayNumber,
+            self.range?.upperBound.dayNumber,
+        ] {
             writer.u32(UInt32(bitPattern: day ?? Int32.min))
         }
         writer.raw(self.position)
@@ -351,7 +420,13 @@ struct ExportCursor {
     }
 
     /// Decodes `bytes`, refusing a cursor of another store, table or requested range, or a damaged one.
-    init(decoding bytes: [UInt8], store: UInt64, table: ExportTable, from: CivilDate?, to: CivilDate?) throws(StoreError) {
+    init(
+        decoding bytes: [UInt8],
+        store: UInt64,
+        table: ExportTable,
+        from: CivilDate?,
+        to: CivilDate?
+    ) throws(StoreError) {
         func refuse(_ why: String) -> StoreError {
             StoreError(.invalidCursor, "\(why); start the export again with an empty cursor")
         }
@@ -377,7 +452,8 @@ struct ExportCursor {
         }
         var range: ClosedRange<CivilDate>?
         if let first = day(19), let last = day(23) {
-            guard table.isDated, first <= last, Limits.storedDates.contains(first), Limits.storedDates.contains(last) else {
+            guard table.isDated, first <= last, Limits.storedDates.contains(first), Limits.storedDates.contains(last)
+            else {
                 throw refuse("the export cursor is damaged")
             }
             range = first...last

@@ -91,4 +91,3 @@ struct StoreSettings: Sendable, Equatable {
     var powerThreshold: Int
     var autoRegisteredActionsAreCore: Bool
 }
-

@@ -29,7 +29,9 @@ enum StoreMeta {
     /// raw-event retention has dropped some.
     static func requireAllRawEvents(_ purpose: String, _ txn: borrowing Transaction, _ schema: Schema) throws {
         guard let horizon = try self.number(MetaKey.rawRetainedFrom, txn, schema) else { return }
-        throw StoreError(.rawEventsDropped, "raw events before \(CivilDate(storeDay: StoreDay(horizon))) were dropped by raw-event retention; \(purpose)"
+        throw StoreError(
+            .rawEventsDropped,
+            "raw events before \(CivilDate(storeDay: StoreDay(horizon))) were dropped by raw-event retention; \(purpose)"
         )
     }
 
@@ -40,7 +42,9 @@ enum StoreMeta {
         counters.nextAttributeValueID = UInt32(try self.number(MetaKey.nextAttributeValueID, txn, schema) ?? 1)
         counters.eventCount = try self.number(MetaKey.eventCount, txn, schema) ?? 0
         counters.duplicateCount = try self.number(MetaKey.duplicateCount, txn, schema) ?? 0
-        counters.lastDay = try txn.withCursor(schema.dayTotals) { cursor in try cursor.last().map { $0.key.readU16(at: 0) } }
+        counters.lastDay = try txn.withCursor(schema.dayTotals) { cursor in
+            try cursor.last().map { $0.key.readU16(at: 0) }
+        }
         return counters
     }
 
@@ -69,33 +73,40 @@ enum StoreMeta {
     ) throws -> StoreSettings {
         if let version = try self.number(MetaKey.schemaVersion, txn, schema) {
             guard version == self.currentSchemaVersion else {
-                throw StoreError(.cannotOpen, 
+                throw StoreError(
+                    .cannotOpen,
                     "\(configuration.path) has data format \(version); this engaged reads format \(self.currentSchemaVersion)"
                 )
             }
             let zoneName = try self.string(MetaKey.timeZone, txn, schema) ?? "UTC"
             if let requested = configuration.timeZone, requested != zoneName {
-                throw StoreError(.cannotOpen, 
+                throw StoreError(
+                    .cannotOpen,
                     "\(configuration.path) was created with reporting time zone \(zoneName); "
                         + "it cannot be opened with --timezone \(requested) (dates would change meaning). "
                         + "Start with --timezone \(zoneName), or import into a new data directory."
                 )
             }
-            let gap = Int64(try self.number(MetaKey.sessionGapMs, txn, schema) ?? UInt64(StoreConfiguration.defaultSessionGapMs))
+            let gap = Int64(
+                try self.number(MetaKey.sessionGapMs, txn, schema) ?? UInt64(StoreConfiguration.defaultSessionGapMs)
+            )
             if let requested = configuration.sessionGapMs, requested != gap {
-                throw StoreError(.cannotOpen, 
+                throw StoreError(
+                    .cannotOpen,
                     "\(configuration.path) was created with a session gap of \(gap) ms; it cannot be opened with \(requested) ms"
                 )
             }
             let threshold = Int(try self.number(MetaKey.powerThreshold, txn, schema) ?? 20)
             if let requested = configuration.powerThreshold, requested != threshold {
-                throw StoreError(.cannotOpen, 
+                throw StoreError(
+                    .cannotOpen,
                     "\(configuration.path) was created with power threshold \(threshold); it cannot be opened with \(requested)"
                 )
             }
             let defaultCore = try self.number(MetaKey.defaultCore, txn, schema).map { $0 != 0 } ?? true
             if let requested = configuration.autoRegisteredActionsAreCore, requested != defaultCore {
-                throw StoreError(.cannotOpen, 
+                throw StoreError(
+                    .cannotOpen,
                     "\(configuration.path) registers unknown actions with is_core_action=\(defaultCore); it cannot be opened with \(requested)"
                 )
             }
@@ -125,7 +136,9 @@ enum StoreMeta {
             throw StoreError(.cannotOpen, "the session gap must be between 1 ms and 12 hours, not \(gap) ms")
         }
         let threshold = configuration.powerThreshold ?? StoreConfiguration.defaultPowerThreshold
-        guard threshold >= 1 else { throw StoreError(.cannotOpen, "the power threshold must be at least 1, not \(threshold)") }
+        guard threshold >= 1 else {
+            throw StoreError(.cannotOpen, "the power threshold must be at least 1, not \(threshold)")
+        }
         let defaultCore = configuration.autoRegisteredActionsAreCore ?? true
         let storeID = UInt64.random(in: 1...UInt64.max)
         try self.put(MetaKey.schemaVersion, number: self.currentSchemaVersion, txn, schema)

@@ -13,7 +13,9 @@ struct StoreReader {
     /// The store's last day: the latest local date of any stored event (nil for an empty store). Days after
     /// it, and periods that end after it, are unfinished (SEMANTICS.md): their numbers are unknown.
     func lastDay(_ txn: borrowing Transaction) throws -> CivilDate? {
-        try txn.withCursor(self.schema.dayTotals) { cursor in try cursor.last().map { CivilDate(storeDay: $0.key.readU16(at: 0)) } }
+        try txn.withCursor(self.schema.dayTotals) { cursor in
+            try cursor.last().map { CivilDate(storeDay: $0.key.readU16(at: 0)) }
+        }
     }
 
     /// Whether every day of `days` is on or before the store's last day.
@@ -29,7 +31,14 @@ struct StoreReader {
             var rows: [DimensionValueRow] = []
             try txn.forEach(self.schema.attributeNames, prefix: [UInt8(attribute.index)]) { entry in
                 let users = Int(entry.value.readU32(at: 0))
-                if users > 0 { rows.append(DimensionValueRow(value: UnsafeRawBufferPointer(rebasing: entry.value[4...]).string, users: users)) }
+                if users > 0 {
+                    rows.append(
+                        DimensionValueRow(
+                            value: UnsafeRawBufferPointer(rebasing: entry.value[4...]).string,
+                            users: users
+                        )
+                    )
+                }
                 return true
             }
             return rows.sorted { $0.value < $1.value }
@@ -65,7 +74,12 @@ struct StoreReader {
     }
 
     /// Users holding value `valueID` of `attribute`.
-    func members(_ attribute: Attribute, _ valueID: UInt32, capacity: Int, _ txn: borrowing Transaction) throws -> UserSet {
+    func members(
+        _ attribute: Attribute,
+        _ valueID: UInt32,
+        capacity: Int,
+        _ txn: borrowing Transaction
+    ) throws -> UserSet {
         var set = UserSet(capacity: capacity)
         try txn.forEach(self.schema.attributeMembers, prefix: Key.attributeName(attribute, valueID)) { entry in
             set.formUnion(chunk: entry.key.readU16(at: 5), bits: ChunkBits(decoding: entry.value))
@@ -116,7 +130,11 @@ struct StoreReader {
     }
 
     /// The breakdown groups of `dimension`: each value any user holds, with its members.
-    func groups(_ dimension: Dimension, capacity: Int, _ txn: borrowing Transaction) throws -> [(name: String, users: UserSet)] {
+    func groups(
+        _ dimension: Dimension,
+        capacity: Int,
+        _ txn: borrowing Transaction
+    ) throws -> [(name: String, users: UserSet)] {
         switch dimension {
         case .attribute(let attribute):
             return try self.heldValues(attribute, txn).map { value in

@@ -144,7 +144,9 @@ final class StoreWriter: @unchecked Sendable {
                         counters.eventCount -= UInt64(count)
                         try StoreMeta.write(counters, txn, self.schema)
                     }
-                    if reachedEnd, UInt64(horizon) > (try StoreMeta.number(MetaKey.rawRetainedFrom, txn, self.schema) ?? 0) {
+                    if reachedEnd,
+                        UInt64(horizon) > (try StoreMeta.number(MetaKey.rawRetainedFrom, txn, self.schema) ?? 0)
+                    {
                         try StoreMeta.put(MetaKey.rawRetainedFrom, number: UInt64(horizon), txn, self.schema)
                     }
                     return (!reachedEnd, counters)
@@ -154,7 +156,10 @@ final class StoreWriter: @unchecked Sendable {
                 self.published.withLockedValue { $0 = counters }
             }
             if removed > 0 {
-                self.logger.info("raw events past retention dropped", metadata: ["events": "\(removed)", "before": "\(CivilDate(storeDay: horizon))"])
+                self.logger.info(
+                    "raw events past retention dropped",
+                    metadata: ["events": "\(removed)", "before": "\(CivilDate(storeDay: horizon))"]
+                )
             }
         } catch {
             self.logger.error("dropping raw events past retention failed: \(error)")
@@ -307,7 +312,10 @@ final class StoreWriter: @unchecked Sendable {
                 } catch {
                     return .failure(StoreError(.failed, "cannot grow the LMDB map: \(error)"))
                 }
-            } catch let error as LMDBError where error.isDiskFull || (error.isIOError && StorageSpace.isExhausted(directory: self.environment.path)) {
+            } catch let error as LMDBError
+                where error.isDiskFull
+                || (error.isIOError && StorageSpace.isExhausted(directory: self.environment.path))
+            {
                 self.logger.error("disk full: \(error)")
                 return .failure(StoreError(.storageFull, "the server's disk is full; nothing of this batch was stored"))
             } catch let error as StoreError {
@@ -352,7 +360,9 @@ final class StoreWriter: @unchecked Sendable {
                     for (position, action) in actions.enumerated() {
                         if let reason = EventValidation.rejection(of: action) {
                             results[index].rejected.append(Rejection(index: position, reason: reason))
-                        } else if session.catalog.count >= ActionCatalog.capacity - 1 && session.catalog.key(of: Array(action.actionType.utf8)) == nil {
+                        } else if session.catalog.count >= ActionCatalog.capacity - 1
+                            && session.catalog.key(of: Array(action.actionType.utf8)) == nil
+                        {
                             results[index].rejected.append(Rejection(index: position, reason: .invalidAction))
                         } else {
                             if try session.define(action, txn) { mustRebuild = true }
@@ -369,7 +379,11 @@ final class StoreWriter: @unchecked Sendable {
                         }
                     }
                 case .rebuild:
-                    try StoreMeta.requireAllRawEvents("rebuilding from what is left would lose those days", txn, self.schema)
+                    try StoreMeta.requireAllRawEvents(
+                        "rebuilding from what is left would lose those days",
+                        txn,
+                        self.schema
+                    )
                     mustRebuild = true
                     results[index].accepted = 1
                 case .purge:
@@ -386,13 +400,19 @@ final class StoreWriter: @unchecked Sendable {
                 eventRequests.append(index)
                 eventBatches.append(events)
             }
-            let outcomes = try session.stage(eventBatches, nowMs: nowMs, horizon: self.retentionHorizon(nowMs: nowMs), txn)
+            let outcomes = try session.stage(
+                eventBatches,
+                nowMs: nowMs,
+                horizon: self.retentionHorizon(nowMs: nowMs),
+                txn
+            )
             for (slot, index) in eventRequests.enumerated() {
                 for (position, outcome) in outcomes[slot].enumerated() {
                     switch outcome {
                     case .accepted: results[index].accepted += 1
                     case .duplicate: results[index].duplicates += 1
-                    case .rejected(let reason): results[index].rejected.append(Rejection(index: position, reason: reason))
+                    case .rejected(let reason):
+                        results[index].rejected.append(Rejection(index: position, reason: reason))
                     }
                 }
             }
@@ -411,7 +431,12 @@ final class StoreWriter: @unchecked Sendable {
             let marks = [traceStart] + traceMarks + [end]
             let phases = zip(marks.dropFirst(), marks).map { String(format: "%.1f", Double($0 - $1) / 1e6) }
             let events = requests.reduce(0) { $0 + $1.itemCount }
-            FileHandle.standardError.write(Data("commit requests=\(requests.count) items=\(events) ms[prep,stage,derive,flush,commit]=\(phases.joined(separator: ","))\n".utf8))
+            FileHandle.standardError.write(
+                Data(
+                    "commit requests=\(requests.count) items=\(events) ms[prep,stage,derive,flush,commit]=\(phases.joined(separator: ","))\n"
+                        .utf8
+                )
+            )
         }
         session.publish()
         self.catalog = session.catalog

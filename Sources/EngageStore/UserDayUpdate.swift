@@ -60,7 +60,8 @@ struct UserDayUpdate {
         return entry
     }
 
-    private mutating func modify(_ day: Int, _ txn: borrowing Transaction, _ change: (inout DailyRecord) -> Void) throws {
+    private mutating func modify(_ day: Int, _ txn: borrowing Transaction, _ change: (inout DailyRecord) -> Void) throws
+    {
         guard var entry = try self.entry(day, txn) else {
             throw CorruptRecord(what: "no daily record for user \(self.user) on day \(day)")
         }
@@ -284,7 +285,11 @@ struct UserDayUpdate {
             let high = next.map { min(day + window - 1, $0 - 1) } ?? day + window - 1
             guard low <= high else { continue }
             for covered in low...high {
-                if isMonth { self.session.addSeries(day: covered, mau: 1) } else { self.session.addSeries(day: covered, wau: 1) }
+                if isMonth {
+                    self.session.addSeries(day: covered, mau: 1)
+                } else {
+                    self.session.addSeries(day: covered, wau: 1)
+                }
             }
         }
         try self.session.dayBits.setActive(user: self.user, day: day, true, txn)
@@ -348,7 +353,8 @@ struct UserDayUpdate {
                     }
                     actions -= droppedEntry.record.totalActions
                 }
-                for candidate in (day - 29)...(day - 1) where try self.session.dayBits.isActive(user: self.user, day: candidate, txn) {
+                for candidate in (day - 29)...(day - 1)
+                where try self.session.dayBits.isActive(user: self.user, day: candidate, txn) {
                     activeDays += 1
                 }
             }

@@ -21,10 +21,18 @@ extension EngageStore {
                 let catalog = try StoreMeta.readCatalog(txn, self.schema)
                 try DerivedRebuild(schema: scratch, settings: self.settings, catalog: catalog).run(txn)
                 var comparison = Comparison(
-                    schema: self.schema, settings: self.settings, catalog: catalog, maximumReported: maximumReported
+                    schema: self.schema,
+                    settings: self.settings,
+                    catalog: catalog,
+                    maximumReported: maximumReported
                 )
                 for name in Schema.derivedNames {
-                    try comparison.compare(name, stored: self.schema.derived[name]!, recomputed: scratch.derived[name]!, txn)
+                    try comparison.compare(
+                        name,
+                        stored: self.schema.derived[name]!,
+                        recomputed: scratch.derived[name]!,
+                        txn
+                    )
                 }
                 throw Finished(report: comparison.report)
             }
@@ -62,14 +70,18 @@ private struct Comparison {
             recomputedRows = try Self.slice(recomputed, from: start, txn)
             guard !storedRows.isEmpty || !recomputedRows.isEmpty else { break }
             // Compare keys up to the smaller of the two slices' last keys; the rest comes with the next slice.
-            let limit = [storedRows.last?.0, recomputedRows.last?.0].compactMap { $0 }.min { $0.lexicographicallyPrecedes($1) }!
+            let limit = [storedRows.last?.0, recomputedRows.last?.0].compactMap { $0 }.min {
+                $0.lexicographicallyPrecedes($1)
+            }!
             let fullSlices = storedRows.count == Self.sliceSize || recomputedRows.count == Self.sliceSize
             var left = storedRows.filter { !fullSlices || !limit.lexicographicallyPrecedes($0.0) }[...]
             var right = recomputedRows.filter { !fullSlices || !limit.lexicographicallyPrecedes($0.0) }[...]
             while !left.isEmpty || !right.isEmpty {
                 checked += 1
                 if let l = left.first, let r = right.first, l.0 == r.0 {
-                    if l.1 != r.1 { try self.record(name, l.0, try self.describe(name, l.0, stored: l.1, recomputed: r.1, txn), txn) }
+                    if l.1 != r.1 {
+                        try self.record(name, l.0, try self.describe(name, l.0, stored: l.1, recomputed: r.1, txn), txn)
+                    }
                     left.removeFirst()
                     right.removeFirst()
                 } else if let l = left.first, right.first.map({ l.0.lexicographicallyPrecedes($0.0) }) ?? true {
@@ -88,7 +100,11 @@ private struct Comparison {
 
     static let sliceSize = 50_000
 
-    static func slice(_ database: Database, from start: [UInt8], _ txn: borrowing Transaction) throws -> [([UInt8], [UInt8])] {
+    static func slice(
+        _ database: Database,
+        from start: [UInt8],
+        _ txn: borrowing Transaction
+    ) throws -> [([UInt8], [UInt8])] {
         var rows: [([UInt8], [UInt8])] = []
         try txn.forEach(database, from: start, whilePrefix: []) { entry in
             rows.append((Array(entry.key), Array(entry.value)))
@@ -100,19 +116,26 @@ private struct Comparison {
     mutating func record(_ table: String, _ key: [UInt8], _ detail: String, _ txn: borrowing Transaction) throws {
         self.report.totalIssues += 1
         guard self.report.issues.count < self.maximumReported else { return }
-        self.report.issues.append(VerificationIssue(table: table, key: try self.readable(table, key, txn), detail: detail))
+        self.report.issues.append(
+            VerificationIssue(table: table, key: try self.readable(table, key, txn), detail: detail)
+        )
     }
 
     mutating func userName(_ user: UInt32, _ txn: borrowing Transaction) throws -> String {
         if let name = self.userNames[user] { return name }
-        let name = try txn.get(self.schema.users, key: Key.u32(user)).map { String(decoding: try UserRecord(decoding: $0).userID, as: UTF8.self) }
+        let name =
+            try txn.get(self.schema.users, key: Key.u32(user)).map {
+                String(decoding: try UserRecord(decoding: $0).userID, as: UTF8.self)
+            }
             ?? "#\(user)"
         self.userNames[user] = name
         return name
     }
 
     mutating func readable(_ table: String, _ key: [UInt8], _ txn: borrowing Transaction) throws -> String {
-        func day(_ offset: Int) -> String { CivilDate(storeDay: StoreDay(UInt16(key[offset]) << 8 | UInt16(key[offset + 1]))).description }
+        func day(_ offset: Int) -> String {
+            CivilDate(storeDay: StoreDay(UInt16(key[offset]) << 8 | UInt16(key[offset + 1]))).description
+        }
         switch table {
         case "users": return "user " + (try self.userName(key.readU32(at: 0), txn))
         case "daily": return "\(day(0)) user \(try self.userName(key.readU32(at: 2), txn))"
@@ -121,20 +144,30 @@ private struct Comparison {
                 var keyReader = ByteReader(UnsafeRawBufferPointer(rebasing: raw[6...]))
                 return (try? keyReader.i64Ordered()) ?? 0
             }
-            return "\(day(0)) user \(try self.userName(key.readU32(at: 2), txn)) starting \(Timestamp.formatISO8601(start))"
+            return
+                "\(day(0)) user \(try self.userName(key.readU32(at: 2), txn)) starting \(Timestamp.formatISO8601(start))"
         case "day_active", "registrations": return "\(day(0)) chunk \(UInt16(key[2]) << 8 | UInt16(key[3]))"
         case "series", "day_totals": return day(0)
         case "user_months":
-            return "\(CivilMonth(index: Int(UInt16(key[0]) << 8 | UInt16(key[1])))) user \(try self.userName(key.readU32(at: 2), txn))"
+            return
+                "\(CivilMonth(index: Int(UInt16(key[0]) << 8 | UInt16(key[1])))) user \(try self.userName(key.readU32(at: 2), txn))"
         default: return key.map { String($0, radix: 16) }.joined()
         }
     }
 
     /// What differs between a stored record and its recomputation, field by field in words
     /// ("total_actions stored 7, recomputed 6").
-    mutating func describe(_ table: String, _ key: [UInt8], stored: [UInt8], recomputed: [UInt8], _ txn: borrowing Transaction) throws -> String {
+    mutating func describe(
+        _ table: String,
+        _ key: [UInt8],
+        stored: [UInt8],
+        recomputed: [UInt8],
+        _ txn: borrowing Transaction
+    ) throws -> String {
         var fields: [String] = []
-        func field<Value: Equatable>(_ name: String, _ a: Value, _ b: Value) { if a != b { fields.append("\(name) stored \(a), recomputed \(b)") } }
+        func field<Value: Equatable>(_ name: String, _ a: Value, _ b: Value) {
+            if a != b { fields.append("\(name) stored \(a), recomputed \(b)") }
+        }
         switch table {
         case "daily":
             let date = CivilDate(storeDay: StoreDay(UInt16(key[0]) << 8 | UInt16(key[1])))
@@ -147,12 +180,18 @@ private struct Comparison {
             field("engagement_tier", left.tier.name, right.tier.name)
             field("rolling_active_days", left.rollingActiveDays, right.rollingActiveDays)
             field("rolling_actions", left.rollingActions, right.rollingActions)
-            field("carried_session", left.carryStartMs.map(Timestamp.formatISO8601) ?? "none", right.carryStartMs.map(Timestamp.formatISO8601) ?? "none")
+            field(
+                "carried_session",
+                left.carryStartMs.map(Timestamp.formatISO8601) ?? "none",
+                right.carryStartMs.map(Timestamp.formatISO8601) ?? "none"
+            )
             let actions = Set(left.actionCounts.map(\.action) + right.actionCounts.map(\.action)).sorted()
             for action in actions {
                 let a = left.actionCounts.first { $0.action == action }?.count ?? 0
                 let b = right.actionCounts.first { $0.action == action }?.count ?? 0
-                let name = self.catalog.record(action).map { String(decoding: $0.actionType, as: UTF8.self) } ?? "action #\(action)"
+                let name =
+                    self.catalog.record(action).map { String(decoding: $0.actionType, as: UTF8.self) }
+                    ?? "action #\(action)"
                 field("'\(name)' events", a, b)
             }
         case "sessions":
@@ -184,9 +223,16 @@ private struct Comparison {
         case "users":
             let left = try stored.withUnsafeBytes { try UserRecord(decoding: $0) }
             let right = try recomputed.withUnsafeBytes { try UserRecord(decoding: $0) }
-            field("registration_date", left.registrationDate?.description ?? "none", right.registrationDate?.description ?? "none")
-            field("first_event_day", left.firstEventDay.map { CivilDate(storeDay: $0).description } ?? "none",
-                right.firstEventDay.map { CivilDate(storeDay: $0).description } ?? "none")
+            field(
+                "registration_date",
+                left.registrationDate?.description ?? "none",
+                right.registrationDate?.description ?? "none"
+            )
+            field(
+                "first_event_day",
+                left.firstEventDay.map { CivilDate(storeDay: $0).description } ?? "none",
+                right.firstEventDay.map { CivilDate(storeDay: $0).description } ?? "none"
+            )
             field("attribute value ids", left.attributeValueIDs, right.attributeValueIDs)
         case "day_active", "registrations":
             let left = stored.withUnsafeBytes { ChunkBits(decoding: $0) }
@@ -194,14 +240,21 @@ private struct Comparison {
             let chunk = UInt32(UInt16(key[2]) << 8 | UInt16(key[3])) * UInt32(usersPerChunk)
             var names: [String] = []
             for offset in 0..<usersPerChunk where left.contains(offset) != right.contains(offset) {
-                if names.count == 5 { names.append("..."); break }
+                if names.count == 5 {
+                    names.append("...")
+                    break
+                }
                 let name = try self.userName(chunk + UInt32(offset), txn)
                 names.append("\(name) (\(left.contains(offset) ? "stored only" : "recomputed only"))")
             }
-            fields.append("users stored \(left.count), recomputed \(right.count); differing: \(names.joined(separator: ", "))")
+            fields.append(
+                "users stored \(left.count), recomputed \(right.count); differing: \(names.joined(separator: ", "))"
+            )
         default:
             break
         }
-        return fields.isEmpty ? "stored and recomputed values differ (\(stored.count) and \(recomputed.count) bytes)" : fields.joined(separator: "; ")
+        return fields.isEmpty
+            ? "stored and recomputed values differ (\(stored.count) and \(recomputed.count) bytes)"
+            : fields.joined(separator: "; ")
     }
 }

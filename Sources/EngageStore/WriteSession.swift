@@ -79,7 +79,8 @@ final class WriteSession {
     private var monthDeltas: [[UInt8]: MonthRecord] = [:]
     var registrationBits: MemberBitsCache
 
-    init(schema: Schema, settings: StoreSettings, catalog: ActionCatalog, counters: StoreCounters, caches: WriterCaches) {
+    init(schema: Schema, settings: StoreSettings, catalog: ActionCatalog, counters: StoreCounters, caches: WriterCaches)
+    {
         self.schema = schema
         self.settings = settings
         self.mapper = ReportingTimeZone.DayMapper(zone: settings.zone)
@@ -265,7 +266,12 @@ final class WriteSession {
     /// Works in passes so that memory is touched in bulk: resolve every event, drop duplicates within the
     /// commit, probe the event-id filter for all of them (independent loads overlap their cache misses), then
     /// insert in key order (consecutive inserts share B-tree pages that are already in cache).
-    func stage(_ requests: [[Event]], nowMs: Int64, horizon: StoreDay? = nil, _ txn: borrowing Transaction) throws -> [[EventOutcome]] {
+    func stage(
+        _ requests: [[Event]],
+        nowMs: Int64,
+        horizon: StoreDay? = nil,
+        _ txn: borrowing Transaction
+    ) throws -> [[EventOutcome]] {
         var outcomes = requests.map { [EventOutcome](repeating: .accepted, count: $0.count) }
         var candidates: [Candidate] = []
         candidates.reserveCapacity(requests.reduce(0) { $0 + $1.count })
@@ -298,8 +304,15 @@ final class WriteSession {
                 }
                 candidates.append(
                     Candidate(
-                        request: requestIndex, position: position, user: user, day: day, actionKey: actionKey, contextID: contextID,
-                        timestampMs: event.timestampMs, eventID: eventID, metadata: event.metadata
+                        request: requestIndex,
+                        position: position,
+                        user: user,
+                        day: day,
+                        actionKey: actionKey,
+                        contextID: contextID,
+                        timestampMs: event.timestampMs,
+                        eventID: eventID,
+                        metadata: event.metadata
                     )
                 )
             }
@@ -325,7 +338,12 @@ final class WriteSession {
         for index in order {
             let candidate = candidates[index]
             if candidate.mayBeStored,
-                try self.isStoredOnAnotherDay(user: candidate.user, eventID: candidate.eventID, except: Int(candidate.day), txn)
+                try self.isStoredOnAnotherDay(
+                    user: candidate.user,
+                    eventID: candidate.eventID,
+                    except: Int(candidate.day),
+                    txn
+                )
             {
                 outcomes[candidate.request][candidate.position] = .duplicate
                 self.counters.duplicateCount += 1
@@ -334,7 +352,9 @@ final class WriteSession {
             key.removeAll(keepingCapacity: true)
             key.append(UInt8(truncatingIfNeeded: candidate.day >> 8))
             key.append(UInt8(truncatingIfNeeded: candidate.day))
-            for shift in stride(from: 24, through: 0, by: -8) { key.append(UInt8(truncatingIfNeeded: candidate.user >> UInt32(shift))) }
+            for shift in stride(from: 24, through: 0, by: -8) {
+                key.append(UInt8(truncatingIfNeeded: candidate.user >> UInt32(shift)))
+            }
             key.append(contentsOf: candidate.eventID)
             value.bytes.removeAll(keepingCapacity: true)
             StoredEvent.encode(
@@ -353,7 +373,12 @@ final class WriteSession {
             filter.insert(hash: candidate.filterHash)
             self.counters.eventCount += 1
             self.newEvents[candidate.user, default: []].append(
-                NewEvent(timestampMs: candidate.timestampMs, day: Int(candidate.day), actionKey: candidate.actionKey, contextID: candidate.contextID)
+                NewEvent(
+                    timestampMs: candidate.timestampMs,
+                    day: Int(candidate.day),
+                    actionKey: candidate.actionKey,
+                    contextID: candidate.contextID
+                )
             )
         }
         return outcomes
@@ -436,7 +461,8 @@ final class WriteSession {
         self.users.removeAll()
         try self.registrationBits.flush(txn)
         for (key, delta) in self.monthDeltas where delta != MonthRecord() {
-            let current = try txn.get(self.schema.userMonths, key: key).map(MonthRecord.init(decoding:)) ?? MonthRecord()
+            let current =
+                try txn.get(self.schema.userMonths, key: key).map(MonthRecord.init(decoding:)) ?? MonthRecord()
             let updated = current + delta
             if updated.isEmpty {
                 try txn.delete(self.schema.userMonths, key: key)

@@ -18,7 +18,9 @@ struct QueryLoad: AsyncParsableCommand {
     )
 
     enum Kind: String, ExpressibleByArgument, CaseIterable {
-        case activity, activeDays = "active-days", tiers, retention, lifecycle
+        case activity
+        case activeDays = "active-days"
+        case tiers, retention, lifecycle
     }
 
     @OptionGroup var options: ServerOptions
@@ -39,7 +41,12 @@ struct QueryLoad: AsyncParsableCommand {
             case .activeDays: _ = try await client.activeDays(from: lastMonth.firstDay, to: lastMonth.lastDay)
             case .tiers: _ = try await client.tiers(.month(lastMonth))
             case .retention:
-                _ = try await client.retention(period: .month, from: CivilMonth(index: lastMonth.index - 11).firstDay, to: lastMonth.lastDay, periods: 12)
+                _ = try await client.retention(
+                    period: .month,
+                    from: CivilMonth(index: lastMonth.index - 11).firstDay,
+                    to: lastMonth.lastDay,
+                    periods: 12
+                )
             case .lifecycle: _ = try await client.lifecycle(period: .week, from: last.adding(days: -89), to: last)
             }
         }
@@ -58,7 +65,9 @@ struct QueryLoad: AsyncParsableCommand {
                     let client = clients[index % clients.count]
                     index += 1
                     group.addTask {
-                        _ = await Ingest.measured(since: intended, count: 1, recorder, counters) { try await run(client) }
+                        _ = await Ingest.measured(since: intended, count: 1, recorder, counters) {
+                            try await run(client)
+                        }
                     }
                 }
             }

@@ -120,7 +120,9 @@ extension EngageModel.Dimension: ExpressibleByArgument {
 }
 
 struct Stats: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "What the server stores: events, users, actions, days, bytes on disk.")
+    static let configuration = CommandConfiguration(
+        abstract: "What the server stores: events, users, actions, days, bytes on disk."
+    )
 
     @OptionGroup var connection: ConnectionOptions
     @OptionGroup var output: FormatOption
@@ -129,11 +131,15 @@ struct Stats: AsyncParsableCommand {
         let stats = try await self.connection.withClient(json: self.output.format == .json) { try await $0.stats() }
         var report = Report(
             name: "stats",
-            columns: ["events", "duplicates", "users", "actions", "days", "bytes_on_disk", "time_zone", "first_day", "last_day"]
+            columns: [
+                "events", "duplicates", "users", "actions", "days", "bytes_on_disk", "time_zone", "first_day",
+                "last_day",
+            ]
         )
         report.rows.append([
             .int(stats.events), .int(stats.duplicates), .int(stats.users), .int(stats.actions), .int(stats.days),
-            .int(stats.bytesOnDisk), .string(stats.timeZone), .text(stats.firstDay?.description), .text(stats.lastDay?.description),
+            .int(stats.bytesOnDisk), .string(stats.timeZone), .text(stats.firstDay?.description),
+            .text(stats.lastDay?.description),
         ])
         try report.print(self.output.format)
     }

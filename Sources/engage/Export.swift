@@ -22,11 +22,16 @@ struct Export: AsyncParsableCommand {
     @Option(name: .long, help: "First day (dated tables); default: the first day with events.") var from: CivilDate?
     @Option(name: .long, help: "Last day (dated tables); default: the last day with events.") var to: CivilDate?
     @Option(name: .long, help: "Output format: jsonl or csv.") var format: Format = .jsonl
-    @Option(name: .long, help: "Write to this file (replaced only when the export succeeds) instead of standard output.") var output: String?
+    @Option(
+        name: .long,
+        help: "Write to this file (replaced only when the export succeeds) instead of standard output."
+    ) var output: String?
 
     func validate() throws {
         guard self.table == "ddl" || ExportTable(rawValue: self.table) != nil else {
-            throw ValidationError("unknown table '\(self.table)': use \(ExportTable.allCases.map(\.rawValue).joined(separator: ", ")) or ddl")
+            throw ValidationError(
+                "unknown table '\(self.table)': use \(ExportTable.allCases.map(\.rawValue).joined(separator: ", ")) or ddl"
+            )
         }
         if let from, let to, from > to { throw ValidationError("--from \(from) is after --to \(to)") }
     }
@@ -56,7 +61,10 @@ struct Export: AsyncParsableCommand {
                 case .csv:
                     try sink.write(row.map { Report.csvField($0.plain) }.joined(separator: ",") + "\n")
                 case .jsonl:
-                    try sink.write("{" + zip(columns, row).map { "\(Value.quote($0.name)): \($1.json)" }.joined(separator: ", ") + "}\n")
+                    try sink.write(
+                        "{" + zip(columns, row).map { "\(Value.quote($0.name)): \($1.json)" }.joined(separator: ", ")
+                            + "}\n"
+                    )
                 }
             }
             try sink.commit()
@@ -107,7 +115,9 @@ final class OutputSink {
             return
         }
         let url = URL(fileURLWithPath: path)
-        let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())").path
+        let temporary = url.deletingLastPathComponent().appendingPathComponent(
+            ".\(url.lastPathComponent).tmp-\(getpid())"
+        ).path
         let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else {
             throw CLIError("cannot write next to \(path): \(String(cString: strerror(errno)))")

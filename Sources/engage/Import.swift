@@ -28,9 +28,16 @@ struct Import: AsyncParsableCommand {
     @Option(name: .long, help: "Events file (JSON lines).") var events: String?
     @Option(name: .long, help: "Items per request (1...100000).") var batchSize: Int = 5000
     @Option(name: .long, help: "Batches awaiting acknowledgement at once.") var inFlight: Int = 16
-    @Option(name: .long, help: "Longest line read, in bytes; longer lines are rejected (line_too_long) without being held in memory.")
+    @Option(
+        name: .long,
+        help: "Longest line read, in bytes; longer lines are rejected (line_too_long) without being held in memory."
+    )
     var maxLineBytes: Int = 1 << 20
-    @Flag(name: .long, help: "Refuse events whose action type is not in the catalog (reason unknown_action), instead of letting the server register it.")
+    @Flag(
+        name: .long,
+        help:
+            "Refuse events whose action type is not in the catalog (reason unknown_action), instead of letting the server register it."
+    )
     var rejectUnknownActions = false
     @Flag(name: .long, help: "Exit with status 3 when any line was rejected.") var strict = false
 
@@ -44,7 +51,9 @@ struct Import: AsyncParsableCommand {
         guard self.inFlight >= 1 else { throw ValidationError("--in-flight must be at least 1") }
         guard self.maxLineBytes >= 1024 else { throw ValidationError("--max-line-bytes must be at least 1024") }
         let paths = [self.actions, self.users, self.events].compactMap { $0 }
-        guard paths.filter({ $0 == "-" }).count <= 1 else { throw ValidationError("only one file can be standard input ('-')") }
+        guard paths.filter({ $0 == "-" }).count <= 1 else {
+            throw ValidationError("only one file can be standard input ('-')")
+        }
         for path in paths where path != "-" && !FileManager.default.isReadableFile(atPath: path) {
             throw ValidationError("cannot read \(path): no such file, or not readable")
         }
@@ -69,14 +78,18 @@ struct Import: AsyncParsableCommand {
         var autoRegistered: [(name: String, events: Int)] = []
         do {
             if let path = self.actions {
-                summaries.append(try await self.importFile(path, kind: "actions", client: client, parse: Self.parseActions) {
-                    try await client.defineActions($0)
-                })
+                summaries.append(
+                    try await self.importFile(path, kind: "actions", client: client, parse: Self.parseActions) {
+                        try await client.defineActions($0)
+                    }
+                )
             }
             if let path = self.users {
-                summaries.append(try await self.importFile(path, kind: "users", client: client, parse: Self.parseUsers) {
-                    try await client.upsertUsers($0)
-                })
+                summaries.append(
+                    try await self.importFile(path, kind: "users", client: client, parse: Self.parseUsers) {
+                        try await client.upsertUsers($0)
+                    }
+                )
             }
             if let path = self.events {
                 let before = try await Self.catalog(client)
@@ -84,8 +97,12 @@ struct Import: AsyncParsableCommand {
                 var unknownCounts: [String: Int] = [:]
                 summaries.append(
                     try await self.importFile(
-                        path, kind: "events", client: client,
-                        parse: { block, size in Self.parseEvents(block, batchSize: size, catalog: before, rejectUnknown: reject) },
+                        path,
+                        kind: "events",
+                        client: client,
+                        parse: { block, size in
+                            Self.parseEvents(block, batchSize: size, catalog: before, rejectUnknown: reject)
+                        },
                         unknownActions: { for (name, count) in $0 { unknownCounts[name, default: 0] += count } },
                         send: { try await client.ingest($0) }
                     )
@@ -103,7 +120,9 @@ struct Import: AsyncParsableCommand {
         try? await client.close()
         try self.printSummary(summaries, autoRegistered: autoRegistered)
         for summary in summaries where summary.lines > 0 && summary.accepted + summary.duplicates == 0 {
-            StandardError.write("engage: nothing from \(summary.file) was stored: all \(summary.lines) of its lines were rejected")
+            StandardError.write(
+                "engage: nothing from \(summary.file) was stored: all \(summary.lines) of its lines were rejected"
+            )
             throw ExitCode(1)
         }
         if self.strict && summaries.contains(where: { $0.rejected > 0 }) { throw ExitCode(3) }
@@ -112,7 +131,10 @@ struct Import: AsyncParsableCommand {
     private func printSummary(_ summaries: [Summary], autoRegistered: [(name: String, events: Int)]) throws {
         var report = Report(name: "import", columns: ["kind", "lines", "accepted", "duplicates", "rejected"])
         for summary in summaries {
-            report.rows.append([.string(summary.kind), .int(summary.lines), .int(summary.accepted), .int(summary.duplicates), .int(summary.rejected)])
+            report.rows.append([
+                .string(summary.kind), .int(summary.lines), .int(summary.accepted), .int(summary.duplicates),
+                .int(summary.rejected),
+            ])
         }
         let names = autoRegistered.map { "{\"action_type\": \(Value.quote($0.name)), \"events\": \($0.events)}" }
         report.extraJSON = [("auto_registered_actions", "[" + names.joined(separator: ", ") + "]")]
@@ -182,7 +204,11 @@ struct Import: AsyncParsableCommand {
             summary.duplicates += result.duplicates
             summary.rejected += result.rejected.count
             for rejection in result.rejected {
-                errors.add(line: lines[rejection.index], reason: rejection.reason.name, detail: rejection.reason.explanation)
+                errors.add(
+                    line: lines[rejection.index],
+                    reason: rejection.reason.name,
+                    detail: rejection.reason.explanation
+                )
             }
             progress.update(items: lines.count, bytesThrough: bytesThrough)
         }
@@ -217,7 +243,12 @@ struct Import: AsyncParsableCommand {
 
     // MARK: - Decoding, one block at a time (runs concurrently)
 
-    static func parseEvents(_ block: LineBlock, batchSize: Int, catalog: Set<String>, rejectUnknown: Bool) -> ParsedBlock<PreparedIngestBatch> {
+    static func parseEvents(
+        _ block: LineBlock,
+        batchSize: Int,
+        catalog: Set<String>,
+        rejectUnknown: Bool
+    ) -> ParsedBlock<PreparedIngestBatch> {
         var parsed = ParsedBlock<PreparedIngestBatch>()
         var events: [Event] = []
         var lines: [Int] = []
@@ -234,7 +265,8 @@ struct Import: AsyncParsableCommand {
                 if rejectUnknown {
                     return LineError(
                         reason: "unknown_action",
-                        detail: "action '\(event.action.prefix(64))' is not in the catalog (define it with --actions, or import without --reject-unknown-actions)"
+                        detail:
+                            "action '\(event.action.prefix(64))' is not in the catalog (define it with --actions, or import without --reject-unknown-actions)"
                     )
                 }
             }
@@ -290,7 +322,15 @@ struct Import: AsyncParsableCommand {
         var errors: [(line: Int, error: LineError)] = []
         for line in block.oversizedLines {
             count += 1
-            errors.append((line, LineError(reason: "line_too_long", detail: "the line is longer than --max-line-bytes; it was skipped unread")))
+            errors.append(
+                (
+                    line,
+                    LineError(
+                        reason: "line_too_long",
+                        detail: "the line is longer than --max-line-bytes; it was skipped unread"
+                    )
+                )
+            )
         }
         block.bytes.withUnsafeBytes { raw in
             for (offset, range) in block.lines.enumerated() {
@@ -327,11 +367,13 @@ struct Import: AsyncParsableCommand {
                 guard let first = bytes.first(where: { $0 != 0x20 && $0 != 0x09 }) else { continue }
                 let number = block.firstLineNumber + offset
                 if first == UInt8(ascii: "[") {
-                    return "holds a JSON array, but engage import reads JSON lines: one object per line, no enclosing [ ]. "
+                    return
+                        "holds a JSON array, but engage import reads JSON lines: one object per line, no enclosing [ ]. "
                         + "Convert it first, for example: jq -c '.[]' FILE > FILE.jsonl"
                 }
                 if let error = ImportRecords.objectSyntaxError(bytes) {
-                    return "is not JSON lines: line \(number) is not a JSON object (\(error.detail)). engage import reads one JSON "
+                    return
+                        "is not JSON lines: line \(number) is not a JSON object (\(error.detail)). engage import reads one JSON "
                         + "object per line; pretty-printed JSON can be converted with: jq -c . FILE > FILE.jsonl"
                 }
                 return nil
@@ -359,7 +401,9 @@ final class ErrorReport {
 
     func finish() {
         if self.count > self.limit {
-            StandardError.write("\(self.file): \(Value.grouped(self.count - self.limit)) more bad lines not shown (\(Value.grouped(self.count)) in all)")
+            StandardError.write(
+                "\(self.file): \(Value.grouped(self.count - self.limit)) more bad lines not shown (\(Value.grouped(self.count)) in all)"
+            )
         }
     }
 }

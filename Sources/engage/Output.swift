@@ -113,11 +113,13 @@ struct Report {
         case .json:
             let body = self.rows.map { "  " + self.object($0) }.joined(separator: ",\n")
             let extra = self.extraJSON.map { ", \(Value.quote($0.key)): \($0.json)" }.joined()
-            return "{\"query\": \(Value.quote(self.name)), \"rows\": [\n\(body)\(self.rows.isEmpty ? "" : "\n")]\(extra)}"
+            return
+                "{\"query\": \(Value.quote(self.name)), \"rows\": [\n\(body)\(self.rows.isEmpty ? "" : "\n")]\(extra)}"
         case .jsonLines:
             return self.rows.map { self.object($0) }.joined(separator: "\n")
         case .csv:
-            return ([self.columns.map(Report.csvField).joined(separator: ",")]
+            return
+                ([self.columns.map(Report.csvField).joined(separator: ",")]
                 + self.rows.map { $0.map { Report.csvField($0.plain) }.joined(separator: ",") }).joined(separator: "\n")
         case .table:
             return self.table()

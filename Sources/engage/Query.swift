@@ -25,7 +25,10 @@ struct Query: AsyncParsableCommand {
 struct FilterOptions: ParsableArguments {
     @Option(
         name: .customLong("where"),
-        help: ArgumentHelp("attr=value filter (repeatable); attributes: \(FilterArgument.attributesHelp).", valueName: "attr=value"),
+        help: ArgumentHelp(
+            "attr=value filter (repeatable); attributes: \(FilterArgument.attributesHelp).",
+            valueName: "attr=value"
+        ),
         transform: FilterArgument.parse
     )
     var filters: [FilterArgument] = []
@@ -41,7 +44,9 @@ struct FilterOptions: ParsableArguments {
                 let known = held.prefix(20).map(\.value).joined(separator: ", ")
                 StandardError.write(
                     "warning: no user holds \(filter.dimension.name)=\(value)"
-                        + (held.isEmpty ? " (no user holds any value of it)" : " (values held: \(known)\(held.count > 20 ? ", ..." : ""))")
+                        + (held.isEmpty
+                            ? " (no user holds any value of it)"
+                            : " (values held: \(known)\(held.count > 20 ? ", ..." : ""))")
                 )
             }
         }
@@ -51,7 +56,8 @@ struct FilterOptions: ParsableArguments {
 /// --where filters and --by.
 struct SelectionOptions: ParsableArguments {
     @OptionGroup var filters: FilterOptions
-    @Option(name: .long, help: "Break down by this attribute (or cohort): one result per value users hold.") var by: EngageModel.Dimension?
+    @Option(name: .long, help: "Break down by this attribute (or cohort): one result per value users hold.") var by:
+        EngageModel.Dimension?
 
     var selection: Selection { Selection(filters: self.filters.dimensionFilters, breakdown: self.by) }
     var groupColumn: [String] { self.by == nil ? [] : ["group"] }
@@ -96,7 +102,10 @@ struct QueryRun {
     let connection: ConnectionOptions
     let format: OutputFormat
 
-    func callAsFunction<Result>(filters: FilterOptions? = nil, _ body: (EngageClient) async throws -> Result) async throws -> Result {
+    func callAsFunction<Result>(
+        filters: FilterOptions? = nil,
+        _ body: (EngageClient) async throws -> Result
+    ) async throws -> Result {
         try await self.connection.withClient(json: self.format == .json) { client in
             if let filters { try await filters.warnAboutUnheldValues(client) }
             return try await body(client)
@@ -108,7 +117,9 @@ extension Period: ExpressibleByArgument {}
 
 extension Query {
     struct Activity: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Daily DAU, WAU, MAU, DAU/MAU and DAU/WAU over a date range.")
+        static let configuration = CommandConfiguration(
+            abstract: "Daily DAU, WAU, MAU, DAU/MAU and DAU/WAU over a date range."
+        )
 
         @OptionGroup var connection: ConnectionOptions
         @OptionGroup var output: FormatOption
@@ -116,16 +127,27 @@ extension Query {
         @OptionGroup var selection: SelectionOptions
 
         func run() async throws {
-            let query = ActivityQuery(from: self.range.from, to: self.range.to, filters: self.selection.selection.filters, breakdown: self.selection.by)
-            let rows = try await QueryRun(connection: self.connection, format: self.output.format)(filters: self.selection.filters) {
+            let query = ActivityQuery(
+                from: self.range.from,
+                to: self.range.to,
+                filters: self.selection.selection.filters,
+                breakdown: self.selection.by
+            )
+            let rows = try await QueryRun(connection: self.connection, format: self.output.format)(
+                filters: self.selection.filters
+            ) {
                 try await $0.activity(query)
             }
-            var report = Report(name: "activity", columns: self.selection.groupColumn + ["date", "dau", "wau", "mau", "dau_mau", "dau_wau"])
+            var report = Report(
+                name: "activity",
+                columns: self.selection.groupColumn + ["date", "dau", "wau", "mau", "dau_mau", "dau_wau"]
+            )
             for row in rows {
                 report.rows.append(
                     self.selection.group(row.group)
                         + [
-                            .string(row.date.description), .count(row.dau), .count(row.wau), .count(row.mau), .ratio(row.dauOverMau),
+                            .string(row.date.description), .count(row.dau), .count(row.wau), .count(row.mau),
+                            .ratio(row.dauOverMau),
                             .ratio(row.dauOverWau),
                         ]
                 )
@@ -147,11 +169,15 @@ extension Query {
 
         func run() async throws {
             let (from, to) = self.range.days
-            let rows = try await QueryRun(connection: self.connection, format: self.output.format)(filters: self.selection.filters) {
+            let rows = try await QueryRun(connection: self.connection, format: self.output.format)(
+                filters: self.selection.filters
+            ) {
                 try await $0.activeDays(from: from, to: to, self.selection.selection)
             }
             var report = Report(name: "active_days", columns: self.selection.groupColumn + ["active_days", "users"])
-            for row in rows { report.rows.append(self.selection.group(row.group) + [.int(row.activeDays), .int(row.users)]) }
+            for row in rows {
+                report.rows.append(self.selection.group(row.group) + [.int(row.activeDays), .int(row.users)])
+            }
             try report.print(self.output.format)
         }
     }
@@ -159,28 +185,40 @@ extension Query {
     struct Tiers: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Engagement tiers over a calendar month or the 30 days ending on a day.",
-            discussion: "casual: 1-5 active days, regular: 6-15, core: 16+, power: core with actions >= P per active day."
+            discussion:
+                "casual: 1-5 active days, regular: 6-15, core: 16+, power: core with actions >= P per active day."
         )
 
         @OptionGroup var connection: ConnectionOptions
         @OptionGroup var output: FormatOption
         @Option(name: .long, help: "Calendar month, YYYY-MM (or give --as-of).") var month: CivilMonth?
-        @Option(name: .customLong("as-of"), help: "Rolling window ending on this day, YYYY-MM-DD (or give --month).") var asOf: CivilDate?
+        @Option(name: .customLong("as-of"), help: "Rolling window ending on this day, YYYY-MM-DD (or give --month).")
+        var asOf: CivilDate?
         @OptionGroup var selection: SelectionOptions
 
         func validate() throws {
-            guard (self.month == nil) != (self.asOf == nil) else { throw ValidationError("give either --month or --as-of") }
+            guard (self.month == nil) != (self.asOf == nil) else {
+                throw ValidationError("give either --month or --as-of")
+            }
         }
 
         func run() async throws {
             let window: TierWindow = self.month.map { .month($0) } ?? .asOf(self.asOf!)
-            let rows = try await QueryRun(connection: self.connection, format: self.output.format)(filters: self.selection.filters) {
+            let rows = try await QueryRun(connection: self.connection, format: self.output.format)(
+                filters: self.selection.filters
+            ) {
                 try await $0.tiers(window, self.selection.selection)
             }
-            var report = Report(name: "tiers", columns: self.selection.groupColumn + ["tier", "users", "avg_daily_sessions", "avg_daily_actions"])
+            var report = Report(
+                name: "tiers",
+                columns: self.selection.groupColumn + ["tier", "users", "avg_daily_sessions", "avg_daily_actions"]
+            )
             for row in rows {
                 report.rows.append(
-                    self.selection.group(row.group) + [.string(row.tier), .int(row.users), .ratio(row.averageDailySessions), .ratio(row.averageDailyActions)]
+                    self.selection.group(row.group) + [
+                        .string(row.tier), .int(row.users), .ratio(row.averageDailySessions),
+                        .ratio(row.averageDailyActions),
+                    ]
                 )
             }
             try report.print(self.output.format)
@@ -196,7 +234,9 @@ extension Query {
         @OptionGroup var filters: FilterOptions
 
         func run() async throws {
-            let rows = try await QueryRun(connection: self.connection, format: self.output.format)(filters: self.filters) {
+            let rows = try await QueryRun(connection: self.connection, format: self.output.format)(
+                filters: self.filters
+            ) {
                 try await $0.transitions(self.month, filters: self.filters.dimensionFilters)
             }
             var report = Report(name: "transitions", columns: ["from_tier", "to_tier", "users"])
@@ -226,14 +266,28 @@ extension Query {
         }
 
         func run() async throws {
-            let rows = try await QueryRun(connection: self.connection, format: self.output.format)(filters: self.selection.filters) {
-                try await $0.retention(period: self.period, from: self.range.from, to: self.range.to, periods: self.periods, self.selection.selection)
+            let rows = try await QueryRun(connection: self.connection, format: self.output.format)(
+                filters: self.selection.filters
+            ) {
+                try await $0.retention(
+                    period: self.period,
+                    from: self.range.from,
+                    to: self.range.to,
+                    periods: self.periods,
+                    self.selection.selection
+                )
             }
-            var report = Report(name: "retention", columns: self.selection.groupColumn + ["cohort", "cohort_size", "period_offset", "retained", "rate"])
+            var report = Report(
+                name: "retention",
+                columns: self.selection.groupColumn + ["cohort", "cohort_size", "period_offset", "retained", "rate"]
+            )
             for row in rows {
                 report.rows.append(
                     self.selection.group(row.group)
-                        + [.string(row.cohort.description), .int(row.cohortSize), .int(row.periodOffset), .count(row.retained), .ratio(row.rate)]
+                        + [
+                            .string(row.cohort.description), .int(row.cohortSize), .int(row.periodOffset),
+                            .count(row.retained), .ratio(row.rate),
+                        ]
                 )
             }
             try report.print(self.output.format)
@@ -257,13 +311,21 @@ extension Query {
         @OptionGroup var filters: FilterOptions
 
         func run() async throws {
-            let rows = try await QueryRun(connection: self.connection, format: self.output.format)(filters: self.filters) {
-                try await $0.lifecycle(period: self.period, from: self.range.from, to: self.range.to, filters: self.filters.dimensionFilters)
+            let rows = try await QueryRun(connection: self.connection, format: self.output.format)(
+                filters: self.filters
+            ) {
+                try await $0.lifecycle(
+                    period: self.period,
+                    from: self.range.from,
+                    to: self.range.to,
+                    filters: self.filters.dimensionFilters
+                )
             }
             var report = Report(name: "lifecycle", columns: ["period", "new", "returning", "resurrecting", "dormant"])
             for row in rows {
                 report.rows.append([
-                    .string(row.period.description), .count(row.new), .count(row.returning), .count(row.resurrecting), .count(row.dormant),
+                    .string(row.period.description), .count(row.new), .count(row.returning), .count(row.resurrecting),
+                    .count(row.dormant),
                 ])
             }
             try report.print(self.output.format)
@@ -271,7 +333,9 @@ extension Query {
     }
 
     struct Sessions: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Sessions starting in a range: count, users, durations, bounce rate.")
+        static let configuration = CommandConfiguration(
+            abstract: "Sessions starting in a range: count, users, durations, bounce rate."
+        )
 
         @OptionGroup var connection: ConnectionOptions
         @OptionGroup var output: FormatOption
@@ -279,15 +343,21 @@ extension Query {
         @OptionGroup var filters: FilterOptions
 
         func run() async throws {
-            let summary = try await QueryRun(connection: self.connection, format: self.output.format)(filters: self.filters) {
+            let summary = try await QueryRun(connection: self.connection, format: self.output.format)(
+                filters: self.filters
+            ) {
                 try await $0.sessions(from: self.range.from, to: self.range.to, filters: self.filters.dimensionFilters)
             }
             var report = Report(
                 name: "sessions",
-                columns: ["sessions", "users", "avg_duration_seconds", "p50_duration_seconds", "p90_duration_seconds", "avg_actions", "bounce_rate"]
+                columns: [
+                    "sessions", "users", "avg_duration_seconds", "p50_duration_seconds", "p90_duration_seconds",
+                    "avg_actions", "bounce_rate",
+                ]
             )
             report.rows.append([
-                .int(summary.sessions), .int(summary.users), .ratio(summary.averageDurationSeconds), .int(summary.p50DurationSeconds),
+                .int(summary.sessions), .int(summary.users), .ratio(summary.averageDurationSeconds),
+                .int(summary.p50DurationSeconds),
                 .int(summary.p90DurationSeconds), .ratio(summary.averageActions), .ratio(summary.bounceRate),
             ])
             try report.print(self.output.format)
@@ -324,7 +394,9 @@ extension Query {
             let local = LocalTimeFormatter(timeZone: zone)
             var profile = Report(
                 name: "user",
-                columns: ["user_id", "registration_date"] + Attribute.allCases.map(\.rawValue) + ["current_tier", "as_of"]
+                columns: ["user_id", "registration_date"] + Attribute.allCases.map(\.rawValue) + [
+                    "current_tier", "as_of",
+                ]
             )
             profile.rows.append(
                 [.string(detail.profile.userID), .text(detail.profile.registrationDate?.description)]
@@ -333,22 +405,31 @@ extension Query {
             )
             var days = Report(
                 name: "daily_activity",
-                columns: ["date", "sessions_count", "total_session_duration", "total_actions", "unique_action_types", "is_active_day", "engagement_tier"]
+                columns: [
+                    "date", "sessions_count", "total_session_duration", "total_actions", "unique_action_types",
+                    "is_active_day", "engagement_tier",
+                ]
             )
             for day in detail.days {
                 days.rows.append([
-                    .string(day.date.description), .int(day.sessionsCount), .int(day.totalSessionDuration), .int(day.totalActions),
+                    .string(day.date.description), .int(day.sessionsCount), .int(day.totalSessionDuration),
+                    .int(day.totalActions),
                     .int(day.uniqueActionTypes), .bool(day.isActiveDay), .string(day.engagementTier),
                 ])
             }
             var sessions = Report(
                 name: "sessions",
-                columns: ["start", "end", "start_ms", "end_ms", "session_duration_seconds", "actions_count", "screens_visited", "session_type"]
+                columns: [
+                    "start", "end", "start_ms", "end_ms", "session_duration_seconds", "actions_count",
+                    "screens_visited", "session_type",
+                ]
             )
             for session in detail.sessions {
                 sessions.rows.append([
-                    .string(local.format(session.startMs)), .string(local.format(session.endMs)), .int(Int(session.startMs)),
-                    .int(Int(session.endMs)), .int(session.durationSeconds), .int(session.actionsCount), .int(session.screensVisited),
+                    .string(local.format(session.startMs)), .string(local.format(session.endMs)),
+                    .int(Int(session.startMs)),
+                    .int(Int(session.endMs)), .int(session.durationSeconds), .int(session.actionsCount),
+                    .int(session.screensVisited),
                     .string(session.sessionType),
                 ])
             }
@@ -362,7 +443,8 @@ extension Query {
                 try StandardOutput.write(
                     "{\"query\": \"user\", \"user\": \(profile.object(profile.rows[0])),\n \"daily_activity\": ["
                         + days.rows.map { "\n  " + days.object($0) }.joined(separator: ",")
-                        + "],\n \"sessions\": [" + sessions.rows.map { "\n  " + sessions.object($0) }.joined(separator: ",") + "]}\n"
+                        + "],\n \"sessions\": ["
+                        + sessions.rows.map { "\n  " + sessions.object($0) }.joined(separator: ",") + "]}\n"
                 )
             default:
                 for (index, (_, report)) in sections.enumerated() {
@@ -391,12 +473,20 @@ extension Query {
         }
 
         func run() async throws {
-            let rows = try await QueryRun(connection: self.connection, format: self.output.format)(filters: self.filters) {
+            let rows = try await QueryRun(connection: self.connection, format: self.output.format)(
+                filters: self.filters
+            ) {
                 try await $0.atRisk(asOf: self.asOf, limit: self.limit, filters: self.filters.dimensionFilters)
             }
-            var report = Report(name: "at_risk", columns: ["user_id", "tier_7_days_ago", "active_days", "actions", "last_active_day"])
+            var report = Report(
+                name: "at_risk",
+                columns: ["user_id", "tier_7_days_ago", "active_days", "actions", "last_active_day"]
+            )
             for row in rows {
-                report.rows.append([.string(row.userID), .string(row.tierBefore), .int(row.activeDays), .int(row.actions), .string(row.lastActiveDay.description)])
+                report.rows.append([
+                    .string(row.userID), .string(row.tierBefore), .int(row.activeDays), .int(row.actions),
+                    .string(row.lastActiveDay.description),
+                ])
             }
             try report.print(self.output.format)
         }
@@ -404,7 +494,8 @@ extension Query {
 
     struct Actions: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Events and distinct users per action category and per action type (creation versus consumption).",
+            abstract:
+                "Events and distinct users per action category and per action type (creation versus consumption).",
             discussion: "Category rows come first (action_type empty), then one row per action type."
         )
 
@@ -414,13 +505,23 @@ extension Query {
         @OptionGroup var filters: FilterOptions
 
         func run() async throws {
-            let rows = try await QueryRun(connection: self.connection, format: self.output.format)(filters: self.filters) {
-                try await $0.actionUsage(from: self.range.from, to: self.range.to, filters: self.filters.dimensionFilters)
+            let rows = try await QueryRun(connection: self.connection, format: self.output.format)(
+                filters: self.filters
+            ) {
+                try await $0.actionUsage(
+                    from: self.range.from,
+                    to: self.range.to,
+                    filters: self.filters.dimensionFilters
+                )
             }
-            var report = Report(name: "actions", columns: ["action_category", "action_type", "is_core_action", "events", "users"])
+            var report = Report(
+                name: "actions",
+                columns: ["action_category", "action_type", "is_core_action", "events", "users"]
+            )
             for row in rows {
                 report.rows.append([
-                    .string(row.category), .text(row.actionType), row.isCoreAction.map(Value.bool) ?? .null, .int(row.events), .int(row.users),
+                    .string(row.category), .text(row.actionType), row.isCoreAction.map(Value.bool) ?? .null,
+                    .int(row.events), .int(row.users),
                 ])
             }
             try report.print(self.output.format)
@@ -429,15 +530,19 @@ extension Query {
 
     struct Values: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "The values of an attribute (or registration months, for cohort) that users hold, with their users."
+            abstract:
+                "The values of an attribute (or registration months, for cohort) that users hold, with their users."
         )
 
         @OptionGroup var connection: ConnectionOptions
         @OptionGroup var output: FormatOption
-        @Option(name: .long, help: "acquisition_channel, user_segment, device_type, region or cohort.") var dimension: EngageModel.Dimension
+        @Option(name: .long, help: "acquisition_channel, user_segment, device_type, region or cohort.") var dimension:
+            EngageModel.Dimension
 
         func run() async throws {
-            let rows = try await QueryRun(connection: self.connection, format: self.output.format)() { try await $0.values(self.dimension) }
+            let rows = try await QueryRun(connection: self.connection, format: self.output.format)() {
+                try await $0.values(self.dimension)
+            }
             var report = Report(name: "values", columns: ["value", "users"])
             for row in rows { report.rows.append([.string(row.value), .int(row.users)]) }
             try report.print(self.output.format)

@@ -6,10 +6,10 @@ import EngageStore
 import Foundation
 import Logging
 import Metrics
-import Prometheus
 import NIOCore
 import NIOPosix
 import NIOSSL
+import Prometheus
 import ServiceLifecycle
 import UnixSignals
 
@@ -38,16 +38,31 @@ struct Engaged: AsyncParsableCommand {
     @Option(name: .long, help: "TCP port (0 picks a free one).")
     var port: Int = ServerConfiguration.defaultPort
 
-    @Option(name: .long, help: "Reporting time zone (IANA name) for a new data directory; an existing directory keeps its own. (default: UTC)")
+    @Option(
+        name: .long,
+        help:
+            "Reporting time zone (IANA name) for a new data directory; an existing directory keeps its own. (default: UTC)"
+    )
     var timezone: String?
 
-    @Option(name: .long, help: "Session gap for a new data directory; an existing directory keeps its own. (default: 30m)", transform: DurationArgument.parse)
+    @Option(
+        name: .long,
+        help: "Session gap for a new data directory; an existing directory keeps its own. (default: 30m)",
+        transform: DurationArgument.parse
+    )
     var sessionGap: DurationArgument?
 
-    @Option(name: .long, help: "Power tier threshold P (actions per active day) for a new data directory. (default: 20)")
+    @Option(
+        name: .long,
+        help: "Power tier threshold P (actions per active day) for a new data directory. (default: 20)"
+    )
     var powerThreshold: Int?
 
-    @Option(name: .long, help: "is_core_action (true or false) of action types first seen in events, for a new data directory. (default: true)")
+    @Option(
+        name: .long,
+        help:
+            "is_core_action (true or false) of action types first seen in events, for a new data directory. (default: true)"
+    )
     var autoRegisteredCore: Bool?
 
     @Option(name: .long, help: "Largest frame accepted, in bytes.")
@@ -61,7 +76,8 @@ struct Engaged: AsyncParsableCommand {
 
     @Option(
         name: .long,
-        help: "Bytes of requests being carried out across all connections; past it the server stops reading sockets until the writer catches up."
+        help:
+            "Bytes of requests being carried out across all connections; past it the server stops reading sockets until the writer catches up."
     )
     var maxBufferedBytes: Int = 256 << 20
 
@@ -74,13 +90,20 @@ struct Engaged: AsyncParsableCommand {
     @Option(name: .long, help: "Write the bound port to this file once listening (useful with --port 0).")
     var portFile: String?
 
-    @Option(name: .long, help: "Token file: one 'TOKEN ROLE[,ROLE]' per line, roles ingest, query, admin. Without it the server only listens on loopback.")
+    @Option(
+        name: .long,
+        help:
+            "Token file: one 'TOKEN ROLE[,ROLE]' per line, roles ingest, query, admin. Without it the server only listens on loopback."
+    )
     var tokens: String?
 
     @Flag(name: .long, help: "Accept unauthenticated connections on a non-loopback --host.")
     var insecureNoAuth = false
 
-    @Option(name: .long, help: "PEM certificate chain (server certificate first): with --tls-key, every connection must use TLS.")
+    @Option(
+        name: .long,
+        help: "PEM certificate chain (server certificate first): with --tls-key, every connection must use TLS."
+    )
     var tlsCert: String?
 
     @Option(name: .long, help: "PEM private key of --tls-cert.")
@@ -89,10 +112,18 @@ struct Engaged: AsyncParsableCommand {
     @Option(name: .long, help: "Most open connections.")
     var maxConnections: Int = 1024
 
-    @Option(name: .long, help: "Time without a frame (and nothing in flight) before a connection is closed. (default: 5m)", transform: DurationArgument.parse)
+    @Option(
+        name: .long,
+        help: "Time without a frame (and nothing in flight) before a connection is closed. (default: 5m)",
+        transform: DurationArgument.parse
+    )
     var idleTimeout = DurationArgument(milliseconds: 300_000)
 
-    @Option(name: .long, help: "Time a begun frame may take to arrive in full. (default: 30s)", transform: DurationArgument.parse)
+    @Option(
+        name: .long,
+        help: "Time a begun frame may take to arrive in full. (default: 30s)",
+        transform: DurationArgument.parse
+    )
     var frameTimeout = DurationArgument(milliseconds: 30_000)
 
     @Option(name: .long, help: "Serve Prometheus metrics at http://METRICS-HOST:PORT/metrics.")
@@ -107,7 +138,11 @@ struct Engaged: AsyncParsableCommand {
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
 
-    @Option(name: .long, help: "Keep raw events for this many days before today; older ones are dropped (derived numbers stay whole) and refused.")
+    @Option(
+        name: .long,
+        help:
+            "Keep raw events for this many days before today; older ones are dropped (derived numbers stay whole) and refused."
+    )
     var rawRetentionDays: Int?
 
     @Flag(name: .long, help: .hidden)
@@ -119,7 +154,9 @@ struct Engaged: AsyncParsableCommand {
         }
         guard self.maxBatchItems >= 1 else { throw ValidationError("--max-batch-items must be at least 1") }
         guard (1...65535).contains(self.maxInFlight) else { throw ValidationError("--max-in-flight must be 1...65535") }
-        guard self.maxBufferedBytes >= 1 << 20 else { throw ValidationError("--max-buffered-bytes must be at least 1048576") }
+        guard self.maxBufferedBytes >= 1 << 20 else {
+            throw ValidationError("--max-buffered-bytes must be at least 1048576")
+        }
         guard (0...65535).contains(self.port) else { throw ValidationError("--port must be 0...65535") }
         if let timezone, TimeZone(identifier: timezone) == nil {
             throw ValidationError("unknown time zone '\(timezone)': use an IANA name such as UTC or America/New_York")
@@ -129,13 +166,19 @@ struct Engaged: AsyncParsableCommand {
         }
         if let powerThreshold, powerThreshold < 1 { throw ValidationError("--power-threshold must be at least 1") }
         guard self.queryThreads >= 1 else { throw ValidationError("--query-threads must be at least 1") }
-        guard Logger.Level(rawValue: self.logLevel) != nil else { throw ValidationError("unknown --log-level \(self.logLevel)") }
+        guard Logger.Level(rawValue: self.logLevel) != nil else {
+            throw ValidationError("unknown --log-level \(self.logLevel)")
+        }
         guard self.maxConnections >= 1 else { throw ValidationError("--max-connections must be at least 1") }
-        if let days = self.rawRetentionDays, days < 1 { throw ValidationError("--raw-retention-days must be at least 1") }
+        if let days = self.rawRetentionDays, days < 1 {
+            throw ValidationError("--raw-retention-days must be at least 1")
+        }
         guard self.idleTimeout.milliseconds >= 1000, self.frameTimeout.milliseconds >= 1000 else {
             throw ValidationError("--idle-timeout and --frame-timeout must be at least 1s")
         }
-        guard (self.tlsCert == nil) == (self.tlsKey == nil) else { throw ValidationError("--tls-cert and --tls-key go together") }
+        guard (self.tlsCert == nil) == (self.tlsKey == nil) else {
+            throw ValidationError("--tls-cert and --tls-key go together")
+        }
     }
 
     /// Once listening, writes the bound port to `path` (for `--port 0`), if given.
@@ -160,8 +203,10 @@ struct Engaged: AsyncParsableCommand {
         let registry = PrometheusCollectorRegistry()
         var factory = PrometheusMetricsFactory(registry: registry)
         factory.defaultDurationHistogramBuckets = [
-            .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5),
-            .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250), .seconds(1), .seconds(5),
+            .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2),
+            .milliseconds(5),
+            .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250),
+            .seconds(1), .seconds(5),
         ]
         factory.defaultValueHistogramBuckets = [1, 10, 100, 1000, 5000, 20_000, 100_000, 500_000]
         MetricsSystem.bootstrap(factory)
@@ -218,7 +263,9 @@ struct Engaged: AsyncParsableCommand {
             onListening: Self.writePort(to: self.portFile)
         )
         try startupStep { try server.configuration.checkExposure() }
-        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: StoreService(store: store)), .init(service: server)]
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: StoreService(store: store)), .init(service: server),
+        ]
         if let metricsPort = self.metricsPort {
             services.append(
                 .init(

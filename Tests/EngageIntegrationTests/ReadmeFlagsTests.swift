@@ -30,19 +30,25 @@ struct ReadmeFlagsTests {
         var tables: [Table] = []
         for (index, line) in lines.enumerated() {
             guard line.hasPrefix("<!-- flags: "), line.hasSuffix(" -->") else { continue }
-            let command = line.dropFirst("<!-- flags: ".count).dropLast(" -->".count).split(separator: " ").map(String.init)
+            let command = line.dropFirst("<!-- flags: ".count).dropLast(" -->".count).split(separator: " ").map(
+                String.init
+            )
             var table = Table(command: command)
             for row in lines[(index + 1)...].dropFirst(2) {
                 guard row.hasPrefix("|") else { break }
-                let cells = row.split(separator: "|", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+                let cells = row.split(separator: "|", omittingEmptySubsequences: false).map {
+                    $0.trimmingCharacters(in: .whitespaces)
+                }
                 guard cells.count >= 3 else { continue }
                 let defaults = Self.backticked(cells[2])
                 if cells[1] == "connection options" {
-                    let shared = command[0] == "engage" ? Self.connectionOptions + ["--verbose"] : Self.connectionOptions
+                    let shared =
+                        command[0] == "engage" ? Self.connectionOptions + ["--verbose"] : Self.connectionOptions
                     for flag in shared { table.rows[flag] = table.rows[flag] ?? [] }
                     continue
                 }
-                for flag in Self.backticked(cells[1]).compactMap({ $0.split(separator: " ").first.map(String.init) }) where flag.hasPrefix("--") {
+                for flag in Self.backticked(cells[1]).compactMap({ $0.split(separator: " ").first.map(String.init) })
+                where flag.hasPrefix("--") {
                     table.rows[flag] = defaults
                 }
             }
@@ -62,10 +68,15 @@ struct ReadmeFlagsTests {
         var options: [(flag: String, text: String)] = []
         var inOptions = false
         for line in result.standardOutput.components(separatedBy: "\n") {
-            if line.hasPrefix("OPTIONS:") { inOptions = true; continue }
+            if line.hasPrefix("OPTIONS:") {
+                inOptions = true
+                continue
+            }
             guard inOptions else { continue }
             let trimmed = line.trimmingCharacters(in: .whitespaces)
-            if let match = trimmed.range(of: #"^(-\w, )?--[a-z0-9-]+"#, options: .regularExpression), line.hasPrefix("  ") && !line.hasPrefix("      ") {
+            if let match = trimmed.range(of: #"^(-\w, )?--[a-z0-9-]+"#, options: .regularExpression),
+                line.hasPrefix("  ") && !line.hasPrefix("      ")
+            {
                 let flag = String(trimmed[match]).components(separatedBy: ", ").last!
                 options.append((flag, trimmed))
             } else if !options.isEmpty {
@@ -85,8 +96,13 @@ struct ReadmeFlagsTests {
         var names: [String] = []
         var inList = false
         for line in result.standardOutput.components(separatedBy: "\n") {
-            if line.hasPrefix("SUBCOMMANDS:") { inList = true; continue }
-            if inList, line.hasPrefix("  "), !line.hasPrefix("      "), let name = line.split(separator: " ").first { names.append(String(name)) }
+            if line.hasPrefix("SUBCOMMANDS:") {
+                inList = true
+                continue
+            }
+            if inList, line.hasPrefix("  "), !line.hasPrefix("      "), let name = line.split(separator: " ").first {
+                names.append(String(name))
+            }
         }
         return names.filter { $0 != "help" }
     }
@@ -107,12 +123,23 @@ struct ReadmeFlagsTests {
                 for option in try Self.helpOptions(command) { helpFlags[option.flag] = option.defaultValue }
             }
             let name = table.command.joined(separator: " ")
-            #expect(Set(helpFlags.keys).subtracting(table.rows.keys).isEmpty, "\(name): not in the README: \(Set(helpFlags.keys).subtracting(table.rows.keys).sorted())")
-            #expect(Set(table.rows.keys).subtracting(helpFlags.keys).isEmpty, "\(name): in the README but not accepted: \(Set(table.rows.keys).subtracting(helpFlags.keys).sorted())")
+            #expect(
+                Set(helpFlags.keys).subtracting(table.rows.keys).isEmpty,
+                "\(name): not in the README: \(Set(helpFlags.keys).subtracting(table.rows.keys).sorted())"
+            )
+            #expect(
+                Set(table.rows.keys).subtracting(helpFlags.keys).isEmpty,
+                "\(name): in the README but not accepted: \(Set(table.rows.keys).subtracting(helpFlags.keys).sorted())"
+            )
             for (flag, value) in helpFlags {
-                guard let value, let documented = table.rows[flag], !Self.connectionOptions.contains(flag) || !documented.isEmpty else { continue }
+                guard let value, let documented = table.rows[flag],
+                    !Self.connectionOptions.contains(flag) || !documented.isEmpty
+                else { continue }
                 for part in value.components(separatedBy: ", else ") {
-                    #expect(documented.contains(part), "\(name) \(flag): --help says the default is \(value), the README says \(documented)")
+                    #expect(
+                        documented.contains(part),
+                        "\(name) \(flag): --help says the default is \(value), the README says \(documented)"
+                    )
                 }
             }
         }

@@ -18,7 +18,9 @@ struct GoldenVector: Sendable, CustomStringConvertible {
         let root = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as! [String: Any]
         return (root["vectors"] as! [[String: Any]]).map { vector in
             let hex = Array((vector["hex"] as! String).utf8)
-            let bytes = stride(from: 0, to: hex.count, by: 2).map { UInt8(String(decoding: hex[$0..<$0 + 2], as: UTF8.self), radix: 16)! }
+            let bytes = stride(from: 0, to: hex.count, by: 2).map {
+                UInt8(String(decoding: hex[$0..<$0 + 2], as: UTF8.self), radix: 16)!
+            }
             return GoldenVector(
                 name: vector["name"] as! String,
                 type: UInt8(vector["type"] as! Int),
@@ -37,15 +39,20 @@ enum ExpectedMessage {
     static func named(_ name: String) -> ExpectedMessage? {
         let january1 = CivilDate("2026-01-01")!
         switch name {
-        case "hello": return .request(.hello(Hello(minimumVersion: 1, maximumVersion: 1, token: "", clientName: "engage-cli")))
+        case "hello":
+            return .request(.hello(Hello(minimumVersion: 1, maximumVersion: 1, token: "", clientName: "engage-cli")))
         case "hello_with_token":
             return .request(.hello(Hello(minimumVersion: 1, maximumVersion: 2, token: "s3cret", clientName: "loadgen")))
         case "hello_ok":
             return .response(
                 .helloOK(
                     HelloOK(
-                        version: 1, serverName: "engaged 0.1.0", timeZone: "America/New_York", maximumFrameLength: 16_777_216,
-                        maximumBatchItems: 100_000, maximumInFlight: 64
+                        version: 1,
+                        serverName: "engaged 0.1.0",
+                        timeZone: "America/New_York",
+                        maximumFrameLength: 16_777_216,
+                        maximumBatchItems: 100_000,
+                        maximumInFlight: 64
                     )
                 )
             )
@@ -54,8 +61,18 @@ enum ExpectedMessage {
         case "define_actions":
             return .request(
                 .defineActions([
-                    ActionDefinition(actionType: "login", category: "session", engagementWeight: 0, isCoreAction: false),
-                    ActionDefinition(actionType: "share", category: "social_interaction", engagementWeight: 2, isCoreAction: true),
+                    ActionDefinition(
+                        actionType: "login",
+                        category: "session",
+                        engagementWeight: 0,
+                        isCoreAction: false
+                    ),
+                    ActionDefinition(
+                        actionType: "share",
+                        category: "social_interaction",
+                        engagementWeight: 2,
+                        isCoreAction: true
+                    ),
                 ])
             )
         case "define_actions_result": return .response(.defineActionsResult(BatchResult(accepted: 2)))
@@ -65,30 +82,53 @@ enum ExpectedMessage {
                     UserProfile(
                         userID: "u7-000003",
                         registrationDate: CivilDate("2026-01-15"),
-                        attributes: [.acquisitionChannel: "paid_search", .userSegment: "pro", .deviceType: "ios", .region: "eu"]
+                        attributes: [
+                            .acquisitionChannel: "paid_search", .userSegment: "pro", .deviceType: "ios", .region: "eu",
+                        ]
                     ),
                     UserProfile(userID: "user-ü-1@example.com", attributes: [.region: "latam"]),
                 ])
             )
         case "upsert_users_result":
-            return .response(.upsertUsersResult(BatchResult(accepted: 1, rejected: [Rejection(index: 1, reason: .invalidUserID)])))
+            return .response(
+                .upsertUsersResult(BatchResult(accepted: 1, rejected: [Rejection(index: 1, reason: .invalidUserID)]))
+            )
         case "ingest_events":
             return .request(
                 .ingestEvents(
                     IngestBatch(
                         strings: ["u7-000001", "like", "home", "view_feed"].map { Array($0.utf8) },
                         events: [
-                            .init(userRef: 0, eventID: Array("e7-1".utf8), timestampMs: 1_771_111_209_608, actionRef: 1, contextRef: 2, metadata: []),
                             .init(
-                                userRef: 0, eventID: Array("e7-2".utf8), timestampMs: 1_771_111_500_000, actionRef: 3,
-                                contextRef: IngestBatch.noContext, metadata: Array(#"{"k":8}"#.utf8)
+                                userRef: 0,
+                                eventID: Array("e7-1".utf8),
+                                timestampMs: 1_771_111_209_608,
+                                actionRef: 1,
+                                contextRef: 2,
+                                metadata: []
+                            ),
+                            .init(
+                                userRef: 0,
+                                eventID: Array("e7-2".utf8),
+                                timestampMs: 1_771_111_500_000,
+                                actionRef: 3,
+                                contextRef: IngestBatch.noContext,
+                                metadata: Array(#"{"k":8}"#.utf8)
                             ),
                         ]
                     )
                 )
             )
         case "ingest_result":
-            return .response(.ingestResult(BatchResult(accepted: 1, duplicates: 1, rejected: [Rejection(index: 2, reason: .timestampOutOfRange)])))
+            return .response(
+                .ingestResult(
+                    BatchResult(
+                        accepted: 1,
+                        duplicates: 1,
+                        rejected: [Rejection(index: 2, reason: .timestampOutOfRange)]
+                    )
+                )
+            )
         case "query_activity":
             return .request(
                 .queryActivity(
@@ -96,7 +136,10 @@ enum ExpectedMessage {
                         from: january1,
                         to: CivilDate("2026-03-31")!,
                         filters: [
-                            DimensionFilter(dimension: .attribute(.acquisitionChannel), values: ["paid_search", "organic"]),
+                            DimensionFilter(
+                                dimension: .attribute(.acquisitionChannel),
+                                values: ["paid_search", "organic"]
+                            ),
                             DimensionFilter(dimension: .attribute(.region), values: ["eu"]),
                         ],
                         breakdown: .attribute(.deviceType)
@@ -115,19 +158,38 @@ enum ExpectedMessage {
             return .response(
                 .statsResult(
                     StoreStats(
-                        events: 30979, duplicates: 619, users: 142, actions: 9, days: 91, bytesOnDisk: 1_048_576, timeZone: "UTC",
-                        firstDay: january1, lastDay: CivilDate("2026-04-01")
+                        events: 30979,
+                        duplicates: 619,
+                        users: 142,
+                        actions: 9,
+                        days: 91,
+                        bytesOnDisk: 1_048_576,
+                        timeZone: "UTC",
+                        firstDay: january1,
+                        lastDay: CivilDate("2026-04-01")
                     )
                 )
             )
         case "stats_result_empty":
             return .response(
                 .statsResult(
-                    StoreStats(events: 0, duplicates: 0, users: 0, actions: 0, days: 0, bytesOnDisk: 32768, timeZone: "UTC", firstDay: nil, lastDay: nil)
+                    StoreStats(
+                        events: 0,
+                        duplicates: 0,
+                        users: 0,
+                        actions: 0,
+                        days: 0,
+                        bytesOnDisk: 32768,
+                        timeZone: "UTC",
+                        firstDay: nil,
+                        lastDay: nil
+                    )
                 )
             )
         case "error":
-            return .response(.error(ProtocolError(.frameTooLarge, "frame length 20000000 exceeds the maximum of 16777216 bytes")))
+            return .response(
+                .error(ProtocolError(.frameTooLarge, "frame length 20000000 exceeds the maximum of 16777216 bytes"))
+            )
         case "error_unauthenticated": return .response(.error(ProtocolError(.unauthenticated, "unknown token")))
         case "activity_result_unfinished":
             let march31 = CivilDate("2026-03-31")!
@@ -144,22 +206,33 @@ enum ExpectedMessage {
     static func engagement(_ name: String) -> ExpectedMessage? {
         let january1 = CivilDate("2026-01-01")!
         let march31 = CivilDate("2026-03-31")!
-        func filter(_ dimension: EngageModel.Dimension, _ values: String...) -> DimensionFilter { DimensionFilter(dimension: dimension, values: values) }
+        func filter(_ dimension: EngageModel.Dimension, _ values: String...) -> DimensionFilter {
+            DimensionFilter(dimension: dimension, values: values)
+        }
         switch name {
         case "query_active_days":
             return .request(
                 .queryActiveDays(
-                    from: january1, to: CivilDate("2026-01-31")!,
+                    from: january1,
+                    to: CivilDate("2026-01-31")!,
                     Selection(filters: [filter(.attribute(.region), "eu")], breakdown: .attribute(.deviceType))
                 )
             )
         case "active_days_result":
             return .response(
-                .activeDaysResult([ActiveDaysRow(group: "ios", activeDays: 1, users: 13), ActiveDaysRow(group: "ios", activeDays: 2, users: 10)])
+                .activeDaysResult([
+                    ActiveDaysRow(group: "ios", activeDays: 1, users: 13),
+                    ActiveDaysRow(group: "ios", activeDays: 2, users: 10),
+                ])
             )
         case "query_tiers_month": return .request(.queryTiers(.month(CivilMonth("2026-02")!), Selection()))
         case "query_tiers_as_of":
-            return .request(.queryTiers(.asOf(march31), Selection(filters: [filter(.cohort, "2026-01")], breakdown: .attribute(.region))))
+            return .request(
+                .queryTiers(
+                    .asOf(march31),
+                    Selection(filters: [filter(.cohort, "2026-01")], breakdown: .attribute(.region))
+                )
+            )
         case "tiers_result":
             return .response(
                 .tiersResult([
@@ -170,14 +243,18 @@ enum ExpectedMessage {
                 ])
             )
         case "query_transitions":
-            return .request(.queryTransitions(CivilMonth("2026-01")!, filters: [filter(.attribute(.userSegment), "pro")]))
+            return .request(
+                .queryTransitions(CivilMonth("2026-01")!, filters: [filter(.attribute(.userSegment), "pro")])
+            )
         case "transitions_result":
             return .response(
                 .transitionsResult([
-                    TransitionRow(fromTier: "casual", toTier: "core", users: 3), TransitionRow(fromTier: "inactive", toTier: "power", users: 1),
+                    TransitionRow(fromTier: "casual", toTier: "core", users: 3),
+                    TransitionRow(fromTier: "inactive", toTier: "power", users: 1),
                 ])
             )
-        case "query_retention": return .request(.queryRetention(period: .week, from: january1, to: march31, periods: 8, Selection()))
+        case "query_retention":
+            return .request(.queryRetention(period: .week, from: january1, to: march31, periods: 8, Selection()))
         case "retention_result":
             let cohort = CivilDate("2025-12-29")!
             return .response(
@@ -186,7 +263,8 @@ enum ExpectedMessage {
                     RetentionRow(group: nil, cohort: cohort, cohortSize: 24, periodOffset: 1, retained: 13),
                 ])
             )
-        case "query_lifecycle": return .request(.queryLifecycle(period: .month, from: january1, to: march31, filters: []))
+        case "query_lifecycle":
+            return .request(.queryLifecycle(period: .month, from: january1, to: march31, filters: []))
         case "retention_result_unfinished":
             let cohort = CivilDate("2026-03-01")!
             return .response(
@@ -203,13 +281,25 @@ enum ExpectedMessage {
                 ])
             )
         case "lifecycle_result":
-            return .response(.lifecycleResult([LifecycleRow(period: CivilDate("2026-01-05")!, new: 9, returning: 8, resurrecting: 5, dormant: 1)]))
-        case "query_sessions": return .request(.querySessions(from: january1, to: march31, filters: [filter(.attribute(.deviceType), "ios")]))
+            return .response(
+                .lifecycleResult([
+                    LifecycleRow(period: CivilDate("2026-01-05")!, new: 9, returning: 8, resurrecting: 5, dormant: 1)
+                ])
+            )
+        case "query_sessions":
+            return .request(
+                .querySessions(from: january1, to: march31, filters: [filter(.attribute(.deviceType), "ios")])
+            )
         case "sessions_result":
             return .response(
                 .sessionsResult(
                     SessionSummary(
-                        sessions: 3636, users: 122, totalDurationSeconds: 3_810_304, totalActions: 30957, bounces: 689, p50DurationSeconds: 279,
+                        sessions: 3636,
+                        users: 122,
+                        totalDurationSeconds: 3_810_304,
+                        totalActions: 30957,
+                        bounces: 689,
+                        p50DurationSeconds: 279,
                         p90DurationSeconds: 2999
                     )
                 )
@@ -220,18 +310,34 @@ enum ExpectedMessage {
                 .userResult(
                     UserDetail(
                         profile: UserProfile(
-                            userID: "u7-000001", registrationDate: CivilDate("2026-02-14"),
-                            attributes: [.acquisitionChannel: "social", .userSegment: "free", .deviceType: "web", .region: "eu"]
+                            userID: "u7-000001",
+                            registrationDate: CivilDate("2026-02-14"),
+                            attributes: [
+                                .acquisitionChannel: "social", .userSegment: "free", .deviceType: "web", .region: "eu",
+                            ]
                         ),
                         currentTier: "casual",
                         asOf: CivilDate("2026-03-01")!,
                         days: [
                             .init(
-                                date: CivilDate("2026-02-14")!, sessionsCount: 1, totalSessionDuration: 418, totalActions: 6, uniqueActionTypes: 3,
-                                isActiveDay: true, engagementTier: "casual"
+                                date: CivilDate("2026-02-14")!,
+                                sessionsCount: 1,
+                                totalSessionDuration: 418,
+                                totalActions: 6,
+                                uniqueActionTypes: 3,
+                                isActiveDay: true,
+                                engagementTier: "casual"
                             )
                         ],
-                        sessions: [.init(startMs: 1_771_111_209_608, endMs: 1_771_111_628_604, actionsCount: 6, screensVisited: 4, sessionType: "engaged")]
+                        sessions: [
+                            .init(
+                                startMs: 1_771_111_209_608,
+                                endMs: 1_771_111_628_604,
+                                actionsCount: 6,
+                                screensVisited: 4,
+                                sessionType: "engaged"
+                            )
+                        ]
                     )
                 )
             )
@@ -239,18 +345,39 @@ enum ExpectedMessage {
         case "query_at_risk": return .request(.queryAtRisk(asOf: march31, limit: 50, filters: []))
         case "at_risk_result":
             return .response(
-                .atRiskResult([AtRiskRow(userID: "u7-000042", tierBefore: "regular", activeDays: 9, actions: 61, lastActiveDay: CivilDate("2026-03-20")!)])
+                .atRiskResult([
+                    AtRiskRow(
+                        userID: "u7-000042",
+                        tierBefore: "regular",
+                        activeDays: 9,
+                        actions: 61,
+                        lastActiveDay: CivilDate("2026-03-20")!
+                    )
+                ])
             )
         case "query_actions": return .request(.queryActions(from: january1, to: CivilDate("2026-01-31")!, filters: []))
         case "actions_result":
             return .response(
                 .actionsResult([
-                    ActionUsageRow(category: "content_creation", actionType: nil, isCoreAction: nil, events: 120, users: 40),
-                    ActionUsageRow(category: "content_creation", actionType: "post_create", isCoreAction: true, events: 120, users: 40),
+                    ActionUsageRow(
+                        category: "content_creation",
+                        actionType: nil,
+                        isCoreAction: nil,
+                        events: 120,
+                        users: 40
+                    ),
+                    ActionUsageRow(
+                        category: "content_creation",
+                        actionType: "post_create",
+                        isCoreAction: true,
+                        events: 120,
+                        users: 40
+                    ),
                 ])
             )
         case "export": return .request(.export(.dailyActivity, from: january1, to: march31, cursor: [], limit: 5000))
-        case "export_next_page": return .request(.export(.users, from: nil, to: nil, cursor: [0, 0, 0, 0x2A], limit: 2))
+        case "export_next_page":
+            return .request(.export(.users, from: nil, to: nil, cursor: [0, 0, 0, 0x2A], limit: 2))
         case "export_page":
             return .response(.exportPage(rows: [[.integer(7), .text("casual"), .boolean(true), .null]], next: [0, 1]))
         case "export_page_last": return .response(.exportPage(rows: [], next: []))
@@ -260,7 +387,13 @@ enum ExpectedMessage {
                 .verifyResult(
                     VerificationReport(
                         checked: ["daily": 1851, "sessions": 3641],
-                        issues: [VerificationIssue(table: "daily", key: "2026-01-03 user u7-000001", detail: "total_actions stored 7, recomputed 6")],
+                        issues: [
+                            VerificationIssue(
+                                table: "daily",
+                                key: "2026-01-03 user u7-000001",
+                                detail: "total_actions stored 7, recomputed 6"
+                            )
+                        ],
                         totalIssues: 1
                     )
                 )
@@ -273,7 +406,8 @@ enum ExpectedMessage {
             return .response(
                 .error(
                     ProtocolError(
-                        .invalidCursor, "this is not an export cursor handed out by this server; start the export again with an empty cursor"
+                        .invalidCursor,
+                        "this is not an export cursor handed out by this server; start the export again with an empty cursor"
                     )
                 )
             )
@@ -290,13 +424,16 @@ enum ExpectedMessage {
             return .response(
                 .error(
                     ProtocolError(
-                        .rawEventsDropped, "raw events before 2026-09-01 were dropped by raw-event retention; verify needs every raw event"
+                        .rawEventsDropped,
+                        "raw events before 2026-09-01 were dropped by raw-event retention; verify needs every raw event"
                     )
                 )
             )
         case "query_values": return .request(.queryValues(.attribute(.region)))
         case "values_result":
-            return .response(.valuesResult([DimensionValueRow(value: "eu", users: 48), DimensionValueRow(value: "na", users: 51)]))
+            return .response(
+                .valuesResult([DimensionValueRow(value: "eu", users: 48), DimensionValueRow(value: "na", users: 51)])
+            )
         default: return nil
         }
     }
@@ -310,7 +447,10 @@ struct GoldenVectorTests {
         for type in MessageType.allCases { #expect(types.contains(type.rawValue), "no vector for \(type)") }
     }
 
-    @Test("each vector decodes to the expected message and re-encodes to the same bytes", arguments: try GoldenVector.all())
+    @Test(
+        "each vector decodes to the expected message and re-encodes to the same bytes",
+        arguments: try GoldenVector.all()
+    )
     func roundTrip(vector: GoldenVector) throws {
         var decoder = FrameDecoder()
         var buffer = ByteBuffer(bytes: vector.bytes)

@@ -6,7 +6,11 @@ import Testing
 
 @Suite("Connection state machine (no sockets)")
 struct ConnectionStateMachineTests {
-    static let limits = ConnectionStateMachine.Limits(maximumFrameLength: 1 << 20, maximumBatchItems: 3, maximumInFlight: 8)
+    static let limits = ConnectionStateMachine.Limits(
+        maximumFrameLength: 1 << 20,
+        maximumBatchItems: 3,
+        maximumInFlight: 8
+    )
 
     static func machine(tokens: [String: Set<Role>]? = nil) -> ConnectionStateMachine {
         var authenticate: (@Sendable (String) -> Set<Role>?)?
@@ -14,10 +18,17 @@ struct ConnectionStateMachineTests {
             let table = TokenTable(entries: tokens.map { ($0.key, $0.value) })
             authenticate = { @Sendable token in table.roles(of: token) }
         }
-        return ConnectionStateMachine(limits: limits, serverName: "engaged test", timeZone: "UTC", authenticate: authenticate)
+        return ConnectionStateMachine(
+            limits: limits,
+            serverName: "engaged test",
+            timeZone: "UTC",
+            authenticate: authenticate
+        )
     }
 
-    static func hello(_ hello: Hello = Hello(clientName: "t"), id: UInt32 = 1) -> Frame { Request.hello(hello).encode(requestID: id) }
+    static func hello(_ hello: Hello = Hello(clientName: "t"), id: UInt32 = 1) -> Frame {
+        Request.hello(hello).encode(requestID: id)
+    }
 
     static func error(_ action: ConnectionStateMachine.Action) -> (ErrorCode, UInt32, closes: Bool)? {
         switch action {
@@ -32,7 +43,9 @@ struct ConnectionStateMachineTests {
     @Test("HELLO is answered with HELLO_OK carrying the limits")
     func handshake() throws {
         var machine = Self.machine()
-        guard case .send(let frame) = machine.frameReceived(Self.hello(id: 9)), case .helloOK(let ok) = try Response.decode(frame) else {
+        guard case .send(let frame) = machine.frameReceived(Self.hello(id: 9)),
+            case .helloOK(let ok) = try Response.decode(frame)
+        else {
             Issue.record("no HELLO_OK")
             return
         }
@@ -57,11 +70,21 @@ struct ConnectionStateMachineTests {
     @Test("versions with nothing in common close with unsupported_version")
     func versions() {
         var machine = Self.machine()
-        #expect(Self.error(machine.frameReceived(Self.hello(Hello(minimumVersion: 2, maximumVersion: 5, clientName: "future"))))?.0 == .unsupportedVersion)
+        #expect(
+            Self.error(
+                machine.frameReceived(Self.hello(Hello(minimumVersion: 2, maximumVersion: 5, clientName: "future")))
+            )?.0 == .unsupportedVersion
+        )
         var inverted = Self.machine()
-        #expect(Self.error(inverted.frameReceived(Self.hello(Hello(minimumVersion: 1, maximumVersion: 0, clientName: "x"))))?.0 == .unsupportedVersion)
+        #expect(
+            Self.error(
+                inverted.frameReceived(Self.hello(Hello(minimumVersion: 1, maximumVersion: 0, clientName: "x")))
+            )?.0 == .unsupportedVersion
+        )
         var wide = Self.machine()
-        guard case .send = wide.frameReceived(Self.hello(Hello(minimumVersion: 1, maximumVersion: 9, clientName: "wide"))) else {
+        guard
+            case .send = wide.frameReceived(Self.hello(Hello(minimumVersion: 1, maximumVersion: 9, clientName: "wide")))
+        else {
             Issue.record("a client speaking 1...9 must be admitted")
             return
         }
@@ -74,7 +97,9 @@ struct ConnectionStateMachineTests {
         payload.writeBytes([0, 1, 0, 1, 0, 0, 0, 0])
         #expect(Self.error(machine.frameReceived(Frame(type: 1, requestID: 1, payload: payload)))?.0 == .badMagic)
         var truncated = Self.machine()
-        let result = Self.error(truncated.frameReceived(Frame(type: 1, requestID: 1, payload: ByteBuffer(bytes: Array("ENGA".utf8)))))
+        let result = Self.error(
+            truncated.frameReceived(Frame(type: 1, requestID: 1, payload: ByteBuffer(bytes: Array("ENGA".utf8))))
+        )
         #expect(result?.0 == .truncatedPayload)
         #expect(result?.closes == true)
     }
@@ -91,11 +116,18 @@ struct ConnectionStateMachineTests {
         #expect(missing?.0 == .unauthenticated)
         #expect(missing?.closes == true)
         var wrong = Self.machine(tokens: Self.tokens)
-        #expect(Self.error(wrong.frameReceived(Self.hello(Hello(token: "ingest-token-012345678", clientName: "x"))))?.0 == .unauthenticated)
+        #expect(
+            Self.error(wrong.frameReceived(Self.hello(Hello(token: "ingest-token-012345678", clientName: "x"))))?.0
+                == .unauthenticated
+        )
         var longer = Self.machine(tokens: Self.tokens)
-        #expect(Self.error(longer.frameReceived(Self.hello(Hello(token: "ingest-token-01234567890", clientName: "x"))))?.0 == .unauthenticated)
+        #expect(
+            Self.error(longer.frameReceived(Self.hello(Hello(token: "ingest-token-01234567890", clientName: "x"))))?.0
+                == .unauthenticated
+        )
         var right = Self.machine(tokens: Self.tokens)
-        guard case .send = right.frameReceived(Self.hello(Hello(token: "query-token-0123456789", clientName: "x"))) else {
+        guard case .send = right.frameReceived(Self.hello(Hello(token: "query-token-0123456789", clientName: "x")))
+        else {
             Issue.record("known token refused")
             return
         }
@@ -107,13 +139,21 @@ struct ConnectionStateMachineTests {
         .ping(nonce: 1),
         .defineActions([ActionDefinition(actionType: "a", category: "c", engagementWeight: 1, isCoreAction: true)]),
         .upsertUsers([UserProfile(userID: "u")]),
-        .ingestEvents(IngestBatch(events: [Event(userID: "u", eventID: "e", timestampMs: 1_771_111_209_608, action: "a")])),
+        .ingestEvents(
+            IngestBatch(events: [Event(userID: "u", eventID: "e", timestampMs: 1_771_111_209_608, action: "a")])
+        ),
         .queryActivity(ActivityQuery(from: CivilDate("2026-01-01")!, to: CivilDate("2026-01-02")!)),
         .stats,
         .queryActiveDays(from: CivilDate("2026-01-01")!, to: CivilDate("2026-01-02")!, Selection()),
         .queryTiers(.month(CivilMonth("2026-01")!), Selection()),
         .queryTransitions(CivilMonth("2026-01")!, filters: []),
-        .queryRetention(period: .week, from: CivilDate("2026-01-01")!, to: CivilDate("2026-01-02")!, periods: 1, Selection()),
+        .queryRetention(
+            period: .week,
+            from: CivilDate("2026-01-01")!,
+            to: CivilDate("2026-01-02")!,
+            periods: 1,
+            Selection()
+        ),
         .queryLifecycle(period: .week, from: CivilDate("2026-01-01")!, to: CivilDate("2026-01-02")!, filters: []),
         .querySessions(from: CivilDate("2026-01-01")!, to: CivilDate("2026-01-02")!, filters: []),
         .queryUser(userID: "u"),
@@ -129,7 +169,10 @@ struct ConnectionStateMachineTests {
     @Test("the auth matrix: each role against each request")
     func authMatrix() throws {
         let requestTypes = Set(Self.everyRequest.map(\.type))
-        #expect(requestTypes.count == MessageType.allCases.filter { $0.rawValue < 0x80 && $0 != .hello }.count, "a request type is missing")
+        #expect(
+            requestTypes.count == MessageType.allCases.filter { $0.rawValue < 0x80 && $0 != .hello }.count,
+            "a request type is missing"
+        )
         for (token, roles) in Self.tokens {
             var machine = Self.machine(tokens: Self.tokens)
             _ = machine.frameReceived(Self.hello(Hello(token: token, clientName: "matrix")))
@@ -138,7 +181,8 @@ struct ConnectionStateMachineTests {
                 let allowed: Bool
                 switch request {
                 case .ping: allowed = true
-                case .defineActions, .upsertUsers, .ingestEvents: allowed = roles.contains(.ingest) || roles.contains(.admin)
+                case .defineActions, .upsertUsers, .ingestEvents:
+                    allowed = roles.contains(.ingest) || roles.contains(.admin)
                 case .verify, .rebuild, .backup: allowed = roles.contains(.admin)
                 default: allowed = roles.contains(.query) || roles.contains(.admin)
                 }
@@ -173,8 +217,12 @@ struct ConnectionStateMachineTests {
         var trailing = Request.stats.encode(requestID: 5)
         trailing.payload.writeInteger(UInt8(1))
         #expect(Self.error(machine.frameReceived(trailing))?.0 == .trailingBytes)
-        let events = (0..<4).map { Event(userID: "u", eventID: "\($0)", timestampMs: 1_771_111_209_608, action: "like") }
-        let tooMany = Self.error(machine.frameReceived(Request.ingestEvents(IngestBatch(events: events)).encode(requestID: 6)))
+        let events = (0..<4).map {
+            Event(userID: "u", eventID: "\($0)", timestampMs: 1_771_111_209_608, action: "like")
+        }
+        let tooMany = Self.error(
+            machine.frameReceived(Request.ingestEvents(IngestBatch(events: events)).encode(requestID: 6))
+        )
         #expect(tooMany?.0 == .tooManyItems)
         #expect(tooMany?.closes == false)
         #expect(machine.state == .ready(version: 1, roles: Set(Role.allCases)))

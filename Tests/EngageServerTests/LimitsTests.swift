@@ -59,17 +59,28 @@ struct LimitsTests {
             // All twelve frames in one write: the server reads them before the first commit ends.
             var burst = ByteBuffer()
             for id in UInt32(1)...12 {
-                let events = (0..<3000).map { Event(userID: "u\($0 % 50)", eventID: "\(id)-\($0)", timestampMs: Self.ts + Int64($0) * 1000, action: "like") }
+                let events = (0..<3000).map {
+                    Event(
+                        userID: "u\($0 % 50)",
+                        eventID: "\(id)-\($0)",
+                        timestampMs: Self.ts + Int64($0) * 1000,
+                        action: "like"
+                    )
+                }
                 Request.ingestEvents(IngestBatch(events: events)).encode(requestID: id).write(into: &burst)
             }
             try await connection.send(Array(burst.readableBytesView))
             var answers: [UInt32: Response] = [:]
-            while answers.count < 12, let frame = try await connection.next() { answers[frame.requestID] = try Response.decode(frame) }
+            while answers.count < 12, let frame = try await connection.next() {
+                answers[frame.requestID] = try Response.decode(frame)
+            }
             try await connection.send(Request.ping(nonce: 9).encode(requestID: 99))
             return (answers, try await connection.response())
         }
         #expect(codes.0.count == 12)
-        let refused = codes.0.values.filter { if case .error(let error) = $0 { return error.code == .tooManyInFlight } else { return false } }
+        let refused = codes.0.values.filter {
+            if case .error(let error) = $0 { return error.code == .tooManyInFlight } else { return false }
+        }
         let accepted = codes.0.values.filter { if case .ingestResult = $0 { return true } else { return false } }
         #expect(refused.count >= 1)
         #expect(refused.count + accepted.count == 12)
@@ -79,7 +90,9 @@ struct LimitsTests {
         try await server.shutdown()
     }
 
-    @Test("when the writer falls behind, request bytes in process stay within the budget; every batch is stored, nothing refused")
+    @Test(
+        "when the writer falls behind, request bytes in process stay within the budget; every batch is stored, nothing refused"
+    )
     func bufferedBytesBudget() async throws {
         let budget = 256 << 10
         let server = try await TestServer(maximumBatchItems: 5000, maximumFrameLength: 4 << 20, maximumInFlight: 64) {
@@ -98,7 +111,14 @@ struct LimitsTests {
         var burst = ByteBuffer()
         var largestFrame = 0
         for id in UInt32(1)...40 {
-            let events = (0..<4000).map { Event(userID: "u\($0 % 300)", eventID: "\(id)-\($0)", timestampMs: Self.ts + Int64($0) * 1000, action: "like") }
+            let events = (0..<4000).map {
+                Event(
+                    userID: "u\($0 % 300)",
+                    eventID: "\(id)-\($0)",
+                    timestampMs: Self.ts + Int64($0) * 1000,
+                    action: "like"
+                )
+            }
             let before = burst.writerIndex
             Request.ingestEvents(IngestBatch(events: events)).encode(requestID: id).write(into: &burst)
             largestFrame = max(largestFrame, burst.writerIndex - before)
@@ -110,7 +130,9 @@ struct LimitsTests {
             try await connection.hello()
             try await connection.send(Array(burst.readableBytesView))
             var answers: [UInt32: Response] = [:]
-            while answers.count < 40, let frame = try await connection.next() { answers[frame.requestID] = try Response.decode(frame) }
+            while answers.count < 40, let frame = try await connection.next() {
+                answers[frame.requestID] = try Response.decode(frame)
+            }
             return answers
         }
         // Another connection's query, sent while the burst is being carried out, waits its turn and is answered.
@@ -128,7 +150,11 @@ struct LimitsTests {
             return
         }
         #expect(burstAnswers.count == 40)
-        #expect(burstAnswers.values.allSatisfy { if case .ingestResult(let result) = $0 { result.accepted == 4000 } else { false } })
+        #expect(
+            burstAnswers.values.allSatisfy {
+                if case .ingestResult(let result) = $0 { result.accepted == 4000 } else { false }
+            }
+        )
         #expect(try server.store.stats().events == 40 * 4000)
         let observed = peak.withLockedValue { $0 }
         #expect(observed > 0, "request bytes were seen in process")
@@ -206,7 +232,9 @@ struct LimitsTests {
         }
         let event = Event(userID: "u", eventID: "e", timestampMs: Self.ts, action: "like")
         let ingestToken = try await withRawConnection(port: server.port) { connection in
-            try await connection.send(Request.hello(Hello(token: "ingest-token-0123456789", clientName: "t")).encode(requestID: 1))
+            try await connection.send(
+                Request.hello(Hello(token: "ingest-token-0123456789", clientName: "t")).encode(requestID: 1)
+            )
             _ = try await connection.response()
             try await connection.send(Request.ingestEvents(IngestBatch(events: [event])).encode(requestID: 2))
             let ingested = try await connection.response()
@@ -216,7 +244,9 @@ struct LimitsTests {
         #expect(ingestToken.0 == .ingestResult(BatchResult(accepted: 1)))
         #expect(ingestToken.1 == .forbidden)
         let queryToken = try await withRawConnection(port: server.port) { connection in
-            try await connection.send(Request.hello(Hello(token: "query-token-0123456789", clientName: "t")).encode(requestID: 1))
+            try await connection.send(
+                Request.hello(Hello(token: "query-token-0123456789", clientName: "t")).encode(requestID: 1)
+            )
             _ = try await connection.response()
             try await connection.send(Request.ingestEvents(IngestBatch(events: [event])).encode(requestID: 2))
             let refused = try await connection.error()?.0

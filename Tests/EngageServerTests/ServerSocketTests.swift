@@ -28,7 +28,12 @@ final class TestServer: Sendable {
     ) async throws {
         self.directory = NSTemporaryDirectory() + "engage-server-" + UUID().uuidString
         self.store = try EngageStore(
-            configuration: StoreConfiguration(path: self.directory, eventFilterBytes: 1 << 16, initialMapSize: 32 << 20, unsafeNoSync: true)
+            configuration: StoreConfiguration(
+                path: self.directory,
+                eventFilterBytes: 1 << 16,
+                initialMapSize: 32 << 20,
+                unsafeNoSync: true
+            )
         )
         self.pool = NIOThreadPool(numberOfThreads: 1)
         self.pool.start()
@@ -36,7 +41,10 @@ final class TestServer: Sendable {
         var logger = Logger(label: "test")
         logger.logLevel = .critical
         var configuration = ServerConfiguration(
-            host: "127.0.0.1", port: 0, maximumFrameLength: maximumFrameLength, maximumBatchItems: maximumBatchItems,
+            host: "127.0.0.1",
+            port: 0,
+            maximumFrameLength: maximumFrameLength,
+            maximumBatchItems: maximumBatchItems,
             maximumInFlight: maximumInFlight
         )
         configure(&configuration)
@@ -124,7 +132,9 @@ func withRawConnection<Result: Sendable>(
 ) async throws -> Result {
     let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
         .connect(host: "127.0.0.1", port: port) { channel in
-            channel.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel) }
+            channel.eventLoop.makeCompletedFuture {
+                try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+            }
         }
     // A watchdog: no test waits on a socket for more than 20 seconds.
     let watchdog = Task { [channel = channel.channel] in
@@ -154,13 +164,17 @@ struct ServerSocketTests {
         #expect(pingFirst.1 == 3)
         #expect(pingFirst.2)
         let magic = try await withRawConnection(port: server.port) { connection in
-            try await connection.send(Array("\u{0}\u{0}\u{0}\u{11}\u{1}\u{0}\u{0}\u{0}\u{1}EGGS".utf8) + [0, 1, 0, 1, 0, 0, 0, 0])
+            try await connection.send(
+                Array("\u{0}\u{0}\u{0}\u{11}\u{1}\u{0}\u{0}\u{0}\u{1}EGGS".utf8) + [0, 1, 0, 1, 0, 0, 0, 0]
+            )
             return (try await connection.error()?.0, try await connection.isClosedByServer())
         }
         #expect(magic.0 == .badMagic)
         #expect(magic.1)
         let version = try await withRawConnection(port: server.port) { connection in
-            try await connection.send(Request.hello(Hello(minimumVersion: 7, maximumVersion: 9, clientName: "x")).encode(requestID: 1))
+            try await connection.send(
+                Request.hello(Hello(minimumVersion: 7, maximumVersion: 9, clientName: "x")).encode(requestID: 1)
+            )
             return try await connection.error()?.0
         }
         #expect(version == .unsupportedVersion)
@@ -206,11 +220,17 @@ struct ServerSocketTests {
             #expect(unknown?.1 == 10)
             try await connection.send(Frame(type: 0x02, requestID: 11, payload: ByteBuffer(bytes: [1, 2, 3, 4])))
             #expect(try await connection.error()?.0 == .truncatedPayload)
-            var query = Request.queryActivity(ActivityQuery(from: CivilDate("2026-02-01")!, to: CivilDate("2026-01-01")!)).encode(requestID: 12)
+            var query = Request.queryActivity(
+                ActivityQuery(from: CivilDate("2026-02-01")!, to: CivilDate("2026-01-01")!)
+            ).encode(requestID: 12)
             try await connection.send(query)
             #expect(try await connection.error()?.0 == .invalidQuery)
             query = Request.queryActivity(
-                ActivityQuery(from: CivilDate("2026-01-01")!, to: CivilDate("2026-01-02")!, filters: [DimensionFilter(dimension: .cohort, values: ["2026-13"])])
+                ActivityQuery(
+                    from: CivilDate("2026-01-01")!,
+                    to: CivilDate("2026-01-02")!,
+                    filters: [DimensionFilter(dimension: .cohort, values: ["2026-13"])]
+                )
             ).encode(requestID: 13)
             try await connection.send(query)
             #expect(try await connection.error()?.0 == .invalidQuery)
@@ -218,7 +238,9 @@ struct ServerSocketTests {
             try await connection.send(Request.ingestEvents(IngestBatch(events: events)).encode(requestID: 14))
             #expect(try await connection.error()?.0 == .tooManyItems)
             // A foreign export cursor is an error with its own code, not an empty last page.
-            try await connection.send(Request.export(.users, from: nil, to: nil, cursor: [0, 0, 0, 42], limit: 10).encode(requestID: 16))
+            try await connection.send(
+                Request.export(.users, from: nil, to: nil, cursor: [0, 0, 0, 42], limit: 10).encode(requestID: 16)
+            )
             let cursor = try await connection.error()
             #expect(cursor?.0 == .invalidCursor && cursor?.1 == 16)
             // A backup that cannot be written has its own code (here: into the server's own, locked, directory).
@@ -234,7 +256,14 @@ struct ServerSocketTests {
     @Test("bad events are rejected one by one with their index and code; the rest are stored")
     func eventRejections() async throws {
         let server = try await TestServer()
-        let good = IngestBatch.WireEvent(userRef: 0, eventID: Array("ok-1".utf8), timestampMs: Self.ts, actionRef: 1, contextRef: IngestBatch.noContext, metadata: [])
+        let good = IngestBatch.WireEvent(
+            userRef: 0,
+            eventID: Array("ok-1".utf8),
+            timestampMs: Self.ts,
+            actionRef: 1,
+            contextRef: IngestBatch.noContext,
+            metadata: []
+        )
         var events = [good]
         func variant(_ change: (inout IngestBatch.WireEvent) -> Void) {
             var event = good
@@ -264,9 +293,12 @@ struct ServerSocketTests {
             return try await connection.response()
         }
         let expected: [Rejection] = [
-            .init(index: 1, reason: .invalidUTF8), .init(index: 2, reason: .timestampOutOfRange), .init(index: 3, reason: .timestampOutOfRange),
-            .init(index: 4, reason: .invalidUserID), .init(index: 5, reason: .invalidEventID), .init(index: 6, reason: .invalidReference),
-            .init(index: 7, reason: .invalidMetadata), .init(index: 8, reason: .invalidMetadata), .init(index: 9, reason: .invalidContext),
+            .init(index: 1, reason: .invalidUTF8), .init(index: 2, reason: .timestampOutOfRange),
+            .init(index: 3, reason: .timestampOutOfRange),
+            .init(index: 4, reason: .invalidUserID), .init(index: 5, reason: .invalidEventID),
+            .init(index: 6, reason: .invalidReference),
+            .init(index: 7, reason: .invalidMetadata), .init(index: 8, reason: .invalidMetadata),
+            .init(index: 9, reason: .invalidContext),
             .init(index: 10, reason: .invalidAction), .init(index: 11, reason: .invalidEventID),
         ]
         #expect(result == .ingestResult(BatchResult(accepted: 2, duplicates: 0, rejected: expected)))
@@ -284,11 +316,23 @@ struct ServerSocketTests {
                 let request: Request
                 switch id % 4 {
                 case 0: request = .stats
-                case 1: request = .queryActivity(ActivityQuery(from: CivilDate("2026-02-01")!, to: CivilDate("2026-02-28")!))
+                case 1:
+                    request = .queryActivity(
+                        ActivityQuery(from: CivilDate("2026-02-01")!, to: CivilDate("2026-02-28")!)
+                    )
                 case 2: request = .ping(nonce: UInt64(id))
                 default:
                     request = .ingestEvents(
-                        IngestBatch(events: (0..<50).map { Event(userID: "u\($0 % 7)", eventID: "\(id)-\($0)", timestampMs: Self.ts + Int64($0) * 60_000, action: "like") })
+                        IngestBatch(
+                            events: (0..<50).map {
+                                Event(
+                                    userID: "u\($0 % 7)",
+                                    eventID: "\(id)-\($0)",
+                                    timestampMs: Self.ts + Int64($0) * 60_000,
+                                    action: "like"
+                                )
+                            }
+                        )
                     )
                 }
                 sent[id] = request
@@ -325,7 +369,12 @@ struct GracefulShutdownTests {
             try await connection.hello()
             for id in UInt32(1)...60 {
                 let events = (0..<2000).map {
-                    Event(userID: "u\($0 % 97)", eventID: "\(id)-\($0)", timestampMs: 1_771_111_209_608 + Int64($0) * 1000, action: "like")
+                    Event(
+                        userID: "u\($0 % 97)",
+                        eventID: "\(id)-\($0)",
+                        timestampMs: 1_771_111_209_608 + Int64($0) * 1000,
+                        action: "like"
+                    )
                 }
                 try await connection.send(Request.ingestEvents(IngestBatch(events: events)).encode(requestID: id))
             }
@@ -348,7 +397,9 @@ struct GracefulShutdownTests {
         try await server.pool.shutdownGracefully()
         #expect(outcome.1 == 60, "every request in flight is answered before the connection closes")
         #expect(outcome.0 > 0)
-        let reopened = try EngageStore(configuration: StoreConfiguration(path: directory, eventFilterBytes: 1 << 16, initialMapSize: 32 << 20))
+        let reopened = try EngageStore(
+            configuration: StoreConfiguration(path: directory, eventFilterBytes: 1 << 16, initialMapSize: 32 << 20)
+        )
         let stored = try reopened.stats().events
         #expect(stored == outcome.0, "stored \(stored), acknowledged \(outcome.0), answered \(outcome.1)")
         reopened.close()

@@ -46,7 +46,13 @@ struct ConformanceQueryTests {
         let temporary = try await Self.loaded(timeZone)
         let store = temporary.store
         let expected = try Fixtures.expected(timeZone: timeZone)
-        func check(_ key: String, _ actual: [[String: Any]], _ keys: [String], unfinished: ([String: Any]) -> Bool = { _ in false }, unknownKeys: [String] = []) {
+        func check(
+            _ key: String,
+            _ actual: [[String: Any]],
+            _ keys: [String],
+            unfinished: ([String: Any]) -> Bool = { _ in false },
+            unknownKeys: [String] = []
+        ) {
             // The expected files predate the unfinished-period rule (SEMANTICS.md): where a period ends after
             // the data's last day, the store must say "unknown" (nil) for exactly these values, and only there.
             let wantRows = (expected[key] as! [[String: Any]]).map { row in
@@ -65,13 +71,18 @@ struct ConformanceQueryTests {
             let m = CivilMonth(month)!
             check(
                 "active_days_\(month)",
-                try store.activeDays(from: m.firstDay, to: m.lastDay).map { ["active_days": $0.activeDays, "users": $0.users] },
+                try store.activeDays(from: m.firstDay, to: m.lastDay).map {
+                    ["active_days": $0.activeDays, "users": $0.users]
+                },
                 ["active_days", "users"]
             )
             check(
                 "tiers_month_\(month)",
                 try store.tiers(.month(m)).map {
-                    ["tier": $0.tier, "users": $0.users, "avg_daily_sessions": $0.averageDailySessions, "avg_daily_actions": $0.averageDailyActions]
+                    [
+                        "tier": $0.tier, "users": $0.users, "avg_daily_sessions": $0.averageDailySessions,
+                        "avg_daily_actions": $0.averageDailyActions,
+                    ]
                 },
                 ["tier", "users", "avg_daily_sessions", "avg_daily_actions"]
             )
@@ -80,7 +91,10 @@ struct ConformanceQueryTests {
             check(
                 "tiers_asof_\(day)",
                 try store.tiers(.asOf(CivilDate(day)!)).map {
-                    ["tier": $0.tier, "users": $0.users, "avg_daily_sessions": $0.averageDailySessions, "avg_daily_actions": $0.averageDailyActions]
+                    [
+                        "tier": $0.tier, "users": $0.users, "avg_daily_sessions": $0.averageDailySessions,
+                        "avg_daily_actions": $0.averageDailyActions,
+                    ]
                 },
                 ["tier", "users", "avg_daily_sessions", "avg_daily_actions"]
             )
@@ -88,7 +102,9 @@ struct ConformanceQueryTests {
         for month in ["2026-01", "2026-02"] {
             check(
                 "transitions_\(month)",
-                try store.transitions(CivilMonth(month)!).map { ["from_tier": $0.fromTier, "to_tier": $0.toTier, "users": $0.users] },
+                try store.transitions(CivilMonth(month)!).map {
+                    ["from_tier": $0.fromTier, "to_tier": $0.toTier, "users": $0.users]
+                },
                 ["from_tier", "to_tier", "users"]
             )
         }
@@ -96,10 +112,18 @@ struct ConformanceQueryTests {
             check(
                 key,
                 try store.retention(period: period, from: Self.from, to: Self.to, periods: periods).map {
-                    ["cohort": $0.cohort.description, "cohort_size": $0.cohortSize, "period_offset": $0.periodOffset, "retained": $0.retained as Any, "rate": $0.rate as Any]
+                    [
+                        "cohort": $0.cohort.description, "cohort_size": $0.cohortSize, "period_offset": $0.periodOffset,
+                        "retained": $0.retained as Any, "rate": $0.rate as Any,
+                    ]
                 },
                 ["cohort", "cohort_size", "period_offset", "retained", "rate"],
-                unfinished: { endsAfterLastDay(period, period.advance(CivilDate($0["cohort"] as! String)!, by: $0["period_offset"] as! Int).description) },
+                unfinished: {
+                    endsAfterLastDay(
+                        period,
+                        period.advance(CivilDate($0["cohort"] as! String)!, by: $0["period_offset"] as! Int).description
+                    )
+                },
                 unknownKeys: ["retained", "rate"]
             )
         }
@@ -118,12 +142,19 @@ struct ConformanceQueryTests {
         let summary = try store.sessionSummary(from: Self.from, to: Self.to)
         check(
             "sessions",
-            [[
-                "sessions": summary.sessions, "users": summary.users, "avg_duration_seconds": summary.averageDurationSeconds,
-                "p50_duration_seconds": summary.p50DurationSeconds, "p90_duration_seconds": summary.p90DurationSeconds,
-                "avg_actions": summary.averageActions, "bounce_rate": summary.bounceRate,
-            ]],
-            ["sessions", "users", "avg_duration_seconds", "p50_duration_seconds", "p90_duration_seconds", "avg_actions", "bounce_rate"]
+            [
+                [
+                    "sessions": summary.sessions, "users": summary.users,
+                    "avg_duration_seconds": summary.averageDurationSeconds,
+                    "p50_duration_seconds": summary.p50DurationSeconds,
+                    "p90_duration_seconds": summary.p90DurationSeconds,
+                    "avg_actions": summary.averageActions, "bounce_rate": summary.bounceRate,
+                ]
+            ],
+            [
+                "sessions", "users", "avg_duration_seconds", "p50_duration_seconds", "p90_duration_seconds",
+                "avg_actions", "bounce_rate",
+            ]
         )
     }
 }

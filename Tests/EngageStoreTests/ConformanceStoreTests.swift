@@ -27,7 +27,11 @@ struct ConformanceStoreTests {
         try Self.compareActivity(store.activity(ActivityQuery(from: from, to: to)), expected["activity"])
         try Self.compareActivity(
             store.activity(
-                ActivityQuery(from: from, to: to, filters: [DimensionFilter(dimension: .attribute(.acquisitionChannel), values: ["paid_search"])])
+                ActivityQuery(
+                    from: from,
+                    to: to,
+                    filters: [DimensionFilter(dimension: .attribute(.acquisitionChannel), values: ["paid_search"])]
+                )
             ),
             expected["activity_paid_search"]
         )

@@ -32,7 +32,9 @@ struct ExportPagingTests {
         }
     }
 
-    @Test("a cursor of another table or range, a damaged or a foreign one is refused with invalid_cursor, never read as the end")
+    @Test(
+        "a cursor of another table or range, a damaged or a foreign one is refused with invalid_cursor, never read as the end"
+    )
     func badCursors() async throws {
         let temporary = try TemporaryStore()
         let store = temporary.store
@@ -58,24 +60,46 @@ struct ExportPagingTests {
             #expect(try store.exportPage(table, from: from, to: to, after: cursor, limit: 3).rows.count == 3)
             // Another table, another range, damaged bytes, someone else's bytes: refused.
             let otherTable = ExportTable.allCases.first { $0 != table }!
-            #expect(code { try store.exportPage(otherTable, from: from, to: to, after: cursor, limit: 3) } == .invalidCursor, "\(table)")
+            #expect(
+                code { try store.exportPage(otherTable, from: from, to: to, after: cursor, limit: 3) }
+                    == .invalidCursor,
+                "\(table)"
+            )
             if table.isDated {
-                #expect(code { try store.exportPage(table, from: from, to: to.adding(days: -1), after: cursor, limit: 3) } == .invalidCursor)
+                #expect(
+                    code { try store.exportPage(table, from: from, to: to.adding(days: -1), after: cursor, limit: 3) }
+                        == .invalidCursor
+                )
             }
-            #expect(code { try store.exportPage(table, from: from, to: to, after: Array(cursor.dropLast()), limit: 3) } == .invalidCursor)
-            #expect(code { try store.exportPage(table, from: from, to: to, after: [0, 0, 0, 42], limit: 3) } == .invalidCursor)
-            #expect(code { try store.exportPage(table, from: from, to: to, after: Array(repeating: 0xAB, count: 40), limit: 3) } == .invalidCursor)
+            #expect(
+                code { try store.exportPage(table, from: from, to: to, after: Array(cursor.dropLast()), limit: 3) }
+                    == .invalidCursor
+            )
+            #expect(
+                code { try store.exportPage(table, from: from, to: to, after: [0, 0, 0, 42], limit: 3) }
+                    == .invalidCursor
+            )
+            #expect(
+                code {
+                    try store.exportPage(table, from: from, to: to, after: Array(repeating: 0xAB, count: 40), limit: 3)
+                } == .invalidCursor
+            )
         }
         // One byte changed anywhere (here the position's day) is a damaged cursor.
         let daily = try #require(try store.exportPage(.dailyActivity, from: from, to: to, after: nil, limit: 3).next)
         var moved = daily
         moved[moved.count - 10] ^= 0x40
-        #expect(code { try store.exportPage(.dailyActivity, from: from, to: to, after: moved, limit: 3) } == .invalidCursor)
+        #expect(
+            code { try store.exportPage(.dailyActivity, from: from, to: to, after: moved, limit: 3) } == .invalidCursor
+        )
         // Another store's cursor for the same export.
         let other = try TemporaryStore()
         _ = try await other.store.defineActions(Fixtures.actions())
         _ = try await other.store.upsertUsers(Fixtures.users())
         _ = try await other.ingest(Array(try Fixtures.events().prefix(3000)))
-        #expect(code { try other.store.exportPage(.dailyActivity, from: from, to: to, after: daily, limit: 3) } == .invalidCursor)
+        #expect(
+            code { try other.store.exportPage(.dailyActivity, from: from, to: to, after: daily, limit: 3) }
+                == .invalidCursor
+        )
     }
 }

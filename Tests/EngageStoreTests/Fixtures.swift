@@ -38,7 +38,12 @@ final class TemporaryStore {
     let directory: String
     let store: EngageStore
 
-    init(timeZone: String = "UTC", sessionGapMs: Int64? = nil, powerThreshold: Int? = nil, defaultCore: Bool? = nil) throws {
+    init(
+        timeZone: String = "UTC",
+        sessionGapMs: Int64? = nil,
+        powerThreshold: Int? = nil,
+        defaultCore: Bool? = nil
+    ) throws {
         self.directory = NSTemporaryDirectory() + "engage-test-" + UUID().uuidString
         self.store = try EngageStore(
             configuration: StoreConfiguration(

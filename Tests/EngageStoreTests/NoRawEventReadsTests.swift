@@ -12,17 +12,27 @@ struct NoRawEventReadsTests {
     func activityWithoutRawEvents() async throws {
         let directory = NSTemporaryDirectory() + "engage-noraw-" + UUID().uuidString
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let configuration = StoreConfiguration(path: directory, eventFilterBytes: 1 << 16, initialMapSize: 64 << 20, unsafeNoSync: true)
+        let configuration = StoreConfiguration(
+            path: directory,
+            eventFilterBytes: 1 << 16,
+            initialMapSize: 64 << 20,
+            unsafeNoSync: true
+        )
         let queries = [
             ActivityQuery(from: CivilDate("2025-06-01")!, to: CivilDate("2026-05-31")!),
             ActivityQuery(
-                from: CivilDate("2025-06-01")!, to: CivilDate("2026-05-31")!,
-                filters: [DimensionFilter(dimension: .attribute(.acquisitionChannel), values: ["paid_search", "organic"])]
+                from: CivilDate("2025-06-01")!,
+                to: CivilDate("2026-05-31")!,
+                filters: [
+                    DimensionFilter(dimension: .attribute(.acquisitionChannel), values: ["paid_search", "organic"])
+                ]
             ),
             ActivityQuery(from: CivilDate("2025-06-01")!, to: CivilDate("2026-05-31")!, breakdown: .attribute(.region)),
             ActivityQuery(
-                from: CivilDate("2025-06-01")!, to: CivilDate("2026-05-31")!,
-                filters: [DimensionFilter(dimension: .cohort, values: ["2026-01"])], breakdown: .attribute(.deviceType)
+                from: CivilDate("2025-06-01")!,
+                to: CivilDate("2026-05-31")!,
+                filters: [DimensionFilter(dimension: .cohort, values: ["2026-01"])],
+                breakdown: .attribute(.deviceType)
             ),
         ]
         var before: [[ActivityRow]] = []

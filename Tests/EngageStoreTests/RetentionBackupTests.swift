@@ -14,7 +14,13 @@ struct RetentionBackupTests {
         let to = Self.last
         var lines: [String] = []
         lines += try store.activity(ActivityQuery(from: from, to: to)).map { "\($0)" }
-        lines += try store.activity(ActivityQuery(from: from, to: to, filters: [DimensionFilter(dimension: .attribute(.region), values: ["eu"])])).map { "\($0)" }
+        lines += try store.activity(
+            ActivityQuery(
+                from: from,
+                to: to,
+                filters: [DimensionFilter(dimension: .attribute(.region), values: ["eu"])]
+            )
+        ).map { "\($0)" }
         lines += try store.activity(ActivityQuery(from: from, to: to, breakdown: .cohort)).map { "\($0)" }
         lines += try store.activeDays(from: from, to: to).map { "\($0)" }
         lines += try store.tiers(.month(CivilMonth("2026-03")!)).map { "\($0)" }
@@ -35,7 +41,12 @@ struct RetentionBackupTests {
     func retention() async throws {
         let directory = NSTemporaryDirectory() + "engage-retention-" + UUID().uuidString
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        var configuration = StoreConfiguration(path: directory, eventFilterBytes: 1 << 16, initialMapSize: 64 << 20, unsafeNoSync: true)
+        var configuration = StoreConfiguration(
+            path: directory,
+            eventFilterBytes: 1 << 16,
+            initialMapSize: 64 << 20,
+            unsafeNoSync: true
+        )
         let before: [String]
         let eventsBefore: Int
         do {
@@ -63,8 +74,18 @@ struct RetentionBackupTests {
 
         // Events before the horizon are refused; inside it they are stored.
         let result = try await store.ingest([
-            Event(userID: "late", eventID: "old", timestampMs: Self.horizon.adding(days: -1).utcMidnightMsForTests + 3_600_000, action: "like"),
-            Event(userID: "late", eventID: "new", timestampMs: Self.horizon.utcMidnightMsForTests + 3_600_000, action: "like"),
+            Event(
+                userID: "late",
+                eventID: "old",
+                timestampMs: Self.horizon.adding(days: -1).utcMidnightMsForTests + 3_600_000,
+                action: "like"
+            ),
+            Event(
+                userID: "late",
+                eventID: "new",
+                timestampMs: Self.horizon.utcMidnightMsForTests + 3_600_000,
+                action: "like"
+            ),
         ])
         #expect(result.rejected == [Rejection(index: 0, reason: .olderThanRetention)])
         #expect(result.accepted == 1)
@@ -72,7 +93,12 @@ struct RetentionBackupTests {
         let verifyError = #expect(throws: StoreError.self) { try store.verify() }
         #expect(verifyError?.code == .rawEventsDropped)
         #expect(verifyError?.message.contains("dropped by raw-event retention; verify needs every raw event") == true)
-        await #expect(throws: StoreError(.rawEventsDropped, "raw events before \(Self.horizon) were dropped by raw-event retention; rebuilding from what is left would lose those days")) {
+        await #expect(
+            throws: StoreError(
+                .rawEventsDropped,
+                "raw events before \(Self.horizon) were dropped by raw-event retention; rebuilding from what is left would lose those days"
+            )
+        ) {
             try await store.rebuildDerivedRecords()
         }
     }
@@ -87,9 +113,13 @@ struct RetentionBackupTests {
         // Into a data directory, or into the store's own (locked) directory: backup_failed, saying why.
         let again = #expect(throws: StoreError.self) { try temporary.store.backup(to: copy) }
         #expect(again?.code == .backupFailed && again?.message.contains("already holds a data directory") == true)
-        let own = #expect(throws: StoreError.self) { try temporary.store.backup(to: temporary.store.configuration.path) }
+        let own = #expect(throws: StoreError.self) {
+            try temporary.store.backup(to: temporary.store.configuration.path)
+        }
         #expect(own?.code == .backupFailed, "\(String(describing: own))")
-        let restored = try EngageStore(configuration: StoreConfiguration(path: copy, eventFilterBytes: 1 << 16, initialMapSize: 64 << 20))
+        let restored = try EngageStore(
+            configuration: StoreConfiguration(path: copy, eventFilterBytes: 1 << 16, initialMapSize: 64 << 20)
+        )
         defer { restored.close() }
         #expect(firstDifference(try Self.insideHorizon(restored), try Self.insideHorizon(temporary.store)) == nil)
         #expect(try restored.stats().events == temporary.store.stats().events)

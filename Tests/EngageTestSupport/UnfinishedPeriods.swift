@@ -22,7 +22,11 @@ public enum UnfinishedPeriods {
     }
 
     /// `rows` with `keys` replaced by `NSNull` in every row for which `isUnfinished` holds.
-    public static func mark(_ rows: [[String: Any]], keys: [String], where isUnfinished: ([String: Any]) -> Bool) -> [[String: Any]] {
+    public static func mark(
+        _ rows: [[String: Any]],
+        keys: [String],
+        where isUnfinished: ([String: Any]) -> Bool
+    ) -> [[String: Any]] {
         rows.map { row in
             guard isUnfinished(row) else { return row }
             var marked = row
