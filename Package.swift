@@ -36,6 +36,8 @@ var package = Package(
         .target(name: "LMDB", dependencies: ["CLMDB"], swiftSettings: swiftSettings),
         // Domain values shared by the store, the protocol, the client and the tools. No dependencies.
         .target(name: "EngageModel", swiftSettings: swiftSettings),
+        // An async semaphore (request bytes a server buffers, requests a client keeps in flight).
+        .target(name: "EngageConcurrency", swiftSettings: swiftSettings),
         // The import format (JSON lines of actions, users and events) read at byte level; shared by `engage
         // import` and the HTTP API.
         .target(name: "EngageJSONLines", dependencies: ["EngageModel"], swiftSettings: swiftSettings),
@@ -64,6 +66,7 @@ var package = Package(
             name: "EngageServer",
             dependencies: [
                 "EngageStore",
+                "EngageConcurrency",
                 "EngageProtocol",
                 "EngageModel",
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -83,6 +86,7 @@ var package = Package(
             name: "EngageClient",
             dependencies: [
                 "EngageProtocol",
+                "EngageConcurrency",
                 "EngageModel",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

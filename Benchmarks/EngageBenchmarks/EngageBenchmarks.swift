@@ -66,11 +66,11 @@ let benchmarks: @Sendable () -> Void = {
         configuration: .init(metrics: [.wallClock, .mallocCountTotal])
     ) { benchmark in
         for _ in benchmark.scaledIterations {
-            blackHole(Request.ingestEvents(IngestBatch(events: sample)).encode(requestID: 1))
+            blackHole(IngestEvents(IngestBatch(events: sample)).frame(requestID: 1))
         }
     }
     var encoded = ByteBuffer()
-    Request.ingestEvents(IngestBatch(events: sample)).encode(requestID: 1).write(into: &encoded)
+    IngestEvents(IngestBatch(events: sample)).frame(requestID: 1).write(into: &encoded)
     let wire = encoded
     Benchmark(
         "frame decode: INGEST_EVENTS of 1000 events, resolved to events",
@@ -80,7 +80,8 @@ let benchmarks: @Sendable () -> Void = {
             var decoder = FrameDecoder()
             var buffer = wire
             let frame = try decoder.decode(buffer: &buffer)!
-            guard case .ingestEvents(let batch) = try Request.decode(frame) else { fatalError() }
+            guard case .command(.ingestEvents(let message)) = try Request.decode(frame) else { fatalError() }
+            let batch = message.batch
             blackHole(batch.resolve())
         }
     }

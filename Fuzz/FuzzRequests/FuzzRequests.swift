@@ -22,7 +22,8 @@ public func fuzzRequests(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     } catch {
         return 0
     }
-    if case .ingestEvents(let batch) = request {
+    if case .command(.ingestEvents(let message)) = request {
+        let batch = message.batch
         let resolved = batch.resolve()
         precondition(resolved.events.count + resolved.rejected.count == batch.events.count)
         for event in resolved.events { _ = EventValidation.rejection(of: event, nowMs: 1_800_000_000_000) }

@@ -80,6 +80,11 @@ public struct EngageClientError: Error, CustomStringConvertible, Sendable {
         EngageClientError(.unexpectedResponse, "unexpected response: \(detail)")
     }
 
+    static let cancelled = EngageClientError(
+        .cancelled,
+        "the request's task was cancelled; a response that comes later is dropped"
+    )
+
     static let closed = EngageClientError(
         .connectionClosed,
         "the connection to the server closed before the response arrived"

@@ -2,10 +2,10 @@ import EngageProtocol
 import NIOCore
 import NIOSSL
 
-/// A request frame and the promise its response fulfils.
+/// A request frame and the promise its response frame fulfils.
 struct PendingRequest {
     let frame: Frame
-    let promise: EventLoopPromise<Response>
+    let promise: EventLoopPromise<Frame>
 }
 
 /// Matches responses to requests by request id (responses may come in any order), and fails every
@@ -15,7 +15,7 @@ final class ResponseRouter: ChannelDuplexHandler {
     typealias OutboundIn = PendingRequest
     typealias OutboundOut = Frame
 
-    private var waiting: [UInt32: EventLoopPromise<Response>] = [:]
+    private var waiting: [UInt32: EventLoopPromise<Frame>] = [:]
     private var closedError: (any Error)?
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
@@ -31,25 +31,25 @@ final class ResponseRouter: ChannelDuplexHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = self.unwrapInboundIn(data)
-        let response: Response
-        do {
-            response = try Response.decode(frame)
-        } catch {
-            self.failAll(
-                EngageClientError(
-                    .notAnEngageServer,
-                    "the server sent a frame that cannot be read: \(error)",
-                    underlying: error
-                )
-            )
-            context.close(promise: nil)
-            return
-        }
         if let promise = self.waiting.removeValue(forKey: frame.requestID) {
-            promise.succeed(response)
-        } else if case .error(let error) = response {
+            // Decoded by the caller, as the type its request names.
+            promise.succeed(frame)
+        } else if frame.type == MessageType.error.rawValue {
             // An error about the connection itself (request id 0): everything waiting fails with it.
-            self.failAll(EngageClientError.server(error))
+            switch Result(catching: { () throws(ProtocolError) -> ErrorResponse in try ErrorResponse.decode(frame) }) {
+            case .success(let error): self.failAll(EngageClientError.server(error.error))
+            case .failure(let error):
+                self.failAll(
+                    EngageClientError(
+                        .notAnEngageServer,
+                        "the server sent an ERROR that cannot be read: \(error.message)"
+                    )
+                )
+            }
+            context.close(promise: nil)
+        } else {
+            self.failAll(EngageClientError.unexpected("a response to request \(frame.requestID), which is not waiting"))
+            context.close(promise: nil)
         }
     }
 

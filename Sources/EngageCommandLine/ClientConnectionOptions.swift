@@ -61,19 +61,35 @@ public struct ClientConnectionOptions: ParsableArguments {
         return ProcessInfo.processInfo.environment["ENGAGE_TOKEN"] ?? ""
     }
 
-    public var tlsOptions: EngageTLS? {
+    public var tlsOptions: EngageClientConfiguration.TLS? {
         guard self.tls || !self.tlsCA.isEmpty else { return nil }
-        return EngageTLS(caFile: self.tlsCA.isEmpty ? nil : self.tlsCA, serverName: self.tlsServerName)
+        return EngageClientConfiguration.TLS(
+            caFile: self.tlsCA.isEmpty ? nil : self.tlsCA,
+            serverName: self.tlsServerName
+        )
+    }
+
+    /// The client configuration these options describe; `requestTimeout` nil waits as long as a request takes
+    /// (an admin command, a verify of a large store).
+    public func configuration(
+        clientName: String,
+        requestTimeout: Duration? = .seconds(60)
+    ) throws -> EngageClientConfiguration {
+        let token = try self.effectiveToken()
+        return EngageClientConfiguration(
+            server: self.server,
+            token: token.isEmpty ? nil : token,
+            tls: self.tlsOptions,
+            clientName: clientName,
+            requestTimeout: requestTimeout
+        )
     }
 
     /// Connects and shakes hands; failures are ``EngageClientError``s whose message names the server and the
     /// cause in words ("connection refused (is engaged running there?)").
-    public func connect(clientName: String) async throws -> EngageClient {
-        try await EngageClient.connect(
-            to: self.server,
-            token: try self.effectiveToken(),
-            clientName: clientName,
-            tls: self.tlsOptions
+    public func connect(clientName: String, requestTimeout: Duration? = .seconds(60)) async throws -> EngageConnection {
+        try await EngageConnection.connect(
+            try self.configuration(clientName: clientName, requestTimeout: requestTimeout)
         )
     }
 }

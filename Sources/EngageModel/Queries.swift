@@ -96,14 +96,14 @@ public struct ActiveDaysRow: Hashable, Sendable {
 /// A tier's users over a window, with the sums behind its averages (exact integers; averages derived).
 public struct TierRow: Hashable, Sendable {
     public var group: String?
-    public var tier: String
+    public var tier: Tier
     public var users: Int
     /// Daily records of those users inside the window, and their sessions and actions.
     public var records: Int
     public var sessions: Int
     public var actions: Int
 
-    public init(group: String?, tier: String, users: Int, records: Int, sessions: Int, actions: Int) {
+    public init(group: String?, tier: Tier, users: Int, records: Int, sessions: Int, actions: Int) {
         self.group = group
         self.tier = tier
         self.users = users
@@ -117,11 +117,11 @@ public struct TierRow: Hashable, Sendable {
 }
 
 public struct TransitionRow: Hashable, Sendable {
-    public var fromTier: String
-    public var toTier: String
+    public var fromTier: Tier
+    public var toTier: Tier
     public var users: Int
 
-    public init(fromTier: String, toTier: String, users: Int) {
+    public init(fromTier: Tier, toTier: Tier, users: Int) {
         self.fromTier = fromTier
         self.toTier = toTier
         self.users = users
@@ -224,13 +224,13 @@ public struct SessionSummary: Hashable, Sendable {
 public struct AtRiskRow: Hashable, Sendable {
     public var userID: String
     /// Rolling tier as of seven days before the as-of day.
-    public var tierBefore: String
+    public var tierBefore: Tier
     /// Active days and their actions in that earlier window.
     public var activeDays: Int
     public var actions: Int
     public var lastActiveDay: CivilDate
 
-    public init(userID: String, tierBefore: String, activeDays: Int, actions: Int, lastActiveDay: CivilDate) {
+    public init(userID: String, tierBefore: Tier, activeDays: Int, actions: Int, lastActiveDay: CivilDate) {
         self.userID = userID
         self.tierBefore = tierBefore
         self.activeDays = activeDays
@@ -265,7 +265,7 @@ public struct UserDetail: Hashable, Sendable {
         public var totalActions: Int
         public var uniqueActionTypes: Int
         public var isActiveDay: Bool
-        public var engagementTier: String
+        public var engagementTier: Tier
 
         public init(
             date: CivilDate,
@@ -274,7 +274,7 @@ public struct UserDetail: Hashable, Sendable {
             totalActions: Int,
             uniqueActionTypes: Int,
             isActiveDay: Bool,
-            engagementTier: String
+            engagementTier: Tier
         ) {
             self.date = date
             self.sessionsCount = sessionsCount
@@ -291,9 +291,9 @@ public struct UserDetail: Hashable, Sendable {
         public var endMs: Int64
         public var actionsCount: Int
         public var screensVisited: Int
-        public var sessionType: String
+        public var sessionType: SessionType
 
-        public init(startMs: Int64, endMs: Int64, actionsCount: Int, screensVisited: Int, sessionType: String) {
+        public init(startMs: Int64, endMs: Int64, actionsCount: Int, screensVisited: Int, sessionType: SessionType) {
             self.startMs = startMs
             self.endMs = endMs
             self.actionsCount = actionsCount
@@ -306,12 +306,12 @@ public struct UserDetail: Hashable, Sendable {
 
     public var profile: UserProfile
     /// Rolling tier as of `asOf` (the server's current local date).
-    public var currentTier: String
+    public var currentTier: Tier
     public var asOf: CivilDate
     public var days: [Day]
     public var sessions: [Session]
 
-    public init(profile: UserProfile, currentTier: String, asOf: CivilDate, days: [Day], sessions: [Session]) {
+    public init(profile: UserProfile, currentTier: Tier, asOf: CivilDate, days: [Day], sessions: [Session]) {
         self.profile = profile
         self.currentTier = currentTier
         self.asOf = asOf

@@ -6,11 +6,10 @@ public enum Role: String, CaseIterable, Sendable, Hashable {
     case ingest, query, admin
 }
 
-extension Request {
-    /// The role a request needs; nil for requests anyone connected may send.
-    var requiredRole: Role? {
+extension Command {
+    /// The role an operation needs (`admin` may do everything). HELLO and PING need none.
+    var requiredRole: Role {
         switch self {
-        case .hello, .ping: return nil
         case .defineActions, .upsertUsers, .ingestEvents: return .ingest
         case .queryActivity, .stats, .queryActiveDays, .queryTiers, .queryTransitions, .queryRetention, .queryLifecycle,
             .querySessions, .queryUser, .queryAtRisk, .queryActions, .export, .queryValues:

@@ -138,7 +138,6 @@ extension UserSet {
 }
 
 extension EngageStore {
-    static let tierOrder: [Tier] = [.power, .core, .regular, .casual]
 
     /// For each k >= 1, the users with exactly k active days in [from, to] (values of k with no users are left
     /// out), per group.
@@ -203,12 +202,12 @@ extension EngageStore {
             }
             var rows: [TierRow] = []
             for (group, name) in grouping.names.enumerated() {
-                for tier in Self.tierOrder {
+                for tier in Tier.reported {
                     let (users, record) = sums[group][tier] ?? (0, MonthRecord())
                     rows.append(
                         TierRow(
                             group: name,
-                            tier: tier.name,
+                            tier: tier,
                             users: users,
                             records: Int(record.records),
                             sessions: Int(record.sessions),
@@ -235,12 +234,13 @@ extension EngageStore {
                     pairs[user]?.from ?? .inactive, record.tier(powerThreshold: self.settings.powerThreshold)
                 )
             }
-            var counts: [[String]: Int] = [:]
+            var counts: [[Tier]: Int] = [:]
             for (user, pair) in pairs
             where grouping.group(user) >= 0 && (pair.from != .inactive || pair.to != .inactive) {
-                counts[[pair.from.name, pair.to.name], default: 0] += 1
+                counts[[pair.from, pair.to], default: 0] += 1
             }
-            return counts.keys.sorted { ($0[0], $0[1]) < ($1[0], $1[1]) }.map {
+            // Ordered by the tiers' names, as the protocol promises.
+            return counts.keys.sorted { ($0[0].name, $0[1].name) < ($1[0].name, $1[1].name) }.map {
                 TransitionRow(fromTier: $0[0], toTier: $0[1], users: counts[$0]!)
             }
         }
@@ -430,7 +430,7 @@ extension EngageStore {
             return try candidates.prefix(max(0, limit)).map { candidate in
                 AtRiskRow(
                     userID: try reader.userID(candidate.user, txn),
-                    tierBefore: candidate.tier.name,
+                    tierBefore: candidate.tier,
                     activeDays: Int(candidate.record.activeDays),
                     actions: Int(candidate.record.activeActions),
                     lastActiveDay: CivilDate(storeDay: StoreDay(lastActive[candidate.user]!))
@@ -535,7 +535,7 @@ extension EngageStore {
                             totalActions: daily.totalActions,
                             uniqueActionTypes: daily.uniqueActionTypes,
                             isActiveDay: active,
-                            engagementTier: daily.tier.name
+                            engagementTier: daily.tier
                         )
                     )
                     if TierWindow.asOf(asOf).days.contains(date) {
@@ -559,7 +559,7 @@ extension EngageStore {
             }
             return UserDetail(
                 profile: profile,
-                currentTier: window.tier(powerThreshold: self.settings.powerThreshold).name,
+                currentTier: window.tier(powerThreshold: self.settings.powerThreshold),
                 asOf: asOf,
                 days: days,
                 sessions: sessions

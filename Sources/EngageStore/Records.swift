@@ -126,42 +126,6 @@ struct StoredEvent: Equatable {
     }
 }
 
-/// A user's engagement tier over a window (SEMANTICS.md, "Distribution and tiers").
-public enum Tier: UInt8, CaseIterable, Sendable, Comparable {
-    case inactive = 0
-    case casual = 1
-    case regular = 2
-    case core = 3
-    case power = 4
-
-    public var name: String {
-        switch self {
-        case .inactive: return "inactive"
-        case .casual: return "casual"
-        case .regular: return "regular"
-        case .core: return "core"
-        case .power: return "power"
-        }
-    }
-
-    public init?(name: String) {
-        guard let tier = Tier.allCases.first(where: { $0.name == name }) else { return nil }
-        self = tier
-    }
-
-    /// The tier of `activeDays` active days with `actions` total actions over them.
-    public static func of(activeDays: Int, actions: Int, powerThreshold: Int) -> Tier {
-        switch activeDays {
-        case 0: return .inactive
-        case 1...5: return .casual
-        case 6...15: return .regular
-        default: return actions >= powerThreshold * activeDays ? .power : .core
-        }
-    }
-
-    public static func < (lhs: Tier, rhs: Tier) -> Bool { lhs.rawValue < rhs.rawValue }
-}
-
 /// One user's activity on one local day.
 struct DailyRecord: Equatable {
     /// (action key, events) sorted by action key.
@@ -309,10 +273,8 @@ struct SessionRecord: Equatable {
         self.contexts = contexts
     }
 
-    /// `bounce` (one event), `engaged` (has a core action) or `passive`.
-    var sessionType: String {
-        if self.actionsCount == 1 { return "bounce" }
-        return self.coreActionsCount > 0 ? "engaged" : "passive"
+    var sessionType: SessionType {
+        SessionType.of(actions: Int(self.actionsCount), coreActions: Int(self.coreActionsCount))
     }
 }
 

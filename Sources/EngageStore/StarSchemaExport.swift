@@ -15,6 +15,12 @@ extension EngageStore {
     /// fits comfortably in one protocol frame.
     public static let maximumExportPageBytes = 4 << 20
 
+    /// `session_key`: the user key in the high 32 bits, the start second since 2000-01-01 in the low 32.
+    /// Unique because a user's sessions start more than one gap apart; stable across exports.
+    static func sessionKey(user: UInt32, startMs: Int64) -> Int64 {
+        Int64(user) << 32 | Int64((startMs - Limits.earliestTimestampMs) / 1000) & 0xFFFF_FFFF
+    }
+
     /// Approximate encoded size of a row.
     static func encodedSize(_ row: [ExportValue]) -> Int {
         row.reduce(0) { total, value in
@@ -44,7 +50,7 @@ extension EngageStore {
     ///
     /// Dated tables cover [from, to], by default the first and last day with events.
     /// `action_instance_key` numbers the events of one export (1, 2, ...); `session_key` is stable
-    /// (``SessionRow/sessionKey``).
+    /// (``sessionKey(user:startMs:)``).
     public func exportPage(
         _ table: ExportTable,
         from: CivilDate? = nil,
@@ -244,25 +250,14 @@ extension EngageStore {
                 let user = entry.key.readU32(at: 2)
                 var keyReader = ByteReader(UnsafeRawBufferPointer(rebasing: entry.key[6...]))
                 let record = try SessionRecord(decoding: entry.value, startMs: try keyReader.i64Ordered())
-                let row = SessionRow(
-                    userKey: user,
-                    userID: try names.userID(user, txn),
-                    date: date,
-                    startMs: record.startMs,
-                    endMs: record.endMs,
-                    durationSeconds: Int(record.durationSeconds),
-                    actionsCount: Int(record.actionsCount),
-                    screensVisited: record.screensVisited,
-                    sessionType: record.sessionType
-                )
                 rows.append([
-                    .integer(row.sessionKey), .integer(Int64(user)), .integer(date.dateKey),
-                    .text("\(user)-\(row.startMs)"),
-                    .text(Timestamp.formatISO8601(row.startMs)), .text(Timestamp.formatISO8601(row.endMs)),
-                    .integer(Int64(row.durationSeconds)), .integer(Int64(row.actionsCount)),
-                    .integer(Int64(row.screensVisited)),
-                    .text(row.sessionType), .text(row.userID), .text(date.description), .integer(row.startMs),
-                    .integer(row.endMs),
+                    .integer(Self.sessionKey(user: user, startMs: record.startMs)), .integer(Int64(user)),
+                    .integer(date.dateKey), .text("\(user)-\(record.startMs)"),
+                    .text(Timestamp.formatISO8601(record.startMs)), .text(Timestamp.formatISO8601(record.endMs)),
+                    .integer(record.durationSeconds), .integer(Int64(record.actionsCount)),
+                    .integer(Int64(record.screensVisited)), .text(record.sessionType.rawValue),
+                    .text(try names.userID(user, txn)), .text(date.description), .integer(record.startMs),
+                    .integer(record.endMs),
                 ])
                 return Self.encodedSize(rows[rows.count - 1])
             }
@@ -312,9 +307,7 @@ extension EngageStore {
                 let metadata = UnsafeRawBufferPointer(rebasing: entry.value[head.metadataOffset...])
                 let actionType =
                     catalog.record(head.actionKey).map { String(decoding: $0.actionType, as: UTF8.self) } ?? ""
-                let sessionKey = session.map {
-                    Int64(user) << 32 | Int64(($0.startMs - Limits.earliestTimestampMs) / 1000) & 0xFFFF_FFFF
-                }
+                let sessionKey = session.map { Self.sessionKey(user: user, startMs: $0.startMs) }
                 rowNumber += 1
                 rows.append([
                     .integer(rowNumber), .integer(Int64(user)), sessionKey.map(ExportValue.integer) ?? .null,
@@ -472,5 +465,26 @@ struct ExportCursor {
         }
         guard expectedSize.contains(position.count) else { throw refuse("the export cursor is damaged") }
         self.init(store: store, table: table, from: from, to: to, range: range, position: position)
+    }
+}
+
+/// user_key -> user_id, cached (bounded) across the days of one scan.
+struct UserNames {
+    let users: Database
+    private var names: [UInt32: String] = [:]
+
+    init(users: Database) { self.users = users }
+
+    static let limit = 200_000
+
+    mutating func userID(_ user: UInt32, _ txn: borrowing Transaction) throws -> String {
+        if let name = self.names[user] { return name }
+        guard let raw = try txn.get(self.users, key: Key.u32(user)) else {
+            throw CorruptRecord(what: "user \(user) has records but no profile")
+        }
+        let name = String(decoding: try UserRecord(decoding: raw).userID, as: UTF8.self)
+        if self.names.count >= UserNames.limit { self.names.removeAll(keepingCapacity: true) }
+        self.names[user] = name
+        return name
     }
 }

@@ -29,8 +29,8 @@ struct ServerOptions: ParsableArguments {
     @Option(name: .long, help: "Report format: table or json.")
     var format: ReportFormat = .table
 
-    func connect(_ name: String) async throws -> [EngageClient] {
-        var clients: [EngageClient] = []
+    func connect(_ name: String) async throws -> [EngageConnection] {
+        var clients: [EngageConnection] = []
         for index in 0..<Swift.max(1, self.connections) {
             do {
                 clients.append(

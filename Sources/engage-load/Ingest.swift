@@ -210,7 +210,7 @@ struct Ingest: AsyncParsableCommand {
     /// Each connection keeps `window` batches in flight; the next batch goes as soon as one is acknowledged.
     static func closedLoop(
         batches: [PreparedIngestBatch],
-        clients: [EngageClient],
+        clients: [EngageConnection],
         window: Int,
         recorder: LatencyRecorder,
         counters: NIOLockedValueBox<LoadCounters>
@@ -252,7 +252,7 @@ struct Ingest: AsyncParsableCommand {
     /// Batch i is due at start + i * batch / rate, whatever happened to the others; latency counts from then.
     static func openLoop(
         batches: [PreparedIngestBatch],
-        clients: [EngageClient],
+        clients: [EngageConnection],
         rate: Double,
         recorder: LatencyRecorder,
         counters: NIOLockedValueBox<LoadCounters>

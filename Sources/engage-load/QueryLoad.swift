@@ -35,7 +35,7 @@ struct QueryLoad: AsyncParsableCommand {
         guard let last = stats.lastDay else { throw ValidationError("the server holds no events to query") }
         let lastMonth = CivilMonth(index: last.monthIndex - 1)
         let kind = self.query
-        let run: @Sendable (EngageClient) async throws -> Void = { client in
+        let run: @Sendable (EngageConnection) async throws -> Void = { client in
             switch kind {
             case .activity: _ = try await client.activity(ActivityQuery(from: last.adding(days: -89), to: last))
             case .activeDays: _ = try await client.activeDays(from: lastMonth.firstDay, to: lastMonth.lastDay)

@@ -30,7 +30,10 @@ struct ConnectionOptions: ParsableArguments {
 
     /// Connects, runs `body`, and closes the connection whatever happens. Client errors become one readable
     /// line (with the protocol code under --verbose, and as a JSON object on standard output with --format json).
-    func withClient<Result>(json: Bool = false, _ body: (EngageClient) async throws -> Result) async throws -> Result {
+    func withClient<Result>(
+        json: Bool = false,
+        _ body: (EngageConnection) async throws -> Result
+    ) async throws -> Result {
         let client = try await self.connect()
         do {
             let result = try await body(client)
@@ -45,7 +48,7 @@ struct ConnectionOptions: ParsableArguments {
         }
     }
 
-    func connect() async throws -> EngageClient {
+    func connect() async throws -> EngageConnection {
         do {
             return try await self.client.connect(clientName: "engage-cli")
         } catch let error as EngageClientError {

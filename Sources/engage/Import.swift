@@ -149,7 +149,7 @@ struct Import: AsyncParsableCommand {
     }
 
     /// The action types in the server's catalog.
-    static func catalog(_ client: EngageClient) async throws -> Set<String> {
+    static func catalog(_ client: EngageConnection) async throws -> Set<String> {
         var names = Set<String>()
         try await client.export(.actions) { row in
             if case .text(let name) = row[1] { names.insert(name) }
@@ -180,7 +180,7 @@ struct Import: AsyncParsableCommand {
     private func importFile<Payload: Sendable>(
         _ path: String,
         kind: String,
-        client: EngageClient,
+        client: EngageConnection,
         parse: @escaping @Sendable (LineBlock, Int) -> ParsedBlock<Payload>,
         unknownActions: ([String: Int]) -> Void = { _ in },
         send: @escaping @Sendable (Payload) async throws -> BatchResult

@@ -36,7 +36,7 @@ struct FilterOptions: ParsableArguments {
     var dimensionFilters: [DimensionFilter] { DimensionFilter.grouping(self.filters.map { ($0.dimension, $0.value) }) }
 
     /// Warns on standard error about filter values no user holds (a typo gives zeros, not an error).
-    func warnAboutUnheldValues(_ client: EngageClient) async throws {
+    func warnAboutUnheldValues(_ client: EngageConnection) async throws {
         for filter in self.dimensionFilters {
             let held = try await client.values(filter.dimension)
             let names = Set(held.map(\.value))
@@ -104,7 +104,7 @@ struct QueryRun {
 
     func callAsFunction<Result>(
         filters: FilterOptions? = nil,
-        _ body: (EngageClient) async throws -> Result
+        _ body: (EngageConnection) async throws -> Result
     ) async throws -> Result {
         try await self.connection.withClient(json: self.format == .json) { client in
             if let filters { try await filters.warnAboutUnheldValues(client) }
@@ -216,7 +216,7 @@ extension Query {
             for row in rows {
                 report.rows.append(
                     self.selection.group(row.group) + [
-                        .string(row.tier), .int(row.users), .ratio(row.averageDailySessions),
+                        .string(row.tier.name), .int(row.users), .ratio(row.averageDailySessions),
                         .ratio(row.averageDailyActions),
                     ]
                 )
@@ -240,7 +240,9 @@ extension Query {
                 try await $0.transitions(self.month, filters: self.filters.dimensionFilters)
             }
             var report = Report(name: "transitions", columns: ["from_tier", "to_tier", "users"])
-            for row in rows { report.rows.append([.string(row.fromTier), .string(row.toTier), .int(row.users)]) }
+            for row in rows {
+                report.rows.append([.string(row.fromTier.name), .string(row.toTier.name), .int(row.users)])
+            }
             try report.print(self.output.format)
         }
     }
@@ -401,7 +403,7 @@ extension Query {
             profile.rows.append(
                 [.string(detail.profile.userID), .text(detail.profile.registrationDate?.description)]
                     + Attribute.allCases.map { .string(detail.profile.attributes[$0] ?? Attribute.unknownValue) }
-                    + [.string(detail.currentTier), .string(detail.asOf.description)]
+                    + [.string(detail.currentTier.name), .string(detail.asOf.description)]
             )
             var days = Report(
                 name: "daily_activity",
@@ -414,7 +416,7 @@ extension Query {
                 days.rows.append([
                     .string(day.date.description), .int(day.sessionsCount), .int(day.totalSessionDuration),
                     .int(day.totalActions),
-                    .int(day.uniqueActionTypes), .bool(day.isActiveDay), .string(day.engagementTier),
+                    .int(day.uniqueActionTypes), .bool(day.isActiveDay), .string(day.engagementTier.name),
                 ])
             }
             var sessions = Report(
@@ -430,7 +432,7 @@ extension Query {
                     .int(Int(session.startMs)),
                     .int(Int(session.endMs)), .int(session.durationSeconds), .int(session.actionsCount),
                     .int(session.screensVisited),
-                    .string(session.sessionType),
+                    .string(session.sessionType.rawValue),
                 ])
             }
             let sections: [(Section, Report)] = [(.profile, profile), (.days, days), (.sessions, sessions)]
@@ -484,7 +486,7 @@ extension Query {
             )
             for row in rows {
                 report.rows.append([
-                    .string(row.userID), .string(row.tierBefore), .int(row.activeDays), .int(row.actions),
+                    .string(row.userID), .string(row.tierBefore.name), .int(row.activeDays), .int(row.actions),
                     .string(row.lastActiveDay.description),
                 ])
             }

@@ -40,7 +40,7 @@ final class TrackedLoad: Sendable {
 
     /// Sends batches on `lanes` concurrent tasks until a send fails (the server went away) or `limit` is reached.
     func run(address: String, lanes: Int = 4, limit: Int = 1_000_000) async {
-        guard let client = try? await EngageClient.connect(to: address, clientName: "tracked-load") else { return }
+        guard let client = try? await EngageConnection.connect(to: address, clientName: "tracked-load") else { return }
         let next = NIOLockedValueBox(0)
         await withTaskGroup(of: Void.self) { group in
             for _ in 0..<lanes {
@@ -111,7 +111,7 @@ struct HardeningTests {
     func requestsAfterServerWentAway() async throws {
         let server = ServerProcess()
         try server.start()
-        let client = try await EngageClient.connect(to: server.address)
+        let client = try await EngageConnection.connect(to: server.address)
         try await client.ping()
         #expect(server.stop()?.status == 0)
         try await Task.sleep(for: .milliseconds(200))
@@ -133,13 +133,19 @@ struct HardeningTests {
         defer { server.stop() }
         let ca = RepositoryPaths.tlsFile("ca.pem")
 
-        let client = try await EngageClient.connect(to: server.address, tls: EngageTLS(caFile: ca))
+        let client = try await EngageConnection.connect(
+            to: server.address,
+            tls: EngageClientConfiguration.TLS(caFile: ca)
+        )
         let events = TrackedLoad(prefix: "tls", batchSize: 50).batch(0)
         #expect(try await client.ingest(events).accepted == 50)
         #expect(try await client.stats().events == 50)
         try await client.close()
         // The certificate names localhost and 127.0.0.1; both ways of reaching the server verify.
-        let byName = try await EngageClient.connect(to: "localhost:\(server.port)", tls: EngageTLS(caFile: ca))
+        let byName = try await EngageConnection.connect(
+            to: "localhost:\(server.port)",
+            tls: EngageClientConfiguration.TLS(caFile: ca)
+        )
         try await byName.ping()
         try await byName.close()
         #expect(rows(try server.cliJSON(["stats", "--tls-ca", ca])).first?["events"] as? Int == 50)
@@ -150,7 +156,7 @@ struct HardeningTests {
         let unknownAuthority = try server.cli(["stats", "--tls-ca", RepositoryPaths.tlsFile("other-ca.pem")])
         #expect(unknownAuthority.status != 0)
         #expect(unknownAuthority.standardError.contains("TLS failed"), "\(unknownAuthority.standardError)")
-        await #expect(throws: EngageClientError.self) { try await EngageClient.connect(to: server.address) }
+        await #expect(throws: EngageClientError.self) { try await EngageConnection.connect(to: server.address) }
 
         // TCP without a TLS handshake holds nothing: the idle timeout ends it.
         let quiet = ServerProcess()
@@ -177,7 +183,7 @@ struct HardeningTests {
         try plainServer.start()
         defer { plainServer.stop() }
         await #expect(throws: EngageClientError.self) {
-            try await EngageClient.connect(to: plainServer.address, tls: EngageTLS(caFile: ca))
+            try await EngageConnection.connect(to: plainServer.address, tls: EngageClientConfiguration.TLS(caFile: ca))
         }
         #expect(try plainServer.cli(["stats"]).status == 0)
     }
@@ -261,7 +267,7 @@ struct HardeningTests {
         let stored = try storedEventIDs(server)
         #expect(acknowledged.allSatisfy { stored["\($0.userID)/\($0.eventID)"] == 1 })
         // Replay everything that was ever sent, acknowledged or not, with the same ids.
-        let client = try await EngageClient.connect(to: server.address)
+        let client = try await EngageConnection.connect(to: server.address)
         let replay = try await client.ingest(sent)
         try await client.close()
         #expect(replay.accepted + stored.count == sent.count, "replay stores exactly what never made it")
@@ -311,7 +317,7 @@ struct HardeningTests {
         let fresh = ServerProcess()
         try fresh.start()
         defer { fresh.stop() }
-        let client = try await EngageClient.connect(to: fresh.address)
+        let client = try await EngageConnection.connect(to: fresh.address)
         _ = try await client.ingest(events)
         try await client.close()
         let queries: [[String]] = [
@@ -358,7 +364,7 @@ struct HardeningTests {
             try await Task.sleep(for: .milliseconds(50))
         }
         #expect(!port.isEmpty)
-        let client = try await EngageClient.connect(to: "127.0.0.1:\(port)")
+        let client = try await EngageConnection.connect(to: "127.0.0.1:\(port)")
         let load = TrackedLoad(prefix: "full", batchSize: 2000)
         var acknowledged: [Event] = []
         var storageFull = false

@@ -96,7 +96,7 @@ struct MessageErrorTests {
 
     @Test("truncated, trailing, unknown type, bad magic, bad UTF-8, bad flag, bad dimension")
     func errors() {
-        let ping = Request.ping(nonce: 9).encode(requestID: 1)
+        let ping = Ping(nonce: 9).frame(requestID: 1)
         var truncated = ping
         truncated.payload = ping.payload.getSlice(at: 0, length: 7)!
         #expect(Self.code(of: truncated) == .truncatedPayload)
@@ -219,11 +219,11 @@ struct MessageErrorTests {
         ]
         let batch = IngestBatch(events: events)
         #expect(batch.strings.count == 4)
-        let frame = Request.ingestEvents(batch).encode(requestID: 3)
-        guard case .ingestEvents(let decoded) = try Request.decode(frame) else {
+        let frame = IngestEvents(batch).frame(requestID: 3)
+        guard case .command(.ingestEvents(let decoded)) = try Request.decode(frame) else {
             Issue.record("not an ingest batch")
             return
         }
-        #expect(decoded.resolve().events == events)
+        #expect(decoded.batch.resolve().events == events)
     }
 }

@@ -91,7 +91,7 @@ struct RawConnection {
     }
 
     mutating func hello() async throws {
-        try await self.send(Request.hello(Hello(clientName: "raw")).encode(requestID: 0))
+        try await self.send(Hello(clientName: "raw").frame(requestID: 0))
         guard case .helloOK = try await self.response() else { throw HarnessFailure("no HELLO_OK") }
     }
 
@@ -111,7 +111,7 @@ struct RawConnection {
     /// Reads an ERROR frame and returns its code and request id.
     mutating func error() async throws -> (ErrorCode, UInt32)? {
         guard let frame = try await self.next(), case .error(let error) = try Response.decode(frame) else { return nil }
-        return (error.code, frame.requestID)
+        return (error.error.code, frame.requestID)
     }
 
     /// True once the server has closed the connection (after any remaining frames).
@@ -156,7 +156,7 @@ struct ServerSocketTests {
     func handshakeErrors() async throws {
         let server = try await TestServer()
         let pingFirst = try await withRawConnection(port: server.port) { connection in
-            try await connection.send(Request.ping(nonce: 1).encode(requestID: 3))
+            try await connection.send(Ping(nonce: 1).frame(requestID: 3))
             let error = try await connection.error()
             return (error?.0, error?.1, try await connection.isClosedByServer())
         }
@@ -173,7 +173,7 @@ struct ServerSocketTests {
         #expect(magic.1)
         let version = try await withRawConnection(port: server.port) { connection in
             try await connection.send(
-                Request.hello(Hello(minimumVersion: 7, maximumVersion: 9, clientName: "x")).encode(requestID: 1)
+                Hello(minimumVersion: 7, maximumVersion: 9, clientName: "x").frame(requestID: 1)
             )
             return try await connection.error()?.0
         }
@@ -203,8 +203,8 @@ struct ServerSocketTests {
             #expect(malformed.0 == .malformedFrame)
             #expect(malformed.1)
             // The other connection was never disturbed.
-            try await bystander.send(Request.ping(nonce: 77).encode(requestID: 5))
-            #expect(try await bystander.response() == .pong(nonce: 77))
+            try await bystander.send(Ping(nonce: 77).frame(requestID: 5))
+            #expect(try await bystander.response() == .pong(Pong(nonce: 77)))
         }
         try await server.shutdown()
     }
@@ -220,35 +220,35 @@ struct ServerSocketTests {
             #expect(unknown?.1 == 10)
             try await connection.send(Frame(type: 0x02, requestID: 11, payload: ByteBuffer(bytes: [1, 2, 3, 4])))
             #expect(try await connection.error()?.0 == .truncatedPayload)
-            var query = Request.queryActivity(
+            var query = QueryActivity(
                 ActivityQuery(from: CivilDate("2026-02-01")!, to: CivilDate("2026-01-01")!)
-            ).encode(requestID: 12)
+            ).frame(requestID: 12)
             try await connection.send(query)
             #expect(try await connection.error()?.0 == .invalidQuery)
-            query = Request.queryActivity(
+            query = QueryActivity(
                 ActivityQuery(
                     from: CivilDate("2026-01-01")!,
                     to: CivilDate("2026-01-02")!,
                     filters: [DimensionFilter(dimension: .cohort, values: ["2026-13"])]
                 )
-            ).encode(requestID: 13)
+            ).frame(requestID: 13)
             try await connection.send(query)
             #expect(try await connection.error()?.0 == .invalidQuery)
             let events = (0..<6).map { Event(userID: "u", eventID: "\($0)", timestampMs: Self.ts, action: "like") }
-            try await connection.send(Request.ingestEvents(IngestBatch(events: events)).encode(requestID: 14))
+            try await connection.send(IngestEvents(IngestBatch(events: events)).frame(requestID: 14))
             #expect(try await connection.error()?.0 == .tooManyItems)
             // A foreign export cursor is an error with its own code, not an empty last page.
             try await connection.send(
-                Request.export(.users, from: nil, to: nil, cursor: [0, 0, 0, 42], limit: 10).encode(requestID: 16)
+                Export(.users, cursor: [0, 0, 0, 42], limit: 10).frame(requestID: 16)
             )
             let cursor = try await connection.error()
             #expect(cursor?.0 == .invalidCursor && cursor?.1 == 16)
             // A backup that cannot be written has its own code (here: into the server's own, locked, directory).
-            try await connection.send(Request.backup(path: server.directory).encode(requestID: 17))
+            try await connection.send(Backup(path: server.directory).frame(requestID: 17))
             let backup = try await connection.error()
             #expect(backup?.0 == .backupFailed && backup?.1 == 17)
-            try await connection.send(Request.ping(nonce: 3).encode(requestID: 15))
-            #expect(try await connection.response() == .pong(nonce: 3))
+            try await connection.send(Ping(nonce: 3).frame(requestID: 15))
+            #expect(try await connection.response() == .pong(Pong(nonce: 3)))
         }
         try await server.shutdown()
     }
@@ -289,7 +289,7 @@ struct ServerSocketTests {
         )
         let result = try await withRawConnection(port: server.port) { connection in
             try await connection.hello()
-            try await connection.send(Request.ingestEvents(batch).encode(requestID: 1))
+            try await connection.send(IngestEvents(batch).frame(requestID: 1))
             return try await connection.response()
         }
         let expected: [Rejection] = [
@@ -301,7 +301,7 @@ struct ServerSocketTests {
             .init(index: 9, reason: .invalidContext),
             .init(index: 10, reason: .invalidAction), .init(index: 11, reason: .invalidEventID),
         ]
-        #expect(result == .ingestResult(BatchResult(accepted: 2, duplicates: 0, rejected: expected)))
+        #expect(result == .ingestResult(IngestResult(BatchResult(accepted: 2, duplicates: 0, rejected: expected))))
         #expect(try server.store.stats().events == 2)
         try await server.shutdown()
     }
@@ -315,23 +315,29 @@ struct ServerSocketTests {
             for id in UInt32(1)...40 {
                 let request: Request
                 switch id % 4 {
-                case 0: request = .stats
+                case 0: request = .command(.stats(Stats()))
                 case 1:
-                    request = .queryActivity(
-                        ActivityQuery(from: CivilDate("2026-02-01")!, to: CivilDate("2026-02-28")!)
+                    request = .command(
+                        .queryActivity(
+                            QueryActivity(ActivityQuery(from: CivilDate("2026-02-01")!, to: CivilDate("2026-02-28")!))
+                        )
                     )
-                case 2: request = .ping(nonce: UInt64(id))
+                case 2: request = .ping(Ping(nonce: UInt64(id)))
                 default:
-                    request = .ingestEvents(
-                        IngestBatch(
-                            events: (0..<50).map {
-                                Event(
-                                    userID: "u\($0 % 7)",
-                                    eventID: "\(id)-\($0)",
-                                    timestampMs: Self.ts + Int64($0) * 60_000,
-                                    action: "like"
+                    request = .command(
+                        .ingestEvents(
+                            IngestEvents(
+                                IngestBatch(
+                                    events: (0..<50).map {
+                                        Event(
+                                            userID: "u\($0 % 7)",
+                                            eventID: "\(id)-\($0)",
+                                            timestampMs: Self.ts + Int64($0) * 60_000,
+                                            action: "like"
+                                        )
+                                    }
                                 )
-                            }
+                            )
                         )
                     )
                 }
@@ -348,9 +354,9 @@ struct ServerSocketTests {
         #expect(Set(responses.1.keys) == Set(responses.0.keys))
         for (id, response) in responses.1 {
             switch (responses.0[id]!, response) {
-            case (.stats, .statsResult), (.queryActivity, .activityResult): break
-            case (.ping(let nonce), .pong(let echoed)): #expect(nonce == echoed)
-            case (.ingestEvents, .ingestResult(let result)): #expect(result.accepted == 50)
+            case (.command(.stats), .statsResult), (.command(.queryActivity), .activityResult): break
+            case (.ping(let ping), .pong(let pong)): #expect(ping.nonce == pong.nonce)
+            case (.command(.ingestEvents), .ingestResult(let result)): #expect(result.result.accepted == 50)
             default: Issue.record("request \(id) answered with \(response.type)")
             }
         }
@@ -376,7 +382,7 @@ struct GracefulShutdownTests {
                         action: "like"
                     )
                 }
-                try await connection.send(Request.ingestEvents(IngestBatch(events: events)).encode(requestID: id))
+                try await connection.send(IngestEvents(IngestBatch(events: events)).frame(requestID: id))
             }
             // Shut down while most batches are still queued or being committed.
             let shutdown = Task { await server.group.triggerGracefulShutdown() }
@@ -385,8 +391,8 @@ struct GracefulShutdownTests {
             while let frame = try await connection.next() {
                 answered += 1
                 switch try Response.decode(frame) {
-                case .ingestResult(let result): accepted += result.accepted
-                case .error(let error): #expect(error.code == .shuttingDown, "\(error)")
+                case .ingestResult(let result): accepted += result.result.accepted
+                case .error(let error): #expect(error.error.code == .shuttingDown, "\(error)")
                 default: Issue.record("unexpected \(frame.type)")
                 }
             }

@@ -136,16 +136,17 @@ struct ArrivalOrderPropertyTests {
             for batch in batches { _ = try await store.ingest(batch) }
         }
         var daily: [String] = []
-        try store.forEachDailyRecord(from: Self.from, to: Self.to) { row in
+        for row in try store.exportedRows(.dailyActivity, from: Self.from, to: Self.to) {
             daily.append(
-                "\(row.userID)|\(row.date)|\(row.sessionsCount)|\(row.totalSessionDuration)|\(row.totalActions)|"
-                    + "\(row.uniqueActionTypes)|\(row.isActiveDay)|\(row.engagementTier.name)"
+                "\(row["user_id"]!)|\(row["date"]!)|\(row["sessions_count"]!)|\(row["total_session_duration"]!)|\(row["total_actions"]!)|"
+                    + "\(row["unique_action_types"]!)|\(row["is_active_day"]!)|\(row["engagement_tier"]!)"
             )
         }
         var sessions: [String] = []
-        try store.forEachSession(from: Self.from, to: Self.to) { row in
+        for row in try store.exportedRows(.sessions, from: Self.from, to: Self.to) {
             sessions.append(
-                "\(row.userID)|\(row.startMs)|\(row.endMs)|\(row.durationSeconds)|\(row.actionsCount)|\(row.screensVisited)|\(row.sessionType)"
+                "\(row["user_id"]!)|\(row["start_ms"]!)|\(row["end_ms"]!)|\(row["session_duration_seconds"]!)|\(row["actions_count"]!)|"
+                    + "\(row["screens_visited"]!)|\(row["session_type"]!)"
             )
         }
         let europe = try store.activity(

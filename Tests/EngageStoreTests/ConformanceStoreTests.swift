@@ -41,10 +41,10 @@ struct ConformanceStoreTests {
         )
 
         var daily: [String] = []
-        try store.forEachDailyRecord(from: from, to: to) { row in
+        for row in try store.exportedRows(.dailyActivity, from: from, to: to) {
             daily.append(
-                "\(row.userID)|\(row.date)|\(row.sessionsCount)|\(row.totalSessionDuration)|\(row.totalActions)|"
-                    + "\(row.uniqueActionTypes)|\(row.isActiveDay)|\(row.engagementTier.name)"
+                "\(row["user_id"]!)|\(row["date"]!)|\(row["sessions_count"]!)|\(row["total_session_duration"]!)|\(row["total_actions"]!)|"
+                    + "\(row["unique_action_types"]!)|\(row["is_active_day"]!)|\(row["engagement_tier"]!)"
             )
         }
         let expectedDaily = (expected["daily_activity"] as! [[String: Any]]).map { row in
@@ -55,9 +55,10 @@ struct ConformanceStoreTests {
         #expect(daily.sorted() == expectedDaily.sorted())
 
         var sessions: [String] = []
-        try store.forEachSession(from: from, to: to) { row in
+        for row in try store.exportedRows(.sessions, from: from, to: to) {
             sessions.append(
-                "\(row.userID)|\(row.startMs)|\(row.endMs)|\(row.durationSeconds)|\(row.actionsCount)|\(row.screensVisited)|\(row.sessionType)"
+                "\(row["user_id"]!)|\(row["start_ms"]!)|\(row["end_ms"]!)|\(row["session_duration_seconds"]!)|\(row["actions_count"]!)|"
+                    + "\(row["screens_visited"]!)|\(row["session_type"]!)"
             )
         }
         let expectedSessions = (expected["sessions_table"] as! [[String: Any]]).map { row in

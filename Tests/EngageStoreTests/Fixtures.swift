@@ -83,3 +83,24 @@ extension Double {
     /// Rounded to 6 decimals, as the contract compares floats.
     var rounded6: Double { (self * 1_000_000).rounded() / 1_000_000 }
 }
+
+extension EngageStore {
+    /// Every row of an export table over [from, to], each value as text by column name (booleans `true` or
+    /// `false`, null `null`).
+    func exportedRows(_ table: ExportTable, from: CivilDate? = nil, to: CivilDate? = nil) throws -> [[String: String]] {
+        var rows: [[String: String]] = []
+        try self.export(table, from: from, to: to) { values in
+            var row: [String: String] = [:]
+            for (column, value) in zip(table.columns, values) {
+                switch value {
+                case .integer(let number): row[column.name] = String(number)
+                case .text(let text): row[column.name] = text
+                case .boolean(let flag): row[column.name] = flag ? "true" : "false"
+                case .null: row[column.name] = "null"
+                }
+            }
+            rows.append(row)
+        }
+        return rows
+    }
+}

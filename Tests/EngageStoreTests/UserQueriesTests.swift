@@ -79,10 +79,10 @@ struct UserQueriesTests {
         #expect(detail.sessions.count == 9)
         #expect(detail.sessions[0].actionsCount == 2)
         #expect(detail.sessions[0].durationSeconds == 300)
-        #expect(detail.sessions[1].sessionType == "bounce")
+        #expect(detail.sessions[1].sessionType == .bounce)
         // Active days 0, 2..7 = 7 days in the window ending on day 10: regular; the day-7 record says so too.
-        #expect(detail.currentTier == "regular")
-        #expect(detail.days.last?.engagementTier == "regular")
+        #expect(detail.currentTier == .regular)
+        #expect(detail.days.last?.engagementTier == .regular)
         #expect(try store.user("nobody") == nil)
     }
 
@@ -106,7 +106,7 @@ struct UserQueriesTests {
         let rows = try store.atRisk(asOf: Self.day0.adding(days: 40), limit: 10)
         #expect(rows.map(\.userID) == ["heavy", "steady", "light"])
         #expect(rows[0].activeDays == 12)
-        #expect(rows[0].tierBefore == "regular")
+        #expect(rows[0].tierBefore == .regular)
         #expect(rows[1].actions == 14)
         #expect(rows[0].lastActiveDay == Self.day0.adding(days: 21))
         #expect(try store.atRisk(asOf: Self.day0.adding(days: 40), limit: 2).count == 2)

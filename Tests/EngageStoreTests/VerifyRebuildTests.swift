@@ -77,10 +77,12 @@ struct VerifyRebuildTests {
         lines += try store.retention(period: .week, from: from, to: to, periods: 4).map { "\($0)" }
         lines += try store.lifecycle(period: .week, from: from, to: to).map { "\($0)" }
         lines.append("\(try store.sessionSummary(from: from, to: to))")
-        try store.forEachDailyRecord(from: from, to: to) {
-            lines.append("\($0.userID) \($0.date) \($0.isActiveDay) \($0.engagementTier)")
+        for row in try store.exportedRows(.dailyActivity, from: from, to: to) {
+            lines.append("\(row["user_id"]!) \(row["date"]!) \(row["is_active_day"]!) \(row["engagement_tier"]!)")
         }
-        try store.forEachSession(from: from, to: to) { lines.append("\($0.userID) \($0.startMs) \($0.sessionType)") }
+        for row in try store.exportedRows(.sessions, from: from, to: to) {
+            lines.append("\(row["user_id"]!) \(row["start_ms"]!) \(row["session_type"]!)")
+        }
         return lines
     }
 
