@@ -35,12 +35,11 @@ extension EngageStore {
         _ reader: StoreReader
     ) throws -> [ActivityRow] {
         var rows = (from...to).map { ActivityRow(date: CivilDate(storeDay: StoreDay($0)), dau: 0, wau: 0, mau: 0) }
-        try txn.forEach(reader.schema.series, from: Key.u16(StoreDay(from)), whilePrefix: []) { entry in
-            let day = Int(entry.key.readU16(at: 0))
-            guard day <= to else { return false }
-            rows[day - from].dau = Int(entry.value.readU32(at: 0))
-            rows[day - from].wau = Int(entry.value.readU32(at: 4))
-            rows[day - from].mau = Int(entry.value.readU32(at: 8))
+        try reader.schema.series.forEach(from: StoreDay(from), txn) { day, series in
+            guard Int(day) <= to else { return false }
+            rows[Int(day) - from].dau = Int(series.dau)
+            rows[Int(day) - from].wau = Int(series.wau)
+            rows[Int(day) - from].mau = Int(series.mau)
             return true
         }
         return rows

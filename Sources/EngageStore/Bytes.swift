@@ -135,3 +135,14 @@ extension UnsafeRawBufferPointer {
     }
     var string: String { String(decoding: self, as: UTF8.self) }
 }
+
+extension Array where Element == UInt8 {
+    func readU16(at offset: Int) -> UInt16 { UInt16(self[offset]) << 8 | UInt16(self[offset + 1]) }
+    func readU64(at offset: Int) -> UInt64 {
+        UInt64(self.readU32(at: offset)) << 32 | UInt64(self.readU32(at: offset + 4))
+    }
+    func readU32(at offset: Int) -> UInt32 {
+        UInt32(self[offset]) << 24 | UInt32(self[offset + 1]) << 16 | UInt32(self[offset + 2]) << 8
+            | UInt32(self[offset + 3])
+    }
+}

@@ -72,11 +72,10 @@ public final class EngageStore: Sendable {
         )
         let started = Date()
         try environment.read { txn in
-            try txn.forEach(schema.events, prefix: []) { entry in
-                caches.filter.insert(
-                    user: entry.key.readU32(at: 2),
-                    eventID: UnsafeRawBufferPointer(rebasing: entry.key[6...])
-                )
+            try txn.forEach(schema.events.database, prefix: []) { entry in
+                // Only the keys, read in place: start-up goes over every stored event.
+                let key = try EventKeyCodec.parts(entry.key)
+                caches.filter.insert(user: key.user, eventID: key.eventID)
                 return true
             }
         }
@@ -153,16 +152,14 @@ public final class EngageStore: Sendable {
         return try self.environment.read { txn in
             var firstDay: CivilDate?
             var lastDay: CivilDate?
-            try txn.withCursor(self.schema.dayTotals) { cursor in
-                firstDay = try cursor.first().map { CivilDate(storeDay: $0.key.readU16(at: 0)) }
-                lastDay = try cursor.last().map { CivilDate(storeDay: $0.key.readU16(at: 0)) }
-            }
+            firstDay = try self.schema.dayTotals.firstKey(txn).map(CivilDate.init(storeDay:))
+            lastDay = try self.schema.dayTotals.lastKey(txn).map(CivilDate.init(storeDay:))
             return StoreStats(
                 events: Int(counters.eventCount),
                 duplicates: Int(counters.duplicateCount),
                 users: Int(counters.nextUserKey) - 1,
-                actions: try txn.count(self.schema.actions),
-                days: try txn.count(self.schema.dayTotals),
+                actions: try self.schema.actions.count(txn),
+                days: try self.schema.dayTotals.count(txn),
                 bytesOnDisk: fileSize ?? self.environment.info.usedBytes,
                 timeZone: self.settings.zone.identifier,
                 firstDay: firstDay,

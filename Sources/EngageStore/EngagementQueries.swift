@@ -49,8 +49,8 @@ extension StoreReader {
     {
         var set = UserSet(capacity: capacity)
         for day in Self.storeDays(days) {
-            try txn.forEach(self.schema.registrations, prefix: Key.u16(StoreDay(day))) { entry in
-                set.formUnion(chunk: entry.key.readU16(at: 2), bits: ChunkBits(decoding: entry.value))
+            try self.schema.registrations.forEach(prefix: DayKey.prefix(StoreDay(day)), txn) { key, bits in
+                set.formUnion(chunk: key.chunk, bits: bits)
                 return true
             }
         }
@@ -70,8 +70,10 @@ extension StoreReader {
         _ txn: borrowing Transaction,
         _ body: (UInt32, MonthRecord) throws -> Void
     ) throws {
-        try txn.forEach(self.schema.userMonths, prefix: Key.u16(UInt16(month.index))) { entry in
-            try body(entry.key.readU32(at: 2), try MonthRecord(decoding: entry.value))
+        try self.schema.userMonths.forEach(prefix: MonthUserKey.prefix(month: UInt16(month.index)), txn) {
+            key,
+            record in
+            try body(key.user, record)
             return true
         }
     }
@@ -85,14 +87,11 @@ extension StoreReader {
     ) throws -> [UInt32: MonthRecord] {
         var totals: [UInt32: MonthRecord] = [:]
         for day in Self.storeDays(days) {
-            let date = CivilDate(storeDay: StoreDay(day))
-            try txn.forEach(self.schema.daily, prefix: Key.u16(StoreDay(day))) { entry in
-                let user = entry.key.readU32(at: 2)
-                let record = try DailyRecord(decoding: entry.value, day: date)
+            try self.schema.daily.forEach(prefix: DayKey.prefix(StoreDay(day)), txn) { key, record in
                 let active = record.isActive(catalog)
-                totals[user, default: MonthRecord()] =
-                    totals[user, default: MonthRecord()] + MonthRecord(day: record, isActive: active)
-                if active { lastActive?(user, day) }
+                totals[key.user, default: MonthRecord()] =
+                    totals[key.user, default: MonthRecord()] + MonthRecord(day: record, isActive: active)
+                if active { lastActive?(key.user, day) }
                 return true
             }
         }
@@ -100,10 +99,10 @@ extension StoreReader {
     }
 
     func userID(_ user: UInt32, _ txn: borrowing Transaction) throws -> String {
-        guard let raw = try txn.get(self.schema.users, key: Key.u32(user)) else {
+        guard let record = try self.schema.users.get(user, txn) else {
             throw CorruptRecord(what: "user \(user) has records but no profile")
         }
-        return String(decoding: try UserRecord(decoding: raw).userID, as: UTF8.self)
+        return String(decoding: record.userID, as: UTF8.self)
     }
 }
 
@@ -370,11 +369,9 @@ extension EngageStore {
                 p90DurationSeconds: 0
             )
             for day in StoreReader.storeDays(from...to) {
-                try txn.forEach(reader.schema.sessions, prefix: Key.u16(StoreDay(day))) { entry in
-                    let user = entry.key.readU32(at: 2)
+                try reader.schema.sessions.forEach(prefix: DayKey.prefix(StoreDay(day)), txn) { key, record in
+                    let user = key.user
                     guard grouping.group(user) >= 0 else { return true }
-                    var keyReader = ByteReader(UnsafeRawBufferPointer(rebasing: entry.key[6...]))
-                    let record = try SessionRecord(decoding: entry.value, startMs: try keyReader.i64Ordered())
                     let duration = Int(record.durationSeconds)
                     summary.sessions += 1
                     summary.totalDurationSeconds += duration
@@ -453,11 +450,10 @@ extension EngageStore {
             var events: [UInt16: Int] = [:]
             var users: [UInt16: UserSet] = [:]
             for day in StoreReader.storeDays(from...to) {
-                let date = CivilDate(storeDay: StoreDay(day))
-                try txn.forEach(reader.schema.daily, prefix: Key.u16(StoreDay(day))) { entry in
-                    let user = entry.key.readU32(at: 2)
+                try reader.schema.daily.forEach(prefix: DayKey.prefix(StoreDay(day)), txn) { key, record in
+                    let user = key.user
                     guard grouping.group(user) >= 0 else { return true }
-                    for (action, count) in try DailyRecord(decoding: entry.value, day: date).actionCounts {
+                    for (action, count) in record.actionCounts {
                         events[action, default: 0] += Int(count)
                         users[action, default: UserSet(capacity: grouping.capacity)].insert(user)
                     }
@@ -500,32 +496,26 @@ extension EngageStore {
     public func user(_ userID: String, today: CivilDate? = nil) throws -> UserDetail? {
         let asOf = today ?? self.settings.zone.localDay(epochMs: Int64(Date().timeIntervalSince1970 * 1000))
         return try self.read { txn, reader in
-            guard let keyBytes = try txn.get(reader.schema.userIDs, key: Array(userID.utf8)) else { return nil }
-            let user = keyBytes.readU32(at: 0)
-            guard let raw = try txn.get(reader.schema.users, key: Key.u32(user)) else { return nil }
-            let record = try UserRecord(decoding: raw)
+            guard let user = try reader.schema.userIDs.get(Array(userID.utf8), txn),
+                let record = try reader.schema.users.get(user, txn)
+            else { return nil }
             var attributes: [Attribute: String] = [:]
             for attribute in Attribute.allCases {
-                let id = record.attributeValueIDs[attribute.index]
-                let name = try txn.get(reader.schema.attributeNames, key: Key.attributeName(attribute, id))
-                attributes[attribute] =
-                    name.map { UnsafeRawBufferPointer(rebasing: $0[4...]).string } ?? Attribute.unknownValue
+                let id = AttributeValueID(attribute: attribute, id: record.attributeValueIDs[attribute.index])
+                attributes[attribute] = try reader.schema.attributeNames.get(id, txn)?.text ?? Attribute.unknownValue
             }
             let profile = UserProfile(userID: userID, registrationDate: record.registrationDate, attributes: attributes)
             let catalog = try reader.catalog(txn)
             var days: [UserDetail.Day] = []
             var sessions: [UserDetail.Session] = []
             var window = MonthRecord()
-            let lastDay = try txn.withCursor(reader.schema.dayTotals) { cursor in
-                try cursor.last().map { $0.key.readU16(at: 0) }
-            }
+            let lastDay = try reader.schema.dayTotals.lastKey(txn)
             if let first = record.firstEventDay, let last = lastDay, first <= last {
                 for day in Int(first)...Int(last) {
                     let date = CivilDate(storeDay: StoreDay(day))
-                    guard let value = try txn.get(reader.schema.daily, key: Key.dayUser(StoreDay(day), user)) else {
+                    guard let daily = try reader.schema.daily.get(DayUser(day: StoreDay(day), user: user), txn) else {
                         continue
                     }
-                    let daily = try DailyRecord(decoding: value, day: date)
                     let active = daily.isActive(catalog)
                     days.append(
                         UserDetail.Day(
@@ -541,9 +531,10 @@ extension EngageStore {
                     if TierWindow.asOf(asOf).days.contains(date) {
                         window = window + MonthRecord(day: daily, isActive: active)
                     }
-                    try txn.forEach(reader.schema.sessions, prefix: Key.dayUser(StoreDay(day), user)) { entry in
-                        var keyReader = ByteReader(UnsafeRawBufferPointer(rebasing: entry.key[6...]))
-                        let session = try SessionRecord(decoding: entry.value, startMs: try keyReader.i64Ordered())
+                    try reader.schema.sessions.forEach(
+                        prefix: SessionKeyCodec.prefix(day: StoreDay(day), user: user),
+                        txn
+                    ) { _, session in
                         sessions.append(
                             UserDetail.Session(
                                 startMs: session.startMs,

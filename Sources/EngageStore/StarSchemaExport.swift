@@ -98,86 +98,94 @@ extension EngageStore {
         return ExportPage(rows: page.rows, next: next)
     }
 
-    /// Walks `database` from the first key of day `first` (or just after `cursor`) while keys stay on or
-    /// before day `last`, `limit` entries at most.
-    private func scanDays(
-        _ database: Database,
+    /// Walks `table` from the first key of day `first` (or just after `cursor`) while keys stay on or before
+    /// day `last`, `limit` entries (or ``maximumExportPageBytes``) at most; the last key when the page is
+    /// full. `body` returns the encoded size of the row it made.
+    private func scanDays<Keys: KeyCodec, Values: ValueCodec>(
+        _ table: Table<Keys, Values>,
         _ first: CivilDate,
         _ last: CivilDate,
         after cursor: [UInt8]?,
         limit: Int,
         _ txn: borrowing Transaction,
-        _ body: (Entry) throws -> Int
-    ) throws -> [UInt8]? {
-        let start = cursor.map { $0 + [0] } ?? Key.u16(first.storeDay!)
-        // A cursor outside the range cannot come from this export.
-        if let cursor,
-            cursor.count < 2 || cursor.readU16(at: 0) < first.storeDay! || cursor.readU16(at: 0) > last.storeDay!
-        {
-            throw StoreError(.invalidCursor, "the export cursor points outside \(first) ... \(last)")
+        _ body: (Keys.Key, Values.Value) throws -> Int
+    ) throws -> Keys.Key? where Keys.Key: DayFirstKey {
+        let (firstDay, lastDay) = (first.storeDay!, last.storeDay!)
+        var start = DayKey.prefix(firstDay)
+        if let cursor {
+            // A cursor outside the range cannot come from this export.
+            let resumed = try cursor.withUnsafeBytes { bytes throws(CorruptRecord) in try Keys.decode(bytes) }
+            guard (firstDay...lastDay).contains(resumed.day) else {
+                throw StoreError(.invalidCursor, "the export cursor points outside \(first) ... \(last)")
+            }
+            start = cursor + [0]
         }
-        let lastDay = last.storeDay!
         var count = 0
         var bytes = 0
-        var lastKey: [UInt8]?
+        var lastKey: Keys.Key?
         var full = false
-        try txn.forEach(database, from: start, whilePrefix: []) { entry in
-            guard entry.key.readU16(at: 0) <= lastDay else { return false }
-            bytes += try body(entry)
+        try table.forEach(startingAt: start, txn) { key, value in
+            guard key.day <= lastDay else { return false }
+            bytes += try body(key, value)
             count += 1
-            lastKey = Array(entry.key)
+            lastKey = key
             full = count >= limit || bytes >= Self.maximumExportPageBytes
             return !full
         }
         return full ? lastKey : nil
     }
 
+    /// The position `cursor` holds, as a key of `Keys` (an undecodable one is refused).
+    private static func resumeKey<Keys: KeyCodec>(_ cursor: [UInt8]?, _: Keys.Type) throws -> Keys.Key? {
+        guard let cursor else { return nil }
+        do {
+            return try cursor.withUnsafeBytes { bytes throws(CorruptRecord) in try Keys.decode(bytes) }
+        } catch {
+            throw StoreError(.invalidCursor, "the export cursor is damaged")
+        }
+    }
+
     private func exportUsers(after cursor: [UInt8]?, limit: Int) throws -> ExportPage {
-        try self.read { txn, reader in
-            var names: [[UInt8]: String] = [:]
+        _ = try Self.resumeKey(cursor, U32Key.self)
+        return try self.read { txn, reader in
+            var names: [AttributeValueID: String] = [:]
             var rows: [[ExportValue]] = []
-            var lastKey: [UInt8]?
+            var lastKey: UInt32?
             let start = cursor.map { $0 + [0] } ?? []
-            try txn.forEach(reader.schema.users, from: start, whilePrefix: []) { entry in
-                let record = try UserRecord(decoding: entry.value)
+            try reader.schema.users.forEach(startingAt: start, txn) { user, record in
                 var row: [ExportValue] = [
-                    .integer(Int64(entry.key.readU32(at: 0))), .text(String(decoding: record.userID, as: UTF8.self)),
+                    .integer(Int64(user)), .text(String(decoding: record.userID, as: UTF8.self)),
                     record.registrationDate.map { .text($0.description) } ?? .null,
                 ]
                 for attribute in Attribute.allCases {
-                    let key = Key.attributeName(attribute, record.attributeValueIDs[attribute.index])
-                    if names[key] == nil {
-                        names[key] =
-                            try txn.get(reader.schema.attributeNames, key: key).map {
-                                UnsafeRawBufferPointer(rebasing: $0[4...]).string
-                            }
-                            ?? Attribute.unknownValue
+                    let value = AttributeValueID(attribute: attribute, id: record.attributeValueIDs[attribute.index])
+                    if names[value] == nil {
+                        names[value] = try reader.schema.attributeNames.get(value, txn)?.text ?? Attribute.unknownValue
                     }
-                    row.append(.text(names[key]!))
+                    row.append(.text(names[value]!))
                 }
                 rows.append(row)
-                lastKey = Array(entry.key)
+                lastKey = user
                 return rows.count < limit
             }
-            return ExportPage(rows: rows, next: rows.count == limit ? lastKey : nil)
+            return ExportPage(rows: rows, next: rows.count == limit ? lastKey.map(U32Key.bytes) : nil)
         }
     }
 
     private func exportActions(after cursor: [UInt8]?, limit: Int) throws -> ExportPage {
-        try self.read { txn, reader in
+        _ = try Self.resumeKey(cursor, ActionKey.self)
+        return try self.read { txn, reader in
             var rows: [[ExportValue]] = []
-            var lastKey: [UInt8]?
-            try txn.forEach(reader.schema.actions, from: cursor.map { $0 + [0] } ?? [], whilePrefix: []) { entry in
-                let action = try ActionRecord(decoding: entry.value)
+            var lastKey: UInt16?
+            try reader.schema.actions.forEach(startingAt: cursor.map { $0 + [0] } ?? [], txn) { key, action in
                 rows.append([
-                    .integer(Int64(entry.key.readU16(at: 0))),
-                    .text(String(decoding: action.actionType, as: UTF8.self)),
+                    .integer(Int64(key)), .text(String(decoding: action.actionType, as: UTF8.self)),
                     .text(action.category), .integer(Int64(action.weight)), .boolean(action.isCore),
                 ])
-                lastKey = Array(entry.key)
+                lastKey = key
                 return rows.count < limit
             }
-            return ExportPage(rows: rows, next: rows.count == limit ? lastKey : nil)
+            return ExportPage(rows: rows, next: rows.count == limit ? lastKey.map(ActionKey.bytes) : nil)
         }
     }
 
@@ -187,7 +195,7 @@ extension EngageStore {
         after cursor: [UInt8]?,
         limit: Int
     ) throws -> ExportPage {
-        let resumeAfter = cursor.map { CivilDate(dayNumber: Int32(bitPattern: $0.readU32(at: 0))) }
+        let resumeAfter = try Self.resumeKey(cursor, DayNumberKey.self).map { CivilDate(dayNumber: $0) }
         if let resumeAfter, !(first...last).contains(resumeAfter) {
             throw StoreError(.invalidCursor, "the export cursor points outside \(first) ... \(last)")
         }
@@ -204,7 +212,7 @@ extension EngageStore {
             ])
             date = date.adding(days: 1)
         }
-        let next = date <= last ? Key.u32(UInt32(bitPattern: date.adding(days: -1).dayNumber)) : nil
+        let next = date <= last ? DayNumberKey.bytes(date.adding(days: -1).dayNumber) : nil
         return ExportPage(rows: rows, next: next)
     }
 
@@ -218,20 +226,20 @@ extension EngageStore {
             let catalog = try reader.catalog(txn)
             var names = UserNames(users: reader.schema.users)
             var rows: [[ExportValue]] = []
-            let next = try self.scanDays(reader.schema.daily, first, last, after: cursor, limit: limit, txn) { entry in
-                let date = CivilDate(storeDay: entry.key.readU16(at: 0))
-                let user = entry.key.readU32(at: 2)
-                let record = try DailyRecord(decoding: entry.value, day: date)
+            let next = try self.scanDays(reader.schema.daily, first, last, after: cursor, limit: limit, txn) {
+                key,
+                record in
+                let date = CivilDate(storeDay: key.day)
                 rows.append([
-                    .integer(Int64(user)), .integer(date.dateKey), .integer(Int64(record.sessionsCount)),
+                    .integer(Int64(key.user)), .integer(date.dateKey), .integer(Int64(record.sessionsCount)),
                     .integer(Int64(record.sessionSeconds)), .integer(Int64(record.totalActions)),
                     .integer(Int64(record.uniqueActionTypes)), .boolean(record.isActive(catalog)),
                     .text(record.tier.name),
-                    .text(try names.userID(user, txn)), .text(date.description),
+                    .text(try names.userID(key.user, txn)), .text(date.description),
                 ])
                 return Self.encodedSize(rows[rows.count - 1])
             }
-            return ExportPage(rows: rows, next: next)
+            return ExportPage(rows: rows, next: next.map(DayUserKey.bytes))
         }
     }
 
@@ -245,23 +253,21 @@ extension EngageStore {
             var names = UserNames(users: reader.schema.users)
             var rows: [[ExportValue]] = []
             let next = try self.scanDays(reader.schema.sessions, first, last, after: cursor, limit: limit, txn) {
-                entry in
-                let date = CivilDate(storeDay: entry.key.readU16(at: 0))
-                let user = entry.key.readU32(at: 2)
-                var keyReader = ByteReader(UnsafeRawBufferPointer(rebasing: entry.key[6...]))
-                let record = try SessionRecord(decoding: entry.value, startMs: try keyReader.i64Ordered())
+                key,
+                record in
+                let date = CivilDate(storeDay: key.day)
                 rows.append([
-                    .integer(Self.sessionKey(user: user, startMs: record.startMs)), .integer(Int64(user)),
-                    .integer(date.dateKey), .text("\(user)-\(record.startMs)"),
+                    .integer(Self.sessionKey(user: key.user, startMs: record.startMs)), .integer(Int64(key.user)),
+                    .integer(date.dateKey), .text("\(key.user)-\(record.startMs)"),
                     .text(Timestamp.formatISO8601(record.startMs)), .text(Timestamp.formatISO8601(record.endMs)),
                     .integer(record.durationSeconds), .integer(Int64(record.actionsCount)),
                     .integer(Int64(record.screensVisited)), .text(record.sessionType.rawValue),
-                    .text(try names.userID(user, txn)), .text(date.description), .integer(record.startMs),
+                    .text(try names.userID(key.user, txn)), .text(date.description), .integer(record.startMs),
                     .integer(record.endMs),
                 ])
                 return Self.encodedSize(rows[rows.count - 1])
             }
-            return ExportPage(rows: rows, next: next)
+            return ExportPage(rows: rows, next: next.map(SessionKeyCodec.bytes))
         }
     }
 
@@ -274,8 +280,8 @@ extension EngageStore {
     ) throws -> ExportPage {
         var rowNumber: Int64 = 0
         var keyCursor: [UInt8]?
-        if let cursor, cursor.count > 8 {
-            rowNumber = Int64(cursor.readU32(at: 0)) << 32 | Int64(cursor.readU32(at: 4))
+        if let cursor {
+            rowNumber = Int64(bitPattern: cursor.readU64(at: 0))
             keyCursor = Array(cursor[8...])
         }
         return try self.read { txn, reader in
@@ -283,70 +289,70 @@ extension EngageStore {
             var names = UserNames(users: reader.schema.users)
             var contexts: [UInt32: String] = [:]
             var rows: [[ExportValue]] = []
-            var currentDayUser: [UInt8] = []
+            var current: DayUser?
             var sessions: [SessionRecord] = []
             let next = try self.scanDays(reader.schema.events, first, last, after: keyCursor, limit: limit, txn) {
-                entry in
-                let day = entry.key.readU16(at: 0)
-                let date = CivilDate(storeDay: day)
-                let user = entry.key.readU32(at: 2)
-                if !entry.key.starts(with: currentDayUser) || currentDayUser.isEmpty {
-                    currentDayUser = Key.dayUser(day, user)
-                    sessions = try Self.sessionsOverlapping(day: Int(day), user: user, txn, reader)
+                key,
+                event in
+                let date = CivilDate(storeDay: key.day)
+                let dayUser = DayUser(day: key.day, user: key.user)
+                if current != dayUser {
+                    current = dayUser
+                    sessions = try Self.sessionsOverlapping(dayUser, txn, reader)
                 }
-                let head = try StoredEvent.decodeHead(entry.value, day: date)
-                let session = sessions.last { $0.startMs <= head.timestampMs && head.timestampMs <= $0.endMs }
+                let session = sessions.last { $0.startMs <= event.timestampMs && event.timestampMs <= $0.endMs }
                 var context: ExportValue = .null
-                if head.contextID != 0 {
-                    if contexts[head.contextID] == nil {
-                        contexts[head.contextID] =
-                            try txn.get(reader.schema.contextNames, key: Key.u32(head.contextID))?.string ?? ""
+                if event.contextID != 0 {
+                    if contexts[event.contextID] == nil {
+                        contexts[event.contextID] =
+                            try reader.schema.contextNames.get(event.contextID, txn).map {
+                                String(decoding: $0, as: UTF8.self)
+                            } ?? ""
                     }
-                    context = .text(contexts[head.contextID]!)
+                    context = .text(contexts[event.contextID]!)
                 }
-                let metadata = UnsafeRawBufferPointer(rebasing: entry.value[head.metadataOffset...])
                 let actionType =
-                    catalog.record(head.actionKey).map { String(decoding: $0.actionType, as: UTF8.self) } ?? ""
-                let sessionKey = session.map { Self.sessionKey(user: user, startMs: $0.startMs) }
+                    catalog.record(event.actionKey).map { String(decoding: $0.actionType, as: UTF8.self) } ?? ""
+                let sessionKey = session.map { Self.sessionKey(user: key.user, startMs: $0.startMs) }
                 rowNumber += 1
                 rows.append([
-                    .integer(rowNumber), .integer(Int64(user)), sessionKey.map(ExportValue.integer) ?? .null,
-                    .integer(Int64(head.actionKey)),
-                    .integer(date.dateKey), .text(Timestamp.formatISO8601(head.timestampMs)), context,
-                    metadata.isEmpty ? .null : .text(metadata.string), .text(try names.userID(user, txn)),
-                    .text(UnsafeRawBufferPointer(rebasing: entry.key[6...]).string), .text(actionType),
+                    .integer(rowNumber), .integer(Int64(key.user)), sessionKey.map(ExportValue.integer) ?? .null,
+                    .integer(Int64(event.actionKey)),
+                    .integer(date.dateKey), .text(Timestamp.formatISO8601(event.timestampMs)), context,
+                    event.metadata.isEmpty ? .null : .text(event.metadata), .text(try names.userID(key.user, txn)),
+                    .text(String(decoding: key.eventID, as: UTF8.self)), .text(actionType),
                     .text(date.description),
-                    .integer(head.timestampMs),
+                    .integer(event.timestampMs),
                 ])
                 return Self.encodedSize(rows[rows.count - 1])
             }
             return ExportPage(
                 rows: rows,
-                next: next.map { Key.u32(UInt32(rowNumber >> 32)) + Key.u32(UInt32(rowNumber & 0xFFFF_FFFF)) + $0 }
+                next: next.map { U64Key.bytes(UInt64(bitPattern: rowNumber)) + EventKeyCodec.bytes($0) }
             )
         }
     }
 
-    /// The user's sessions that can hold events of `day`: those starting that day and the one carried in.
+    /// The user's sessions that can hold events of one day: those starting that day and the one carried in.
     static func sessionsOverlapping(
-        day: Int,
-        user: UInt32,
+        _ dayUser: DayUser,
         _ txn: borrowing Transaction,
         _ reader: StoreReader
     ) throws -> [SessionRecord] {
         var sessions: [SessionRecord] = []
-        let date = CivilDate(storeDay: StoreDay(day))
-        if let raw = try txn.get(reader.schema.daily, key: Key.dayUser(StoreDay(day), user)),
-            let carry = try DailyRecord(decoding: raw, day: date).carryStartMs
-        {
+        if let carry = try reader.schema.daily.get(dayUser, txn)?.carryStartMs {
             let carryDay = reader.settings.zone.localDay(epochMs: carry).storeDay!
-            if let value = try txn.get(reader.schema.sessions, key: Key.session(carryDay, user, startMs: carry)) {
-                sessions.append(try SessionRecord(decoding: value, startMs: carry))
+            if let session = try reader.schema.sessions.get(
+                SessionKey(day: carryDay, user: dayUser.user, startMs: carry),
+                txn
+            ) {
+                sessions.append(session)
             }
         }
-        try txn.forEach(reader.schema.sessions, prefix: Key.dayUser(StoreDay(day), user)) { entry in
-            var keyReader = ByteReader(UnsafeRawBufferPointer(rebasing: entry.key[6...]))
-            sessions.append(try SessionRecord(decoding: entry.value, startMs: try keyReader.i64Ordered()))
+        try reader.schema.sessions.forEach(prefix: SessionKeyCodec.prefix(day: dayUser.day, user: dayUser.user), txn) {
+            _,
+            session in
+            sessions.append(session)
             return true
         }
         return sessions
@@ -394,7 +400,7 @@ struct ExportCursor {
         var writer = ByteWriter(capacity: Self.headerSize + self.position.count + Self.checksumSize)
         writer.raw(Self.magic)
         writer.u64(self.store)
-        writer.u8(self.table.wireValue)
+        writer.u8(self.table.cursorTag)
         for day in [
             self.from?.dayNumber, self.to?.dayNumber, self.range?.lowerBound.dayNumber,
             self.range?.upperBound.dayNumber,
@@ -433,7 +439,7 @@ struct ExportCursor {
         guard bytes.readU64(at: 2) == store else {
             throw refuse("this cursor belongs to an export from another data directory")
         }
-        guard bytes[10] == table.wireValue else {
+        guard bytes[10] == table.cursorTag else {
             throw refuse("this cursor belongs to an export of another table")
         }
         func day(_ offset: Int) -> CivilDate? {
@@ -470,21 +476,26 @@ struct ExportCursor {
 
 /// user_key -> user_id, cached (bounded) across the days of one scan.
 struct UserNames {
-    let users: Database
+    let users: Table<U32Key, UserRecordValue>
     private var names: [UInt32: String] = [:]
 
-    init(users: Database) { self.users = users }
+    init(users: Table<U32Key, UserRecordValue>) { self.users = users }
 
     static let limit = 200_000
 
     mutating func userID(_ user: UInt32, _ txn: borrowing Transaction) throws -> String {
         if let name = self.names[user] { return name }
-        guard let raw = try txn.get(self.users, key: Key.u32(user)) else {
+        guard let record = try self.users.get(user, txn) else {
             throw CorruptRecord(what: "user \(user) has records but no profile")
         }
-        let name = String(decoding: try UserRecord(decoding: raw).userID, as: UTF8.self)
+        let name = String(decoding: record.userID, as: UTF8.self)
         if self.names.count >= UserNames.limit { self.names.removeAll(keepingCapacity: true) }
         self.names[user] = name
         return name
     }
+}
+
+extension ExportTable {
+    /// The table's byte in an export cursor (the store's own numbering: cursors never leave this server).
+    var cursorTag: UInt8 { UInt8(ExportTable.allCases.firstIndex(of: self)!) }
 }

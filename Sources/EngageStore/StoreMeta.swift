@@ -6,23 +6,25 @@ enum StoreMeta {
     static let currentSchemaVersion: UInt64 = 1
 
     static func string(_ name: String, _ txn: borrowing Transaction, _ schema: Schema) throws -> String? {
-        try txn.get(schema.meta, key: Array(name.utf8))?.string
+        try schema.meta.get(Array(name.utf8), txn).map { String(decoding: $0, as: UTF8.self) }
     }
 
     static func number(_ name: String, _ txn: borrowing Transaction, _ schema: Schema) throws -> UInt64? {
-        guard let raw = try txn.get(schema.meta, key: Array(name.utf8)) else { return nil }
-        var reader = ByteReader(raw)
-        return try reader.u64()
+        guard let raw = try schema.meta.get(Array(name.utf8), txn) else { return nil }
+        return try raw.withUnsafeBytes { bytes throws(CorruptRecord) in
+            var reader = ByteReader(bytes)
+            return try reader.u64()
+        }
     }
 
     static func put(_ name: String, string: String, _ txn: borrowing Transaction, _ schema: Schema) throws {
-        try txn.put(schema.meta, key: Array(name.utf8), value: Array(string.utf8))
+        try schema.meta.put(Array(name.utf8), Array(string.utf8), txn)
     }
 
     static func put(_ name: String, number: UInt64, _ txn: borrowing Transaction, _ schema: Schema) throws {
         var writer = ByteWriter(capacity: 8)
         writer.u64(number)
-        try txn.put(schema.meta, key: Array(name.utf8), value: writer.bytes)
+        try schema.meta.put(Array(name.utf8), writer.bytes, txn)
     }
 
     /// Refuses work that needs every raw event (`purpose`, e.g. "verify needs every raw event") once
@@ -42,9 +44,7 @@ enum StoreMeta {
         counters.nextAttributeValueID = UInt32(try self.number(MetaKey.nextAttributeValueID, txn, schema) ?? 1)
         counters.eventCount = try self.number(MetaKey.eventCount, txn, schema) ?? 0
         counters.duplicateCount = try self.number(MetaKey.duplicateCount, txn, schema) ?? 0
-        counters.lastDay = try txn.withCursor(schema.dayTotals) { cursor in
-            try cursor.last().map { $0.key.readU16(at: 0) }
-        }
+        counters.lastDay = try schema.dayTotals.lastKey(txn)
         return counters
     }
 
@@ -58,8 +58,8 @@ enum StoreMeta {
 
     static func readCatalog(_ txn: borrowing Transaction, _ schema: Schema) throws -> ActionCatalog {
         var catalog = ActionCatalog()
-        try txn.forEach(schema.actions, prefix: []) { entry in
-            catalog.set(entry.key.readU16(at: 0), try ActionRecord(decoding: entry.value))
+        try schema.actions.forEach(txn) { key, record in
+            catalog.set(key, record)
             return true
         }
         return catalog
@@ -149,8 +149,12 @@ enum StoreMeta {
         try self.put(MetaKey.defaultCore, number: defaultCore ? 1 : 0, txn, schema)
         for attribute in Attribute.allCases {
             let unknown = Array(Attribute.unknownValue.utf8)
-            try txn.put(schema.attributeValues, key: Key.attributeValue(attribute, unknown), value: Key.u32(0))
-            try txn.put(schema.attributeNames, key: Key.attributeName(attribute, 0), value: Key.u32(0) + unknown)
+            try schema.attributeValues.put(AttributeText(attribute: attribute, value: unknown), 0, txn)
+            try schema.attributeNames.put(
+                AttributeValueID(attribute: attribute, id: 0),
+                AttributeValueRecord(users: 0, name: unknown),
+                txn
+            )
         }
         try self.write(StoreCounters(), txn, schema)
         return StoreSettings(

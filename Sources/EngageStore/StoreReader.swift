@@ -13,9 +13,7 @@ struct StoreReader {
     /// The store's last day: the latest local date of any stored event (nil for an empty store). Days after
     /// it, and periods that end after it, are unfinished (SEMANTICS.md): their numbers are unknown.
     func lastDay(_ txn: borrowing Transaction) throws -> CivilDate? {
-        try txn.withCursor(self.schema.dayTotals) { cursor in
-            try cursor.last().map { CivilDate(storeDay: $0.key.readU16(at: 0)) }
-        }
+        try self.schema.dayTotals.lastKey(txn).map(CivilDate.init(storeDay:))
     }
 
     /// Whether every day of `days` is on or before the store's last day.
@@ -28,20 +26,7 @@ struct StoreReader {
     func dimensionValues(_ dimension: Dimension, _ txn: borrowing Transaction) throws -> [DimensionValueRow] {
         switch dimension {
         case .attribute(let attribute):
-            var rows: [DimensionValueRow] = []
-            try txn.forEach(self.schema.attributeNames, prefix: [UInt8(attribute.index)]) { entry in
-                let users = Int(entry.value.readU32(at: 0))
-                if users > 0 {
-                    rows.append(
-                        DimensionValueRow(
-                            value: UnsafeRawBufferPointer(rebasing: entry.value[4...]).string,
-                            users: users
-                        )
-                    )
-                }
-                return true
-            }
-            return rows.sorted { $0.value < $1.value }
+            return try self.heldValues(attribute, txn).map { DimensionValueRow(value: $0.name, users: $0.users) }
         case .cohort:
             var counts: [CivilMonth: Int] = [:]
             for month in try self.registrationMonths(txn).values { counts[month, default: 0] += 1 }
@@ -54,14 +39,14 @@ struct StoreReader {
         Int(try StoreMeta.number(MetaKey.nextUserKey, txn, self.schema) ?? 1)
     }
 
-    /// The values of `attribute` that at least one user holds, with their ids, sorted by value.
-    func heldValues(_ attribute: Attribute, _ txn: borrowing Transaction) throws -> [(id: UInt32, name: String)] {
-        var values: [(id: UInt32, name: String)] = []
-        try txn.forEach(self.schema.attributeNames, prefix: [UInt8(attribute.index)]) { entry in
-            let users = entry.value.readU32(at: 0)
-            if users > 0 {
-                values.append((entry.key.readU32(at: 1), UnsafeRawBufferPointer(rebasing: entry.value[4...]).string))
-            }
+    /// The values of `attribute` that at least one user holds, with their ids and users, sorted by value.
+    func heldValues(
+        _ attribute: Attribute,
+        _ txn: borrowing Transaction
+    ) throws -> [(id: UInt32, name: String, users: Int)] {
+        var values: [(id: UInt32, name: String, users: Int)] = []
+        try self.schema.attributeNames.forEach(prefix: AttributeValueIDKey.prefix(attribute), txn) { key, value in
+            if value.users > 0 { values.append((key.id, value.text, Int(value.users))) }
             return true
         }
         return values.sorted { $0.name < $1.name }
@@ -69,8 +54,7 @@ struct StoreReader {
 
     func valueID(_ attribute: Attribute, _ value: String, _ txn: borrowing Transaction) throws -> UInt32? {
         if value == Attribute.unknownValue { return 0 }
-        return try txn.get(self.schema.attributeValues, key: Key.attributeValue(attribute, Array(value.utf8)))?
-            .readU32(at: 0)
+        return try self.schema.attributeValues.get(AttributeText(attribute: attribute, value: Array(value.utf8)), txn)
     }
 
     /// Users holding value `valueID` of `attribute`.
@@ -81,8 +65,9 @@ struct StoreReader {
         _ txn: borrowing Transaction
     ) throws -> UserSet {
         var set = UserSet(capacity: capacity)
-        try txn.forEach(self.schema.attributeMembers, prefix: Key.attributeName(attribute, valueID)) { entry in
-            set.formUnion(chunk: entry.key.readU16(at: 5), bits: ChunkBits(decoding: entry.value))
+        let value = AttributeValueID(attribute: attribute, id: valueID)
+        try self.schema.attributeMembers.forEach(prefix: AttributeChunkKey.prefix(value), txn) { key, bits in
+            set.formUnion(chunk: key.chunk, bits: bits)
             return true
         }
         return set
@@ -91,11 +76,8 @@ struct StoreReader {
     /// Every user, by registration month (users without a registration date are left out).
     func registrationMonths(_ txn: borrowing Transaction) throws -> [UInt32: CivilMonth] {
         var months: [UInt32: CivilMonth] = [:]
-        try txn.forEach(self.schema.users, prefix: []) { entry in
-            let record = try UserRecord(decoding: entry.value)
-            if let date = record.registrationDate {
-                months[entry.key.readU32(at: 0)] = CivilMonth(index: date.monthIndex)
-            }
+        try self.schema.users.forEach(txn) { user, record in
+            if let date = record.registrationDate { months[user] = CivilMonth(index: date.monthIndex) }
             return true
         }
         return months
@@ -152,8 +134,8 @@ struct StoreReader {
     /// Active users of `day` by chunk.
     func activeChunks(_ day: Int, _ txn: borrowing Transaction, _ body: (UInt16, ChunkBits) throws -> Void) throws {
         guard day >= 0, day <= Int(UInt16.max) else { return }
-        try txn.forEach(self.schema.dayActive, prefix: Key.u16(StoreDay(day))) { entry in
-            try body(entry.key.readU16(at: 2), ChunkBits(decoding: entry.value))
+        try self.schema.dayActive.forEach(prefix: DayKey.prefix(StoreDay(day)), txn) { key, bits in
+            try body(key.chunk, bits)
             return true
         }
     }

@@ -127,9 +127,9 @@ final class StoreWriter: @unchecked Sendable {
                     var counters = self.counters
                     var count = 0
                     var reachedEnd = true
-                    try txn.withCursor(self.schema.events) { cursor in
+                    try txn.withCursor(self.schema.events.database) { cursor in
                         var entry = try cursor.first()
-                        while let current = entry, current.key.readU16(at: 0) < horizon {
+                        while let current = entry, try EventKeyCodec.parts(current.key).day < horizon {
                             if count == 50_000 {
                                 reachedEnd = false
                                 return

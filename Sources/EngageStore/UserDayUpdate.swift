@@ -44,9 +44,8 @@ struct UserDayUpdate {
     private mutating func entry(_ day: Int, _ txn: borrowing Transaction) throws -> DayEntry? {
         if let entry = self.days[day] { return entry }
         guard day >= 0, day <= Int(UInt16.max),
-            let raw = try txn.get(self.session.schema.daily, key: Key.dayUser(StoreDay(day), self.user))
+            let record = try self.session.schema.daily.get(DayUser(day: StoreDay(day), user: self.user), txn)
         else { return nil }
-        let record = try DailyRecord(decoding: raw, day: CivilDate(storeDay: StoreDay(day)))
         let active = record.isActive(self.catalog)
         let entry = DayEntry(
             record: record,
@@ -122,11 +121,7 @@ struct UserDayUpdate {
             let date = CivilDate(storeDay: StoreDay(day))
             let share = MonthRecord(day: entry.record, isActive: entry.record.isActive(self.catalog))
             self.session.addMonth(date.monthIndex, user: self.user, share - entry.monthShareBefore)
-            try txn.put(
-                self.session.schema.daily,
-                key: Key.dayUser(StoreDay(day), self.user),
-                value: entry.record.encoded(day: date)
-            )
+            try self.session.schema.daily.put(DayUser(day: StoreDay(day), user: self.user), entry.record, txn)
         }
     }
 
@@ -202,9 +197,9 @@ struct UserDayUpdate {
         for component in components where component.newEvents > 0 {
             for old in component.replaced {
                 let day = self.localDay(old.startMs)
-                try txn.delete(
-                    self.session.schema.sessions,
-                    key: Key.session(StoreDay(day), self.user, startMs: old.startMs)
+                try self.session.schema.sessions.delete(
+                    SessionKey(day: StoreDay(day), user: self.user, startMs: old.startMs),
+                    txn
                 )
                 try self.modify(day, txn) {
                     $0.sessionsCount -= 1
@@ -219,10 +214,10 @@ struct UserDayUpdate {
                 contexts: component.contexts.sorted()
             )
             let startDay = self.localDay(merged.startMs)
-            try txn.put(
-                self.session.schema.sessions,
-                key: Key.session(StoreDay(startDay), self.user, startMs: merged.startMs),
-                value: merged.encoded()
+            try self.session.schema.sessions.put(
+                SessionKey(day: StoreDay(startDay), user: self.user, startMs: merged.startMs),
+                merged,
+                txn
             )
             try self.modify(startDay, txn) {
                 $0.sessionsCount += 1
@@ -250,23 +245,18 @@ struct UserDayUpdate {
         if let entry = try self.entry(firstDay, txn), entry.existed, let carry = entry.record.carryStartMs,
             sessions[carry] == nil
         {
-            let key = Key.session(StoreDay(self.localDay(carry)), self.user, startMs: carry)
-            guard let raw = try txn.get(schema.sessions, key: key) else {
+            let key = SessionKey(day: StoreDay(self.localDay(carry)), user: self.user, startMs: carry)
+            guard let carried = try schema.sessions.get(key, txn) else {
                 throw CorruptRecord(what: "carried session \(carry) of user \(self.user) is missing")
             }
-            let carried = try SessionRecord(decoding: raw, startMs: carry)
             if carried.endMs >= window.lowerBound { sessions[carry] = carried }
         }
         for day in firstDay...lastDay {
-            let prefix = Key.dayUser(StoreDay(day), self.user)
-            try txn.forEach(schema.sessions, prefix: prefix) { entry in
-                var keyReader = ByteReader(UnsafeRawBufferPointer(rebasing: entry.key[6...]))
-                let start = try keyReader.i64Ordered()
-                guard start <= window.upperBound else { return false }
-                if sessions[start] == nil {
-                    let record = try SessionRecord(decoding: entry.value, startMs: start)
-                    if record.endMs >= window.lowerBound { sessions[start] = record }
-                }
+            try schema.sessions.forEach(prefix: SessionKeyCodec.prefix(day: StoreDay(day), user: self.user), txn) {
+                key,
+                record in
+                guard key.startMs <= window.upperBound else { return false }
+                if sessions[key.startMs] == nil && record.endMs >= window.lowerBound { sessions[key.startMs] = record }
                 return true
             }
         }
