@@ -59,6 +59,7 @@ var package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -147,7 +148,12 @@ var package = Package(
             swiftSettings: swiftSettings
         ),
         // Helpers shared by the test suites (seeded randomness, repository paths); never shipped.
-        .target(name: "EngageTestSupport", path: "Tests/EngageTestSupport", swiftSettings: swiftSettings),
+        .target(
+            name: "EngageTestSupport",
+            dependencies: ["EngageStore"],
+            path: "Tests/EngageTestSupport",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(name: "LMDBTests", dependencies: ["LMDB"], swiftSettings: swiftSettings),
         .testTarget(
             name: "EngageProtocolTests",

@@ -17,7 +17,7 @@ enum FixtureStores {
         let ready = path + "/ready"
         if !FileManager.default.fileExists(atPath: ready) {
             try? FileManager.default.removeItem(atPath: path)
-            let store = try EngageStore(configuration: StoreConfiguration(path: path, unsafeNoSync: true))
+            let store = try runningStore(StoreConfiguration(path: path, unsafeNoSync: true))
             let semaphore = DispatchSemaphore(value: 0)
             Task {
                 _ = try await store.defineActions(SimulatedCatalog.actions)
@@ -40,7 +40,7 @@ enum FixtureStores {
             store.close()
             _ = FileManager.default.createFile(atPath: ready, contents: nil)
         }
-        return try EngageStore(configuration: StoreConfiguration(path: path, eventFilterBytes: 8 << 20))
+        return try runningStore(StoreConfiguration(path: path, eventFilterBytes: 8 << 20))
     }
 
     /// The simulated timeline ends on a fixed day so that fixtures are reproducible.
@@ -98,7 +98,7 @@ let benchmarks: @Sendable () -> Void = {
         for _ in benchmark.scaledIterations {
             let path = NSTemporaryDirectory() + "engage-bench-" + UUID().uuidString
             defer { try? FileManager.default.removeItem(atPath: path) }
-            let store = try EngageStore(configuration: StoreConfiguration(path: path, eventFilterBytes: 8 << 20))
+            let store = try runningStore(StoreConfiguration(path: path, eventFilterBytes: 8 << 20))
             benchmark.startMeasurement()
             let semaphore = DispatchSemaphore(value: 0)
             Task {
@@ -227,4 +227,11 @@ let benchmarks: @Sendable () -> Void = {
             blackHole(try store.activity(ActivityQuery(from: last.adding(days: -364), to: last, filters: filter)))
         }
     }
+}
+
+/// Opens a store and runs its writer in a task of its own (as the server's service group does).
+func runningStore(_ configuration: StoreConfiguration) throws -> EngageStore {
+    let store = try EngageStore(configuration: configuration)
+    Task { try await store.run() }
+    return store
 }

@@ -281,16 +281,3 @@ private struct ConnectionRegistry {
 private enum Admission {
     case admitted, full, shuttingDown
 }
-
-/// Keeps the store open while the server runs and closes it (committing what is queued) when the service
-/// group shuts down. List it before the server so that it stops after it.
-public struct StoreService: Service {
-    let store: EngageStore
-
-    public init(store: EngageStore) { self.store = store }
-
-    public func run() async throws {
-        try? await gracefulShutdown()
-        self.store.close()
-    }
-}

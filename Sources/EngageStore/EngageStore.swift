@@ -3,13 +3,14 @@ import Foundation
 import LMDB
 import Logging
 import NIOConcurrencyHelpers
+import ServiceLifecycle
 
 /// The engagement model on LMDB: raw events plus every derived record, maintained on write.
 ///
 /// Writes (``ingest(_:)``, ``upsertUsers(_:)``, ``defineActions(_:)``) go to the single writer thread and
 /// return once their transaction is durably committed. Queries are synchronous and run in their own
 /// read-only transaction on the caller's thread: call them from a thread pool, not an event loop.
-public final class EngageStore: Sendable {
+public final class EngageStore: Service, Sendable {
     public let configuration: StoreConfiguration
     let environment: Environment
     /// Held until ``close()``: one process per data directory.
@@ -24,7 +25,7 @@ public final class EngageStore: Sendable {
     public var sessionGapMs: Int64 { self.settings.sessionGapMs }
     public var powerThreshold: Int { self.settings.powerThreshold }
 
-    /// Opens or creates the data directory, rebuilds the event-id filter and starts the writer.
+    /// Opens or creates the data directory and rebuilds the event-id filter; writes wait for ``run()``.
     ///
     /// Takes the directory's ``DataDirectoryLock`` before LMDB opens anything: a second process on the same
     /// directory fails with ``StoreError/Code-swift.struct/directoryInUse`` and changes nothing. Settings are
@@ -105,10 +106,23 @@ public final class EngageStore: Sendable {
             caches: caches,
             logger: logger
         )
-        self.writer.start()
     }
 
-    /// Commits what is queued, stops the writer. Further writes fail with ``StoreError/Code-swift.struct/closed``.
+    /// Runs the writer (a thread that owns every write transaction) until the task is cancelled or its
+    /// service group shuts down gracefully; then commits what is queued and returns. Writes submitted
+    /// before `run()` wait for it. A store is a `Service` (swift-service-lifecycle): list it before the
+    /// services that write to it, so that it stops after them.
+    public func run() async throws {
+        await withTaskCancellationOrGracefulShutdownHandler {
+            await self.writer.run()
+        } onCancelOrGracefulShutdown: {
+            self.writer.stopAccepting()
+        }
+        self.lock.release()
+    }
+
+    /// Stops the writer: commits what is queued (waiting for it) and makes ``run()`` return; a store that
+    /// never ran fails what was queued. Further writes fail with ``StoreError/Code-swift.struct/closed``.
     public func close() {
         self.writer.close()
         self.lock.release()

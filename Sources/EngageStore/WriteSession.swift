@@ -177,7 +177,9 @@ final class WriteSession {
 
     // MARK: - Users and actions
 
-    func upsert(_ profile: UserProfile, _ txn: borrowing Transaction) throws {
+    /// Creates or updates a user; the reason when the profile is refused (nothing is stored then).
+    func upsert(_ profile: UserProfile, _ txn: borrowing Transaction) throws -> RejectReason? {
+        if let reason = EventValidation.rejection(of: profile) { return reason }
         let key = try self.userKey(for: profile.userID, createIn: txn)
         var state = self.users[key]!
         if let date = profile.registrationDate {
@@ -197,10 +199,19 @@ final class WriteSession {
             state.record.attributeValueIDs[attribute.index] = valueID
         }
         self.users[key] = state
+        return nil
     }
 
-    /// Defines or updates an action. Returns true when its core flag changed (derived data must follow).
-    func define(_ action: ActionDefinition, _ txn: borrowing Transaction) throws -> Bool {
+    /// What defining an action did.
+    enum ActionDefinitionOutcome: Equatable {
+        case rejected(RejectReason)
+        /// Stored (or already stored as given); `coreChanged`: derived data must follow.
+        case stored(coreChanged: Bool)
+    }
+
+    /// Defines or updates an action; refused when invalid or when the catalog has no key left for a new one.
+    func define(_ action: ActionDefinition, _ txn: borrowing Transaction) throws -> ActionDefinitionOutcome {
+        if let reason = EventValidation.rejection(of: action) { return .rejected(reason) }
         let type = Array(action.actionType.utf8)
         let record = ActionRecord(
             actionType: type,
@@ -212,19 +223,17 @@ final class WriteSession {
         var coreChanged = false
         if let existing = self.catalog.key(of: type) {
             key = existing
-            guard self.catalog.record(existing) != record else { return false }
+            guard self.catalog.record(existing) != record else { return .stored(coreChanged: false) }
             coreChanged = self.catalog.record(existing)?.isCore != record.isCore
         } else {
-            guard let next = self.catalog.nextKey else { throw CatalogFull() }
+            guard self.catalog.count < ActionCatalog.capacity - 1, let next = self.catalog.nextKey else {
+                return .rejected(.invalidAction)
+            }
             key = next
         }
         self.catalog.set(key, record)
         try self.schema.actions.put(key, record, txn)
-        return coreChanged
-    }
-
-    struct CatalogFull: Error, CustomStringConvertible {
-        var description: String { "the action catalog is full (65535 action types)" }
+        return .stored(coreChanged: coreChanged)
     }
 
     // MARK: - Events

@@ -264,7 +264,7 @@ struct Engaged: AsyncParsableCommand {
         )
         try startupStep { try server.configuration.checkExposure() }
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
-            .init(service: StoreService(store: store)), .init(service: server),
+            .init(service: store), .init(service: server),
         ]
         if let metricsPort = self.metricsPort {
             services.append(

@@ -58,7 +58,7 @@ final class TestServer: Sendable {
                 continuation.finish()
             }
         )
-        let group = ServiceGroup(services: [StoreService(store: self.store), server], logger: logger)
+        let group = ServiceGroup(services: [self.store, server], logger: logger)
         self.server = server
         self.group = group
         self.task = Task { try await group.run() }

@@ -45,7 +45,7 @@ final class TemporaryStore {
         defaultCore: Bool? = nil
     ) throws {
         self.directory = NSTemporaryDirectory() + "engage-test-" + UUID().uuidString
-        self.store = try EngageStore(
+        self.store = try EngageStore.running(
             configuration: StoreConfiguration(
                 path: self.directory,
                 timeZone: timeZone,

@@ -1,5 +1,6 @@
 import EngageModel
 import EngageStore
+import EngageTestSupport
 import Foundation
 import LMDB
 import Testing
@@ -37,7 +38,7 @@ struct NoRawEventReadsTests {
         ]
         var before: [[ActivityRow]] = []
         do {
-            let store = try EngageStore(configuration: configuration)
+            let store = try EngageStore.running(configuration: configuration)
             _ = try await store.defineActions(Fixtures.actions())
             _ = try await store.upsertUsers(Fixtures.users())
             _ = try await store.ingest(Fixtures.events())
@@ -59,7 +60,7 @@ struct NoRawEventReadsTests {
             #expect(try environment.read { try $0.count(events) } == 0)
         }
 
-        let store = try EngageStore(configuration: configuration)
+        let store = try EngageStore.running(configuration: configuration)
         defer { store.close() }
         let after = try queries.map { try store.activity($0) }
         #expect(after == before)

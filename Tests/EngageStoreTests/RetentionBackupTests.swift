@@ -1,5 +1,6 @@
 import EngageModel
 import EngageStore
+import EngageTestSupport
 import Foundation
 import Testing
 
@@ -50,7 +51,7 @@ struct RetentionBackupTests {
         let before: [String]
         let eventsBefore: Int
         do {
-            let store = try EngageStore(configuration: configuration)
+            let store = try EngageStore.running(configuration: configuration)
             _ = try await store.defineActions(Fixtures.actions())
             _ = try await store.upsertUsers(Fixtures.users())
             _ = try await store.ingest(Fixtures.events())
@@ -60,7 +61,7 @@ struct RetentionBackupTests {
         }
         let today = ReportingTimeZone.utc.localDay(epochMs: Int64(Date().timeIntervalSince1970 * 1000))
         configuration.rawRetentionDays = Int(today.dayNumber - Self.horizon.dayNumber)
-        let store = try EngageStore(configuration: configuration)
+        let store = try EngageStore.running(configuration: configuration)
         defer { store.close() }
         try await store.purgeExpiredRawEvents()
         var firstEventDay: String?
@@ -117,7 +118,7 @@ struct RetentionBackupTests {
             try temporary.store.backup(to: temporary.store.configuration.path)
         }
         #expect(own?.code == .backupFailed, "\(String(describing: own))")
-        let restored = try EngageStore(
+        let restored = try EngageStore.running(
             configuration: StoreConfiguration(path: copy, eventFilterBytes: 1 << 16, initialMapSize: 64 << 20)
         )
         defer { restored.close() }

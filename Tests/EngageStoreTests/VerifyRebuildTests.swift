@@ -1,5 +1,6 @@
 import EngageModel
 import EngageStore
+import EngageTestSupport
 import Foundation
 import LMDB
 import Testing
@@ -17,7 +18,7 @@ struct VerifyRebuildTests {
             unsafeNoSync: true
         )
         do {
-            let store = try EngageStore(configuration: configuration)
+            let store = try EngageStore.running(configuration: configuration)
             _ = try await store.defineActions(Fixtures.actions())
             _ = try await store.upsertUsers(Fixtures.users())
             _ = try await store.ingest(Fixtures.events())
@@ -46,7 +47,7 @@ struct VerifyRebuildTests {
                 }
             }
         }
-        let store = try EngageStore(configuration: configuration)
+        let store = try EngageStore.running(configuration: configuration)
         defer { store.close() }
         let damaged = try store.verify()
         #expect(damaged.totalIssues >= 2)
