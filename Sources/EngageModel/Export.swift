@@ -22,13 +22,6 @@ public enum ExportTable: String, CaseIterable, Sendable {
     /// Whether --from/--to select rows (by local date); dimensions of users and actions export whole.
     public var isDated: Bool { self != .users && self != .actions }
 
-    public var wireValue: UInt8 { UInt8(ExportTable.allCases.firstIndex(of: self)!) }
-
-    public init?(wireValue: UInt8) {
-        guard Int(wireValue) < ExportTable.allCases.count else { return nil }
-        self = ExportTable.allCases[Int(wireValue)]
-    }
-
     /// Columns: the data model's, then the natural keys that make a row readable without joins.
     public var columns: [ExportColumn] {
         switch self {
@@ -83,37 +76,17 @@ public enum ExportTable: String, CaseIterable, Sendable {
             ]
         }
     }
-
-    /// `CREATE TABLE` for this table (standard SQL; SQLite, DuckDB and PostgreSQL accept it).
-    public var ddl: String {
-        let keys = self.columns.filter(\.primaryKey).map(\.name)
-        let lines =
-            self.columns.map { column in
-                "    \(column.name) \(column.type.sqlType)\(column.nullable ? "" : " NOT NULL")"
-            } + ["    PRIMARY KEY (\(keys.joined(separator: ", ")))"]
-        return "CREATE TABLE \(self.tableName) (\n" + lines.joined(separator: ",\n") + "\n);"
-    }
 }
 
 public struct ExportColumn: Hashable, Sendable {
-    public enum ColumnType: UInt8, Sendable {
-        case integer = 1
-        case text = 2
-        case boolean = 3
-        case date = 4
-        case timestamp = 5
-        case json = 6
-
-        public var sqlType: String {
-            switch self {
-            case .integer: return "BIGINT"
-            case .text: return "VARCHAR"
-            case .boolean: return "BOOLEAN"
-            case .date: return "DATE"
-            case .timestamp: return "TIMESTAMP"
-            case .json: return "VARCHAR"
-            }
-        }
+    /// What a column holds (its values are ``ExportValue``s: dates, timestamps and JSON as text).
+    public enum ColumnType: Sendable {
+        case integer
+        case text
+        case boolean
+        case date
+        case timestamp
+        case json
     }
 
     public var name: String

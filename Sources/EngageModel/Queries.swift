@@ -35,23 +35,6 @@ public enum Period: String, CaseIterable, Sendable, Hashable {
         }
         return result
     }
-
-    public var wireValue: UInt8 {
-        switch self {
-        case .day: return 0
-        case .week: return 1
-        case .month: return 2
-        }
-    }
-
-    public init?(wireValue: UInt8) {
-        switch wireValue {
-        case 0: self = .day
-        case 1: self = .week
-        case 2: self = .month
-        default: return nil
-        }
-    }
 }
 
 /// A window of days, or a calendar month, for distributions and tiers.

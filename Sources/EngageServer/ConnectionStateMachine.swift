@@ -57,7 +57,8 @@ public struct ConnectionStateMachine: Sendable {
         case none
         case sendHelloOK(HelloOK, requestID: UInt32)
         case sendPong(Pong, requestID: UInt32)
-        /// Carry out the command, then report ``requestFinished(now:)``.
+        /// Carry out the command; report ``requestFinished(now:)`` before writing the answer and
+        /// ``responseWritten(now:)`` after.
         case execute(Command, requestID: UInt32)
         case sendError(ProtocolError, requestID: UInt32, then: AfterSend)
         /// Close the output (FIN after the last answer); keep reading until the client closes.
@@ -84,8 +85,10 @@ public struct ConnectionStateMachine: Sendable {
 
     /// Frames received that the request loop has not taken up yet.
     public private(set) var unread = 0
-    /// Requests being carried out.
+    /// Requests being carried out (what the in-flight limit counts).
     public private(set) var inFlight = 0
+    /// Answers of finished requests not yet written.
+    public private(set) var unwritten = 0
     /// When the client last completed a frame or the server last stopped owing it anything.
     private var lastActivity: NIODeadline
     /// When the frame now arriving began (nil between frames).
@@ -103,7 +106,7 @@ public struct ConnectionStateMachine: Sendable {
 
     /// The server owes the client answers: a request is being carried out, or a received frame waits for
     /// the request loop (which may be slow to run on a loaded machine).
-    public var owesAnswers: Bool { self.inFlight > 0 || self.unread > 0 }
+    public var owesAnswers: Bool { self.inFlight > 0 || self.unread > 0 || self.unwritten > 0 }
 
     // MARK: - Bytes and frames
 
@@ -158,9 +161,18 @@ public struct ConnectionStateMachine: Sendable {
         }
     }
 
-    /// A request handed out by ``Action/execute(_:requestID:)`` was answered.
-    public mutating func requestFinished(now: NIODeadline = .now()) -> Action {
+    /// A request handed out by ``Action/execute(_:requestID:)`` was carried out; its answer is about to be
+    /// written. Its in-flight slot is free from here: a client that sends its next request as soon as it reads
+    /// this answer must find room.
+    public mutating func requestFinished(now: NIODeadline = .now()) {
         self.inFlight = max(0, self.inFlight - 1)
+        self.unwritten += 1
+        self.lastActivity = now
+    }
+
+    /// The answer of a finished request was written. While draining, the last one closes the output.
+    public mutating func responseWritten(now: NIODeadline = .now()) -> Action {
+        self.unwritten = max(0, self.unwritten - 1)
         self.lastActivity = now
         return self.halfCloseIfDrained()
     }

@@ -250,8 +250,11 @@ public final class EngageServer: Service, Sendable {
                                 nanoseconds: Int64(DispatchTime.now().uptimeNanoseconds - started)
                             )
                             bufferedBytes.release(size)
+                            // The slot is free before the answer leaves: the client may send its next
+                            // request the moment it reads this one.
+                            connection.observe { $0.requestFinished() }
                             try? await outbound.write(response.encode(requestID: requestID, allocator: allocator))
-                            if connection.update({ $0.requestFinished() }) == .halfClose {
+                            if connection.update({ $0.responseWritten() }) == .halfClose {
                                 connection.channel.close(mode: .output, promise: nil)
                             }
                         }

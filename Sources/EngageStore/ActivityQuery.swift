@@ -52,37 +52,19 @@ extension EngageStore {
         _ txn: borrowing Transaction,
         _ reader: StoreReader
     ) throws -> [ActivityRow] {
-        let capacity = try reader.userKeyLimit(txn)
-        let filter = try reader.matching(query.filters, capacity: capacity, txn)
-        var groupNames: [String?] = [nil]
-        // Group of each user key, -1 when the user is filtered out.
-        var groupOf = [Int32](repeating: filter == nil ? 0 : -1, count: capacity + 1)
-        if let dimension = query.breakdown {
-            groupOf = [Int32](repeating: -1, count: capacity + 1)
-            let groups = try reader.groups(dimension, capacity: capacity, txn)
-            groupNames = groups.map(\.name)
-            for (index, group) in groups.enumerated() {
-                group.users.forEachMember { user in
-                    if Int(user) < groupOf.count && (filter?.contains(user) ?? true) {
-                        groupOf[Int(user)] = Int32(index)
-                    }
-                }
-            }
-        } else if let filter {
-            filter.forEachMember { user in if Int(user) < groupOf.count { groupOf[Int(user)] = 0 } }
-        }
+        let grouping = try reader.grouping(Selection(filters: query.filters, breakdown: query.breakdown), txn)
         let series = try ActivitySweep.run(
             from: from,
             to: to,
-            groupCount: groupNames.count,
-            userCapacity: groupOf.count,
-            groupOf: { groupOf[Int($0)] },
+            groupCount: grouping.names.count,
+            userCapacity: grouping.capacity,
+            groupOf: { Int32(grouping.group($0)) },
             txn,
             reader
         )
         var rows: [ActivityRow] = []
-        rows.reserveCapacity(groupNames.count * (to - from + 1))
-        for (group, name) in groupNames.enumerated() {
+        rows.reserveCapacity(grouping.names.count * (to - from + 1))
+        for (group, name) in grouping.names.enumerated() {
             for day in from...to {
                 let counts = series[group][day - from]
                 rows.append(

@@ -44,7 +44,8 @@ extension EngageStore {
         } while cursor != nil
     }
 
-    /// One page of the rows of `table` (columns: ``ExportTable/columns``), ordered by date, user, then the
+    /// One page of at most `limit` rows (0: ``maximumExportPage``) of `table` (columns: ``ExportTable/columns``),
+    /// ordered by date, user, then the
     /// record's own key; dimensions of users and actions by key. Each page is read in its own short
     /// transaction, so an export of any size holds no long reader and uses bounded memory on both sides.
     ///
@@ -58,7 +59,8 @@ extension EngageStore {
         after cursor: [UInt8]?,
         limit: Int
     ) throws -> ExportPage {
-        let limit = max(1, min(limit, Self.maximumExportPage))
+        // 0 (or less) asks for no particular size: the server's maximum.
+        let limit = limit <= 0 ? Self.maximumExportPage : min(limit, Self.maximumExportPage)
         let resumed = try cursor.map {
             try ExportCursor(decoding: $0, store: self.settings.storeID, table: table, from: from, to: to)
         }

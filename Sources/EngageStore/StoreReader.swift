@@ -141,8 +141,74 @@ struct StoreReader {
     }
 }
 
-extension UserSet {
-    mutating func formUnion(_ other: UserSet) {
-        for (index, word) in other.words.enumerated() where word != 0 { self.insert(words: word, at: index) }
+extension StoreReader {
+    /// Users active on any day of `days`.
+    func activeUsers(_ days: ClosedRange<CivilDate>, capacity: Int, _ txn: borrowing Transaction) throws -> UserSet {
+        var set = UserSet(capacity: capacity)
+        for day in Self.storeDays(days) {
+            try self.activeChunks(day, txn) { chunk, bits in set.formUnion(chunk: chunk, bits: bits) }
+        }
+        return set
+    }
+
+    /// Users whose registration date falls in `days`.
+    func registeredUsers(_ days: ClosedRange<CivilDate>, capacity: Int, _ txn: borrowing Transaction) throws -> UserSet
+    {
+        var set = UserSet(capacity: capacity)
+        for day in Self.storeDays(days) {
+            try self.schema.registrations.forEach(prefix: DayKey.prefix(StoreDay(day)), txn) { key, bits in
+                set.formUnion(chunk: key.chunk, bits: bits)
+                return true
+            }
+        }
+        return set
+    }
+
+    /// The store days of a date range, clipped to what keys can hold.
+    static func storeDays(_ days: ClosedRange<CivilDate>) -> ClosedRange<Int> {
+        let first = max(Int(days.lowerBound.dayNumber) - Int(CivilDate.storeEpochDayNumber), 0)
+        let last = min(Int(days.upperBound.dayNumber) - Int(CivilDate.storeEpochDayNumber), Int(UInt16.max))
+        return first <= last ? first...last : 1...0
+    }
+
+    /// Month totals per user of a calendar month.
+    func forEachUserMonth(
+        _ month: CivilMonth,
+        _ txn: borrowing Transaction,
+        _ body: (UInt32, MonthRecord) throws -> Void
+    ) throws {
+        try self.schema.userMonths.forEach(prefix: MonthUserKey.prefix(month: UInt16(month.index)), txn) {
+            key,
+            record in
+            try body(key.user, record)
+            return true
+        }
+    }
+
+    /// Per-user totals over the daily records of `days` (records, active days, actions, sessions).
+    func windowTotals(
+        _ days: ClosedRange<CivilDate>,
+        catalog: ActionCatalog,
+        _ txn: borrowing Transaction,
+        lastActive: ((UInt32, Int) -> Void)? = nil
+    ) throws -> [UInt32: MonthRecord] {
+        var totals: [UInt32: MonthRecord] = [:]
+        for day in Self.storeDays(days) {
+            try self.schema.daily.forEach(prefix: DayKey.prefix(StoreDay(day)), txn) { key, record in
+                let active = record.isActive(catalog)
+                totals[key.user, default: MonthRecord()] =
+                    totals[key.user, default: MonthRecord()] + MonthRecord(day: record, isActive: active)
+                if active { lastActive?(key.user, day) }
+                return true
+            }
+        }
+        return totals
+    }
+
+    func userID(_ user: UInt32, _ txn: borrowing Transaction) throws -> String {
+        guard let record = try self.schema.users.get(user, txn) else {
+            throw CorruptRecord(what: "user \(user) has records but no profile")
+        }
+        return String(decoding: record.userID, as: UTF8.self)
     }
 }

@@ -129,3 +129,27 @@ struct UserSet {
         return slice
     }
 }
+
+extension UserSet {
+    mutating func formUnion(_ other: UserSet) {
+        for (index, word) in other.words.enumerated() where word != 0 { self.insert(words: word, at: index) }
+    }
+
+    mutating func formSubtraction(_ other: UserSet) {
+        for index in 0..<self.words.count where index < other.words.count {
+            self.removeBits(other.words[index], at: index)
+        }
+    }
+
+    func intersection(_ other: UserSet) -> UserSet {
+        var copy = self
+        copy.formIntersection(other)
+        return copy
+    }
+
+    func subtracting(_ other: UserSet) -> UserSet {
+        var copy = self
+        copy.formSubtraction(other)
+        return copy
+    }
+}

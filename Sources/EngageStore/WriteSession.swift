@@ -71,12 +71,10 @@ final class WriteSession {
     private var pendingAttributeValues: [AttributeText: UInt32] = [:]
     var users: [UInt32: UserState] = [:]
     private var newEvents: [UInt32: [NewEvent]] = [:]
-    var dayBits: DayBitsCache
+    /// The day sets and the series, month and day-total changes of the derived updates.
+    var derived: DerivedOutput
     var memberBits: MemberBitsCache<AttributeChunkKey>
-    private var seriesDeltas: [Int: (dau: Int32, wau: Int32, mau: Int32)] = [:]
-    private var dayTotalDeltas: [Int: (events: Int64, records: Int64)] = [:]
     private var attributeCountDeltas: [AttributeValueID: Int] = [:]
-    private var monthDeltas: [MonthUser: MonthRecord] = [:]
     var registrationBits: MemberBitsCache<DayChunkKey>
 
     init(schema: Schema, settings: StoreSettings, catalog: ActionCatalog, counters: StoreCounters, caches: WriterCaches)
@@ -87,7 +85,7 @@ final class WriteSession {
         self.catalog = catalog
         self.counters = counters
         self.caches = caches
-        self.dayBits = DayBitsCache(table: schema.dayActive)
+        self.derived = DerivedOutput(dayBits: DayBitsCache(table: schema.dayActive))
         self.memberBits = MemberBitsCache(table: schema.attributeMembers)
         self.registrationBits = MemberBitsCache(table: schema.registrations)
     }
@@ -409,34 +407,27 @@ final class WriteSession {
 
     /// Applies every derived update of the staged events, user by user.
     func applyDerivedUpdates(_ txn: borrowing Transaction) throws {
+        let context = DerivedContext(
+            schema: self.schema,
+            settings: self.settings,
+            catalog: self.catalog,
+            mapper: self.mapper
+        )
         for user in self.newEvents.keys.sorted() {
             var events = self.newEvents[user]!
             events.sort { $0.timestampMs < $1.timestampMs }
-            var update = UserDayUpdate(user: user, events: events, session: self)
-            try update.apply(txn)
+            let state = self.users[user]!
+            var update = UserDayUpdate(
+                user: user,
+                events: events,
+                record: state.record,
+                lastDayBefore: state.original?.firstEventDay == nil ? nil : self.counters.lastDay.map(Int.init),
+                context: context
+            )
+            try update.apply(txn, &self.derived)
+            self.users[user]!.record = update.record
         }
         self.newEvents.removeAll()
-    }
-
-    func addSeries(day: Int, dau: Int32 = 0, wau: Int32 = 0, mau: Int32 = 0) {
-        var delta = self.seriesDeltas[day] ?? (0, 0, 0)
-        delta.dau += dau
-        delta.wau += wau
-        delta.mau += mau
-        self.seriesDeltas[day] = delta
-    }
-
-    func addMonth(_ month: Int, user: UInt32, _ delta: MonthRecord) {
-        guard delta != MonthRecord() else { return }
-        let key = MonthUser(month: UInt16(month), user: user)
-        self.monthDeltas[key] = (self.monthDeltas[key] ?? MonthRecord()) + delta
-    }
-
-    func addDayTotals(day: Int, events: Int64, records: Int64) {
-        var delta = self.dayTotalDeltas[day] ?? (0, 0)
-        delta.events += events
-        delta.records += records
-        self.dayTotalDeltas[day] = delta
     }
 
     /// Re-queues a stored event for the derived updates (used to rebuild derived records).
@@ -460,37 +451,12 @@ final class WriteSession {
         }
         self.users.removeAll()
         try self.registrationBits.flush(txn)
-        for (key, delta) in self.monthDeltas where delta != MonthRecord() {
-            let updated = (try self.schema.userMonths.get(key, txn) ?? MonthRecord()) + delta
-            if updated.isEmpty {
-                try self.schema.userMonths.delete(key, txn)
-            } else {
-                try self.schema.userMonths.put(key, updated, txn)
-            }
-        }
-        self.monthDeltas.removeAll()
-        try self.dayBits.flush(txn)
+        try self.derived.dayBits.flush(txn)
         try self.memberBits.flush(txn)
-        for (day, delta) in self.seriesDeltas where delta != (0, 0, 0) {
-            let key = StoreDay(day)
-            let current = try self.schema.series.get(key, txn) ?? SeriesRecord(dau: 0, wau: 0, mau: 0)
-            let updated = SeriesRecord(
-                dau: UInt32(Int64(current.dau) + Int64(delta.dau)),
-                wau: UInt32(Int64(current.wau) + Int64(delta.wau)),
-                mau: UInt32(Int64(current.mau) + Int64(delta.mau))
-            )
-            try self.schema.series.put(key, updated, txn)
+        if let lastDay = try self.derived.deltas.write(txn, self.schema) {
+            self.counters.lastDay = max(self.counters.lastDay ?? 0, lastDay)
         }
-        for (day, delta) in self.dayTotalDeltas {
-            if delta.events > 0 { self.counters.lastDay = max(self.counters.lastDay ?? 0, StoreDay(day)) }
-            let key = StoreDay(day)
-            let current = try self.schema.dayTotals.get(key, txn) ?? DayTotals(events: 0, records: 0)
-            let updated = DayTotals(
-                events: UInt64(Int64(current.events) + delta.events),
-                records: UInt64(Int64(current.records) + delta.records)
-            )
-            try self.schema.dayTotals.put(key, updated, txn)
-        }
+        self.derived.deltas = DerivedDeltas()
         for (key, delta) in self.attributeCountDeltas where delta != 0 {
             guard var value = try self.schema.attributeNames.get(key, txn) else {
                 throw CorruptRecord(what: "attribute value without a name")
@@ -498,8 +464,6 @@ final class WriteSession {
             value.users = UInt32(max(Int(value.users) + delta, 0))
             try self.schema.attributeNames.put(key, value, txn)
         }
-        self.seriesDeltas.removeAll()
-        self.dayTotalDeltas.removeAll()
         self.attributeCountDeltas.removeAll()
         try StoreMeta.write(self.counters, txn, self.schema)
     }

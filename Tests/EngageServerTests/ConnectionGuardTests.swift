@@ -40,7 +40,8 @@ struct ConnectionGuardTests {
         )
         #expect(channel.isActive)
 
-        _ = connection.update { $0.requestFinished(now: channel.embeddedEventLoop.now) }
+        connection.observe { $0.requestFinished(now: channel.embeddedEventLoop.now) }
+        _ = connection.update { $0.responseWritten(now: channel.embeddedEventLoop.now) }
         channel.embeddedEventLoop.advanceTime(by: .milliseconds(1100))
         var farewell = try #require(try channel.readOutbound(as: ByteBuffer.self))
         var decoder = FrameDecoder(maximumLength: 1 << 20)

@@ -241,8 +241,11 @@ struct ConnectionStateMachineTests {
         let refused = Self.error(machine.frameReceived(Stats().frame(requestID: 4)))
         #expect(refused?.code == .tooManyInFlight && refused?.requestID == 4 && refused?.then == .keepOpen)
         #expect(machine.inFlight == 2)
-        #expect(machine.requestFinished() == .none)
+        // The slot frees when the request finishes, before its answer is written: a client that sends the
+        // next request as soon as it reads the answer is not refused.
+        machine.requestFinished()
         #expect(machine.frameReceived(Stats().frame(requestID: 5)) == .execute(.stats(Stats()), requestID: 5))
+        #expect(machine.responseWritten() == .none)
     }
 
     @Test("a frame-level decoding failure closes with request id 0")
@@ -262,7 +265,9 @@ struct ConnectionStateMachineTests {
         machine.frameArrived(now: Self.start)
         let refused = Self.error(machine.frameReceived(Stats().frame(requestID: 8)))
         #expect(refused?.code == .shuttingDown && refused?.requestID == 8 && refused?.then == .keepOpen)
-        #expect(machine.requestFinished() == .halfClose, "the last answer is out: FIN")
+        machine.requestFinished()
+        #expect(machine.state != .closed, "the answer is not written yet")
+        #expect(machine.responseWritten() == .halfClose, "the last answer is out: FIN")
         #expect(machine.state == .closed)
 
         // A connection that owes nothing half-closes at once; one whose last owed frame is a refusal after it.
@@ -288,7 +293,8 @@ struct ConnectionStateMachineTests {
             machine.idleTimerFired(now: Self.start + .seconds(900))
                 == .checkAgain(at: Self.start + .seconds(900) + idle)
         )
-        _ = machine.requestFinished(now: Self.start + .seconds(1000))
+        machine.requestFinished(now: Self.start + .seconds(999))
+        _ = machine.responseWritten(now: Self.start + .seconds(1000))
         // Idleness counts from when the server stopped owing the client.
         #expect(
             machine.idleTimerFired(now: Self.start + .seconds(1200))
@@ -312,7 +318,8 @@ struct ConnectionStateMachineTests {
             machine.frameTimerFired(now: Self.start + .seconds(40))
                 == .checkAgain(at: Self.start + .seconds(40) + timeout)
         )
-        _ = machine.requestFinished(now: Self.start + .seconds(41))
+        machine.requestFinished(now: Self.start + .seconds(41))
+        _ = machine.responseWritten(now: Self.start + .seconds(41))
         let slow = Self.error(machine.frameTimerFired(now: Self.start + .seconds(71)))
         #expect(slow?.code == .slowClient && slow?.requestID == 0 && slow?.then == .close)
         // A frame that completes in time stops the clock.

@@ -363,6 +363,53 @@ struct ServerSocketTests {
         #expect(try server.store.stats().events == 500)
         try await server.shutdown()
     }
+
+    @Test("a request sent the moment an answer arrives is never refused as too many in flight")
+    func inFlightSlotFreesBeforeTheAnswer() async throws {
+        let window = 4
+        let server = try await TestServer(maximumInFlight: window)
+        // Four connections, each keeping exactly the limit in flight: a new request goes out as each answer
+        // comes in, so the server must free the slot before the answer leaves.
+        let refusals = try await withThrowingTaskGroup(of: Int.self) { group in
+            for connectionIndex in 0..<4 {
+                group.addTask {
+                    try await withRawConnection(port: server.port) { connection in
+                        try await connection.hello()
+                        func request(_ id: UInt32) -> Request {
+                            let events = (0..<20).map {
+                                Event(
+                                    userID: "c\(connectionIndex)-u\($0 % 5)",
+                                    eventID: "\(id)-\($0)",
+                                    timestampMs: Self.ts + Int64($0) * 60_000,
+                                    action: "like"
+                                )
+                            }
+                            return id % 2 == 0
+                                ? .command(.stats(Stats()))
+                                : .command(.ingestEvents(IngestEvents(IngestBatch(events: events))))
+                        }
+                        var next: UInt32 = 1
+                        for _ in 0..<window {
+                            try await connection.send(request(next).encode(requestID: next))
+                            next += 1
+                        }
+                        var refusals = 0
+                        for _ in 0..<1500 {
+                            guard let frame = try await connection.next() else { throw HarnessFailure("closed") }
+                            if case .error = try Response.decode(frame) { refusals += 1 }
+                            try await connection.send(request(next).encode(requestID: next))
+                            next += 1
+                        }
+                        for _ in 0..<window { _ = try await connection.next() }
+                        return refusals
+                    }
+                }
+            }
+            return try await group.reduce(0, +)
+        }
+        #expect(refusals == 0, "\(refusals) requests were refused")
+        try await server.shutdown()
+    }
 }
 
 @Suite("Graceful shutdown")

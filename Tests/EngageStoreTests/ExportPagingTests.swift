@@ -29,6 +29,9 @@ struct ExportPagingTests {
             } while cursor != nil
             #expect(paged == whole, "\(table)")
             #expect(pages >= whole.count / 7, "\(table)")
+            // Limit 0 asks for the server's maximum: here, everything in one page.
+            let unlimited = try store.exportPage(table, after: nil, limit: 0)
+            #expect(unlimited.rows == whole && unlimited.next == nil, "\(table): limit 0")
         }
     }
 
