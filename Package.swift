@@ -241,3 +241,9 @@ if Context.environment["ENGAGE_FUZZ"] != nil {
         )
     }
 }
+
+// DocC documentation (swift-docc-plugin), outside the normal build: tools/docs runs
+//   ENGAGE_DOCS=1 swift package --scratch-path .build-docs generate-documentation --target EngageClient
+if Context.environment["ENGAGE_DOCS"] != nil {
+    package.dependencies.append(.package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"))
+}

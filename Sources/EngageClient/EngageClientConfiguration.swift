@@ -14,9 +14,13 @@ public struct EngageClientConfiguration: Sendable {
     /// system's trust store when nil, and must name ``serverName`` (by default the host connected to; for an
     /// IP address, the certificate must list that address).
     public struct TLS: Sendable, Equatable {
+        /// PEM file of the certificate authority that signed the server's certificate; nil: the system's
+        /// trust store.
         public var caFile: String?
+        /// The name the server's certificate must carry; nil: the host connected to.
         public var serverName: String?
 
+        /// TLS verified against `caFile` (or the system's trust store) for `serverName` (or the host).
         public init(caFile: String? = nil, serverName: String? = nil) {
             self.caFile = caFile
             self.serverName = serverName
@@ -47,6 +51,7 @@ public struct EngageClientConfiguration: Sendable {
     /// the other requests on it go on. Default 60 seconds (admin commands such as verify may need more).
     public var requestTimeout: Duration?
 
+    /// A configuration; every argument has the default documented on its property.
     public init(
         server: String = "127.0.0.1:7733",
         token: String? = nil,

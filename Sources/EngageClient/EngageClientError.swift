@@ -6,6 +6,8 @@ import EngageProtocol
 /// The code is a struct, not an enum, so that new codes can come without breaking code that switches over
 /// the ones it knows (as in valkey-swift's `ValkeyClientError`).
 public struct EngageClientError: Error, CustomStringConvertible, Sendable {
+    /// What kind of failure: compare with the static members (`error.code == .timeout`); new codes may be
+    /// added in later versions.
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Base: String, Hashable, Sendable {
             case server
@@ -48,10 +50,13 @@ public struct EngageClientError: Error, CustomStringConvertible, Sendable {
         /// The calling task was cancelled; the response, if it comes, is dropped.
         public static let cancelled = Code(.cancelled)
 
+        /// A stable snake_case name (`connection_refused`, `timeout`, ...), for logs and metrics labels.
         public var name: String { self.base.rawValue }
+        /// The same as ``name``.
         public var description: String { self.name }
     }
 
+    /// What kind of failure this is.
     public var code: Code
     /// What happened, in words.
     public var message: String
@@ -60,6 +65,8 @@ public struct EngageClientError: Error, CustomStringConvertible, Sendable {
     /// The error that caused this one (a socket or TLS error), if any.
     public var underlying: (any Error)?
 
+    /// An error with `code` and `message`; `serverError` for ``Code-swift.struct/server``, `underlying` for
+    /// the error that caused it. (For test doubles of code that handles these errors.)
     public init(_ code: Code, _ message: String, serverError: ServerError? = nil, underlying: (any Error)? = nil) {
         self.code = code
         self.message = message
@@ -90,21 +97,27 @@ public struct EngageClientError: Error, CustomStringConvertible, Sendable {
         "the connection to the server closed before the response arrived"
     )
 
+    /// The message.
     public var description: String { self.message }
 
     /// An ERROR frame's contents: the protocol's numeric code (proto-spec/PROTOCOL.md section 5), its name
     /// (`invalid_query`, `forbidden`, ...) and the server's message.
     public struct ServerError: Hashable, Sendable, CustomStringConvertible {
+        /// The protocol's error code (`forbidden` is 10, `too_many_items` 13, ...).
         public var code: UInt16
+        /// The code's snake_case name; `error_N` for a code this client does not know.
         public var name: String
+        /// What the server said, in words.
         public var message: String
 
+        /// The contents of an ERROR frame.
         public init(code: UInt16, name: String, message: String) {
             self.code = code
             self.name = name
             self.message = message
         }
 
+        /// `name: message`.
         public var description: String { "\(self.name): \(self.message)" }
     }
 }

@@ -198,6 +198,7 @@ public struct PreparedIngestBatch: Sendable {
     /// Events in the batch.
     public let eventCount: Int
 
+    /// Encodes `events` as one INGEST_EVENTS payload.
     public init(events: [Event]) {
         var payload = ByteBuffer()
         IngestEvents(IngestBatch(events: events)).encode(into: &payload)

@@ -22,6 +22,7 @@ import Synchronization
 public final class EngageConnection: Sendable {
     /// What the server said in its handshake: version, name, time zone and limits.
     public let server: ServerInfo
+    /// The configuration the connection was made with.
     public let configuration: EngageClientConfiguration
     let channel: any Channel
     private let nextRequestID = NIOLockedValueBox<UInt32>(1)

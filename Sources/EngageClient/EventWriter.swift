@@ -30,6 +30,8 @@ public final class EventWriter {
     /// Acknowledged so far: accepted, duplicates and rejections (positions in the stream).
     public var acknowledged: BatchResult { self.summary }
 
+    /// Adds `event` to the current batch; a full batch is sent, after waiting for the oldest one to be
+    /// acknowledged when `maximumInFlight` batches are already out (back-pressure).
     public func write(_ event: Event) async throws {
         self.buffer.append(event)
         self.written += 1
