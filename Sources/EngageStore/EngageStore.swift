@@ -147,6 +147,12 @@ public final class EngageStore: Service, Sendable {
         try await self.writer.submit(.actions(actions))
     }
 
+    /// Returns once every write acknowledged before the call is visible to queries, with the sequence number
+    /// of the last write batch applied. (Writes are acknowledged once applied, so that is at once.)
+    public func waitApplied() async throws -> Int {
+        Int(self.writer.published.withLockedValue { $0.appliedSequence })
+    }
+
     /// Recomputes every derived record from the raw events.
     public func rebuildDerivedRecords() async throws {
         _ = try await self.writer.submit(.rebuild)

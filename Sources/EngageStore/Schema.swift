@@ -138,6 +138,8 @@ enum MetaKey {
     static let nextAttributeValueID = "next_attribute_value_id"
     static let eventCount = "event_count"
     static let duplicateCount = "duplicate_count"
+    /// Write batches applied since the directory was created: the sequence number of the last one.
+    static let appliedSequence = "applied_sequence"
     /// A random number chosen when the directory is created: tells this store's export cursors from others'.
     static let storeID = "store_id"
     /// The first day whose raw events are all still stored, once retention dropped older ones.

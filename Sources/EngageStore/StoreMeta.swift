@@ -44,6 +44,7 @@ enum StoreMeta {
         counters.nextAttributeValueID = UInt32(try self.number(MetaKey.nextAttributeValueID, txn, schema) ?? 1)
         counters.eventCount = try self.number(MetaKey.eventCount, txn, schema) ?? 0
         counters.duplicateCount = try self.number(MetaKey.duplicateCount, txn, schema) ?? 0
+        counters.appliedSequence = try self.number(MetaKey.appliedSequence, txn, schema) ?? 0
         counters.lastDay = try schema.dayTotals.lastKey(txn)
         return counters
     }
@@ -54,6 +55,7 @@ enum StoreMeta {
         try self.put(MetaKey.nextAttributeValueID, number: UInt64(counters.nextAttributeValueID), txn, schema)
         try self.put(MetaKey.eventCount, number: counters.eventCount, txn, schema)
         try self.put(MetaKey.duplicateCount, number: counters.duplicateCount, txn, schema)
+        try self.put(MetaKey.appliedSequence, number: counters.appliedSequence, txn, schema)
     }
 
     static func readCatalog(_ txn: borrowing Transaction, _ schema: Schema) throws -> ActionCatalog {

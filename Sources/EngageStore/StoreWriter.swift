@@ -289,6 +289,8 @@ final class StoreWriter: @unchecked Sendable {
             phases.mark("stage")
             try session.applyDerivedUpdates(txn)
             phases.mark("derive")
+            // Each write batch gets the next sequence number (written with the counters by the flush).
+            session.counters.appliedSequence += UInt64(requests.count { $0.isBatch })
             try session.flush(txn)
             phases.mark("flush")
             if mustRebuild {

@@ -11,6 +11,14 @@ public enum WriteRequest: Sendable {
     /// Drops raw events past the retention horizon now.
     case purge
 
+    /// Events, users or actions: what a client sends and gets acknowledged (and what WAIT_APPLIED waits for).
+    var isBatch: Bool {
+        switch self {
+        case .events, .users, .actions: return true
+        case .rebuild, .purge: return false
+        }
+    }
+
     var itemCount: Int {
         switch self {
         case .events(let events): return events.count

@@ -35,6 +35,8 @@ struct StoreCounters: Equatable {
     var nextAttributeValueID: UInt32 = 1
     var eventCount: UInt64 = 0
     var duplicateCount: UInt64 = 0
+    /// The sequence number of the last write batch applied (events, users or actions; 0 before any).
+    var appliedSequence: UInt64 = 0
     /// The last day with any event, before this transaction (nil for an empty store). Records of any user
     /// can only exist up to it.
     var lastDay: StoreDay?
