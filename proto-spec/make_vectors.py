@@ -212,5 +212,8 @@ add("error_raw_events_dropped", 0xFF, 18,
 add("query_values", 0x15, 21, "QUERY_VALUES of the dimension region", text("region"))
 add("values_result", 0x95, 21, "VALUES_RESULT: eu held by 48 users, na by 51 users",
     u32(2) + text("eu") + u64(48) + text("na") + u64(51))
+add("wait_applied", 0x16, 22, "WAIT_APPLIED (empty payload)", b"")
+add("wait_applied_result", 0x96, 22, "WAIT_APPLIED_RESULT: the last write batch applied is number 1234",
+    u64(1234))
 
 print(json.dumps({"protocol_version": 1, "vectors": vectors}, indent=1, ensure_ascii=False))

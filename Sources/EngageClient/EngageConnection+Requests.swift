@@ -10,6 +10,14 @@ extension EngageConnection {
         }
     }
 
+    /// Returns once every write acknowledged before this call (on any connection) is visible to queries;
+    /// the result is the sequence number of the last write batch applied. Send it after the last
+    /// acknowledgement when what follows must read those writes.
+    @discardableResult
+    public func waitApplied() async throws -> Int {
+        try await self.execute(WaitApplied()).appliedSequence
+    }
+
     // MARK: - Writes
 
     /// Defines or updates catalog actions. A changed `is_core_action` re-derives every number that depends

@@ -21,6 +21,7 @@ public enum MessageType: UInt8, Sendable, CaseIterable {
     case rebuild = 0x13
     case backup = 0x14
     case queryValues = 0x15
+    case waitApplied = 0x16
 
     case helloOK = 0x81
     case pong = 0x82
@@ -43,6 +44,7 @@ public enum MessageType: UInt8, Sendable, CaseIterable {
     case rebuildResult = 0x93
     case backupResult = 0x94
     case valuesResult = 0x95
+    case waitAppliedResult = 0x96
     case error = 0xFF
 
     public var isRequest: Bool { self.rawValue < 0x80 }

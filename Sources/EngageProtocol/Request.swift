@@ -39,10 +39,11 @@ public enum Request: Sendable, Equatable {
         case .rebuild: request = .command(.rebuild(try Rebuild(decoding: &payload)))
         case .backup: request = .command(.backup(try Backup(decoding: &payload)))
         case .queryValues: request = .command(.queryValues(try QueryValues(decoding: &payload)))
+        case .waitApplied: request = .command(.waitApplied(try WaitApplied(decoding: &payload)))
         case .helloOK, .pong, .defineActionsResult, .upsertUsersResult, .ingestResult, .activityResult, .statsResult,
             .activeDaysResult, .tiersResult, .transitionsResult, .retentionResult, .lifecycleResult, .sessionsResult,
             .userResult, .atRiskResult, .actionsResult, .exportPage, .verifyResult, .rebuildResult, .backupResult,
-            .valuesResult, .error:
+            .valuesResult, .waitAppliedResult, .error:
             throw ProtocolError(
                 .unknownMessageType,
                 "message type 0x\(String(frame.type, radix: 16)) (\(type.specName)) is a response, not a request"
@@ -90,6 +91,7 @@ public enum Command: Sendable, Equatable {
     case rebuild(Rebuild)
     case backup(Backup)
     case queryValues(QueryValues)
+    case waitApplied(WaitApplied)
 
     public var message: any WireMessage {
         switch self {
@@ -112,6 +114,7 @@ public enum Command: Sendable, Equatable {
         case .rebuild(let message): return message
         case .backup(let message): return message
         case .queryValues(let message): return message
+        case .waitApplied(let message): return message
         }
     }
 

@@ -25,6 +25,7 @@ public enum Response: Sendable, Equatable {
     case rebuildResult(RebuildResult)
     case backupResult(BackupResult)
     case valuesResult(ValuesResult)
+    case waitAppliedResult(WaitAppliedResult)
     case error(ErrorResponse)
 
     /// An ERROR response.
@@ -61,10 +62,11 @@ public enum Response: Sendable, Equatable {
         case .rebuildResult: response = .rebuildResult(try RebuildResult(decoding: &payload))
         case .backupResult: response = .backupResult(try BackupResult(decoding: &payload))
         case .valuesResult: response = .valuesResult(try ValuesResult(decoding: &payload))
+        case .waitAppliedResult: response = .waitAppliedResult(try WaitAppliedResult(decoding: &payload))
         case .error: response = .error(try ErrorResponse(decoding: &payload))
         case .hello, .ping, .defineActions, .upsertUsers, .ingestEvents, .queryActivity, .stats, .queryActiveDays,
             .queryTiers, .queryTransitions, .queryRetention, .queryLifecycle, .querySessions, .queryUser, .queryAtRisk,
-            .queryActions, .export, .verify, .rebuild, .backup, .queryValues:
+            .queryActions, .export, .verify, .rebuild, .backup, .queryValues, .waitApplied:
             throw ProtocolError(
                 .unknownMessageType,
                 "message type 0x\(String(frame.type, radix: 16)) (\(type.specName)) is a request, not a response"
@@ -98,6 +100,7 @@ public enum Response: Sendable, Equatable {
         case .rebuildResult(let message): return message
         case .backupResult(let message): return message
         case .valuesResult(let message): return message
+        case .waitAppliedResult(let message): return message
         case .error(let message): return message
         }
     }

@@ -7,9 +7,11 @@ public enum Role: String, CaseIterable, Sendable, Hashable {
 }
 
 extension Command {
-    /// The role an operation needs (`admin` may do everything). HELLO and PING need none.
-    var requiredRole: Role {
+    /// The role an operation needs (`admin` may do everything); nil for none (HELLO, PING and WAIT_APPLIED,
+    /// which reveals nothing but a sequence number).
+    var requiredRole: Role? {
         switch self {
+        case .waitApplied: return nil
         case .defineActions, .upsertUsers, .ingestEvents: return .ingest
         case .queryActivity, .stats, .queryActiveDays, .queryTiers, .queryTransitions, .queryRetention, .queryLifecycle,
             .querySessions, .queryUser, .queryAtRisk, .queryActions, .export, .queryValues:

@@ -294,8 +294,7 @@ public struct ConnectionStateMachine: Sendable {
     }
 
     private mutating func admit(_ command: Command, requestID: UInt32, roles: Set<Role>) -> Action {
-        let role = command.requiredRole
-        guard roles.contains(role) || roles.contains(.admin) else {
+        if let role = command.requiredRole, !roles.contains(role), !roles.contains(.admin) {
             return self.fail(
                 requestID,
                 ProtocolError(

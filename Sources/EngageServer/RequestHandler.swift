@@ -146,6 +146,8 @@ public struct RequestHandler: Sendable {
             return .backupResult(BackupResult(bytes: try await self.query { try $0.backup(to: request.path) }))
         case .queryValues(let request):
             return .valuesResult(ValuesResult(try await self.query { try $0.dimensionValues(request.dimension) }))
+        case .waitApplied:
+            return .waitAppliedResult(WaitAppliedResult(appliedSequence: try await self.store.waitApplied()))
         }
     }
 

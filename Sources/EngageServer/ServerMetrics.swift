@@ -64,7 +64,7 @@ extension Command {
         case .queryActivity, .stats, .queryActiveDays, .queryTiers, .queryTransitions, .queryRetention, .queryLifecycle,
             .querySessions, .queryUser, .queryAtRisk, .queryActions, .export, .queryValues:
             return true
-        case .defineActions, .upsertUsers, .ingestEvents, .verify, .rebuild, .backup:
+        case .defineActions, .upsertUsers, .ingestEvents, .verify, .rebuild, .backup, .waitApplied:
             return false
         }
     }

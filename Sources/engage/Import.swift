@@ -107,8 +107,12 @@ struct Import: AsyncParsableCommand {
                         send: { try await client.ingest($0) }
                     )
                 )
+                // Queries (the catalog here, a report after the import) must see every acknowledged event.
+                try await client.waitApplied()
                 let after = try await Self.catalog(client)
                 autoRegistered = after.subtracting(before).sorted().map { ($0, unknownCounts[$0] ?? 0) }
+            } else {
+                try await client.waitApplied()
             }
         } catch let error as EngageClientError {
             try? await client.close()

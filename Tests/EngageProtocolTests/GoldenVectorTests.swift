@@ -436,6 +436,8 @@ enum ExpectedMessage {
             return .message(
                 ValuesResult([DimensionValueRow(value: "eu", users: 48), DimensionValueRow(value: "na", users: 51)])
             )
+        case "wait_applied": return .message(WaitApplied())
+        case "wait_applied_result": return .message(WaitAppliedResult(appliedSequence: 1234))
         default: return nil
         }
     }

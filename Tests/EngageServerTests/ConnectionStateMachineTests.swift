@@ -170,6 +170,7 @@ struct ConnectionStateMachineTests {
         Rebuild(),
         Backup(path: "/tmp/x"),
         QueryValues(.attribute(.region)),
+        WaitApplied(),
     ]
 
     @Test("the auth matrix: each role against each request")
@@ -190,6 +191,7 @@ struct ConnectionStateMachineTests {
                 case .defineActions, .upsertUsers, .ingestEvents:
                     allowed = roles.contains(.ingest) || roles.contains(.admin)
                 case .verify, .rebuild, .backup: allowed = roles.contains(.admin)
+                case .waitApplied: allowed = true
                 default: allowed = roles.contains(.query) || roles.contains(.admin)
                 }
                 if allowed {
