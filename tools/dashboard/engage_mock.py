@@ -31,6 +31,8 @@ STATIC_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; ch
 QUERIES = {"activity", "active-days", "tiers", "transitions", "retention", "lifecycle", "sessions",
            "user", "at-risk", "actions", "values"}
 ATTRS = {"acquisition_channel", "user_segment", "device_type", "region", "cohort"}
+# What the README asks engaged to send with the dashboard's files; the check watches for violations.
+CSP = "default-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 MONTH = re.compile(r"^\d{4}-\d{2}$")
 
@@ -195,7 +197,7 @@ def make_handler(captures, static_dir, token=None, forbidden_token=None, log=Non
                 if "/" in name or ext not in STATIC_TYPES or not os.path.isfile(full):
                     return self.problem(Problem(404, "Not Found", f"no file {path}", "not_found"))
                 with open(full, "rb") as f:
-                    return self.send(200, f.read(), STATIC_TYPES[ext])
+                    return self.send(200, f.read(), STATIC_TYPES[ext], [("Content-Security-Policy", CSP)])
             auth = self.headers.get("Authorization", "")
             with lock:
                 requests_seen.append({"path": path, "query": url.query, "authorization": bool(auth)})

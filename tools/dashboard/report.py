@@ -39,20 +39,22 @@ def ordered_where(where):
 
 
 def plan(p):
-    """key -> (query name, HTTP parameters) for report params p; mirrors app.js plan()."""
-    where, by = ordered_where(p.get("where", [])), p.get("by") or None
-    def q(**kw):
-        kw["where"] = where
-        return {k: v for k, v in kw.items() if v not in (None, "", [])}
-    retention = p.get("retention", "week")
+    """key -> (query name, HTTP parameters) for report params p; mirrors app.js plan(),
+    parameters in the same order."""
+    w, by = ordered_where(p.get("where", [])), p.get("by") or None
+    ret = p.get("retention", "week")
+    f, t, m = p["from"], p["to"], p["month"]
+
+    def q(*pairs):
+        return {k: v for k, v in pairs if v not in (None, "", [])}
     return {
-        "activity": ("activity", q(**{"from": p["from"], "to": p["to"], "by": by})),
-        "active-days": ("active-days", q(month=p["month"], by=by)),
-        "tiers": ("tiers", q(month=p["month"], by=by)),
-        "transitions": ("transitions", q(month=add_months(p["month"], -1))),
-        "retention": ("retention", q(**{"period": retention, "from": p["from"], "to": p["to"], "periods": PERIODS.get(retention, 8), "by": by})),
-        "lifecycle": ("lifecycle", q(**{"period": "week", "from": p["from"], "to": p["to"]})),
-        "sessions": ("sessions", q(**{"from": p["from"], "to": p["to"]})),
+        "activity": ("activity", q(("from", f), ("to", t), ("where", w), ("by", by))),
+        "active-days": ("active-days", q(("month", m), ("where", w), ("by", by))),
+        "tiers": ("tiers", q(("month", m), ("where", w), ("by", by))),
+        "transitions": ("transitions", q(("month", add_months(m, -1)), ("where", w))),
+        "retention": ("retention", q(("period", ret), ("from", f), ("to", t), ("periods", PERIODS.get(ret, 8)), ("where", w), ("by", by))),
+        "lifecycle": ("lifecycle", q(("period", "week"), ("from", f), ("to", t), ("where", w))),
+        "sessions": ("sessions", q(("from", f), ("to", t), ("where", w))),
     }
 
 

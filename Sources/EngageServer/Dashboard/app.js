@@ -303,10 +303,13 @@
         tipExtra: (i) => [{ name: "share of active users", value: fmt.pct(values[i] / total) }] }));
       P.sub.textContent += " " + fmt.int(total) + " active users.";
     } else {
+      // stacked by group: the bars' heights are the whole histogram, the colours its make-up
       const groups = groupsOf(rows);
       const series = groups.map((g, gi) => ({ name: g, color: groupColor(gi),
         values: ks.map((k) => { const r = rows.find((x) => x.group === g && x.active_days === k); return r ? r.users : 0; }) }));
-      C.lineChart(slot, Object.assign(spec, { series, xLabel: "active days in the month" }));
+      const totals = ks.map((_, i) => series.reduce((n, x) => n + x.values[i], 0));
+      C.barChart(slot, Object.assign(spec, { series, stacked: true, barClass: "bar-group active-days-bar",
+        tipExtra: (i) => [{ name: "all", value: fmt.int(totals[i]) }] }));
     }
     const cols = [["Active days", (r) => r.active_days, numCell], ["Users", (r) => fmt.int(r.users), numCell]];
     if (s.by) cols.unshift([ATTR_NAME[s.by], (r) => r.group]);
@@ -359,7 +362,7 @@
     const total = Object.fromEntries(fromT.map((f) => [f, toT.reduce((n, t) => n + count(f, t), 0)]));
     const slot = h("div", { class: "chart-slot", id: "chart-transitions" }, P.body);
     C.heatmap(slot, {
-      rows: fromT, cols: toT, corner: a + " ↓", colTitle: b + " →", cellHeight: 30, maxCellWidth: 84,
+      rows: fromT, cols: toT, corner: a + " ↓", colTitle: b + " →", cellHeight: 30, maxCellWidth: 100,
       rowLabel: (i) => fromT[i] + " (" + total[fromT[i]] + ")",
       scaleLabel: "share of the " + a + " tier",
       cell: (r, c) => {
@@ -405,7 +408,7 @@
     if (ctx.interactive) select(P.tools, "Cohorts:", [["week", "weekly"], ["month", "monthly"]], s.retention, (v) => ctx.change({ retention: v }, true));
     if (!rows.length) return empty(P, "No users registered in the range.");
     const groups = s.by ? groupsOf(rows) : [undefined];
-    for (const g of groups) {
+    groups.forEach((g, gi) => {
       const mine = rows.filter((r) => r.group === g);
       const cohorts = [...new Set(mine.map((r) => r.cohort))].sort();
       const offsets = [...new Set(mine.map((r) => r.period_offset))].sort((a, b) => a - b);
@@ -422,7 +425,7 @@
         rows: cohorts, cols: offsets, corner: "cohort (users)", colTitle: unit + "s since registration →", missingKey: "period not over yet",
         rowLabel: (i) => (unit === "month" ? day.month(cohorts[i]) : day.short(cohorts[i])) + " (" + size[cohorts[i]] + ")",
         colLabel: (i) => (unit === "month" ? "M" : "W") + offsets[i],
-        scaleLabel: "retained",
+        scaleLabel: "retained", scale: gi === groups.length - 1,
         cell: (ri, ci) => {
           const r = cell[cohorts[ri] + "/" + offsets[ci]];
           if (!r) return undefined;
@@ -434,7 +437,7 @@
               { name: "rate", value: fmt.pct(r.rate) }] };
         },
       });
-    }
+    });
     const cols = [["Cohort", (r) => r.cohort], ["Size", (r) => fmt.int(r.cohort_size), numCell], ["Offset", (r) => r.period_offset, numCell], ["Retained", (r) => fmt.int(r.retained), numCell], ["Rate", (r) => fmt.pct(r.rate), numCell]];
     if (s.by) cols.unshift([ATTR_NAME[s.by], (r) => r.group]);
     table(P.table, cols, rows, (r) => ({ "data-group": r.group, "data-cohort": r.cohort, "data-offset": r.period_offset, "data-retained": r.retained }));
@@ -541,7 +544,7 @@
           });
         }
       }
-      $("#clear-filters").disabled = !whereList(state.where).length;
+      $("#clear-filters").hidden = !whereList(state.where).length;
     }
     async function loadValues() {
       const got = await Promise.all(ATTRS.map(([a]) => live.values(a).then((b) => b.rows, () => null)));

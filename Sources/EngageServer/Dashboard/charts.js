@@ -343,7 +343,7 @@
       const colTexts = spec.cols.map((c, i) => (spec.colLabel ? spec.colLabel(i) : String(c)));
       const left = Math.ceil(Math.max(spec.corner ? spec.corner.length : 0, ...rowTexts.map((t) => t.length)) * CHAR_W) + 16;
       const cellH = spec.cellHeight || 24;
-      const top = 36, bottom = 50;
+      const top = 36, bottom = spec.scale === false ? 6 : 50;
       spec.height = top + cellH * spec.rows.length + bottom;
       const f = frame(container, spec, { left, right: 12, top, bottom });
       const cellW = Math.min(spec.maxCellWidth || 90, (f.right - f.left) / Math.max(1, spec.cols.length));
@@ -367,6 +367,7 @@
         });
         rect.addEventListener("pointerleave", () => { rect.classList.remove("hot"); hideTip(f); });
       }));
+      if (spec.scale === false) return;
       // colour scale
       const sy = f.bottom + 18, sw = Math.min(220, f.right - f.left);
       const grad = svg("linearGradient", { id: f.id + "-grad" }, f.root.querySelector("defs"));
