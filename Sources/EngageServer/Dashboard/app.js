@@ -233,7 +233,9 @@
     const full = done.filter((r) => !stats.last_day || r.date < stats.last_day);
     const latest = ctx.state.by ? null : full[full.length - 1] || done[done.length - 1];
     if (latest) {
-      P.sub.textContent = "On " + day.long(latest.date) + (latest.date < stats.last_day ? ", the last full day" : ", which may still be in progress") + " (" + describeWhere(ctx.state) + ")";
+      const which = !stats.last_day ? "" : latest.date === stats.last_day ? ", which may still be in progress"
+        : latest.date === day.add(stats.last_day, -1) ? ", the last full day" : ", the last day of the range";
+      P.sub.textContent = "On " + day.long(latest.date) + which + " (" + describeWhere(ctx.state) + ")";
       card("dau", "DAU", fmt.int(latest.dau), "users active that day");
       card("wau", "WAU", fmt.int(latest.wau), "7 days ending that day");
       card("mau", "MAU", fmt.int(latest.mau), "30 days ending that day");
@@ -261,8 +263,8 @@
     if (!s.by) {
       dates = rows.map((r) => r.date);
       const ser = (k, dash) => ({ name: METRIC[k][0], color: METRIC[k][1], values: rows.map((r) => r[k]), dash });
-      C.lineChart(top, Object.assign({}, common, { labels: dates, yLabel: "users", integer: true, series: [ser("dau"), ser("wau"), ser("mau")] }));
-      C.lineChart(bottom, Object.assign({}, common, { labels: dates, height: 220, yLabel: "ratio", yTick: (v) => fmt.pct(v, 0), yValue: (v) => fmt.pct(v), series: [ser("dau_mau"), ser("dau_wau", "6 3")] }));
+      C.lineChart(top, Object.assign({}, common, { title: "DAU, WAU and MAU per day", labels: dates, yLabel: "users", integer: true, series: [ser("dau"), ser("wau"), ser("mau")] }));
+      C.lineChart(bottom, Object.assign({}, common, { title: "DAU/MAU and DAU/WAU per day", labels: dates, height: 220, yLabel: "ratio", yTick: (v) => fmt.pct(v, 0), yValue: (v) => fmt.pct(v), series: [ser("dau_mau"), ser("dau_wau", "6 3")] }));
     } else {
       const groups = groupsOf(rows);
       dates = [...new Set(rows.map((r) => r.date))].sort();
@@ -276,8 +278,8 @@
         select(P.tools, "Users:", [["dau", "DAU"], ["wau", "WAU"], ["mau", "MAU"]], s.metric, (v) => ctx.change({ metric: v }, false));
         select(P.tools, "Ratio:", [["dau_mau", "DAU/MAU"], ["dau_wau", "DAU/WAU"]], s.ratio, (v) => ctx.change({ ratio: v }, false));
       }
-      C.lineChart(top, Object.assign({}, common, { labels: dates, yLabel: METRIC[s.metric][0] + " (users)", integer: true, series: per(s.metric) }));
-      C.lineChart(bottom, Object.assign({}, common, { labels: dates, height: 220, yLabel: METRIC[s.ratio][0], yTick: (v) => fmt.pct(v, 0), yValue: (v) => fmt.pct(v), series: per(s.ratio) }));
+      C.lineChart(top, Object.assign({}, common, { title: METRIC[s.metric][0] + " per day by " + ATTR_NAME[s.by], labels: dates, yLabel: METRIC[s.metric][0] + " (users)", integer: true, series: per(s.metric) }));
+      C.lineChart(bottom, Object.assign({}, common, { title: METRIC[s.ratio][0] + " per day by " + ATTR_NAME[s.by], labels: dates, height: 220, yLabel: METRIC[s.ratio][0], yTick: (v) => fmt.pct(v, 0), yValue: (v) => fmt.pct(v), series: per(s.ratio) }));
     }
     const cols = [["Date", (r) => r.date], ["DAU", (r) => fmt.int(r.dau), numCell], ["WAU", (r) => fmt.int(r.wau), numCell], ["MAU", (r) => fmt.int(r.mau), numCell],
       ["DAU/MAU", (r) => fmt.pct(r.dau_mau), numCell], ["DAU/WAU", (r) => fmt.pct(r.dau_wau), numCell]];
@@ -294,7 +296,7 @@
     if (!rows.length) return empty(P, "No active users in " + s.month + ".");
     const ks = Array.from({ length: days }, (_, i) => i + 1);
     const slot = h("div", { class: "chart-slot", id: "chart-active-days" }, P.body);
-    const spec = { categories: ks, xLabel: "active days in the month", yLabel: "users", integer: true, height: 260, xKind: "number", labels: ks,
+    const spec = { title: "Users by number of active days in " + s.month, categories: ks, xLabel: "active days in the month", yLabel: "users", integer: true, height: 260, xKind: "number", labels: ks,
       tipTitle: (i) => ks[i] + (ks[i] === 1 ? " active day" : " active days") };
     if (!s.by) {
       const values = ks.map((k) => { const r = rows.find((x) => x.active_days === k); return r ? r.users : 0; });
@@ -324,7 +326,7 @@
     if (!rows.length) return empty(P);
     const slot = h("div", { class: "chart-slot", id: "chart-tiers" }, P.body);
     const tiers = TIERS.filter((t) => rows.some((r) => r.tier === t));
-    const spec = { categories: tiers, xLabel: "tier", yLabel: "users", integer: true, height: 260, barClass: "bar-group tier-bar", maxBarWidth: 110 };
+    const spec = { title: "Users per engagement tier in " + s.month, categories: tiers, xLabel: "tier", yLabel: "users", integer: true, height: 260, barClass: "bar-group tier-bar", maxBarWidth: 110 };
     if (!s.by) {
       const by = Object.fromEntries(rows.map((r) => [r.tier, r]));
       const total = rows.reduce((a, r) => a + r.users, 0);
@@ -362,7 +364,7 @@
     const total = Object.fromEntries(fromT.map((f) => [f, toT.reduce((n, t) => n + count(f, t), 0)]));
     const slot = h("div", { class: "chart-slot", id: "chart-transitions" }, P.body);
     C.heatmap(slot, {
-      rows: fromT, cols: toT, corner: a + " ↓", colTitle: b + " →", cellHeight: 30, maxCellWidth: 100,
+      title: "Tier transitions from " + from + " to " + s.month, rows: fromT, cols: toT, corner: a + " ↓", colTitle: b + " →", cellHeight: 30, maxCellWidth: 100,
       rowLabel: (i) => fromT[i] + " (" + total[fromT[i]] + ")",
       scaleLabel: "share of the " + a + " tier",
       cell: (r, c) => {
@@ -422,7 +424,7 @@
         const a = day.add(c, 7 * k); return day.short(a) + " – " + day.short(day.add(a, 6));
       };
       C.heatmap(slot, {
-        rows: cohorts, cols: offsets, corner: "cohort (users)", colTitle: unit + "s since registration →", missingKey: "period not over yet",
+        title: "Retention by " + unit + "ly cohort" + (g !== undefined ? ", " + g : ""), rows: cohorts, cols: offsets, corner: "cohort (users)", colTitle: unit + "s since registration →", missingKey: "period not over yet",
         rowLabel: (i) => (unit === "month" ? day.month(cohorts[i]) : day.short(cohorts[i])) + " (" + size[cohorts[i]] + ")",
         colLabel: (i) => (unit === "month" ? "M" : "W") + offsets[i],
         scaleLabel: "retained", scale: gi === groups.length - 1,
@@ -451,7 +453,7 @@
     if (!rows.length) return empty(P);
     const slot = h("div", { class: "chart-slot", id: "chart-lifecycle" }, P.body);
     C.barChart(slot, {
-      categories: rows.map((r) => r.period), catLabel: (i) => day.short(rows[i].period), xLabel: "week starting (" + (ctx.stats.time_zone || "UTC") + ")",
+      title: "Weekly lifecycle", categories: rows.map((r) => r.period), catLabel: (i) => day.short(rows[i].period), xLabel: "week starting (" + (ctx.stats.time_zone || "UTC") + ")",
       yLabel: "users (dormant below 0)", integer: true, stacked: true, height: 300, barClass: "bar-group lifecycle-period",
       yTick: (v) => fmt.int(Math.abs(v)), yValue: (v) => fmt.int(Math.abs(v)),
       series: LIFECYCLE.map(([k, name, color]) => ({ name, color, values: rows.map((r) => (r[k] == null ? null : k === "dormant" ? -r[k] : r[k])) })),
