@@ -34,7 +34,7 @@ ATTRS = {"acquisition_channel", "user_segment", "device_type", "region", "cohort
 # What the README asks engaged to send with the dashboard's files; the check watches for violations.
 CSP = "default-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-MONTH = re.compile(r"^\d{4}-\d{2}$")
+MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 
 class Problem(Exception):

@@ -52,9 +52,14 @@
     if (monthEnd(m) > to && addMonths(m, -1) + "-01" >= from) m = addMonths(m, -1);
     return m;
   }
+  const isDay = (v) => /^\d{4}-\d{2}-\d{2}$/.test(v) && day.str(day.parse(v)) === v;
+  const VALID = {
+    from: isDay, to: isDay, month: (v) => /^\d{4}-(0[1-9]|1[0-2])$/.test(v),
+    by: (v) => !!ATTR_NAME[v], retention: (v) => !!PERIODS[v], metric: (v) => ["dau", "wau", "mau"].includes(v), ratio: (v) => ["dau_mau", "dau_wau"].includes(v),
+  };
   function readHash() {
     const h = new URLSearchParams(location.hash.slice(1)), s = { where: {} };
-    for (const k of ["from", "to", "month", "by", "retention", "metric", "ratio"]) if (h.get(k)) s[k] = h.get(k);
+    for (const k of ["from", "to", "month", "by", "retention", "metric", "ratio"]) if (h.get(k) && VALID[k](h.get(k))) s[k] = h.get(k);
     s.where = parseWhere(h.getAll("where"));
     s.pinned = !!(s.from || s.to);
     return s;
@@ -213,7 +218,16 @@
     return s;
   }
   function groupsOf(rows) { return [...new Set(rows.map((r) => r.group))]; }
-  const groupColor = (i) => GROUP_COLORS[i % GROUP_COLORS.length];
+  // One colour per group value across all panels: the groups of every answer, sorted, take the palette in turn.
+  function groupPalette(results) {
+    const all = new Set();
+    for (const r of Object.values(results)) if (r.value) for (const row of r.value.rows) if (row.group !== undefined) all.add(row.group);
+    const index = new Map([...all].sort().map((g, i) => [g, i]));
+    return {
+      color: (g) => GROUP_COLORS[(index.get(g) || 0) % GROUP_COLORS.length],
+      dash: (g) => ((index.get(g) || 0) >= GROUP_COLORS.length ? "5 3" : null),
+    };
+  }
   const numCell = "num";
   const describeWhere = (s) => whereList(s.where).join(" and ") || "all users";
 
@@ -272,7 +286,7 @@
       const per = (k) => groups.map((g, gi) => {
         const values = dates.map(() => null);
         for (const r of rows) if (r.group === g) values[idx[r.date]] = r[k];
-        return { name: g, color: groupColor(gi), values, dash: gi >= GROUP_COLORS.length ? "5 3" : null };
+        return { name: g, color: ctx.groups.color(g), values, dash: ctx.groups.dash(g) };
       });
       if (ctx.interactive) {
         select(P.tools, "Users:", [["dau", "DAU"], ["wau", "WAU"], ["mau", "MAU"]], s.metric, (v) => ctx.change({ metric: v }, false));
@@ -307,7 +321,7 @@
     } else {
       // stacked by group: the bars' heights are the whole histogram, the colours its make-up
       const groups = groupsOf(rows);
-      const series = groups.map((g, gi) => ({ name: g, color: groupColor(gi),
+      const series = groups.map((g) => ({ name: g, color: ctx.groups.color(g),
         values: ks.map((k) => { const r = rows.find((x) => x.group === g && x.active_days === k); return r ? r.users : 0; }) }));
       const totals = ks.map((_, i) => series.reduce((n, x) => n + x.values[i], 0));
       C.barChart(slot, Object.assign(spec, { series, stacked: true, barClass: "bar-group active-days-bar",
@@ -342,7 +356,7 @@
     } else {
       const groups = groupsOf(rows);
       C.barChart(slot, Object.assign(spec, {
-        series: groups.map((g, gi) => ({ name: g, color: groupColor(gi), values: tiers.map((t) => { const r = rows.find((x) => x.group === g && x.tier === t); return r ? r.users : 0; }) })),
+        series: groups.map((g) => ({ name: g, color: ctx.groups.color(g), values: tiers.map((t) => { const r = rows.find((x) => x.group === g && x.tier === t); return r ? r.users : 0; }) })),
         barData: (i, ser) => ({ "data-tier": tiers[i], "data-group": ser.name }),
       }));
     }
@@ -469,6 +483,7 @@
     sessions: renderSessions, retention: renderRetention, lifecycle: renderLifecycle };
 
   function renderAll(results, ctx) {
+    ctx = Object.assign({ groups: groupPalette(results) }, ctx);
     for (const key of Object.keys(RENDER)) {
       const P = panel(key);
       try { RENDER[key](P, results[key], ctx); }
