@@ -25,7 +25,7 @@ import urllib.parse
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DEFAULT_CAPTURES = os.path.join(ROOT, "Tests/Fixtures/dashboard/captures.jsonl")
-DEFAULT_STATIC = os.path.join(ROOT, "Sources/EngageServer/Dashboard")
+DEFAULT_STATIC = os.path.join(ROOT, "Sources/EngageDashboard/Dashboard")
 STATIC_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
                 ".css": "text/css; charset=utf-8"}
 QUERIES = {"activity", "active-days", "tiers", "transitions", "retention", "lifecycle", "sessions",

@@ -1,6 +1,6 @@
 """Build a self-contained dashboard report: report-template.html with the CSS, the JS and
 the query bodies inlined. This is the reference for `engage report` (README.md in
-Sources/EngageServer/Dashboard documents the same rules); keep the two in step.
+Sources/EngageDashboard/Dashboard documents the same rules); keep the two in step.
 """
 import datetime as dt
 import html
@@ -9,7 +9,7 @@ import os
 import re
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-DASHBOARD = os.path.join(ROOT, "Sources/EngageServer/Dashboard")
+DASHBOARD = os.path.join(ROOT, "Sources/EngageDashboard/Dashboard")
 FORMAT = "engage-report/1"
 PERIODS = {"week": 8, "month": 3}
 ATTRS = ["acquisition_channel", "user_segment", "device_type", "region", "cohort"]
