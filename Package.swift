@@ -236,6 +236,7 @@ var package = Package(
             name: "EngageIntegrationTests",
             dependencies: [
                 "EngageClient", "EngageModel", "EngageProtocol", "EngageTestSupport",
+                .product(name: "Yams", package: "Yams"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

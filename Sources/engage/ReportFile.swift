@@ -30,14 +30,16 @@ struct ReportFile: AsyncParsableCommand {
     )
     var month: CivilMonth?
     @OptionGroup var selection: SelectionOptions
+    /// The cohort periods the dashboard offers.
+    enum CohortPeriod: String, ExpressibleByArgument, CaseIterable {
+        case week, month
+        var period: Period { self == .week ? .week : .month }
+    }
+
     @Option(name: .long, help: "Cohort period of the retention panel: week (8 offsets) or month (3 offsets).")
-    var retention: Period = .week
+    var retention: CohortPeriod = .week
     @Option(name: .long, help: "Title of the page.") var title: String = "Engage report"
     @Option(name: .long, help: "The HTML file to write ('-' for standard output).") var output: String
-
-    func validate() throws {
-        guard self.retention != .day else { throw ValidationError("--retention must be week or month") }
-    }
 
     /// The last month lying wholly in [from, to], else the month of `to` (as the page chooses).
     static func defaultMonth(from: CivilDate, to: CivilDate) -> CivilMonth {
@@ -102,7 +104,7 @@ struct ReportFile: AsyncParsableCommand {
             try await add("retention") {
                 QueryReports.retention(
                     try await client.retention(
-                        period: self.retention,
+                        period: self.retention.period,
                         from: from,
                         to: to,
                         periods: periods,
