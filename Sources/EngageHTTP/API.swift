@@ -130,11 +130,27 @@ struct API: Sendable {
 
     // MARK: - Queries
 
+    /// The command as the binary server receives it: encoded and decoded by the protocol, so that every check
+    /// of the wire (the date domain, string lengths, field values) applies to HTTP requests as well, and a
+    /// request the binary protocol could not carry is refused here as it would be there.
+    static func throughWire(_ command: Command) throws(Problem) -> Command {
+        let frame = EngageProtocol.Request.command(command).encode(requestID: 0)
+        do throws(ProtocolError) {
+            guard case .command(let decoded) = try EngageProtocol.Request.decode(frame) else {
+                throw ProtocolError(.internalError, "a command did not decode as a command")
+            }
+            return decoded
+        } catch {
+            throw Problem.from(error)
+        }
+    }
+
     func query(_ query: APIQuery) async throws -> HTTPAnswer {
         let started = NIODeadline.now()
-        let response = await self.handler.handle(query.command)
+        let command = try Self.throughWire(query.command)
+        let response = await self.handler.handle(command)
         self.metrics.record(
-            query.command,
+            command,
             response,
             nanoseconds: (NIODeadline.now() - started).nanoseconds
         )
@@ -177,7 +193,7 @@ struct API: Sendable {
         var rejections = parsed.rejections
         var accepted = 0
         var duplicates = 0
-        if let command {
+        if let command = try command.map(Self.throughWire) {
             let started = NIODeadline.now()
             let response = await self.handler.handle(command)
             self.metrics.record(command, response, nanoseconds: (NIODeadline.now() - started).nanoseconds)
