@@ -49,21 +49,24 @@ extension EngageStore {
     public func tiers(_ window: TierWindow, _ selection: Selection = Selection()) throws -> [TierRow] {
         try self.read { txn, reader in
             let grouping = try reader.grouping(selection, txn)
-            var totals: [UInt32: MonthRecord] = [:]
-            switch window {
-            case .month(let month):
-                try reader.forEachUserMonth(month, txn) { user, record in totals[user] = record }
-            case .asOf:
-                totals = try reader.windowTotals(window.days, catalog: try reader.catalog(txn), txn)
-            }
             var sums = [[Tier: (users: Int, record: MonthRecord)]](repeating: [:], count: grouping.names.count)
-            for (user, record) in totals {
+            func add(_ user: UInt32, _ record: MonthRecord) {
                 let group = grouping.group(user)
-                guard group >= 0 else { continue }
+                guard group >= 0 else { return }
                 let tier = record.tier(powerThreshold: self.settings.powerThreshold)
-                guard tier != .inactive else { continue }
+                guard tier != .inactive else { return }
                 let current = sums[group][tier] ?? (0, MonthRecord())
                 sums[group][tier] = (current.users + 1, current.record + record)
+            }
+            switch window {
+            case .month(let month):
+                // Summed as the month's records are read: no table of every user in between (the dashboard
+                // asks this on every refresh).
+                try reader.forEachUserMonth(month, txn) { user, record in add(user, record) }
+            case .asOf:
+                for (user, record) in try reader.windowTotals(window.days, catalog: try reader.catalog(txn), txn) {
+                    add(user, record)
+                }
             }
             var rows: [TierRow] = []
             for (group, name) in grouping.names.enumerated() {
@@ -90,19 +93,20 @@ extension EngageStore {
     public func transitions(_ month: CivilMonth, _ selection: Selection = Selection()) throws -> [TransitionRow] {
         try self.read { txn, reader in
             let grouping = try reader.grouping(Selection(filters: selection.filters), txn)
-            var pairs: [UInt32: (from: Tier, to: Tier)] = [:]
+            // Tiers by user key in an array rather than a dictionary: both months' records are read in full.
+            let limit = try reader.userKeyLimit(txn)
+            var from = [Tier](repeating: .inactive, count: limit)
+            var to = [Tier](repeating: .inactive, count: limit)
             try reader.forEachUserMonth(month, txn) { user, record in
-                pairs[user] = (record.tier(powerThreshold: self.settings.powerThreshold), .inactive)
+                if Int(user) < limit { from[Int(user)] = record.tier(powerThreshold: self.settings.powerThreshold) }
             }
             try reader.forEachUserMonth(CivilMonth(index: month.index + 1), txn) { user, record in
-                pairs[user] = (
-                    pairs[user]?.from ?? .inactive, record.tier(powerThreshold: self.settings.powerThreshold)
-                )
+                if Int(user) < limit { to[Int(user)] = record.tier(powerThreshold: self.settings.powerThreshold) }
             }
             var counts: [[Tier]: Int] = [:]
-            for (user, pair) in pairs
-            where grouping.group(user) >= 0 && (pair.from != .inactive || pair.to != .inactive) {
-                counts[[pair.from, pair.to], default: 0] += 1
+            for user in 0..<limit
+            where (from[user] != .inactive || to[user] != .inactive) && grouping.group(UInt32(user)) >= 0 {
+                counts[[from[user], to[user]], default: 0] += 1
             }
             // Ordered by the tiers' names, as the protocol promises.
             return counts.keys.sorted { ($0[0].name, $0[1].name) < ($1[0].name, $1[1].name) }.map {

@@ -28,9 +28,15 @@ struct StoreReader {
         case .attribute(let attribute):
             return try self.heldValues(attribute, txn).map { DimensionValueRow(value: $0.name, users: $0.users) }
         case .cohort:
-            var counts: [CivilMonth: Int] = [:]
-            for month in try self.registrationMonths(txn).values { counts[month, default: 0] += 1 }
-            return counts.keys.sorted().map { DimensionValueRow(value: $0.description, users: counts[$0]!) }
+            // Counted as the users are read, without a table of every user's month in between.
+            var counts: [Int: Int] = [:]
+            try self.schema.users.forEach(txn) { _, record in
+                if let date = record.registrationDate { counts[date.monthIndex, default: 0] += 1 }
+                return true
+            }
+            return counts.keys.sorted().map {
+                DimensionValueRow(value: CivilMonth(index: $0).description, users: counts[$0]!)
+            }
         }
     }
 
