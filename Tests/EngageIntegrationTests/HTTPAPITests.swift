@@ -469,6 +469,35 @@ struct HTTPAPITests {
         #expect(tooLarge.status == 413 && tooLarge.json["code"] as? String == "frame_too_large", "\(tooLarge.body)")
         #expect(rows(try http.get("/v1/stats").json).first?["events"] as? Int == 0)
 
+        // One request carried out at a time: of 24 at once, those that find it busy get 429 at once.
+        let busy = HTTPServerProcess()
+        try busy.start(["--http-max-requests", "1"])
+        defer { busy.stop() }
+        _ = try ConformanceThroughServerTests.importConformance(into: busy.server)
+        let heavy =
+            busy.base + "/v1/query/retention?"
+            + formQuery([("period", "day"), ("periods", "90"), ("by", "region")] + Self.range)
+        let statuses = try run(
+            "curl",
+            [
+                "-s", "--parallel", "--parallel-immediate", "--parallel-max", "24", "-w", "%{http_code}\n",
+            ]
+                + Array(repeating: ["-o", "/dev/null", heavy], count: 24).flatMap { $0 }
+        ).standardOutput.split(separator: "\n").map(String.init)
+        #expect(statuses.count == 24)
+        #expect(statuses.contains("200") && statuses.contains("429"), "\(statuses)")
+        #expect(statuses.allSatisfy { $0 == "200" || $0 == "429" }, "\(statuses)")
+        let refused = try run(
+            "curl",
+            ["-s", "--parallel", "--parallel-immediate", "--parallel-max", "8", "-i"]
+                + Array(repeating: heavy, count: 8)
+        )
+        .standardOutput
+        if refused.contains(" 429 ") {
+            #expect(refused.contains("\"code\": \"too_many_in_flight\""))
+            #expect(refused.lowercased().contains("retry-after: 1"))
+        }
+
         let secure = HTTPServerProcess()
         try secure.start([
             "--tls-cert", RepositoryPaths.tlsFile("server.pem"), "--tls-key", RepositoryPaths.tlsFile("server-key.pem"),
