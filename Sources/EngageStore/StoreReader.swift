@@ -28,14 +28,15 @@ struct StoreReader {
         case .attribute(let attribute):
             return try self.heldValues(attribute, txn).map { DimensionValueRow(value: $0.name, users: $0.users) }
         case .cohort:
-            // Counted as the users are read, without a table of every user's month in between.
+            // From the registration index (users by registration day, as bitsets): a few bitsets per day
+            // instead of every user record. Each user with a registration date is in exactly one of them.
             var counts: [Int: Int] = [:]
-            try self.schema.users.forEach(txn) { _, record in
-                if let date = record.registrationDate { counts[date.monthIndex, default: 0] += 1 }
+            try self.schema.registrations.forEach(txn) { key, bits in
+                counts[CivilDate(storeDay: key.day).monthIndex, default: 0] += bits.count
                 return true
             }
-            return counts.keys.sorted().map {
-                DimensionValueRow(value: CivilMonth(index: $0).description, users: counts[$0]!)
+            return counts.keys.sorted().compactMap {
+                counts[$0]! > 0 ? DimensionValueRow(value: CivilMonth(index: $0).description, users: counts[$0]!) : nil
             }
         }
     }

@@ -193,6 +193,18 @@ struct HTTPAPITests {
             #expect(answer.body == cli.standardOutput, "\(name) \(parameters)")
         }
 
+        // Cohort values (read from the registration index) are the users' registration months (their records).
+        var months: [String: Int] = [:]
+        for row in try http.server.exportRows(["users"]) {
+            if let date = row["registration_date"] as? String { months[String(date.prefix(7)), default: 0] += 1 }
+        }
+        let cohorts = rows(try http.get("/v1/query/values?dimension=cohort").json)
+        #expect(!months.isEmpty)
+        #expect(
+            Dictionary(uniqueKeysWithValues: cohorts.map { ($0["value"] as? String ?? "", $0["users"] as? Int ?? 0) })
+                == months
+        )
+
         // Refusals the CLI makes are refused over HTTP too, as problem+json with the protocol's code.
         for (name, parameters) in [
             ("activity", [("from", "2026-03-31"), ("to", "2026-01-01")]),
