@@ -394,7 +394,7 @@ struct ServerSocketTests {
                             next += 1
                         }
                         var refusals = 0
-                        for _ in 0..<1500 {
+                        for _ in 0..<800 {
                             guard let frame = try await connection.next() else { throw HarnessFailure("closed") }
                             if case .error = try Response.decode(frame) { refusals += 1 }
                             try await connection.send(request(next).encode(requestID: next))
