@@ -55,6 +55,7 @@ struct RetentionBackupTests {
             _ = try await store.defineActions(Fixtures.actions())
             _ = try await store.upsertUsers(Fixtures.users())
             _ = try await store.ingest(Fixtures.events())
+            _ = try await store.waitApplied()
             before = try Self.insideHorizon(store)
             eventsBefore = try store.stats().events
             store.close()
@@ -109,13 +110,13 @@ struct RetentionBackupTests {
         let temporary = try await ConformanceQueryTests.loaded("UTC")
         let copy = NSTemporaryDirectory() + "engage-backup-" + UUID().uuidString
         defer { try? FileManager.default.removeItem(atPath: copy) }
-        let bytes = try temporary.store.backup(to: copy)
+        let bytes = try await temporary.store.backup(to: copy)
         #expect(bytes > 0)
         // Into a data directory, or into the store's own (locked) directory: backup_failed, saying why.
-        let again = #expect(throws: StoreError.self) { try temporary.store.backup(to: copy) }
+        let again = await #expect(throws: StoreError.self) { try await temporary.store.backup(to: copy) }
         #expect(again?.code == .backupFailed && again?.message.contains("already holds a data directory") == true)
-        let own = #expect(throws: StoreError.self) {
-            try temporary.store.backup(to: temporary.store.configuration.path)
+        let own = await #expect(throws: StoreError.self) {
+            try await temporary.store.backup(to: temporary.store.configuration.path)
         }
         #expect(own?.code == .backupFailed, "\(String(describing: own))")
         let restored = try EngageStore.running(
