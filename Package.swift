@@ -34,7 +34,7 @@ var package = Package(
         ),
         // A small safe LMDB wrapper: environments, transactions as non-escaping closures, cursors.
         .target(name: "LMDB", dependencies: ["CLMDB"], swiftSettings: swiftSettings),
-        .target(name: "CCRC32C"),
+        .target(name: "CEngageSystem"),
         // Domain values shared by the store, the protocol, the client and the tools. No dependencies.
         .target(name: "EngageModel", swiftSettings: swiftSettings),
         // An async semaphore (request bytes a server buffers, requests a client keeps in flight).
@@ -56,7 +56,7 @@ var package = Package(
             name: "EngageStore",
             dependencies: [
                 "LMDB",
-                "CCRC32C",
+                "CEngageSystem",
                 "EngageModel",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

@@ -38,6 +38,7 @@ struct DerivedRebuild {
             try session.restage(
                 user: key.user,
                 event: NewEvent(
+                    user: key.user,
                     timestampMs: head.timestampMs,
                     day: day,
                     actionKey: head.actionKey,

@@ -35,11 +35,16 @@ final class Sequencer {
     private(set) var unappliedEvents = 0
 
     private struct Unapplied {
-        let sequence: UInt64
-        let events: [(hash: UInt64, user: UInt32, eventID: String)]
+        var sequence: UInt64
+        /// The record's token in ``pendingEvents`` and its events' hashes.
+        let token: UInt32
+        let hashes: [UInt64]
         let users: [String]
         let contexts: [String]
     }
+
+    /// Tokens name records in ``pendingEvents``; they wrap, long after the record they named is gone.
+    private var nextToken: UInt32 = 1
 
     init(
         schema: Schema,
@@ -92,20 +97,26 @@ final class Sequencer {
             unappliedCount: self.unapplied.count
         )
         let horizon = self.retention.horizon(nowMs: nowMs)
-        let lastDay = try self.schema.dayTotals.lastKey(txn)
         var decisions: [Decision] = []
         decisions.reserveCapacity(requests.count)
-        for request in requests {
-            switch request {
-            case .events(let events):
-                decisions.append(try self.decide(events, nowMs: nowMs, horizon: horizon, lastDay: lastDay, txn))
-            case .users(let profiles):
-                decisions.append(try self.decide(profiles, txn))
-            case .actions(let actions):
-                decisions.append(self.decide(actions))
-            case .rebuild, .purge:
-                decisions.append(.control)
+        do {
+            let lastDay = try self.schema.dayTotals.lastKey(txn)
+            for request in requests {
+                switch request {
+                case .events(let events):
+                    decisions.append(try self.decide(events, nowMs: nowMs, horizon: horizon, lastDay: lastDay, txn))
+                case .users(let profiles):
+                    decisions.append(try self.decide(profiles, txn))
+                case .actions(let actions):
+                    decisions.append(self.decide(actions))
+                case .rebuild, .purge:
+                    decisions.append(.control)
+                }
             }
+        } catch {
+            // Nothing of the group is journaled: forget what its first requests added.
+            self.undo(undo)
+            throw error
         }
         return (decisions, undo)
     }
@@ -116,12 +127,7 @@ final class Sequencer {
         // The pending sets were filled while deciding; here each record's share is labelled with its number.
         var sequence = firstSequence
         for index in self.labelled..<self.unapplied.count {
-            self.unapplied[index] = Unapplied(
-                sequence: sequence,
-                events: self.unapplied[index].events,
-                users: self.unapplied[index].users,
-                contexts: self.unapplied[index].contexts
-            )
+            self.unapplied[index].sequence = sequence
             sequence += 1
         }
         self.labelled = self.unapplied.count
@@ -163,8 +169,8 @@ final class Sequencer {
     }
 
     private func forget(_ entry: Unapplied) {
-        for event in entry.events { self.pendingEvents.remove(event.hash, user: event.user, eventID: event.eventID) }
-        self.unappliedEvents -= entry.events.count
+        self.pendingEvents.remove(token: entry.token, hashes: entry.hashes)
+        self.unappliedEvents -= entry.hashes.count
     }
 
     // MARK: - Events
@@ -179,72 +185,94 @@ final class Sequencer {
         var result = BatchResult()
         var record = JournalRecord.EventsRecord()
         record.events.reserveCapacity(events.count)
-        var pending: [(hash: UInt64, user: UInt32, eventID: String)] = []
-        pending.reserveCapacity(events.count)
+        var hashes: [UInt64] = []
+        hashes.reserveCapacity(events.count)
         var newUsers: [String] = []
         var newContexts: [String] = []
-        for (position, event) in events.enumerated() {
-            if let reason = EventValidation.rejection(of: event, nowMs: nowMs) {
-                result.rejected.append(Rejection(index: position, reason: reason))
-                continue
-            }
-            guard let day = self.mapper.localDay(epochMs: event.timestampMs).storeDay else {
-                result.rejected.append(Rejection(index: position, reason: .timestampOutOfRange))
-                continue
-            }
-            if let horizon, day < horizon {
-                result.rejected.append(Rejection(index: position, reason: .olderThanRetention))
-                continue
-            }
-            guard let actionKey = self.actionKey(for: event.action, &record) else {
-                result.rejected.append(Rejection(index: position, reason: .invalidAction))
-                continue
-            }
-            let (user, isNewUser) = try self.userKey(for: event.userID, txn)
-            if isNewUser {
-                record.newUsers.append(NewUser(key: user, id: event.userID))
-                newUsers.append(event.userID)
-            }
-            var eventID = event.eventID
-            let hash = eventID.withUTF8 { EventIDFilter.hash(user: user, eventID: UnsafeRawBufferPointer($0)) }
-            if self.pendingEvents.contains(hash, user: user, eventID: eventID) {
-                result.duplicates += 1
-                continue
-            }
-            if !isNewUser, self.filter.mayContain(hash: hash),
-                try self.isStored(user: user, eventID: eventID, day: day, lastDay: lastDay, txn)
-            {
-                result.duplicates += 1
-                continue
-            }
-            var contextID: UInt32 = 0
-            if !event.context.isEmpty {
-                let (id, isNew) = try self.contextID(for: event.context, txn)
-                contextID = id
-                if isNew {
-                    record.newContexts.append(NewContext(id: id, text: event.context))
-                    newContexts.append(event.context)
+        let token = self.nextToken
+        self.nextToken = self.nextToken == UInt32.max ? 1 : self.nextToken + 1
+        // The hot state in locals for the loop (a class's stored properties are checked for exclusive access and
+        // retained on every use); put back however the loop ends.
+        var pending = self.pendingEvents
+        self.pendingEvents = PendingEvents()
+        defer { self.pendingEvents = pending }
+        var actionKeys = self.catalog.keysByName
+        let filter = self.filter
+        do {
+            for (position, event) in events.enumerated() {
+                if let reason = EventValidation.rejection(of: event, nowMs: nowMs) {
+                    result.rejected.append(Rejection(index: position, reason: reason))
+                    continue
                 }
-            }
-            self.filter.insert(hash: hash)
-            self.pendingEvents.insert(hash, user: user, eventID: eventID)
-            pending.append((hash, user, eventID))
-            record.events.append(
-                ResolvedEvent(
-                    user: user,
-                    day: day,
-                    actionKey: actionKey,
-                    contextID: contextID,
-                    timestampMs: event.timestampMs,
-                    eventID: eventID,
-                    metadata: event.metadata
+                guard let day = self.mapper.localDay(epochMs: event.timestampMs).storeDay else {
+                    result.rejected.append(Rejection(index: position, reason: .timestampOutOfRange))
+                    continue
+                }
+                if let horizon, day < horizon {
+                    result.rejected.append(Rejection(index: position, reason: .olderThanRetention))
+                    continue
+                }
+                var actionKey = actionKeys[event.action]
+                if actionKey == nil {
+                    actionKey = self.registerAction(event.action, &record)
+                    actionKeys = self.catalog.keysByName
+                }
+                guard let actionKey else {
+                    result.rejected.append(Rejection(index: position, reason: .invalidAction))
+                    continue
+                }
+                let (user, isNewUser) = try self.userKey(for: event.userID, txn)
+                if isNewUser {
+                    record.newUsers.append(NewUser(key: user, id: event.userID))
+                    newUsers.append(event.userID)
+                }
+                var eventID = event.eventID
+                let hash = eventID.withUTF8 { EventIDFilter.hash(user: user, eventID: UnsafeRawBufferPointer($0)) }
+                if pending.contains(hash, user: user, eventID: eventID, current: record.events, currentToken: token) {
+                    result.duplicates += 1
+                    continue
+                }
+                if !isNewUser, filter.mayContain(hash: hash),
+                    try self.isStored(user: user, eventID: eventID, day: day, lastDay: lastDay, txn)
+                {
+                    result.duplicates += 1
+                    continue
+                }
+                var contextID: UInt32 = 0
+                if !event.context.isEmpty {
+                    let (id, isNew) = try self.contextID(for: event.context, txn)
+                    contextID = id
+                    if isNew {
+                        record.newContexts.append(NewContext(id: id, text: event.context))
+                        newContexts.append(event.context)
+                    }
+                }
+                filter.insert(hash: hash)
+                pending.insert(hash, token: token, index: record.events.count)
+                hashes.append(hash)
+                record.events.append(
+                    ResolvedEvent(
+                        user: user,
+                        day: day,
+                        actionKey: actionKey,
+                        contextID: contextID,
+                        timestampMs: event.timestampMs,
+                        eventID: eventID,
+                        metadata: event.metadata
+                    )
                 )
-            )
+            }
+        } catch {
+            pending.remove(token: token, hashes: hashes)
+            throw error
         }
+        pending.finish(token: token, events: record.events)
         result.accepted = record.events.count
         record.duplicates = result.duplicates
-        self.unapplied.append(Unapplied(sequence: 0, events: pending, users: newUsers, contexts: newContexts))
-        self.unappliedEvents += pending.count
+        self.unapplied.append(
+            Unapplied(sequence: 0, token: token, hashes: hashes, users: newUsers, contexts: newContexts)
+        )
+        self.unappliedEvents += hashes.count
         return .journal(.events(record), result)
     }
 
@@ -289,7 +317,7 @@ final class Sequencer {
             record.profiles.append((key, profile))
         }
         result.accepted = record.profiles.count
-        self.unapplied.append(Unapplied(sequence: 0, events: [], users: newUsers, contexts: []))
+        self.unapplied.append(Unapplied(sequence: 0, token: 0, hashes: [], users: newUsers, contexts: []))
         return .journal(.users(record), result)
     }
 
@@ -322,7 +350,7 @@ final class Sequencer {
             self.catalog.set(key, definition)
             record.definitions.append(ActionAssignment(key: key, record: definition))
         }
-        self.unapplied.append(Unapplied(sequence: 0, events: [], users: [], contexts: []))
+        self.unapplied.append(Unapplied(sequence: 0, token: 0, hashes: [], users: [], contexts: []))
         return .journal(.actions(record), result)
     }
 
@@ -362,9 +390,9 @@ final class Sequencer {
         self.contextIDs[name] = id
     }
 
-    /// The key of an action type, registering it (core by the store's default) when first seen; nil when the
-    /// catalog is full.
-    private func actionKey(for name: String, _ record: inout JournalRecord.EventsRecord) -> UInt16? {
+    /// Registers an action type first seen in an event (core by the store's default); nil when the catalog is
+    /// full.
+    private func registerAction(_ name: String, _ record: inout JournalRecord.EventsRecord) -> UInt16? {
         if let key = self.catalog.key(named: name) { return key }
         guard let key = self.catalog.nextKey else { return nil }
         let action = ActionRecord(
@@ -379,42 +407,71 @@ final class Sequencer {
     }
 }
 
-/// (user, event id) of events journaled and not applied, by their filter hash.
+/// (user, event id) of events journaled and not applied, found by their filter hash: the hash locates the
+/// event in its record, whose identity is then compared, so the answer is exact.
 struct PendingEvents {
-    private var first: [UInt64: (user: UInt32, eventID: String)] = [:]
-    /// Identities sharing a hash with the one in `first` (64-bit collisions: practically never).
-    private var more: [UInt64: [(user: UInt32, eventID: String)]] = [:]
+    /// hash -> (record token, index in the record)
+    private var slots = HashSlots(capacity: 1 << 16)
+    /// Further events whose hash equals one in `slots` (64-bit collisions: practically never).
+    private var overflow: [UInt64: [UInt64]] = [:]
+    /// The events of each journaled record by token, until it is applied.
+    private var records: [UInt32: [ResolvedEvent]] = [:]
 
-    func contains(_ hash: UInt64, user: UInt32, eventID: String) -> Bool {
-        guard let entry = self.first[hash] else { return false }
-        if entry.user == user && entry.eventID == eventID { return true }
-        return self.more[hash]?.contains { $0.user == user && $0.eventID == eventID } ?? false
+    static func key(_ hash: UInt64) -> UInt64 { hash == 0 ? 1 : hash }
+    private static func pack(_ token: UInt32, _ index: Int) -> UInt64 { UInt64(token) << 32 | UInt64(index) }
+
+    private func event(_ packed: UInt64, current: [ResolvedEvent], currentToken: UInt32) -> ResolvedEvent {
+        let token = UInt32(truncatingIfNeeded: packed >> 32)
+        let index = Int(packed & 0xFFFF_FFFF)
+        return token == currentToken ? current[index] : self.records[token]![index]
     }
 
-    mutating func insert(_ hash: UInt64, user: UInt32, eventID: String) {
-        if self.first[hash] == nil {
-            self.first[hash] = (user, eventID)
-        } else {
-            self.more[hash, default: []].append((user, eventID))
+    /// Whether (user, event id) is pending; `current` holds the events of the record being decided.
+    func contains(
+        _ hash: UInt64,
+        user: UInt32,
+        eventID: String,
+        current: [ResolvedEvent],
+        currentToken: UInt32
+    ) -> Bool {
+        let key = Self.key(hash)
+        guard let packed = self.slots.value(for: key) else { return false }
+        func matches(_ packed: UInt64) -> Bool {
+            let event = self.event(packed, current: current, currentToken: currentToken)
+            return event.user == user && event.eventID == eventID
+        }
+        return matches(packed) || (self.overflow[key]?.contains(where: matches) ?? false)
+    }
+
+    /// Adds event `index` of the record `token` (not pending yet: the caller checked).
+    mutating func insert(_ hash: UInt64, token: UInt32, index: Int) {
+        let key = Self.key(hash)
+        if !self.slots.insert(key, Self.pack(token, index)) {
+            self.overflow[key, default: []].append(Self.pack(token, index))
         }
     }
 
-    mutating func remove(_ hash: UInt64, user: UInt32, eventID: String) {
-        guard let entry = self.first[hash] else { return }
-        if entry.user == user && entry.eventID == eventID {
-            if var others = self.more[hash], !others.isEmpty {
-                self.first[hash] = others.removeFirst()
-                self.more[hash] = others.isEmpty ? nil : others
-            } else {
-                self.first[hash] = nil
+    /// The record `token` is complete: its events back its entries until ``remove(token:hashes:)``.
+    mutating func finish(token: UInt32, events: [ResolvedEvent]) { self.records[token] = events }
+
+    /// Forgets the events of record `token` (applied, or its journal write failed).
+    mutating func remove(token: UInt32, hashes: [UInt64]) {
+        for (index, hash) in hashes.enumerated() {
+            let key = Self.key(hash)
+            let packed = Self.pack(token, index)
+            if self.slots.remove(key, ifValue: packed) {
+                // Another event with this hash waits in the overflow: it takes the slot.
+                if var others = self.overflow[key], !others.isEmpty {
+                    _ = self.slots.insert(key, others.removeFirst())
+                    self.overflow[key] = others.isEmpty ? nil : others
+                }
+            } else if var others = self.overflow[key], let position = others.firstIndex(of: packed) {
+                others.remove(at: position)
+                self.overflow[key] = others.isEmpty ? nil : others
             }
-        } else if var others = self.more[hash],
-            let index = others.firstIndex(where: { $0.user == user && $0.eventID == eventID })
-        {
-            others.remove(at: index)
-            self.more[hash] = others.isEmpty ? nil : others
         }
+        self.records[token] = nil
     }
 
-    var count: Int { self.first.count + self.more.values.reduce(0) { $0 + $1.count } }
+    var count: Int { self.slots.count + self.overflow.values.reduce(0) { $0 + $1.count } }
 }

@@ -28,6 +28,9 @@ public struct StoreConfiguration: Sendable {
     /// Events acknowledged (journaled) but not yet applied beyond which the sequencer waits for the applier:
     /// bounds the visibility lag and the memory of what is pending.
     public var maxUnappliedEvents: Int
+    /// For tests of recovery: the applier applies nothing, so that acknowledged writes exist only in the
+    /// journal (until a start without it replays them). Never set it in production.
+    public var holdsApplierForTesting = false
     /// Keep raw events (and their dedup keys) for this many days before today; older ones are dropped and
     /// refused (`older_than_retention`). Derived records are kept whole. nil: keep everything.
     public var rawRetentionDays: Int?

@@ -1,3 +1,4 @@
+import CEngageSystem
 import EngageModel
 import Foundation
 import LMDB
@@ -171,6 +172,7 @@ final class StoreWriter: @unchecked Sendable {
     // MARK: - The sequencer thread
 
     private func sequencerLoop() {
+        Self.nameThread("engage-sequence")
         while true {
             self.catchUp()
             // Too far ahead of the applier: wait for it (queued requests wait too: back-pressure).
@@ -262,6 +264,19 @@ final class StoreWriter: @unchecked Sendable {
     // MARK: - The applier thread
 
     private func applierLoop() {
+        Self.nameThread("engage-apply")
+        if self.configuration.holdsApplierForTesting {
+            // Nothing is applied; the journal keeps every acknowledged write for the next start.
+            self.handoff.lock(whenValue: 1)
+            while !self.applyQueue.closed {
+                self.handoff.unlock()
+                Thread.sleep(forTimeInterval: 0.01)
+                self.handoff.lock()
+            }
+            self.handoff.unlock()
+            self.progress.withLockedValue { $0.closed = true }
+            return
+        }
         self.applier.purgeExpiredRawEvents(publish: self.publish)
         while true {
             // Woken by records, or every half minute for maintenance (dropping raw events past retention).
@@ -353,6 +368,9 @@ final class StoreWriter: @unchecked Sendable {
             return false
         }
     }
+
+    /// Names the calling thread as `top` and `perf` show it.
+    private static func nameThread(_ name: String) { engage_set_thread_name(name) }
 
     private func publish(_ counters: StoreCounters) {
         self.published.withLockedValue { $0 = counters }

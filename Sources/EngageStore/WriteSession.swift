@@ -24,6 +24,7 @@ struct UserState {
 
 /// An accepted event waiting for the derived updates of its user.
 struct NewEvent {
+    var user: UInt32
     var timestampMs: Int64
     var day: Int
     var actionKey: UInt16
@@ -44,7 +45,9 @@ final class WriteSession {
     private(set) var eventsFoundStored = 0
     private var pendingAttributeValues: [AttributeText: UInt32] = [:]
     var users: [UInt32: UserState] = [:]
-    private var newEvents: [UInt32: [NewEvent]] = [:]
+    /// Events stored in this transaction, waiting for the derived updates (one flat array: grouped by user
+    /// once, by sorting, instead of a dictionary of arrays touched per event).
+    private var newEvents: [NewEvent] = []
     /// The day sets and the series, month and day-total changes of the derived updates.
     var derived: DerivedOutput
     var memberBits: MemberBitsCache<AttributeChunkKey>
@@ -150,36 +153,45 @@ final class WriteSession {
 
     // MARK: - Events
 
-    /// Stores raw events the sequencer accepted (it decided duplicates, so every key is new), in key order so
-    /// that consecutive inserts share B-tree pages; derived updates wait for ``applyDerivedUpdates(_:)``.
+    /// Stores raw events the sequencer accepted (it decided duplicates, so every key is new), ordered by day
+    /// and user so that consecutive inserts share B-tree pages; derived updates wait for
+    /// ``applyDerivedUpdates(_:)``.
     func insert(_ events: [ResolvedEvent], _ txn: borrowing Transaction) throws {
-        let order = events.indices.sorted {
-            let a = events[$0]
-            let b = events[$1]
-            if a.day != b.day { return a.day < b.day }
-            if a.user != b.user { return a.user < b.user }
-            return a.eventID.utf8.lexicographicallyPrecedes(b.eventID.utf8)
+        // Sorting packed (day, user) keys with the index is much cheaper than comparing the events themselves;
+        // within one user-day the order does not matter for page locality.
+        var order = events.indices.map { index in
+            (key: UInt64(events[index].day) << 32 | UInt64(events[index].user), index: index)
         }
-        var buffers = EncodingBuffers()
-        for index in order {
+        order.sort { $0.key < $1.key }
+        var key = ByteWriter(capacity: 64)
+        var value = ByteWriter(capacity: 256)
+        self.newEvents.reserveCapacity(self.newEvents.count + events.count)
+        for (_, index) in order {
             let event = events[index]
-            let stored = StoredEvent(
+            key.bytes.removeAll(keepingCapacity: true)
+            key.u16(event.day)
+            key.u32(event.user)
+            key.raw(event.eventID.utf8)
+            value.bytes.removeAll(keepingCapacity: true)
+            StoredEvent.encode(
                 timestampMs: event.timestampMs,
+                day: CivilDate(storeDay: event.day),
                 actionKey: event.actionKey,
                 contextID: event.contextID,
-                metadata: event.metadata
+                metadata: event.metadata.utf8,
+                into: &value
             )
-            let key = EventKey(day: event.day, user: event.user, eventID: Array(event.eventID.utf8))
-            guard try self.schema.events.insert(key, stored, txn, reusing: &buffers) else {
+            guard try txn.put(self.schema.events.database, key: key.bytes, value: value.bytes, flags: .noOverwrite)
+            else {
                 // The sequencer saw no such event, so this cannot happen unless the store and the journal
                 // disagree; the stored one stays, and the applier reports the count.
                 self.eventsFoundStored += 1
                 continue
             }
-            try self.loadUser(event.user, txn)
             self.counters.eventCount += 1
-            self.newEvents[event.user, default: []].append(
+            self.newEvents.append(
                 NewEvent(
+                    user: event.user,
                     timestampMs: event.timestampMs,
                     day: Int(event.day),
                     actionKey: event.actionKey,
@@ -199,9 +211,15 @@ final class WriteSession {
             catalog: self.catalog,
             mapper: self.mapper
         )
-        for user in self.newEvents.keys.sorted() {
-            var events = self.newEvents[user]!
-            events.sort { $0.timestampMs < $1.timestampMs }
+        self.newEvents.sort { ($0.user, $0.timestampMs) < ($1.user, $1.timestampMs) }
+        var start = self.newEvents.startIndex
+        while start < self.newEvents.endIndex {
+            let user = self.newEvents[start].user
+            var end = start + 1
+            while end < self.newEvents.endIndex && self.newEvents[end].user == user { end += 1 }
+            let events = self.newEvents[start..<end]
+            start = end
+            try self.loadUser(user, txn)
             let state = self.users[user]!
             var update = UserDayUpdate(
                 user: user,
@@ -219,7 +237,7 @@ final class WriteSession {
     /// Re-queues a stored event for the derived updates (used to rebuild derived records).
     func restage(user: UInt32, event: NewEvent, _ txn: borrowing Transaction) throws {
         try self.loadUser(user, txn)
-        self.newEvents[user, default: []].append(event)
+        self.newEvents.append(event)
     }
 
     /// Writes what was accumulated in memory (users, bitsets, series, totals, counters) and forgets it.

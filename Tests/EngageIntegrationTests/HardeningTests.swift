@@ -280,6 +280,37 @@ struct HardeningTests {
         #expect(verify.status == 0, "\(verify.standardOutput)")
     }
 
+    @Test("killed after the journal sync and before any apply: every acknowledged event is there after restart, once")
+    func killBeforeApply() async throws {
+        let server = ServerProcess()
+        defer { server.stop() }
+        // The applier is held: acknowledged batches exist only in the journal when the process dies.
+        try server.start(environment: ["ENGAGE_TEST_HOLD_APPLIER": "1"])
+        let client = try await EngageConnection.connect(to: server.address)
+        let load = TrackedLoad(prefix: "held", batchSize: 500)
+        var acknowledged: [Event] = []
+        for number in 0..<20 {
+            let events = load.batch(number)
+            #expect(try await client.ingest(events).accepted == events.count)
+            acknowledged += events
+        }
+        #expect(try await client.stats().events == 0, "nothing applied yet")
+        sendSignal(server, SIGKILL)
+        try? await client.close()
+        _ = server.stop()
+
+        try server.start()
+        let stored = try storedEventIDs(server)
+        #expect(stored.count == acknowledged.count)
+        #expect(acknowledged.allSatisfy { stored["\($0.userID)/\($0.eventID)"] == 1 })
+        let verify = try server.cli(["admin", "verify"])
+        #expect(verify.status == 0, "\(verify.standardOutput)")
+        // The journal was applied and is not applied twice: a second restart changes nothing.
+        _ = server.stop()
+        try server.start()
+        #expect(try storedEventIDs(server).count == acknowledged.count)
+    }
+
     @Test("a backup taken under load starts and answers every query like the source did at the copy")
     func backupUnderLoad() async throws {
         let source = ServerProcess()

@@ -1,4 +1,4 @@
-import CCRC32C
+import CEngageSystem
 import EngageModel
 import Foundation
 import Logging

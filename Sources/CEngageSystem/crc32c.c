@@ -1,7 +1,7 @@
 // CRC-32C for the journal's records. In C because Swift has no portable way to reach the SSE 4.2 `crc32`
 // instruction, which checksums the whole journal (hundreds of MB under load) at memory speed; the table
 // version is the fallback for processors without it.
-#include "crc32c.h"
+#include "engage_system.h"
 
 #include <string.h>
 
