@@ -28,6 +28,10 @@ public struct StoreConfiguration: Sendable {
     /// Events acknowledged (journaled) but not yet applied beyond which the sequencer waits for the applier:
     /// bounds the visibility lag and the memory of what is pending.
     public var maxUnappliedEvents: Int
+    /// The applier commits at most this often (milliseconds) while its backlog is small: fewer, larger
+    /// transactions, and fewer disk syncs competing with the journal's; a backlog of `maxEventsPerCommit`
+    /// events is applied at once. Bounds the visibility lag from below.
+    public var applyIntervalMs = 50
     /// For tests of recovery: the applier applies nothing, so that acknowledged writes exist only in the
     /// journal (until a start without it replays them). Never set it in production.
     public var holdsApplierForTesting = false

@@ -265,6 +265,7 @@ final class StoreWriter: @unchecked Sendable {
 
     private func applierLoop() {
         Self.nameThread("engage-apply")
+        var lastCommit = DispatchTime.now().uptimeNanoseconds
         if self.configuration.holdsApplierForTesting {
             // Nothing is applied; the journal keeps every acknowledged write for the next start.
             self.handoff.lock(whenValue: 1)
@@ -290,6 +291,17 @@ final class StoreWriter: @unchecked Sendable {
                 if closed { break }
                 continue
             }
+            // A small backlog waits for the rest of the interval (unless the store is closing).
+            let sinceCommit = DispatchTime.now().uptimeNanoseconds - lastCommit
+            let interval = UInt64(self.configuration.applyIntervalMs) * 1_000_000
+            if sinceCommit < interval, !self.applyQueue.closed,
+                self.applyQueue.items.count < 64,
+                Self.events(in: self.applyQueue.items) < self.configuration.maxEventsPerCommit / 4
+            {
+                self.handoff.unlock(withValue: self.applyQueue.signal)
+                Thread.sleep(forTimeInterval: Double(interval - sinceCommit) / 1e9)
+                continue
+            }
             // Everything waiting, up to a transaction's worth: records, or one control item alone.
             var items: [Handoff] = []
             var events = 0
@@ -308,6 +320,7 @@ final class StoreWriter: @unchecked Sendable {
                 self.applyQueue.items.removeFirst()
             }
             self.handoff.unlock(withValue: self.applyQueue.signal)
+            lastCommit = DispatchTime.now().uptimeNanoseconds
             if !self.apply(items) {
                 // Not applied (a full disk): keep the items first in line and try again shortly. The journal
                 // holds them, so a restart applies them too.
@@ -328,6 +341,13 @@ final class StoreWriter: @unchecked Sendable {
                 waiter.continuation.resume(throwing: StoreError(.closed, "the store is shutting down"))
             }
             progress.waiters = []
+        }
+    }
+
+    private static func events(in items: [Handoff]) -> Int {
+        items.reduce(0) { total, item in
+            if case .record(_, let record) = item { return total + record.itemCount }
+            return total
         }
     }
 
