@@ -1,11 +1,172 @@
 """Makes ``engage_client`` importable from the source tree (``python3 -m pytest clients/python/tests`` from
-the repository root works without installing the package) and holds the live-server fixtures."""
+the repository root works without installing the package) and starts the servers the live tests need.
+
+Servers come from the binaries in ``$ENGAGED_BIN_DIR`` (default: ``swift build --show-bin-path`` of the
+repository, which prints the path without building). Each listens on port 0 of 127.0.0.1, writes its port
+to a file, keeps its data in a temporary directory, and is stopped (SIGTERM, then SIGKILL) when its fixture
+ends. Without binaries the live tests fail; ``ENGAGE_SKIP_LIVE=1`` skips them instead.
+"""
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
+import signal
+import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
+from typing import Any, Dict, Iterator, List, Optional
+
+import pytest
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 if str(PACKAGE_ROOT) not in sys.path:
     sys.path.insert(0, str(PACKAGE_ROOT))
+
+from engage_client import Client  # noqa: E402
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+CONFORMANCE_CANDIDATES = [REPO_ROOT / "shared" / "conformance", REPO_ROOT.parent / "shared" / "conformance"]
+TLS_DIR = REPO_ROOT / "Tests" / "Fixtures" / "tls"
+#: Set ENGAGE_EXPECT_NEW_SERVER=1 once the server does unfinished periods, invalid_cursor and QUERY_VALUES:
+#: the tests of those changes then fail instead of skipping when the server behaves the old way.
+EXPECT_NEW_SERVER = os.environ.get("ENGAGE_EXPECT_NEW_SERVER") == "1"
+
+
+def conformance_dir() -> Path:
+    override = os.environ.get("ENGAGE_CONFORMANCE_DIR")
+    candidates = [Path(override)] if override else CONFORMANCE_CANDIDATES + [Path("/work/shared/conformance")]
+    for candidate in candidates:
+        if (candidate / "expected.json").is_file():
+            return candidate
+    raise RuntimeError("conformance data not found; set ENGAGE_CONFORMANCE_DIR")
+
+
+def read_jsonl(path: Path) -> List[Any]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def bin_dir() -> Path:
+    configured = os.environ.get("ENGAGED_BIN_DIR")
+    if configured:
+        path = Path(configured)
+    else:
+        try:
+            output = subprocess.run(
+                ["swift", "build", "--show-bin-path"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120,
+                check=True,
+            ).stdout.strip()
+        except (OSError, subprocess.SubprocessError) as error:
+            raise RuntimeError(f"set ENGAGED_BIN_DIR: `swift build --show-bin-path` failed: {error}") from error
+        path = Path(output)
+    if not (path / "engaged").is_file():
+        raise RuntimeError(f"no engaged binary in {path} (set ENGAGED_BIN_DIR)")
+    return path
+
+
+class Server:
+    """One ``engaged`` on 127.0.0.1 with a fresh data directory."""
+
+    def __init__(self, *args: str, timezone: str = "UTC") -> None:
+        self.work = Path(tempfile.mkdtemp(prefix="engage-pytest-"))
+        self.data = self.work / "data"
+        port_file = self.work / "port"
+        self.log = open(self.work / "engaged.log", "wb")
+        command = [
+            str(bin_dir() / "engaged"), "--data", str(self.data), "--port", "0", "--port-file", str(port_file),
+            "--timezone", timezone, "--log-level", "warning", *args,
+        ]
+        self.process = subprocess.Popen(command, stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 30
+        while not (port_file.exists() and port_file.read_text().strip()):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"engaged did not start: {(self.work / 'engaged.log').read_text()}")
+            time.sleep(0.02)
+        self.port = int(port_file.read_text().strip())
+        self.address = f"127.0.0.1:{self.port}"
+
+    def client(self, **options: Any) -> Client:
+        return Client(self.address, **options)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.log.close()
+        shutil.rmtree(self.work, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def live() -> None:
+    if os.environ.get("ENGAGE_SKIP_LIVE") == "1":
+        pytest.skip("ENGAGE_SKIP_LIVE=1")
+    bin_dir()
+
+
+@pytest.fixture(scope="session")
+def engage_cli(live: None) -> Path:
+    """The ``engage`` CLI next to ``engaged``: the reference for row shapes."""
+    path = bin_dir() / "engage"
+    if not path.is_file():
+        raise RuntimeError(f"no engage binary in {path.parent}")
+    return path
+
+
+def start_server(*args: str, timezone: str = "UTC") -> Iterator[Server]:
+    server = Server(*args, timezone=timezone)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def fresh_server(live: None) -> Iterator[Server]:
+    """An empty store (UTC) for one test."""
+    yield from start_server()
+
+
+@pytest.fixture(scope="module")
+def small_limits_server(live: None) -> Iterator[Server]:
+    """A server with 7 items per batch, 3 requests in flight per connection and a 64 KiB frame limit."""
+    yield from start_server("--max-batch-items", "7", "--max-in-flight", "3", "--max-frame-bytes", "65536")
+
+
+class Loaded:
+    """A server holding the conformance data set, loaded through the client."""
+
+    def __init__(self, server: Server, timezone: str) -> None:
+        self.server = server
+        self.timezone = timezone
+        directory = conformance_dir()
+        name = "expected.json" if timezone == "UTC" else "expected_america_new_york.json"
+        self.expected: Dict[str, Any] = json.loads((directory / name).read_text(encoding="utf-8"))
+        with server.client() as client:
+            self.actions = client.define_actions(read_jsonl(directory / "actions.jsonl"))
+            self.users = client.upsert_users(read_jsonl(directory / "users.jsonl"))
+            self.events = client.ingest(read_jsonl(directory / "events.jsonl"))
+            self.stats = client.stats()
+
+
+@pytest.fixture(scope="session", params=["UTC", "America/New_York"])
+def conformance(request: pytest.FixtureRequest, live: None) -> Iterator[Loaded]:
+    """The conformance data set in a store of each reporting time zone."""
+    for server in start_server(timezone=request.param):
+        yield Loaded(server, request.param)
+
+
+def new_server_or_skip(condition_old: bool, what: str) -> None:
+    """Skips a test of an announced server change when the server still behaves the old way (unless
+    ENGAGE_EXPECT_NEW_SERVER=1, where that is a failure)."""
+    if condition_old:
+        if EXPECT_NEW_SERVER:
+            pytest.fail(f"ENGAGE_EXPECT_NEW_SERVER=1 but the server does not do {what} yet")
+        pytest.skip(f"this server predates {what}")

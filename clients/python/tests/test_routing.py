@@ -1,0 +1,276 @@
+"""Response routing against a scripted fake server (deterministic, no engaged needed): answers in any order
+are matched by request id, the in-flight limit is kept, connection-level errors fail every waiting
+request, unknown error codes still raise the one exception class, and the writer's back-pressure holds."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import struct
+import threading
+import time
+from typing import Callable, List, Optional, Tuple
+
+import pytest
+
+from engage_client import AsyncClient, Client, EngageError
+from engage_client.protocol import HEADER, MESSAGES_BY_NAME, frame
+
+Frame = Tuple[int, int, bytes]
+
+
+class FakeServer:
+    """Accepts one connection, answers HELLO with the given limits, then runs ``script(conn)``."""
+
+    def __init__(self, script: Callable[["FakeConnection"], None], max_in_flight: int = 64,
+                 max_batch_items: int = 100000) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.address = f"127.0.0.1:{self.listener.getsockname()[1]}"
+        self.script = script
+        self.limits = (max_batch_items, max_in_flight)
+        self.error: Optional[BaseException] = None
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            sock, _ = self.listener.accept()
+            with sock:
+                conn = FakeConnection(sock)
+                message_type, request_id, _ = conn.read()
+                assert message_type == 0x01
+                conn.send(0x81, request_id, MESSAGES_BY_NAME["HELLO_OK"].encode_payload({
+                    "version": 1, "server_name": "fake", "time_zone": "UTC", "max_frame_length": 1 << 24,
+                    "max_batch_items": self.limits[0], "max_in_flight": self.limits[1]}))
+                self.script(conn)
+        except BaseException as error:  # noqa: BLE001 - reported by join()
+            self.error = error
+        finally:
+            self.listener.close()
+
+    def join(self) -> None:
+        self.thread.join(timeout=20)
+        assert not self.thread.is_alive()
+        if self.error is not None:
+            raise self.error
+
+
+class FakeConnection:
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        sock.settimeout(20)
+
+    def read_exactly(self, size: int) -> bytes:
+        data = b""
+        while len(data) < size:
+            chunk = self.sock.recv(size - len(data))
+            if not chunk:
+                raise EOFError
+            data += chunk
+        return data
+
+    def read(self) -> Frame:
+        length, message_type, request_id = HEADER.unpack(self.read_exactly(9))
+        return message_type, request_id, self.read_exactly(length - 5)
+
+    def send(self, message_type: int, request_id: int, payload: bytes) -> None:
+        self.sock.sendall(frame(message_type, request_id, payload))
+
+    def pong(self, request: Frame) -> None:
+        self.send(0x82, request[1], request[2])
+
+    def error(self, request_id: int, code: int, message: str) -> None:
+        self.send(0xFF, request_id, MESSAGES_BY_NAME["ERROR"].encode_payload({"code": code, "message": message}))
+
+
+def nonce(request: Frame) -> int:
+    return struct.unpack(">Q", request[2])[0]
+
+
+def test_answers_in_reverse_order_reach_their_callers() -> None:
+    def script(conn: FakeConnection) -> None:
+        requests = [conn.read() for _ in range(10)]
+        assert len({r[1] for r in requests}) == 10  # distinct request ids
+        for request in reversed(requests):
+            conn.pong(request)
+
+    server = FakeServer(script)
+
+    async def run() -> List[int]:
+        async with AsyncClient(server.address) as client:
+            return await asyncio.gather(*(client.request("PING", {"nonce": n}) for n in range(100, 110)))
+
+    answers = asyncio.run(run())
+    assert [a["nonce"] for a in answers] == list(range(100, 110))
+    server.join()
+
+
+def test_in_flight_limit_is_kept() -> None:
+    seen: List[int] = []
+
+    def script(conn: FakeConnection) -> None:
+        waiting: List[Frame] = []
+        answered = 0
+        while answered < 40:
+            conn.sock.settimeout(0.3)
+            try:
+                waiting.append(conn.read())
+                continue
+            except socket.timeout:
+                pass
+            finally:
+                conn.sock.settimeout(20)
+            seen.append(len(waiting))  # nothing more arrives: the client is waiting for answers
+            for request in waiting:
+                conn.pong(request)
+            answered += len(waiting)
+            waiting = []
+
+    server = FakeServer(script, max_in_flight=4)
+
+    async def run() -> List[int]:
+        async with AsyncClient(server.address) as client:
+            answers = await asyncio.gather(*(client.request("PING", {"nonce": n}) for n in range(40)))
+            return [a["nonce"] for a in answers]
+
+    assert asyncio.run(run()) == list(range(40))
+    server.join()
+    assert seen and max(seen) == 4 and sum(seen) == 40
+
+
+def test_connection_error_fails_every_waiting_request() -> None:
+    def script(conn: FakeConnection) -> None:
+        for _ in range(3):
+            conn.read()
+        conn.error(0, 15, "idle for too long")
+
+    server = FakeServer(script)
+
+    async def run() -> List[BaseException]:
+        async with AsyncClient(server.address) as client:
+            results = await asyncio.gather(*(client.ping() for _ in range(3)), return_exceptions=True)
+            with pytest.raises(EngageError) as later:
+                await client.ping()
+            assert later.value.name == "idle_timeout"
+            return results
+
+    results = asyncio.run(run())
+    assert all(isinstance(r, EngageError) and (r.code, r.name, r.request_id) == (15, "idle_timeout", 0) for r in results)
+    assert all(r.closes_connection for r in results)  # type: ignore[union-attr]
+    server.join()
+
+
+@pytest.mark.parametrize("code, name", [
+    (21, "invalid_cursor"), (34, "raw_events_dropped"), (35, "backup_failed"), (31, "shutting_down"),
+    (30, "storage_full"), (32, "internal_error"), (99, "error_99"),
+])
+def test_error_codes_raise_engage_error_and_keep_the_connection(code: int, name: str) -> None:
+    def script(conn: FakeConnection) -> None:
+        request = conn.read()
+        conn.error(request[1], code, f"detail {code}")
+        conn.pong(conn.read())
+
+    server = FakeServer(script)
+    with Client(server.address) as client:
+        with pytest.raises(EngageError) as caught:
+            client.ping()
+        assert (caught.value.code, caught.value.name, caught.value.message) == (code, name, f"detail {code}")
+        assert not caught.value.closes_connection
+        client.ping()  # the connection is still there
+    server.join()
+
+
+def test_answer_with_an_unknown_request_id_fails_the_connection() -> None:
+    def script(conn: FakeConnection) -> None:
+        request = conn.read()
+        conn.send(0x82, request[1] + 1000, request[2])
+        time.sleep(0.2)
+
+    server = FakeServer(script)
+    with Client(server.address) as client:
+        with pytest.raises(EngageError) as caught:
+            client.ping()
+        assert caught.value.name == "unexpected_response"
+        assert not client.is_open
+    server.join()
+
+
+def test_malformed_response_is_reported() -> None:
+    def script(conn: FakeConnection) -> None:
+        request = conn.read()
+        conn.send(0x87, request[1], b"\x00\x01")  # STATS_RESULT cut short
+        time.sleep(0.2)
+
+    server = FakeServer(script)
+    with Client(server.address) as client:
+        with pytest.raises(EngageError) as caught:
+            client.stats()
+        assert caught.value.name == "malformed_response" and caught.value.code is None
+    server.join()
+
+
+def test_timeout_then_late_answer() -> None:
+    release = threading.Event()
+
+    def script(conn: FakeConnection) -> None:
+        slow = conn.read()
+        release.wait(10)
+        conn.pong(slow)  # late: nobody waits for it any more
+        conn.pong(conn.read())
+
+    server = FakeServer(script)
+    with Client(server.address, timeout=0.3) as client:
+        with pytest.raises(EngageError) as caught:
+            client.ping()
+        assert caught.value.name == "timeout"
+        release.set()
+        client.ping()
+    server.join()
+
+
+def test_writer_back_pressure_and_stream_positions() -> None:
+    """With max_in_flight=2, the third batch is not sent before the first is acknowledged; rejections
+    are reported at their positions in the stream."""
+    log: List[str] = []
+    gate = threading.Event()
+
+    def script(conn: FakeConnection) -> None:
+        batches = [conn.read(), conn.read()]
+        log.append("two batches read")
+        conn.sock.settimeout(0.5)
+        with pytest.raises(socket.timeout):
+            conn.read()  # the writer holds the third batch back
+        conn.sock.settimeout(20)
+        gate.wait(10)
+
+        def answer(request: Frame) -> None:
+            count = len(MESSAGES_BY_NAME["INGEST_EVENTS"].decode_payload(request[2])["events"])
+            rejected = [{"index": 1, "reason": 4}]  # the second event of every batch
+            conn.send(0x85, request[1], MESSAGES_BY_NAME["INGEST_RESULT"].encode_payload(
+                {"accepted": count - 1, "duplicates": 0, "rejected": rejected}))
+
+        answer(batches[0])
+        third = conn.read()  # sent once the first is acknowledged
+        assert third[0] == 0x05
+        answer(batches[1])
+        answer(third)
+        ping = conn.read()
+        assert ping[0] == 0x02
+        conn.pong(ping)
+
+    server = FakeServer(script)
+    events = [{"user_id": "u", "event_id": f"e{i}", "ts": 1771111209608 + i, "action": "a"} for i in range(15)]
+    with Client(server.address) as client:
+        writer = client.writer(batch_size=5, max_in_flight=2)
+        thread = threading.Thread(target=lambda: (writer.write_many(events), log.append("written")))
+        thread.start()
+        time.sleep(1.0)
+        assert log == ["two batches read"]  # write_many is blocked on the third batch
+        gate.set()
+        thread.join(10)
+        summary = writer.close()
+        assert (summary.accepted, summary.duplicates) == (12, 0)
+        assert [(r.index, r.reason) for r in summary.rejections] == [
+            (1, "timestamp_out_of_range"), (6, "timestamp_out_of_range"), (11, "timestamp_out_of_range")]
+        client.ping()
+    server.join()
