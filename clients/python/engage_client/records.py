@@ -158,7 +158,9 @@ def action_fields(row: Mapping[str, Any]) -> Dict[str, Any]:
     if not isinstance(row, Mapping):
         raise ItemError("invalid_json", "an action must be a dict")
     action_type = _string(row, "action_type")
-    category = _string(row, "action_category", required=False) or AUTO_REGISTERED_CATEGORY
+    category = _string(row, "action_category", required=False)
+    if category is None:
+        category = AUTO_REGISTERED_CATEGORY
     weight = row.get("engagement_weight")
     if weight is None:
         weight = 1

@@ -13,12 +13,13 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import pytest
 
@@ -27,6 +28,10 @@ if str(PACKAGE_ROOT) not in sys.path:
     sys.path.insert(0, str(PACKAGE_ROOT))
 
 from engage_client import Client  # noqa: E402
+from engage_client.protocol import HEADER, MESSAGES_BY_NAME, frame  # noqa: E402
+
+#: ``(type, request_id, payload)``
+Frame = Tuple[int, int, bytes]
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 CONFORMANCE_CANDIDATES = [REPO_ROOT / "shared" / "conformance", REPO_ROOT.parent / "shared" / "conformance"]
@@ -70,9 +75,9 @@ def bin_dir() -> Path:
 class Server:
     """One ``engaged`` on 127.0.0.1 with a fresh data directory."""
 
-    def __init__(self, *args: str, timezone: str = "UTC") -> None:
+    def __init__(self, *args: str, timezone: str = "UTC", data: Optional[Path] = None) -> None:
         self.work = Path(tempfile.mkdtemp(prefix="engage-pytest-"))
-        self.data = self.work / "data"
+        self.data = data or self.work / "data"
         port_file = self.work / "port"
         self.log = open(self.work / "engaged.log", "wb")
         command = [
@@ -83,8 +88,9 @@ class Server:
         deadline = time.monotonic() + 30
         while not (port_file.exists() and port_file.read_text().strip()):
             if self.process.poll() is not None or time.monotonic() > deadline:
+                log = (self.work / "engaged.log").read_text(errors="replace")
                 self.stop()
-                raise RuntimeError(f"engaged did not start: {(self.work / 'engaged.log').read_text()}")
+                raise RuntimeError(f"engaged did not start: {log}")
             time.sleep(0.02)
         self.port = int(port_file.read_text().strip())
         self.address = f"127.0.0.1:{self.port}"
@@ -120,8 +126,8 @@ def engage_cli(live: None) -> Path:
     return path
 
 
-def start_server(*args: str, timezone: str = "UTC") -> Iterator[Server]:
-    server = Server(*args, timezone=timezone)
+def start_server(*args: str, timezone: str = "UTC", data: Optional[Path] = None) -> Iterator[Server]:
+    server = Server(*args, timezone=timezone, data=data)
     try:
         yield server
     finally:
@@ -170,3 +176,59 @@ def new_server_or_skip(condition_old: bool, what: str) -> None:
         if EXPECT_NEW_SERVER:
             pytest.fail(f"ENGAGE_EXPECT_NEW_SERVER=1 but the server does not do {what} yet")
         pytest.skip(f"this server predates {what}")
+
+
+class RawConnection:
+    """Frames over a plain socket, for playing either side of the protocol by hand."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        sock.settimeout(20)
+
+    @classmethod
+    def connect(cls, address: str, hello: bool = True, token: str = "") -> "RawConnection":
+        host, port = address.rsplit(":", 1)
+        conn = cls(socket.create_connection((host, int(port))))
+        if hello:
+            conn.send(0x01, 1, MESSAGES_BY_NAME["HELLO"].encode_payload(
+                {"min_version": 1, "max_version": 1, "token": token, "client_name": "pytest-raw"}))
+            assert conn.read()[0] == 0x81
+        return conn
+
+    def read_exactly(self, size: int) -> bytes:
+        data = b""
+        while len(data) < size:
+            chunk = self.sock.recv(size - len(data))
+            if not chunk:
+                raise EOFError
+            data += chunk
+        return data
+
+    def read(self) -> Frame:
+        length, message_type, request_id = HEADER.unpack(self.read_exactly(9))
+        return message_type, request_id, self.read_exactly(length - 5)
+
+    def read_error(self) -> Tuple[int, int, str]:
+        """``(request_id, code, message)`` of the next frame, which must be an ERROR."""
+        message_type, request_id, payload = self.read()
+        assert message_type == 0xFF, f"expected ERROR, got 0x{message_type:02x}"
+        fields = MESSAGES_BY_NAME["ERROR"].decode_payload(payload)
+        return request_id, fields["code"], fields["message"]
+
+    def at_eof(self) -> bool:
+        try:
+            return self.sock.recv(1) == b""
+        except ConnectionResetError:
+            return True
+
+    def send(self, message_type: int, request_id: int, payload: bytes) -> None:
+        self.sock.sendall(frame(message_type, request_id, payload))
+
+    def pong(self, request: Frame) -> None:
+        self.send(0x82, request[1], request[2])
+
+    def error(self, request_id: int, code: int, message: str) -> None:
+        self.send(0xFF, request_id, MESSAGES_BY_NAME["ERROR"].encode_payload({"code": code, "message": message}))
+
+    def close(self) -> None:
+        self.sock.close()

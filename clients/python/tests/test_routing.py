@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import struct
 import threading
 import time
 from typing import Callable, List, Optional, Tuple
@@ -14,15 +13,14 @@ from typing import Callable, List, Optional, Tuple
 import pytest
 
 from engage_client import AsyncClient, Client, EngageError
-from engage_client.protocol import HEADER, MESSAGES_BY_NAME, frame
+from engage_client.protocol import MESSAGES_BY_NAME
 
-Frame = Tuple[int, int, bytes]
-
+from conftest import Frame, RawConnection
 
 class FakeServer:
     """Accepts one connection, answers HELLO with the given limits, then runs ``script(conn)``."""
 
-    def __init__(self, script: Callable[["FakeConnection"], None], max_in_flight: int = 64,
+    def __init__(self, script: Callable[["RawConnection"], None], max_in_flight: int = 64,
                  max_batch_items: int = 100000) -> None:
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.address = f"127.0.0.1:{self.listener.getsockname()[1]}"
@@ -36,7 +34,7 @@ class FakeServer:
         try:
             sock, _ = self.listener.accept()
             with sock:
-                conn = FakeConnection(sock)
+                conn = RawConnection(sock)
                 message_type, request_id, _ = conn.read()
                 assert message_type == 0x01
                 conn.send(0x81, request_id, MESSAGES_BY_NAME["HELLO_OK"].encode_payload({
@@ -55,40 +53,8 @@ class FakeServer:
             raise self.error
 
 
-class FakeConnection:
-    def __init__(self, sock: socket.socket) -> None:
-        self.sock = sock
-        sock.settimeout(20)
-
-    def read_exactly(self, size: int) -> bytes:
-        data = b""
-        while len(data) < size:
-            chunk = self.sock.recv(size - len(data))
-            if not chunk:
-                raise EOFError
-            data += chunk
-        return data
-
-    def read(self) -> Frame:
-        length, message_type, request_id = HEADER.unpack(self.read_exactly(9))
-        return message_type, request_id, self.read_exactly(length - 5)
-
-    def send(self, message_type: int, request_id: int, payload: bytes) -> None:
-        self.sock.sendall(frame(message_type, request_id, payload))
-
-    def pong(self, request: Frame) -> None:
-        self.send(0x82, request[1], request[2])
-
-    def error(self, request_id: int, code: int, message: str) -> None:
-        self.send(0xFF, request_id, MESSAGES_BY_NAME["ERROR"].encode_payload({"code": code, "message": message}))
-
-
-def nonce(request: Frame) -> int:
-    return struct.unpack(">Q", request[2])[0]
-
-
 def test_answers_in_reverse_order_reach_their_callers() -> None:
-    def script(conn: FakeConnection) -> None:
+    def script(conn: RawConnection) -> None:
         requests = [conn.read() for _ in range(10)]
         assert len({r[1] for r in requests}) == 10  # distinct request ids
         for request in reversed(requests):
@@ -108,7 +74,7 @@ def test_answers_in_reverse_order_reach_their_callers() -> None:
 def test_in_flight_limit_is_kept() -> None:
     seen: List[int] = []
 
-    def script(conn: FakeConnection) -> None:
+    def script(conn: RawConnection) -> None:
         waiting: List[Frame] = []
         answered = 0
         while answered < 40:
@@ -139,7 +105,7 @@ def test_in_flight_limit_is_kept() -> None:
 
 
 def test_connection_error_fails_every_waiting_request() -> None:
-    def script(conn: FakeConnection) -> None:
+    def script(conn: RawConnection) -> None:
         for _ in range(3):
             conn.read()
         conn.error(0, 15, "idle for too long")
@@ -165,7 +131,7 @@ def test_connection_error_fails_every_waiting_request() -> None:
     (30, "storage_full"), (32, "internal_error"), (99, "error_99"),
 ])
 def test_error_codes_raise_engage_error_and_keep_the_connection(code: int, name: str) -> None:
-    def script(conn: FakeConnection) -> None:
+    def script(conn: RawConnection) -> None:
         request = conn.read()
         conn.error(request[1], code, f"detail {code}")
         conn.pong(conn.read())
@@ -181,7 +147,7 @@ def test_error_codes_raise_engage_error_and_keep_the_connection(code: int, name:
 
 
 def test_answer_with_an_unknown_request_id_fails_the_connection() -> None:
-    def script(conn: FakeConnection) -> None:
+    def script(conn: RawConnection) -> None:
         request = conn.read()
         conn.send(0x82, request[1] + 1000, request[2])
         time.sleep(0.2)
@@ -196,7 +162,7 @@ def test_answer_with_an_unknown_request_id_fails_the_connection() -> None:
 
 
 def test_malformed_response_is_reported() -> None:
-    def script(conn: FakeConnection) -> None:
+    def script(conn: RawConnection) -> None:
         request = conn.read()
         conn.send(0x87, request[1], b"\x00\x01")  # STATS_RESULT cut short
         time.sleep(0.2)
@@ -212,7 +178,7 @@ def test_malformed_response_is_reported() -> None:
 def test_timeout_then_late_answer() -> None:
     release = threading.Event()
 
-    def script(conn: FakeConnection) -> None:
+    def script(conn: RawConnection) -> None:
         slow = conn.read()
         release.wait(10)
         conn.pong(slow)  # late: nobody waits for it any more
@@ -234,7 +200,7 @@ def test_writer_back_pressure_and_stream_positions() -> None:
     log: List[str] = []
     gate = threading.Event()
 
-    def script(conn: FakeConnection) -> None:
+    def script(conn: RawConnection) -> None:
         batches = [conn.read(), conn.read()]
         log.append("two batches read")
         conn.sock.settimeout(0.5)
