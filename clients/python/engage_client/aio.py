@@ -495,6 +495,8 @@ class AsyncClient:
                            page_size: int = DEFAULT_PAGE_SIZE) -> AsyncIterator[List[Row]]:
         """The pages of an export, each a list of rows (see :meth:`export`)."""
         number, columns = export_table(table)
+        if page_size < 1:
+            raise ValueError("page_size must be at least 1")
         fields: Dict[str, Any] = {
             "table": number, "from": None if from_ is None else parse_date(from_, "from_"),
             "to": None if to is None else parse_date(to, "to"), "cursor": b"", "limit": page_size,

@@ -14,8 +14,8 @@ from .aio import (
     DEFAULT_CLIENT_NAME, DEFAULT_PAGE_SIZE, DEFAULT_SERVER, DEFAULT_TIMEOUT, AsyncClient, TLSOption, batch_result,
     prepare_batches,
 )
-from .queries import Row, Where, export_row, export_table
-from .records import EncodedBatch, parse_date
+from .queries import Row, Where
+from .records import EncodedBatch
 from .results import BatchResult, EngageError, ServerInfo
 
 T = TypeVar("T")
@@ -196,17 +196,16 @@ class Client:
     def export_pages(self, table: str, from_: Any = None, to: Any = None,
                      page_size: int = DEFAULT_PAGE_SIZE) -> Iterator[List[Row]]:
         """The pages of an export, each a list of rows; the next page is asked for when this one is taken."""
-        number, columns = export_table(table)
-        fields: Dict[str, Any] = {
-            "table": number, "from": None if from_ is None else parse_date(from_, "from_"),
-            "to": None if to is None else parse_date(to, "to"), "cursor": b"", "limit": page_size,
-        }
-        while True:
-            page = self.request("EXPORT", fields)
-            yield [export_row(columns, values) for values in page["rows"]]
-            if not page["next_cursor"]:
-                return
-            fields["cursor"] = page["next_cursor"]
+        pages = self._aio.export_pages(table, from_, to, page_size)
+        try:
+            while True:
+                try:
+                    yield self._run(pages.__anext__())
+                except StopAsyncIteration:
+                    return
+        finally:
+            if not self._closed:
+                self._run(pages.aclose())
 
     def export(self, table: str, from_: Any = None, to: Any = None, page_size: int = DEFAULT_PAGE_SIZE) -> Iterator[Row]:
         """The rows of a star-schema table (``users``, ``actions``, ``dates``, ``events``, ``sessions``,
