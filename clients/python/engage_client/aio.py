@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import datetime
 import os
 import ssl
 import struct
-from typing import Any, AsyncIterator, Deque, Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple, Union
+from typing import Any, AsyncGenerator, AsyncIterator, Deque, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union, cast
 
 from . import protocol
-from .protocol import HEADER, MESSAGES, MESSAGES_BY_NAME, DecodeError, frame
-from .queries import EXPORT_TABLES, Row, Where, export_row, export_table, resolve, stats_report, verify_report
+from .protocol import MESSAGES, MESSAGES_BY_NAME, DecodeError, frame
+from .queries import Row, Where, export_row, export_table, resolve, stats_report, verify_report
 from .records import EncodedBatch, action_fields, encode_events, encode_rows, parse_date, user_fields
 from .results import BatchResult, EngageError, Rejection, ServerInfo, reject_reason_name
 
@@ -77,8 +76,8 @@ class _FrameProtocol(asyncio.Protocol):
         self.buffer = bytearray()
         self.transport: Optional[asyncio.Transport] = None
         self.paused = False
-        self.drain_waiters: Deque[asyncio.Future] = collections.deque()
-        self.closed: Optional[asyncio.Future] = None
+        self.drain_waiters: Deque["asyncio.Future[None]"] = collections.deque()
+        self.closed: Optional["asyncio.Future[None]"] = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -126,7 +125,7 @@ class _FrameProtocol(asyncio.Protocol):
 
     async def drain(self) -> None:
         if self.paused:
-            waiter = asyncio.get_running_loop().create_future()
+            waiter: "asyncio.Future[None]" = asyncio.get_running_loop().create_future()
             self.drain_waiters.append(waiter)
             await waiter
 
@@ -164,7 +163,7 @@ class AsyncClient:
         self._ssl = tls_context(tls, ca_file)
         self._server_name = server_name
         self._protocol: Optional[_FrameProtocol] = None
-        self._pending: Dict[int, asyncio.Future] = {}
+        self._pending: Dict[int, "asyncio.Future[Tuple[int, bytes]]"] = {}
         self._permits: Optional[asyncio.Semaphore] = None
         self._next_id = 1
         self._failure: Optional[EngageError] = None
@@ -328,7 +327,7 @@ class AsyncClient:
                 self._permits.release()
             raise self._failure
         request_id = self._allocate_id()
-        future = asyncio.get_running_loop().create_future()
+        future: "asyncio.Future[Tuple[int, bytes]]" = asyncio.get_running_loop().create_future()
         self._pending[request_id] = future
         proto.transport.write(frame(request_type, request_id, payload))
         await proto.drain()
@@ -342,16 +341,16 @@ class AsyncClient:
                 fields = MESSAGES[0xFF].decode_payload(body)
             except DecodeError as error:
                 raise EngageError(None, "malformed_response", f"ERROR frame: {error}") from None
-            error = EngageError.from_server(fields["code"], fields["message"], request_id)
-            if error.closes_connection:
-                self._fail_connection(error)
-            raise error
+            refusal = EngageError.from_server(fields["code"], fields["message"], request_id)
+            if refusal.closes_connection:
+                self._fail_connection(refusal)
+            raise refusal
         expected = protocol.response_type(request_type)
         if message_type != expected:
-            error = EngageError(None, "unexpected_response",
-                                f"0x{message_type:02x} in answer to 0x{request_type:02x}")
-            self._fail_connection(error)
-            raise error
+            mismatch = EngageError(None, "unexpected_response",
+                                   f"0x{message_type:02x} in answer to 0x{request_type:02x}")
+            self._fail_connection(mismatch)
+            raise mismatch
         return message_type, body
 
     def _decode(self, message_type: int, payload: bytes) -> Dict[str, Any]:
@@ -438,61 +437,64 @@ class AsyncClient:
         spec, given, fields = resolve(name, params)
         return spec.rows(await self.request(spec.request, fields), given)
 
+    async def _table(self, name: str, **params: Any) -> List[Row]:
+        return cast(List[Row], await self.query(name, **params))
+
     async def activity(self, from_: Any, to: Any, where: Where = None, by: Optional[str] = None) -> List[Row]:
         """Daily ``dau``, ``wau``, ``mau``, ``dau_mau``, ``dau_wau`` over ``[from_, to]``."""
-        return await self.query("activity", from_=from_, to=to, where=where, by=by)
+        return await self._table("activity", from_=from_, to=to, where=where, by=by)
 
     async def active_days(self, month: Any = None, from_: Any = None, to: Any = None, where: Where = None,
                           by: Optional[str] = None) -> List[Row]:
         """For each k >= 1, the users with exactly k active days in ``month`` or ``[from_, to]``."""
-        return await self.query("active_days", month=month, from_=from_, to=to, where=where, by=by)
+        return await self._table("active_days", month=month, from_=from_, to=to, where=where, by=by)
 
     async def tiers(self, month: Any = None, as_of: Any = None, where: Where = None,
                     by: Optional[str] = None) -> List[Row]:
         """The tier table of a calendar ``month`` or of the 30 days ending ``as_of``."""
-        return await self.query("tiers", month=month, as_of=as_of, where=where, by=by)
+        return await self._table("tiers", month=month, as_of=as_of, where=where, by=by)
 
     async def transitions(self, month: Any, where: Where = None) -> List[Row]:
         """Monthly tier transitions from ``month`` to the next."""
-        return await self.query("transitions", month=month, where=where)
+        return await self._table("transitions", month=month, where=where)
 
     async def retention(self, period: str, from_: Any, to: Any, periods: int, where: Where = None,
                         by: Optional[str] = None) -> List[Row]:
         """Cohort retention: cohorts per ``period`` (day, week, month) overlapping ``[from_, to]``, offsets
         0..``periods``."""
-        return await self.query("retention", period=period, from_=from_, to=to, periods=periods, where=where, by=by)
+        return await self._table("retention", period=period, from_=from_, to=to, periods=periods, where=where, by=by)
 
     async def lifecycle(self, period: str, from_: Any, to: Any, where: Where = None) -> List[Row]:
         """New, returning, resurrecting and dormant users per period."""
-        return await self.query("lifecycle", period=period, from_=from_, to=to, where=where)
+        return await self._table("lifecycle", period=period, from_=from_, to=to, where=where)
 
     async def sessions(self, from_: Any, to: Any, where: Where = None) -> List[Row]:
         """Session summary over ``[from_, to]`` (one row)."""
-        return await self.query("sessions", from_=from_, to=to, where=where)
+        return await self._table("sessions", from_=from_, to=to, where=where)
 
     async def user(self, id: str) -> Optional[Dict[str, Any]]:
         """One user's profile, daily records and sessions; ``None`` for an unknown user."""
-        return await self.query("user", id=id)
+        return cast(Optional[Dict[str, Any]], await self.query("user", id=id))
 
     async def at_risk(self, as_of: Any, limit: int = 100, where: Where = None) -> List[Row]:
         """Users regular or better a week before ``as_of`` with no active day since."""
-        return await self.query("at_risk", as_of=as_of, limit=limit, where=where)
+        return await self._table("at_risk", as_of=as_of, limit=limit, where=where)
 
     async def actions(self, from_: Any, to: Any, where: Where = None) -> List[Row]:
         """Events and distinct users per action category, then per action type."""
-        return await self.query("actions", from_=from_, to=to, where=where)
+        return await self._table("actions", from_=from_, to=to, where=where)
 
     async def values(self, dimension: str) -> List[Row]:
         """The values of ``dimension`` that at least one user holds, with their user counts (needs a server
         with QUERY_VALUES)."""
-        return await self.query("values", dimension=dimension)
+        return await self._table("values", dimension=dimension)
 
     async def stats(self) -> Dict[str, Any]:
         """What the server stores, as ``engage stats --format json``'s row."""
         return stats_report(await self.request("STATS"))
 
     async def export_pages(self, table: str, from_: Any = None, to: Any = None,
-                           page_size: int = DEFAULT_PAGE_SIZE) -> AsyncIterator[List[Row]]:
+                           page_size: int = DEFAULT_PAGE_SIZE) -> AsyncGenerator[List[Row], None]:
         """The pages of an export, each a list of rows (see :meth:`export`)."""
         number, columns = export_table(table)
         if page_size < 1:
@@ -528,7 +530,8 @@ class AsyncClient:
 
     async def admin_backup(self, path: str) -> int:
         """Writes a consistent copy of the data directory into ``path`` on the server's machine; its size."""
-        return (await self.request("BACKUP", {"path": path}))["bytes"]
+        size: int = (await self.request("BACKUP", {"path": path}))["bytes"]
+        return size
 
 
 def prepare_batches(events: Sequence[Any], info: ServerInfo, batch_size: Optional[int] = None) -> List[Tuple[int, EncodedBatch]]:
@@ -577,7 +580,7 @@ class AsyncEventWriter:
         self.max_in_flight = max(1, min(max_in_flight, info.max_in_flight))
         self._buffer: List[Any] = []
         self._position = 0
-        self._in_flight: Deque[Tuple[int, EncodedBatch, asyncio.Task]] = collections.deque()
+        self._in_flight: Deque[Tuple[int, EncodedBatch, "asyncio.Future[Dict[str, Any]]"]] = collections.deque()
         self._summary = BatchResult()
 
     @property

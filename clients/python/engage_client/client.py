@@ -8,7 +8,7 @@ import asyncio
 import collections
 import concurrent.futures
 import threading
-from typing import Any, Coroutine, Deque, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple, TypeVar
+from typing import Any, Coroutine, Deque, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple, TypeVar, cast
 
 from .aio import (
     DEFAULT_CLIENT_NAME, DEFAULT_PAGE_SIZE, DEFAULT_SERVER, DEFAULT_TIMEOUT, AsyncClient, TLSOption, batch_result,
@@ -143,51 +143,54 @@ class Client:
         json`` prints (see :meth:`AsyncClient.query`)."""
         return self._run(self._aio.query(name, **params))
 
+    def _table(self, name: str, **params: Any) -> List[Row]:
+        return cast(List[Row], self.query(name, **params))
+
     def activity(self, from_: Any, to: Any, where: Where = None, by: Optional[str] = None) -> List[Row]:
         """Daily ``dau``, ``wau``, ``mau``, ``dau_mau``, ``dau_wau`` over ``[from_, to]``."""
-        return self.query("activity", from_=from_, to=to, where=where, by=by)
+        return self._table("activity", from_=from_, to=to, where=where, by=by)
 
     def active_days(self, month: Any = None, from_: Any = None, to: Any = None, where: Where = None,
                     by: Optional[str] = None) -> List[Row]:
         """For each k >= 1, the users with exactly k active days in ``month`` or ``[from_, to]``."""
-        return self.query("active_days", month=month, from_=from_, to=to, where=where, by=by)
+        return self._table("active_days", month=month, from_=from_, to=to, where=where, by=by)
 
     def tiers(self, month: Any = None, as_of: Any = None, where: Where = None, by: Optional[str] = None) -> List[Row]:
         """The tier table of a calendar ``month`` or of the 30 days ending ``as_of``."""
-        return self.query("tiers", month=month, as_of=as_of, where=where, by=by)
+        return self._table("tiers", month=month, as_of=as_of, where=where, by=by)
 
     def transitions(self, month: Any, where: Where = None) -> List[Row]:
         """Monthly tier transitions from ``month`` to the next."""
-        return self.query("transitions", month=month, where=where)
+        return self._table("transitions", month=month, where=where)
 
     def retention(self, period: str, from_: Any, to: Any, periods: int, where: Where = None,
                   by: Optional[str] = None) -> List[Row]:
         """Cohort retention per ``period`` (day, week, month), offsets 0..``periods``."""
-        return self.query("retention", period=period, from_=from_, to=to, periods=periods, where=where, by=by)
+        return self._table("retention", period=period, from_=from_, to=to, periods=periods, where=where, by=by)
 
     def lifecycle(self, period: str, from_: Any, to: Any, where: Where = None) -> List[Row]:
         """New, returning, resurrecting and dormant users per period."""
-        return self.query("lifecycle", period=period, from_=from_, to=to, where=where)
+        return self._table("lifecycle", period=period, from_=from_, to=to, where=where)
 
     def sessions(self, from_: Any, to: Any, where: Where = None) -> List[Row]:
         """Session summary over ``[from_, to]`` (one row)."""
-        return self.query("sessions", from_=from_, to=to, where=where)
+        return self._table("sessions", from_=from_, to=to, where=where)
 
     def user(self, id: str) -> Optional[Dict[str, Any]]:
         """One user's profile, daily records and sessions; ``None`` for an unknown user."""
-        return self.query("user", id=id)
+        return cast(Optional[Dict[str, Any]], self.query("user", id=id))
 
     def at_risk(self, as_of: Any, limit: int = 100, where: Where = None) -> List[Row]:
         """Users regular or better a week before ``as_of`` with no active day since."""
-        return self.query("at_risk", as_of=as_of, limit=limit, where=where)
+        return self._table("at_risk", as_of=as_of, limit=limit, where=where)
 
     def actions(self, from_: Any, to: Any, where: Where = None) -> List[Row]:
         """Events and distinct users per action category, then per action type."""
-        return self.query("actions", from_=from_, to=to, where=where)
+        return self._table("actions", from_=from_, to=to, where=where)
 
     def values(self, dimension: str) -> List[Row]:
         """The values of ``dimension`` that at least one user holds (needs a server with QUERY_VALUES)."""
-        return self.query("values", dimension=dimension)
+        return self._table("values", dimension=dimension)
 
     def stats(self) -> Dict[str, Any]:
         """What the server stores, as ``engage stats --format json``'s row."""
@@ -197,10 +200,14 @@ class Client:
                      page_size: int = DEFAULT_PAGE_SIZE) -> Iterator[List[Row]]:
         """The pages of an export, each a list of rows; the next page is asked for when this one is taken."""
         pages = self._aio.export_pages(table, from_, to, page_size)
+
+        async def next_page() -> List[Row]:
+            return await pages.__anext__()
+
         try:
             while True:
                 try:
-                    yield self._run(pages.__anext__())
+                    yield self._run(next_page())
                 except StopAsyncIteration:
                     return
         finally:

@@ -117,7 +117,7 @@ class Int(FieldType):
         except struct.error as error:
             raise ValueError(f"{value!r} does not fit a {self.name}") from error
 
-    def decode(self, reader: Reader) -> int:
+    def decode(self, reader: Reader) -> Any:
         return reader.unpack(self.layout, self.name)[0]
 
 
@@ -131,7 +131,7 @@ class Count64(Int):
         super().__init__("Q")
 
     def decode(self, reader: Reader) -> int:
-        value = super().decode(reader)
+        value: int = super().decode(reader)
         if value > MAX_COUNT64:
             raise DecodeError(f"count {value} exceeds 2^63-1")
         return value
@@ -147,7 +147,7 @@ class OptionalU32(Int):
         super().encode(NONE_U32 if value is None else value, out)
 
     def decode(self, reader: Reader) -> Optional[int]:
-        value = super().decode(reader)
+        value: int = super().decode(reader)
         return None if value == NONE_U32 else value
 
 
@@ -164,10 +164,22 @@ class Bool(FieldType):
         out.append(1 if value else 0)
 
     def decode(self, reader: Reader) -> bool:
-        (value,) = reader.unpack(U8.layout, "bool")
+        value: int = reader.unpack(U8.layout, "bool")[0]
         if value > 1:
             raise DecodeError(f"bool is {value}, not 0 or 1")
         return value == 1
+
+
+def _write_blob(value: Bytes, out: bytearray) -> None:
+    if len(value) > 0xFFFF:
+        raise ValueError(f"{len(value)} bytes do not fit a u16 length")
+    out += U16.layout.pack(len(value))
+    out += value
+
+
+def _read_blob(reader: Reader) -> bytes:
+    size: int = reader.unpack(U16.layout, "length")[0]
+    return reader.take(size, "bytes")
 
 
 class Blob(FieldType):
@@ -176,24 +188,22 @@ class Blob(FieldType):
     min_size = 2
 
     def encode(self, value: Bytes, out: bytearray) -> None:
-        if len(value) > 0xFFFF:
-            raise ValueError(f"{len(value)} bytes do not fit a u16 length")
-        out += U16.layout.pack(len(value))
-        out += value
+        _write_blob(value, out)
 
     def decode(self, reader: Reader) -> bytes:
-        (size,) = reader.unpack(U16.layout, "length")
-        return reader.take(size, "bytes")
+        return _read_blob(reader)
 
 
-class Text(Blob):
+class Text(FieldType):
     """``str``: u16 length and UTF-8."""
 
+    min_size = 2
+
     def encode(self, value: str, out: bytearray) -> None:
-        super().encode(value.encode("utf-8"), out)
+        _write_blob(value.encode("utf-8"), out)
 
     def decode(self, reader: Reader) -> str:
-        raw = super().decode(reader)
+        raw = _read_blob(reader)
         try:
             return raw.decode("utf-8")
         except UnicodeDecodeError as error:
@@ -285,7 +295,7 @@ class Array(FieldType):
             self.item.encode(item, out)
 
     def decode(self, reader: Reader) -> List[Any]:
-        count = self.count.decode(reader)
+        count: int = self.count.decode(reader)
         # Refuse a count the rest of the payload cannot hold before allocating for it.
         if count * max(self.item.min_size, 1) > reader.remaining:
             raise DecodeError(f"count {count} does not fit in the {reader.remaining} bytes left")
@@ -337,7 +347,7 @@ class UserRecord(FieldType):
 
     def decode(self, reader: Reader) -> Dict[str, Any]:
         user: Dict[str, Any] = {"user_id": TEXT.decode(reader)}
-        mask = U8.decode(reader)
+        mask: int = U8.decode(reader)
         if mask & ~0x1F:
             raise DecodeError(f"fields 0x{mask:02x} sets undefined bits")
         for name, bit, kind in USER_FIELD_BITS:
@@ -377,8 +387,8 @@ class ExportRows(FieldType):
                     TEXT.encode(cell, out)
 
     def decode(self, reader: Reader) -> List[List[Any]]:
-        (count,) = reader.unpack(U32.layout, "row_count")
-        (columns,) = reader.unpack(U16.layout, "column_count")
+        count: int = reader.unpack(U32.layout, "row_count")[0]
+        columns: int = reader.unpack(U16.layout, "column_count")[0]
         if count * columns > reader.remaining:
             raise DecodeError(f"{count} rows of {columns} values do not fit in the {reader.remaining} bytes left")
         data, pos = reader.data, reader.pos

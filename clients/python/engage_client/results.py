@@ -7,7 +7,7 @@ know still becomes a :class:`Rejection` or an :class:`EngageError` (named ``reas
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 #: ERROR frame codes (PROTOCOL.md section 5), by number.
 ERROR_NAMES: Dict[int, str] = {
@@ -100,7 +100,7 @@ class EngageError(Exception):
             return self.name in ("connection_closed", "connection_failed", "tls", "malformed_response")
         return self.code in CLOSING_ERROR_CODES or self.request_id == 0
 
-    def __reduce__(self):  # keep pickling (multiprocessing) working with the extra arguments
+    def __reduce__(self) -> Tuple[Any, ...]:  # keep pickling (multiprocessing) working with the extra arguments
         return (type(self), (self.code, self.name, self.message, self.request_id))
 
 

@@ -9,13 +9,11 @@ a ``None`` anywhere else, or any other difference, fails.
 from __future__ import annotations
 
 import datetime
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Tuple
 
 import pytest
 
-from engage_client import BatchResult, Client
-
-from conftest import Loaded, conformance_dir, read_jsonl
+from conftest import Loaded, conformance_dir
 
 RANGE = {"from_": "2026-01-01", "to": "2026-03-31"}
 

@@ -8,7 +8,7 @@ import asyncio
 import socket
 import threading
 import time
-from typing import Callable, List, Optional, Tuple
+from typing import Callable, List, Optional
 
 import pytest
 
