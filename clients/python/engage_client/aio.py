@@ -396,14 +396,15 @@ class AsyncClient:
         """Defines or updates catalog actions: dicts with ``action_type`` and optionally ``action_category``
         (default ``uncategorized``), ``engagement_weight`` (default 1), ``is_core_action`` (default true)."""
         rows = list(rows)
-        limit = min(self.server_info.max_batch_items, 0xFFFF)
+        limit = max(1, min(self.server_info.max_batch_items, 0xFFFF))
         return await self._send_rows(rows, "DEFINE_ACTIONS", "actions", action_fields, limit)
 
     async def upsert_users(self, rows: Iterable[Mapping[str, Any]]) -> BatchResult:
         """Creates or updates users: dicts with ``user_id`` and optionally ``registration_date``
         (``YYYY-MM-DD`` or a date), ``acquisition_channel``, ``user_segment``, ``device_type``, ``region``
         (last write wins per attribute; absent or ``None`` keeps the current value)."""
-        return await self._send_rows(list(rows), "UPSERT_USERS", "users", user_fields, self.server_info.max_batch_items)
+        limit = max(1, self.server_info.max_batch_items)
+        return await self._send_rows(list(rows), "UPSERT_USERS", "users", user_fields, limit)
 
     def _prepare(self, events: Sequence[Any]) -> List[Tuple[int, EncodedBatch]]:
         return prepare_batches(events, self.server_info)
