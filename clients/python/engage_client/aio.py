@@ -48,18 +48,23 @@ def tls_context(tls: TLSOption, ca_file: Optional[str]) -> Optional[ssl.SSLConte
     return context
 
 
-def batch_result(fields: Mapping[str, Any], encoded_positions: Optional[List[int]] = None,
+def batch_result(fields: Mapping[str, Any], count: int, encoded_positions: Optional[List[int]] = None,
                  client_rejections: Sequence[Rejection] = (), offset: int = 0) -> BatchResult:
-    """A BATCH_RESULT's fields as a :class:`BatchResult` whose rejection indexes are positions among the
-    items the caller gave (``encoded_positions`` maps positions in the request back to them; ``offset`` is
-    added), with the client's own rejections merged in index order."""
+    """A BATCH_RESULT's fields as a :class:`BatchResult` for ``count`` items the caller gave, of which the
+    ``client_rejections`` were not sent: rejection indexes become positions among the ``count``
+    (``encoded_positions`` maps positions in the request back to them; ``offset`` is added), the client's
+    rejections merged in index order. A result that does not add up to the items sent is malformed."""
+    sent = count - len(client_rejections)
+    if fields["accepted"] + fields["duplicates"] + len(fields["rejected"]) != sent or any(
+        r["index"] >= sent for r in fields["rejected"]
+    ):
+        raise EngageError(None, "malformed_response", f"a batch result that does not account for the {sent} items sent")
     rejections = [
         Rejection(
             (r["index"] if encoded_positions is None else encoded_positions[r["index"]]) + offset,
             reject_reason_name(r["reason"]), r["reason"],
         )
         for r in fields["rejected"]
-        if encoded_positions is None or r["index"] < len(encoded_positions)
     ]
     if client_rejections:
         rejections.extend(Rejection(r.index + offset, r.reason, r.code, r.detail) for r in client_rejections)
@@ -100,6 +105,9 @@ class _FrameProtocol(asyncio.Protocol):
             message_type, request_id = _TYPE_AND_ID.unpack_from(buffer, start + 4)
             self.client._on_frame(message_type, request_id, bytes(buffer[start + 9 : end]))
             start = end
+            if self.client._failure is not None:  # the connection is being torn down: nothing more to route
+                buffer.clear()
+                return
         if start:
             del buffer[:start]
 
@@ -108,16 +116,16 @@ class _FrameProtocol(asyncio.Protocol):
 
     def resume_writing(self) -> None:
         self.paused = False
-        self._wake(None)
+        self._wake()
 
     def connection_lost(self, exc: Optional[Exception]) -> None:
         self.paused = False
-        self._wake(exc)
+        self._wake()
         if self.closed is not None and not self.closed.done():
             self.closed.set_result(None)
         self.client._on_connection_lost(exc)
 
-    def _wake(self, exc: Optional[Exception]) -> None:
+    def _wake(self) -> None:
         while self.drain_waiters:
             waiter = self.drain_waiters.popleft()
             if not waiter.done():
@@ -263,7 +271,7 @@ class AsyncClient:
     def _on_frame(self, message_type: int, request_id: int, payload: bytes) -> None:
         future = self._pending.pop(request_id, None)
         if future is not None:
-            if self._permits is not None and request_id != 0:
+            if self._permits is not None:
                 self._permits.release()
             if not future.done():
                 future.set_result((message_type, payload))
@@ -388,7 +396,7 @@ class AsyncClient:
         async def one(start: int, chunk: Sequence[Any]) -> BatchResult:
             payload, positions, rejections = encode_rows(message_name, list_field, chunk, convert)
             fields = await self._send_batch(message_name, payload)
-            return batch_result(fields, positions, rejections, start)
+            return batch_result(fields, len(chunk), positions, rejections, start)
 
         return _merge(await asyncio.gather(*(one(start, rows[start:start + limit]) for start in range(0, len(rows), limit))))
 
@@ -406,19 +414,16 @@ class AsyncClient:
         limit = max(1, self.server_info.max_batch_items)
         return await self._send_rows(list(rows), "UPSERT_USERS", "users", user_fields, limit)
 
-    def _prepare(self, events: Sequence[Any]) -> List[Tuple[int, EncodedBatch]]:
-        return prepare_batches(events, self.server_info)
-
     async def ingest(self, events: Iterable[Mapping[str, Any]]) -> BatchResult:
         """Stores events (dicts with ``event_id``, ``user_id``, ``ts`` as ISO 8601 text or epoch
         milliseconds, ``action``, optional ``context`` and ``metadata``) and returns once they are durable.
         Split into batches the server accepts, sent pipelined. Rejection indexes are positions in
         ``events``. For a stream, :meth:`writer` batches and pipelines for you."""
-        batches = self._prepare(list(events))
+        batches = prepare_batches(list(events), self.server_info)
 
         async def one(start: int, encoded: EncodedBatch) -> BatchResult:
             fields = await self._send_batch("INGEST_EVENTS", encoded.payload)
-            return batch_result(fields, encoded.positions, encoded.rejections, start)
+            return batch_result(fields, encoded.count, encoded.positions, encoded.rejections, start)
 
         return _merge(await asyncio.gather(*(one(start, encoded) for start, encoded in batches)))
 
@@ -641,4 +646,4 @@ class AsyncEventWriter:
     async def _collect_oldest(self) -> None:
         start, encoded, task = self._in_flight.popleft()
         fields = await task
-        self._summary.add(batch_result(fields, encoded.positions, encoded.rejections, start))
+        self._summary.add(batch_result(fields, encoded.count, encoded.positions, encoded.rejections, start))

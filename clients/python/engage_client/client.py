@@ -128,7 +128,7 @@ class Client:
                    for start, encoded in batches]
         total = BatchResult()
         for start, encoded, future in futures:
-            total.add(batch_result(future.result(), encoded.positions, encoded.rejections, start))
+            total.add(batch_result(future.result(), encoded.count, encoded.positions, encoded.rejections, start))
         return total
 
     def writer(self, batch_size: int = 5000, max_in_flight: int = 4) -> "EventWriter":
@@ -318,4 +318,4 @@ class EventWriter:
 
     def _collect_oldest(self) -> None:
         start, encoded, future = self._in_flight.popleft()
-        self._summary.add(batch_result(future.result(), encoded.positions, encoded.rejections, start))
+        self._summary.add(batch_result(future.result(), encoded.count, encoded.positions, encoded.rejections, start))

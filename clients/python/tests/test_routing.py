@@ -240,3 +240,20 @@ def test_writer_back_pressure_and_stream_positions() -> None:
             (1, "timestamp_out_of_range"), (6, "timestamp_out_of_range"), (11, "timestamp_out_of_range")]
         client.ping()
     server.join()
+
+
+def test_batch_result_that_does_not_add_up_is_malformed() -> None:
+    def script(conn: RawConnection) -> None:
+        request = conn.read()
+        conn.send(0x85, request[1], MESSAGES_BY_NAME["INGEST_RESULT"].encode_payload(
+            {"accepted": 3, "duplicates": 0, "rejected": []}))  # two events were sent
+        conn.pong(conn.read())
+
+    server = FakeServer(script)
+    events = [{"user_id": "u", "event_id": f"e{i}", "ts": 1771111209608, "action": "a"} for i in range(2)]
+    with Client(server.address) as client:
+        with pytest.raises(EngageError) as caught:
+            client.ingest(events)
+        assert caught.value.name == "malformed_response" and "2 items" in caught.value.message
+        client.ping()
+    server.join()
