@@ -419,13 +419,10 @@ class AsyncClient:
         milliseconds, ``action``, optional ``context`` and ``metadata``) and returns once they are durable.
         Split into batches the server accepts, sent pipelined. Rejection indexes are positions in
         ``events``. For a stream, :meth:`writer` batches and pipelines for you."""
-        batches = prepare_batches(list(events), self.server_info)
-
-        async def one(start: int, encoded: EncodedBatch) -> BatchResult:
-            fields = await self._send_batch("INGEST_EVENTS", encoded.payload)
-            return batch_result(fields, encoded.count, encoded.positions, encoded.rejections, start)
-
-        return _merge(await asyncio.gather(*(one(start, encoded) for start, encoded in batches)))
+        info = self.server_info
+        writer = AsyncEventWriter(self, info.max_batch_items, info.max_in_flight)
+        await writer.write_many(events)
+        return await writer.close()
 
     def writer(self, batch_size: int = 5000, max_in_flight: int = 4) -> "AsyncEventWriter":
         """An :class:`AsyncEventWriter`: ``await writer.write(event)`` for each event, ``await

@@ -121,15 +121,11 @@ class Client:
 
     def ingest(self, events: Iterable[Mapping[str, Any]]) -> BatchResult:
         """Stores events and returns once they are durable (see :meth:`AsyncClient.ingest`). The events are
-        encoded in the calling thread."""
-        events = list(events)
-        batches = prepare_batches(events, self.server_info)
-        futures = [(start, encoded, self._submit(self._aio._send_batch("INGEST_EVENTS", encoded.payload)))
-                   for start, encoded in batches]
-        total = BatchResult()
-        for start, encoded, future in futures:
-            total.add(batch_result(future.result(), encoded.count, encoded.positions, encoded.rejections, start))
-        return total
+        encoded in the calling thread, batch by batch while earlier batches travel."""
+        info = self.server_info
+        writer = EventWriter(self, info.max_batch_items, info.max_in_flight)
+        writer.write_many(events)
+        return writer.close()
 
     def writer(self, batch_size: int = 5000, max_in_flight: int = 4) -> "EventWriter":
         """An :class:`EventWriter`: ``writer.write(event)`` for each event, ``writer.close()`` for the

@@ -16,17 +16,15 @@ import json
 import re
 import struct
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from .protocol import MESSAGES_BY_NAME, NONE_U32, day_number
+from .protocol import MESSAGES_BY_NAME, NONE_U32
 from .results import REJECT_CODES, Rejection
 
 #: Most bytes of serialized event metadata (SEMANTICS.md: at most 4 KiB).
 METADATA_MAX_BYTES = 4096
 #: A ``str``/``bytes`` field's u16 length.
 WIRE_MAX_STRING = 0xFFFF
-#: DEFINE_ACTIONS counts its actions in a u16.
-MAX_ACTIONS_PER_REQUEST = 0xFFFF
 AUTO_REGISTERED_CATEGORY = "uncategorized"
 
 _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
@@ -355,18 +353,10 @@ def encode_rows(
     return payload, (None if not rejections else positions), rejections
 
 
-def chunks(items: Sequence[Any], size: int) -> Iterable[Tuple[int, Sequence[Any]]]:
-    """``(start, items[start:start + size])`` for consecutive slices."""
-    for start in range(0, len(items), max(1, size)):
-        yield start, items[start : start + size]
-
-
 __all__ = [
     "EncodedBatch",
     "ItemError",
     "action_fields",
-    "chunks",
-    "day_number",
     "encode_events",
     "encode_rows",
     "parse_date",
