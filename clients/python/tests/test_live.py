@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import signal
 import ssl
 import struct
 import sys
@@ -18,6 +19,7 @@ import pytest
 
 from engage_client import AsyncClient, Client, EngageError
 from engage_client.protocol import HEADER, MESSAGES_BY_NAME, frame
+from engage_client.records import encode_events
 
 from conftest import TLS_DIR, Loaded, RawConnection, Server, new_server_or_skip, start_server
 
@@ -303,6 +305,39 @@ def test_connection_limit_errors(live: None) -> None:
         conn.sock.sendall(HEADER.pack(13, 0x02, 3))  # a PING without its nonce
         assert conn.read_error()[:2] == (0, 16)
         assert conn.at_eof()
+
+
+def test_graceful_shutdown(live: None) -> None:
+    """SIGTERM while 100 batches are in flight or on their way: each one is acknowledged, refused with
+    shutting_down, or (sent after the server stopped reading) unanswered at close; what was acknowledged is
+    exactly what a restart finds."""
+    server = Server()
+    try:
+        client = server.client()
+        events = [event(i, user=f"g-{i % 300}") for i in range(200_000)]
+        payloads = [encode_events(events[i:i + 2000]).payload for i in range(0, len(events), 2000)]
+        send = lambda payload: client._submit(client._aio._send_batch("INGEST_EVENTS", payload))  # noqa: E731
+        futures = [send(payload) for payload in payloads[:60]]
+        time.sleep(0.05)
+        server.process.send_signal(signal.SIGTERM)
+        futures += [send(payload) for payload in payloads[60:]]
+        outcomes: Dict[str, int] = {}
+        acknowledged = 0
+        for future in futures:
+            try:
+                acknowledged += future.result()["accepted"]
+                outcomes["acknowledged"] = outcomes.get("acknowledged", 0) + 1
+            except EngageError as error:
+                outcomes[error.name] = outcomes.get(error.name, 0) + 1
+        client.close()
+        assert server.process.wait(30) == 0
+        assert set(outcomes) <= {"acknowledged", "shutting_down", "connection_closed"}, outcomes
+        assert outcomes.get("shutting_down", 0) > 0 and sum(outcomes.values()) == 100
+        for restarted in start_server(data=server.data):
+            with restarted.client() as again:
+                assert again.stats()["events"] == acknowledged
+    finally:
+        server.stop()
 
 
 # MARK: TLS and tokens
