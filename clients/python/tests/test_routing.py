@@ -252,3 +252,28 @@ def test_batch_result_that_does_not_add_up_is_malformed() -> None:
         assert caught.value.name == "malformed_response" and "2 items" in caught.value.message
         client.ping()
     server.join()
+
+
+def test_too_many_in_flight_is_retried_a_few_times() -> None:
+    """The client never exceeds max_in_flight, so a too_many_in_flight can only come from the server still
+    counting an answered request (seen with engaged of 2026-11-29): the request was not carried out and is
+    sent again, at most 5 times."""
+    def script(conn: RawConnection) -> None:
+        first = conn.read()
+        conn.error(first[1], 14, "busy")
+        retry = conn.read()
+        assert retry[0] == 0x02 and retry[2] == first[2] and retry[1] != first[1]
+        conn.pong(retry)
+        for _ in range(6):
+            request = conn.read()
+            conn.error(request[1], 14, "still busy")
+        conn.pong(conn.read())
+
+    server = FakeServer(script)
+    with Client(server.address) as client:
+        assert client.request("PING", {"nonce": 5}) == {"nonce": 5}
+        with pytest.raises(EngageError) as caught:
+            client.ping()
+        assert (caught.value.code, caught.value.message) == (14, "still busy")
+        client.ping()
+    server.join()
