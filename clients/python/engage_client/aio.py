@@ -186,7 +186,7 @@ class AsyncClient:
     def server_info(self) -> ServerInfo:
         """What the server said in its handshake: version, name, time zone and limits."""
         if self._info is None:
-            raise EngageError(None, "not_connected", "the client is not connected")
+            raise EngageError(None, "not_connected", "the client is not connected", closes_connection=True)
         return self._info
 
     @property
@@ -210,11 +210,14 @@ class AsyncClient:
                 self.timeout,
             )
         except ssl.SSLError as error:
-            raise EngageError(None, "tls", f"TLS handshake with {self.server} failed: {error}") from error
+            raise EngageError(None, "tls", f"TLS handshake with {self.server} failed: {error}",
+                              closes_connection=True) from error
         except asyncio.TimeoutError:
-            raise EngageError(None, "timeout", f"connecting to {self.server} took longer than {self.timeout} s") from None
+            raise EngageError(None, "timeout", f"connecting to {self.server} took longer than {self.timeout} s",
+                              closes_connection=True) from None
         except OSError as error:
-            raise EngageError(None, "connection_failed", f"cannot connect to {self.server}: {error}") from error
+            raise EngageError(None, "connection_failed", f"cannot connect to {self.server}: {error}",
+                              closes_connection=True) from error
         self._protocol = proto
         self._set_nodelay()
         hello = MESSAGES_BY_NAME["HELLO"].encode_payload(
@@ -228,12 +231,14 @@ class AsyncClient:
             if error.name == "connection_closed":
                 hint = " (a server started with --tls-cert only accepts TLS clients)" if self._ssl is None else ""
                 raise EngageError(None, "connection_closed",
-                                  f"the server closed the connection during the handshake{hint}") from None
+                                  f"the server closed the connection during the handshake{hint}",
+                                  closes_connection=True) from None
             raise
         fields = self._decode(0x81, reply)
         if fields["version"] != protocol.PROTOCOL_VERSION:
             await self.close()
-            raise EngageError(None, "unexpected_response", f"the server chose protocol version {fields['version']}")
+            raise EngageError(None, "unexpected_response", f"the server chose protocol version {fields['version']}",
+                              closes_connection=True)
         self._info = ServerInfo(**fields)
         self._permits = asyncio.Semaphore(max(1, self._info.max_in_flight))
         return self
@@ -306,6 +311,7 @@ class AsyncClient:
 
     def _fail_all(self, error: EngageError) -> None:
         if self._failure is None:
+            error._closes_connection = True
             self._failure = error
         pending, self._pending = self._pending, {}
         for future in pending.values():
@@ -333,7 +339,9 @@ class AsyncClient:
             try:
                 fields = MESSAGES[0xFF].decode_payload(body)
             except DecodeError as error:
-                raise EngageError(None, "malformed_response", f"ERROR frame: {error}") from None
+                failure = EngageError(None, "malformed_response", f"ERROR frame: {error}")
+                self._fail_connection(failure)
+                raise failure from None
             if fields["code"] == TOO_MANY_IN_FLIGHT and attempt < IN_FLIGHT_RETRIES:
                 await asyncio.sleep(0.001 * 2**attempt)
                 continue
@@ -355,7 +363,7 @@ class AsyncClient:
             raise self._failure
         proto = self._protocol
         if proto is None or proto.transport is None or (self._info is None and not handshake):
-            raise EngageError(None, "not_connected", "the client is not connected")
+            raise EngageError(None, "not_connected", "the client is not connected", closes_connection=True)
         length = protocol.MIN_LENGTH + len(payload)
         if self._info is not None and length > self._info.max_frame_length:
             raise ValueError(f"the request is {length} bytes; the server accepts frames of at most "

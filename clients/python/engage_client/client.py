@@ -62,7 +62,7 @@ class Client:
     def _submit(self, coroutine: Coroutine[Any, Any, T]) -> "concurrent.futures.Future[T]":
         if self._closed:
             coroutine.close()
-            raise EngageError(None, "not_connected", "the client is closed")
+            raise EngageError(None, "not_connected", "the client is closed", closes_connection=True)
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop)
 
     def _run(self, coroutine: Coroutine[Any, Any, T]) -> T:

@@ -80,12 +80,14 @@ class EngageError(Exception):
             ``None`` for client-side failures.
     """
 
-    def __init__(self, code: Optional[int], name: str, message: str, request_id: Optional[int] = None) -> None:
+    def __init__(self, code: Optional[int], name: str, message: str, request_id: Optional[int] = None, *,
+                 closes_connection: Optional[bool] = None) -> None:
         super().__init__(f"{name} ({code}): {message}" if code is not None else f"{name}: {message}")
         self.code = code
         self.name = name
         self.message = message
         self.request_id = request_id
+        self._closes_connection = closes_connection
 
     @classmethod
     def from_server(cls, code: int, message: str, request_id: int) -> "EngageError":
@@ -94,14 +96,21 @@ class EngageError(Exception):
 
     @property
     def closes_connection(self) -> bool:
-        """Whether the connection is gone after this error (a closing code, or any client-side
-        connection failure, or an error about the connection as a whole)."""
+        """Whether the connection is gone after this error: a closing code, an error about the connection as a
+        whole, or a client-side failure that ended (or never had) the connection."""
+        if self._closes_connection is not None:
+            return self._closes_connection
         if self.code is None:
-            return self.name in ("connection_closed", "connection_failed", "tls", "malformed_response")
+            return False
         return self.code in CLOSING_ERROR_CODES or self.request_id == 0
 
     def __reduce__(self) -> Tuple[Any, ...]:  # keep pickling (multiprocessing) working with the extra arguments
-        return (type(self), (self.code, self.name, self.message, self.request_id))
+        return (_rebuild_error, (self.code, self.name, self.message, self.request_id, self._closes_connection))
+
+
+def _rebuild_error(code: Optional[int], name: str, message: str, request_id: Optional[int],
+                   closes_connection: Optional[bool]) -> EngageError:
+    return EngageError(code, name, message, request_id, closes_connection=closes_connection)
 
 
 @dataclass(frozen=True)

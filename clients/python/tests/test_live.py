@@ -368,7 +368,7 @@ def test_tls(tls_server: Server, fresh_server: Server) -> None:
         assert client.stats()["events"] == 1
     with Client(f"localhost:{tls_server.port}", **trusting("ca.pem")) as client:
         client.ping()
-    assert expect_error(None, "tls", Client, tls_server.address, **trusting("other-ca.pem"))  # type: ignore[arg-type]
+    assert expect_error(None, "tls", Client, tls_server.address, **trusting("other-ca.pem")).closes_connection  # type: ignore[arg-type]
     assert expect_error(None, "tls", Client, tls_server.address,  # type: ignore[arg-type]
                         **trusting("ca.pem", server_name="engage.example"))
     assert "only accepts TLS" in expect_error(None, "connection_closed", Client, tls_server.address).message  # type: ignore[arg-type]

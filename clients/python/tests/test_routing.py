@@ -148,7 +148,7 @@ def test_answer_with_an_unknown_request_id_fails_the_connection() -> None:
     with Client(server.address) as client:
         with pytest.raises(EngageError) as caught:
             client.ping()
-        assert caught.value.name == "unexpected_response"
+        assert caught.value.name == "unexpected_response" and caught.value.closes_connection
         assert not client.is_open
     server.join()
 
@@ -180,7 +180,7 @@ def test_timeout_then_late_answer() -> None:
     with Client(server.address, timeout=1.0) as client:
         with pytest.raises(EngageError) as caught:
             client.ping()
-        assert caught.value.name == "timeout"
+        assert caught.value.name == "timeout" and not caught.value.closes_connection
         release.set()
         client.ping()
     server.join()
@@ -250,6 +250,7 @@ def test_batch_result_that_does_not_add_up_is_malformed() -> None:
         with pytest.raises(EngageError) as caught:
             client.ingest(events)
         assert caught.value.name == "malformed_response" and "2 items" in caught.value.message
+        assert not caught.value.closes_connection
         client.ping()
     server.join()
 
@@ -277,3 +278,14 @@ def test_too_many_in_flight_is_retried_a_few_times() -> None:
         assert (caught.value.code, caught.value.message) == (14, "still busy")
         client.ping()
     server.join()
+
+
+def test_errors_pickle_with_every_attribute() -> None:
+    import pickle
+
+    error = EngageError(None, "timeout", "slow", 7, closes_connection=True)
+    copy = pickle.loads(pickle.dumps(error))
+    assert (copy.code, copy.name, copy.message, copy.request_id, copy.closes_connection) == (None, "timeout", "slow", 7, True)
+    assert str(copy) == "timeout: slow"
+    server_error = pickle.loads(pickle.dumps(EngageError.from_server(12, "no", 3)))
+    assert (server_error.name, server_error.closes_connection, str(server_error)) == ("forbidden", False, "forbidden (12): no")
