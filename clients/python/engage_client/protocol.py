@@ -29,7 +29,6 @@ HEADER = struct.Struct(">IBI")
 HEADER_SIZE = HEADER.size
 #: ``length`` counts type and request id too, so it is never below this.
 MIN_LENGTH = 5
-DEFAULT_MAX_FRAME_LENGTH = 16 * 1024 * 1024
 
 _EPOCH_ORDINAL = datetime.date(1970, 1, 1).toordinal()
 _MIN_DAY = datetime.date.min.toordinal() - _EPOCH_ORDINAL
@@ -329,7 +328,6 @@ USER_FIELD_BITS: Tuple[Tuple[str, int, FieldType], ...] = (
     ("device_type", 0x08, TEXT),
     ("region", 0x10, TEXT),
 )
-ATTRIBUTES = ("acquisition_channel", "user_segment", "device_type", "region")
 
 
 class UserRecord(FieldType):
@@ -564,7 +562,6 @@ _messages: List[Message] = [
 MESSAGES: Dict[int, Message] = {message.type: message for message in _messages}
 #: The same, by name (``QUERY_ACTIVITY``...).
 MESSAGES_BY_NAME: Dict[str, Message] = {message.name: message for message in _messages}
-ERROR = MESSAGES[0xFF]
 del _messages
 
 
