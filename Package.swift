@@ -36,6 +36,11 @@ var package = Package(
         .target(name: "LMDB", dependencies: ["CLMDB"], swiftSettings: swiftSettings),
         // Domain values shared by the store, the protocol, the client and the tools. No dependencies.
         .target(name: "EngageModel", swiftSettings: swiftSettings),
+        // An async semaphore (request bytes a server buffers, requests a client keeps in flight).
+        .target(name: "EngageConcurrency", swiftSettings: swiftSettings),
+        // The import format (JSON lines of actions, users and events) read at byte level; shared by `engage
+        // import` and the HTTP API.
+        .target(name: "EngageJSONLines", dependencies: ["EngageModel"], swiftSettings: swiftSettings),
         // The wire protocol: the only module that knows byte layouts.
         .target(
             name: "EngageProtocol",
@@ -54,6 +59,7 @@ var package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -61,6 +67,7 @@ var package = Package(
             name: "EngageServer",
             dependencies: [
                 "EngageStore",
+                "EngageConcurrency",
                 "EngageProtocol",
                 "EngageModel",
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -80,6 +87,7 @@ var package = Package(
             name: "EngageClient",
             dependencies: [
                 "EngageProtocol",
+                "EngageConcurrency",
                 "EngageModel",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -99,6 +107,8 @@ var package = Package(
             dependencies: [
                 "EngageServer",
                 "EngageStore",
+                "EngageCommandLine",
+                "EngageModel",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -116,6 +126,7 @@ var package = Package(
             dependencies: [
                 "EngageClient",
                 "EngageCommandLine",
+                "EngageJSONLines",
                 "EngageModel",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
@@ -137,7 +148,12 @@ var package = Package(
             swiftSettings: swiftSettings
         ),
         // Helpers shared by the test suites (seeded randomness, repository paths); never shipped.
-        .target(name: "EngageTestSupport", path: "Tests/EngageTestSupport", swiftSettings: swiftSettings),
+        .target(
+            name: "EngageTestSupport",
+            dependencies: ["EngageStore"],
+            path: "Tests/EngageTestSupport",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(name: "LMDBTests", dependencies: ["LMDB"], swiftSettings: swiftSettings),
         .testTarget(
             name: "EngageProtocolTests",
@@ -151,7 +167,7 @@ var package = Package(
         ),
         .testTarget(
             name: "EngageStoreTests",
-            dependencies: ["EngageStore", "EngageModel", "LMDB", "EngageTestSupport"],
+            dependencies: ["EngageStore", "EngageModel", "EngageJSONLines", "LMDB", "EngageTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -216,10 +232,18 @@ if Context.environment["ENGAGE_FUZZ"] != nil {
         package.targets.append(
             .executableTarget(
                 name: name,
-                dependencies: ["FuzzSupport", "EngageProtocol", "EngageModel", .product(name: "NIOCore", package: "swift-nio")],
+                dependencies: [
+                    "FuzzSupport", "EngageProtocol", "EngageModel", .product(name: "NIOCore", package: "swift-nio"),
+                ],
                 path: "Fuzz/\(name)",
                 swiftSettings: swiftSettings + [.unsafeFlags(["-parse-as-library"])]
             )
         )
     }
+}
+
+// DocC documentation (swift-docc-plugin), outside the normal build: tools/docs runs
+//   ENGAGE_DOCS=1 swift package --scratch-path .build-docs generate-documentation --target EngageClient
+if Context.environment["ENGAGE_DOCS"] != nil {
+    package.dependencies.append(.package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"))
 }

@@ -25,6 +25,7 @@ def ts(iso):
     moment = datetime.datetime.fromisoformat(iso.replace("Z", "+00:00"))
     return i64(round(moment.timestamp() * 1000))
 NO_DATE = i32(-2**31)
+UNKNOWN = u32(0xFFFFFFFF)  # a count that is not known: a day or period after the store's last day
 MAGIC = b"ENGA"
 
 def frame(type_, request_id, payload):
@@ -95,11 +96,22 @@ add("stats_result", 0x87, 6,
     "2026-01-01..2026-04-01",
     u64(30979) + u64(619) + u64(142) + u32(9) + u32(91) + u64(1048576) + text("UTC")
     + date("2026-01-01") + date("2026-04-01"))
-add("stats_result_empty", 0x87, 6, "STATS_RESULT of an empty store: no first or last day",
+add("stats_result_empty", 0x87, 6,
+    "STATS_RESULT of an empty store: 0 events, 0 duplicates, 0 users, 0 actions, 0 days, 32768 bytes on disk, UTC, "
+    "no first or last day",
     u64(0) + u64(0) + u64(0) + u32(0) + u32(0) + u64(32768) + text("UTC") + NO_DATE + NO_DATE)
 add("error", 0xFF, 0,
     "ERROR frame_too_large (2) for the connection (request id 0)",
     u16(2) + text("frame length 20000000 exceeds the maximum of 16777216 bytes"))
+add("error_unauthenticated", 0xFF, 1,
+    "ERROR unauthenticated (11) answering HELLO with request id 1: handshake errors echo HELLO's request id",
+    u16(11) + text("unknown token"))
+add("activity_result_unfinished", 0x86, 5,
+    "ACTIVITY_RESULT on a store whose last day is 2026-03-31: 2026-03-31 dau 40 wau 71 mau 98; "
+    "2026-04-01 unknown (FF FF FF FF for dau, wau and mau)",
+    u32(2)
+    + text("") + date("2026-03-31") + u32(40) + u32(71) + u32(98)
+    + text("") + date("2026-04-01") + UNKNOWN + UNKNOWN + UNKNOWN)
 
 def filters(*pairs):
     out = u8(len(pairs))
@@ -116,8 +128,12 @@ add("query_tiers_month", 0x09, 9, "QUERY_TIERS for the month of 2026-02-01, no f
 add("query_tiers_as_of", 0x09, 9, "QUERY_TIERS as of 2026-03-31 where cohort = 2026-01, by region",
     u8(1) + date("2026-03-31") + filters(("cohort", "2026-01")) + text("region"))
 add("tiers_result", 0x89, 9,
-    "TIERS_RESULT: power 2 users over 36 daily records with 159 sessions and 2729 actions; casual 0 users",
-    u32(2) + text("") + text("power") + u32(2) + u64(36) + u64(159) + u64(2729)
+    "TIERS_RESULT, all four tiers in order: power 2 users over 36 daily records with 159 sessions and 2729 actions; "
+    "core 5 users, 55 records, 94 sessions, 405 actions; regular 18 users, 198 records, 350 sessions, 1461 actions; "
+    "casual 0 users",
+    u32(4) + text("") + text("power") + u32(2) + u64(36) + u64(159) + u64(2729)
+    + text("") + text("core") + u32(5) + u64(55) + u64(94) + u64(405)
+    + text("") + text("regular") + u32(18) + u64(198) + u64(350) + u64(1461)
     + text("") + text("casual") + u32(0) + u64(0) + u64(0) + u64(0))
 add("query_transitions", 0x0A, 10, "QUERY_TRANSITIONS from 2026-01 (to 2026-02), where user_segment = pro",
     date("2026-01-01") + filters(("user_segment", "pro")))
@@ -128,10 +144,20 @@ add("query_retention", 0x0B, 11, "QUERY_RETENTION weekly, 2026-01-01..2026-03-31
 add("retention_result", 0x8B, 11, "RETENTION_RESULT: cohort 2025-12-29 of 24 users: offset 0 retained 9, offset 1 retained 13",
     u32(2) + text("") + date("2025-12-29") + u32(24) + u32(0) + u32(9)
     + text("") + date("2025-12-29") + u32(24) + u32(1) + u32(13))
+add("retention_result_unfinished", 0x8B, 11,
+    "RETENTION_RESULT on a store whose last day is 2026-03-31: monthly cohort 2026-03-01 of 22 users, offset 0 "
+    "retained 18, offset 1 (April) unknown",
+    u32(2) + text("") + date("2026-03-01") + u32(22) + u32(0) + u32(18)
+    + text("") + date("2026-03-01") + u32(22) + u32(1) + UNKNOWN)
 add("query_lifecycle", 0x0C, 12, "QUERY_LIFECYCLE monthly, 2026-01-01..2026-03-31, no filter",
     u8(2) + date("2026-01-01") + date("2026-03-31") + filters())
 add("lifecycle_result", 0x8C, 12, "LIFECYCLE_RESULT: week 2026-01-05: new 9, returning 8, resurrecting 5, dormant 1",
     u32(1) + date("2026-01-05") + u32(9) + u32(8) + u32(5) + u32(1))
+add("lifecycle_result_unfinished", 0x8C, 12,
+    "LIFECYCLE_RESULT on a store whose last day is 2026-03-31: week 2026-03-23 new 1, returning 37, resurrecting 6, "
+    "dormant 14; week 2026-03-30 (ends 2026-04-05) unknown",
+    u32(2) + date("2026-03-23") + u32(1) + u32(37) + u32(6) + u32(14)
+    + date("2026-03-30") + UNKNOWN + UNKNOWN + UNKNOWN + UNKNOWN)
 add("query_sessions", 0x0D, 13, "QUERY_SESSIONS 2026-01-01..2026-03-31 where device_type = ios",
     date("2026-01-01") + date("2026-03-31") + filters(("device_type", "ios")))
 add("sessions_result", 0x8D, 13,
@@ -164,6 +190,9 @@ add("export_page", 0x91, 17,
     "EXPORT_PAGE: one row of 4 values (integer 7, text 'casual', boolean true, null); next cursor 00 01",
     u32(1) + u16(4) + u8(1) + i64(7) + u8(2) + text("casual") + u8(3) + u8(1) + u8(0) + text(bytes([0, 1])))
 add("export_page_last", 0x91, 17, "EXPORT_PAGE: no rows, empty cursor (the end)", u32(0) + u16(0) + text(b""))
+add("error_invalid_cursor", 0xFF, 17,
+    "ERROR invalid_cursor (21) answering an EXPORT whose cursor the server did not hand out",
+    u16(21) + text("this is not an export cursor handed out by this server; start the export again with an empty cursor"))
 add("verify", 0x12, 18, "VERIFY, report at most 100 differences", u32(100))
 add("verify_result", 0x92, 18,
     "VERIFY_RESULT: 1 difference; checked daily 1851, sessions 3641; daily '2026-01-03 user u7-000001': 'total_actions stored 7, recomputed 6'",
@@ -174,5 +203,17 @@ add("rebuild_result", 0x93, 19, "REBUILD_RESULT (empty payload)", b"")
 add("backup", 0x14, 20, "BACKUP into /var/backups/engage-2026-11-26 (a path on the server's machine)",
     text("/var/backups/engage-2026-11-26"))
 add("backup_result", 0x94, 20, "BACKUP_RESULT: the copy holds 135266304 bytes", u64(135266304))
+add("error_backup_failed", 0xFF, 20,
+    "ERROR backup_failed (35) answering a BACKUP into a directory that already holds a data directory",
+    u16(35) + text("/var/backups/engage-2026-11-26 already holds a data directory; back up into a new or empty directory"))
+add("error_raw_events_dropped", 0xFF, 18,
+    "ERROR raw_events_dropped (34) answering a VERIFY after raw-event retention dropped events",
+    u16(34) + text("raw events before 2026-09-01 were dropped by raw-event retention; verify needs every raw event"))
+add("query_values", 0x15, 21, "QUERY_VALUES of the dimension region", text("region"))
+add("values_result", 0x95, 21, "VALUES_RESULT: eu held by 48 users, na by 51 users",
+    u32(2) + text("eu") + u64(48) + text("na") + u64(51))
+add("wait_applied", 0x16, 22, "WAIT_APPLIED (empty payload)", b"")
+add("wait_applied_result", 0x96, 22, "WAIT_APPLIED_RESULT: the last write batch applied is number 1234",
+    u64(1234))
 
 print(json.dumps({"protocol_version": 1, "vectors": vectors}, indent=1, ensure_ascii=False))

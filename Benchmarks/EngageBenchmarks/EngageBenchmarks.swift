@@ -17,7 +17,7 @@ enum FixtureStores {
         let ready = path + "/ready"
         if !FileManager.default.fileExists(atPath: ready) {
             try? FileManager.default.removeItem(atPath: path)
-            let store = try EngageStore(configuration: StoreConfiguration(path: path, unsafeNoSync: true))
+            let store = try runningStore(StoreConfiguration(path: path, unsafeNoSync: true))
             let semaphore = DispatchSemaphore(value: 0)
             Task {
                 _ = try await store.defineActions(SimulatedCatalog.actions)
@@ -40,7 +40,7 @@ enum FixtureStores {
             store.close()
             _ = FileManager.default.createFile(atPath: ready, contents: nil)
         }
-        return try EngageStore(configuration: StoreConfiguration(path: path, eventFilterBytes: 8 << 20))
+        return try runningStore(StoreConfiguration(path: path, eventFilterBytes: 8 << 20))
     }
 
     /// The simulated timeline ends on a fixed day so that fixtures are reproducible.
@@ -53,25 +53,35 @@ func lastFullMonth(_ store: EngageStore) throws -> CivilMonth {
 }
 
 let benchmarks: @Sendable () -> Void = {
-    Benchmark.defaultConfiguration = .init(metrics: [.wallClock, .mallocCountTotal, .peakMemoryResident], maxDuration: .seconds(5))
+    Benchmark.defaultConfiguration = .init(
+        metrics: [.wallClock, .mallocCountTotal, .peakMemoryResident],
+        maxDuration: .seconds(5)
+    )
 
     // MARK: Protocol
 
     let sample = Array(EventStream(WorkloadConfiguration(users: 500, events: 1000, endMs: FixtureStores.endMs)))
-    Benchmark("frame encode: INGEST_EVENTS of 1000 events", configuration: .init(metrics: [.wallClock, .mallocCountTotal])) { benchmark in
+    Benchmark(
+        "frame encode: INGEST_EVENTS of 1000 events",
+        configuration: .init(metrics: [.wallClock, .mallocCountTotal])
+    ) { benchmark in
         for _ in benchmark.scaledIterations {
-            blackHole(Request.ingestEvents(IngestBatch(events: sample)).encode(requestID: 1))
+            blackHole(IngestEvents(IngestBatch(events: sample)).frame(requestID: 1))
         }
     }
     var encoded = ByteBuffer()
-    Request.ingestEvents(IngestBatch(events: sample)).encode(requestID: 1).write(into: &encoded)
+    IngestEvents(IngestBatch(events: sample)).frame(requestID: 1).write(into: &encoded)
     let wire = encoded
-    Benchmark("frame decode: INGEST_EVENTS of 1000 events, resolved to events", configuration: .init(metrics: [.wallClock, .mallocCountTotal])) { benchmark in
+    Benchmark(
+        "frame decode: INGEST_EVENTS of 1000 events, resolved to events",
+        configuration: .init(metrics: [.wallClock, .mallocCountTotal])
+    ) { benchmark in
         for _ in benchmark.scaledIterations {
             var decoder = FrameDecoder()
             var buffer = wire
             let frame = try decoder.decode(buffer: &buffer)!
-            guard case .ingestEvents(let batch) = try Request.decode(frame) else { fatalError() }
+            guard case .command(.ingestEvents(let message)) = try Request.decode(frame) else { fatalError() }
+            let batch = message.batch
             blackHole(batch.resolve())
         }
     }
@@ -82,11 +92,13 @@ let benchmarks: @Sendable () -> Void = {
         "store ingest: 200k events, 20k users, durable commits (per event)",
         configuration: .init(metrics: [.wallClock, .peakMemoryResident], maxDuration: .seconds(60), maxIterations: 3)
     ) { benchmark in
-        let events = Array(EventStream(WorkloadConfiguration(users: 20_000, events: 200_000, endMs: FixtureStores.endMs)))
+        let events = Array(
+            EventStream(WorkloadConfiguration(users: 20_000, events: 200_000, endMs: FixtureStores.endMs))
+        )
         for _ in benchmark.scaledIterations {
             let path = NSTemporaryDirectory() + "engage-bench-" + UUID().uuidString
             defer { try? FileManager.default.removeItem(atPath: path) }
-            let store = try EngageStore(configuration: StoreConfiguration(path: path, eventFilterBytes: 8 << 20))
+            let store = try runningStore(StoreConfiguration(path: path, eventFilterBytes: 8 << 20))
             benchmark.startMeasurement()
             let semaphore = DispatchSemaphore(value: 0)
             Task {
@@ -116,32 +128,42 @@ let benchmarks: @Sendable () -> Void = {
     // users active every month: the monthly queries touch every user).
 
     for (days, shape) in [(365, "over a year"), (60, "over 60 days")] {
-        let configuration = Benchmark.Configuration(metrics: [.wallClock], maxDuration: .seconds(10), setup: {
-            _ = try? FixtureStores.open(users: 100_000, events: 5_000_000, days: days).close()
-        })
+        let configuration = Benchmark.Configuration(
+            metrics: [.wallClock],
+            maxDuration: .seconds(10),
+            setup: {
+                _ = try? FixtureStores.open(users: 100_000, events: 5_000_000, days: days).close()
+            }
+        )
         func store() throws -> EngageStore { try FixtureStores.open(users: 100_000, events: 5_000_000, days: days) }
-        Benchmark("query tiers, one month, 100k users / 5M events \(shape)", configuration: configuration) { benchmark in
+        Benchmark("query tiers, one month, 100k users / 5M events \(shape)", configuration: configuration) {
+            benchmark in
             let store = try store()
             defer { store.close() }
             let month = try lastFullMonth(store)
             benchmark.startMeasurement()
             for _ in benchmark.scaledIterations { blackHole(try store.tiers(.month(month))) }
         }
-        Benchmark("query transitions, one month, 100k users / 5M events \(shape)", configuration: configuration) { benchmark in
+        Benchmark("query transitions, one month, 100k users / 5M events \(shape)", configuration: configuration) {
+            benchmark in
             let store = try store()
             defer { store.close() }
             let month = CivilMonth(index: try lastFullMonth(store).index - 1)
             benchmark.startMeasurement()
             for _ in benchmark.scaledIterations { blackHole(try store.transitions(month)) }
         }
-        Benchmark("query active-days, one month, 100k users / 5M events \(shape)", configuration: configuration) { benchmark in
+        Benchmark("query active-days, one month, 100k users / 5M events \(shape)", configuration: configuration) {
+            benchmark in
             let store = try store()
             defer { store.close() }
             let month = try lastFullMonth(store)
             benchmark.startMeasurement()
-            for _ in benchmark.scaledIterations { blackHole(try store.activeDays(from: month.firstDay, to: month.lastDay)) }
+            for _ in benchmark.scaledIterations {
+                blackHole(try store.activeDays(from: month.firstDay, to: month.lastDay))
+            }
         }
-        Benchmark("query retention, monthly, 12 periods, 100k users / 5M events \(shape)", configuration: configuration) { benchmark in
+        Benchmark("query retention, monthly, 12 periods, 100k users / 5M events \(shape)", configuration: configuration)
+        { benchmark in
             let store = try store()
             defer { store.close() }
             let last = try lastFullMonth(store)
@@ -151,35 +173,49 @@ let benchmarks: @Sendable () -> Void = {
                 blackHole(try store.retention(period: .month, from: first.firstDay, to: last.lastDay, periods: 12))
             }
         }
-        Benchmark("query activity, 90-day series, 100k users / 5M events \(shape)", configuration: configuration) { benchmark in
-            let store = try store()
-            defer { store.close() }
-            let last = try store.stats().lastDay!
-            benchmark.startMeasurement()
-            for _ in benchmark.scaledIterations { blackHole(try store.activity(ActivityQuery(from: last.adding(days: -89), to: last))) }
-        }
-        Benchmark("query activity by region, 90 days, 100k users / 5M events \(shape)", configuration: configuration) { benchmark in
+        Benchmark("query activity, 90-day series, 100k users / 5M events \(shape)", configuration: configuration) {
+            benchmark in
             let store = try store()
             defer { store.close() }
             let last = try store.stats().lastDay!
             benchmark.startMeasurement()
             for _ in benchmark.scaledIterations {
-                blackHole(try store.activity(ActivityQuery(from: last.adding(days: -89), to: last, breakdown: .attribute(.region))))
+                blackHole(try store.activity(ActivityQuery(from: last.adding(days: -89), to: last)))
+            }
+        }
+        Benchmark("query activity by region, 90 days, 100k users / 5M events \(shape)", configuration: configuration) {
+            benchmark in
+            let store = try store()
+            defer { store.close() }
+            let last = try store.stats().lastDay!
+            benchmark.startMeasurement()
+            for _ in benchmark.scaledIterations {
+                blackHole(
+                    try store.activity(
+                        ActivityQuery(from: last.adding(days: -89), to: last, breakdown: .attribute(.region))
+                    )
+                )
             }
         }
     }
 
     // MARK: Activity over 1M users
 
-    let millionConfiguration = Benchmark.Configuration(metrics: [.wallClock, .peakMemoryResident], maxDuration: .seconds(10), setup: {
-        _ = try? FixtureStores.open(users: 1_000_000, events: 5_000_000, days: 365).close()
-    })
+    let millionConfiguration = Benchmark.Configuration(
+        metrics: [.wallClock, .peakMemoryResident],
+        maxDuration: .seconds(10),
+        setup: {
+            _ = try? FixtureStores.open(users: 1_000_000, events: 5_000_000, days: 365).close()
+        }
+    )
     Benchmark("query activity, 365-day series, 1M users", configuration: millionConfiguration) { benchmark in
         let store = try FixtureStores.open(users: 1_000_000, events: 5_000_000, days: 365)
         defer { store.close() }
         let last = try store.stats().lastDay!
         benchmark.startMeasurement()
-        for _ in benchmark.scaledIterations { blackHole(try store.activity(ActivityQuery(from: last.adding(days: -364), to: last))) }
+        for _ in benchmark.scaledIterations {
+            blackHole(try store.activity(ActivityQuery(from: last.adding(days: -364), to: last)))
+        }
     }
     Benchmark("query activity where region=eu, 365 days, 1M users", configuration: millionConfiguration) { benchmark in
         let store = try FixtureStores.open(users: 1_000_000, events: 5_000_000, days: 365)
@@ -187,6 +223,15 @@ let benchmarks: @Sendable () -> Void = {
         let last = try store.stats().lastDay!
         let filter = [DimensionFilter(dimension: .attribute(.region), values: ["eu"])]
         benchmark.startMeasurement()
-        for _ in benchmark.scaledIterations { blackHole(try store.activity(ActivityQuery(from: last.adding(days: -364), to: last, filters: filter))) }
+        for _ in benchmark.scaledIterations {
+            blackHole(try store.activity(ActivityQuery(from: last.adding(days: -364), to: last, filters: filter)))
+        }
     }
+}
+
+/// Opens a store and runs its writer in a task of its own (as the server's service group does).
+func runningStore(_ configuration: StoreConfiguration) throws -> EngageStore {
+    let store = try EngageStore(configuration: configuration)
+    Task { try await store.run() }
+    return store
 }

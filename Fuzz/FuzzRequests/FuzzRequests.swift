@@ -11,14 +11,19 @@ public func fuzzRequests(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     guard let first = bytes.first else { return 0 }
     let types = MessageType.allCases.filter { $0.rawValue < 0x80 }
     let type = types[Int(first) % types.count]
-    let frame = Frame(type: type.rawValue, requestID: 7, payload: ByteBuffer(bytes: UnsafeBufferPointer(rebasing: bytes[1...])))
+    let frame = Frame(
+        type: type.rawValue,
+        requestID: 7,
+        payload: ByteBuffer(bytes: UnsafeBufferPointer(rebasing: bytes[1...]))
+    )
     let request: Request
     do {
         request = try Request.decode(frame)
     } catch {
         return 0
     }
-    if case .ingestEvents(let batch) = request {
+    if case .command(.ingestEvents(let message)) = request {
+        let batch = message.batch
         let resolved = batch.resolve()
         precondition(resolved.events.count + resolved.rejected.count == batch.events.count)
         for event in resolved.events { _ = EventValidation.rejection(of: event, nowMs: 1_800_000_000_000) }

@@ -4,12 +4,12 @@ import EngageModel
 /// `maximumInFlight` batches are unacknowledged. Use it from one task.
 ///
 /// ```swift
-/// let writer = client.makeEventWriter(batchSize: 5000)
+/// let writer = connection.makeEventWriter(batchSize: 5000)
 /// for event in events { try await writer.write(event) }
 /// let summary = try await writer.finish()   // accepted, duplicates, rejected (with positions)
 /// ```
 public final class EventWriter {
-    let client: EngageClient
+    let connection: EngageConnection
     let batchSize: Int
     let maximumInFlight: Int
     private var buffer: [Event] = []
@@ -20,8 +20,8 @@ public final class EventWriter {
     /// Events written so far.
     public private(set) var written = 0
 
-    init(client: EngageClient, batchSize: Int, maximumInFlight: Int) {
-        self.client = client
+    init(connection: EngageConnection, batchSize: Int, maximumInFlight: Int) {
+        self.connection = connection
         self.batchSize = batchSize
         self.maximumInFlight = maximumInFlight
         self.buffer.reserveCapacity(batchSize)
@@ -30,6 +30,8 @@ public final class EventWriter {
     /// Acknowledged so far: accepted, duplicates and rejections (positions in the stream).
     public var acknowledged: BatchResult { self.summary }
 
+    /// Adds `event` to the current batch; a full batch is sent, after waiting for the oldest one to be
+    /// acknowledged when `maximumInFlight` batches are already out (back-pressure).
     public func write(_ event: Event) async throws {
         self.buffer.append(event)
         self.written += 1
@@ -46,8 +48,8 @@ public final class EventWriter {
     private func sendBuffer() async throws {
         while self.inFlight.count >= self.maximumInFlight { try await self.collectOldest() }
         let batch = self.buffer
-        let client = self.client
-        self.inFlight.append((self.bufferStart, Task { try await client.ingestBatch(batch) }))
+        let connection = self.connection
+        self.inFlight.append((self.bufferStart, Task { try await connection.ingestBatch(batch) }))
         self.bufferStart += batch.count
         self.buffer.removeAll(keepingCapacity: true)
     }

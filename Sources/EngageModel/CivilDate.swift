@@ -66,7 +66,9 @@ public struct CivilDate: Hashable, Comparable, Sendable, CustomStringConvertible
         value >= 0 ? value / divisor : -((-value + divisor - 1) / divisor)
     }
 
-    static func floorModulo(_ value: Int, _ divisor: Int) -> Int { value - CivilDate.floorDivide(value, divisor) * divisor }
+    static func floorModulo(_ value: Int, _ divisor: Int) -> Int {
+        value - CivilDate.floorDivide(value, divisor) * divisor
+    }
 
     /// Months since January 1970 (negative before).
     public var monthIndex: Int {

@@ -33,7 +33,7 @@ public enum EventValidation {
         for value in profile.attributes.values {
             if let reason = self.checkLength(value, Limits.labelBytes, .invalidAttribute) { return reason }
         }
-        if let date = profile.registrationDate, !self.acceptedDates.contains(date) { return .invalidDate }
+        if let date = profile.registrationDate, !Limits.storedDates.contains(date) { return .invalidDate }
         return nil
     }
 
@@ -42,7 +42,4 @@ public enum EventValidation {
         if let reason = self.checkLength(action.actionType, Limits.actionTypeBytes, .invalidAction) { return reason }
         return self.checkLength(action.category, Limits.labelBytes, .invalidAttribute)
     }
-
-    /// Registration dates a store can hold: 1999-12-01 ... 2179-06-30 (its day keys).
-    public static let acceptedDates = CivilDate(year: 1999, month: 12, day: 1)!...CivilDate(year: 2179, month: 6, day: 30)!
 }

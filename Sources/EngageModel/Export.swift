@@ -22,79 +22,71 @@ public enum ExportTable: String, CaseIterable, Sendable {
     /// Whether --from/--to select rows (by local date); dimensions of users and actions export whole.
     public var isDated: Bool { self != .users && self != .actions }
 
-    public var wireValue: UInt8 { UInt8(ExportTable.allCases.firstIndex(of: self)!) }
-
-    public init?(wireValue: UInt8) {
-        guard Int(wireValue) < ExportTable.allCases.count else { return nil }
-        self = ExportTable.allCases[Int(wireValue)]
-    }
-
     /// Columns: the data model's, then the natural keys that make a row readable without joins.
     public var columns: [ExportColumn] {
         switch self {
         case .users:
             return [
-                .init("user_key", .integer, primaryKey: true), .init("user_id", .text), .init("registration_date", .date, nullable: true),
-                .init("acquisition_channel", .text), .init("user_segment", .text), .init("device_type", .text), .init("region", .text),
+                .init("user_key", .integer, primaryKey: true), .init("user_id", .text),
+                .init("registration_date", .date, nullable: true),
+                .init("acquisition_channel", .text), .init("user_segment", .text), .init("device_type", .text),
+                .init("region", .text),
             ]
         case .actions:
             return [
-                .init("action_key", .integer, primaryKey: true), .init("action_type", .text), .init("action_category", .text),
+                .init("action_key", .integer, primaryKey: true), .init("action_type", .text),
+                .init("action_category", .text),
                 .init("engagement_weight", .integer), .init("is_core_action", .boolean),
             ]
         case .dates:
             return [
-                .init("date_key", .integer, primaryKey: true), .init("full_date", .date), .init("year", .integer), .init("quarter", .integer),
-                .init("month", .integer), .init("day_of_month", .integer), .init("day_of_week", .integer), .init("week_of_year", .integer),
+                .init("date_key", .integer, primaryKey: true), .init("full_date", .date), .init("year", .integer),
+                .init("quarter", .integer),
+                .init("month", .integer), .init("day_of_month", .integer), .init("day_of_week", .integer),
+                .init("week_of_year", .integer),
                 .init("is_weekend", .boolean), .init("day_number", .integer),
             ]
         case .events:
             return [
-                .init("action_instance_key", .integer, primaryKey: true), .init("user_key", .integer), .init("session_key", .integer),
+                .init("action_instance_key", .integer, primaryKey: true), .init("user_key", .integer),
+                .init("session_key", .integer),
                 .init("action_key", .integer), .init("date_key", .integer), .init("action_timestamp", .timestamp),
                 .init("action_context", .text, nullable: true), .init("action_metadata", .json, nullable: true),
-                .init("user_id", .text), .init("event_id", .text), .init("action_type", .text), .init("date", .date), .init("ts_ms", .integer),
+                .init("user_id", .text), .init("event_id", .text), .init("action_type", .text), .init("date", .date),
+                .init("ts_ms", .integer),
             ]
         case .sessions:
             return [
-                .init("session_key", .integer, primaryKey: true), .init("user_key", .integer), .init("date_key", .integer),
+                .init("session_key", .integer, primaryKey: true), .init("user_key", .integer),
+                .init("date_key", .integer),
                 .init("session_id", .text), .init("session_start", .timestamp), .init("session_end", .timestamp),
-                .init("session_duration_seconds", .integer), .init("actions_count", .integer), .init("screens_visited", .integer),
-                .init("session_type", .text), .init("user_id", .text), .init("date", .date), .init("start_ms", .integer), .init("end_ms", .integer),
+                .init("session_duration_seconds", .integer), .init("actions_count", .integer),
+                .init("screens_visited", .integer),
+                .init("session_type", .text), .init("user_id", .text), .init("date", .date),
+                .init("start_ms", .integer), .init("end_ms", .integer),
             ]
         case .dailyActivity:
             return [
-                .init("user_key", .integer, primaryKey: true), .init("date_key", .integer, primaryKey: true), .init("sessions_count", .integer),
-                .init("total_session_duration", .integer), .init("total_actions", .integer), .init("unique_action_types", .integer),
-                .init("is_active_day", .boolean), .init("engagement_tier", .text), .init("user_id", .text), .init("date", .date),
+                .init("user_key", .integer, primaryKey: true), .init("date_key", .integer, primaryKey: true),
+                .init("sessions_count", .integer),
+                .init("total_session_duration", .integer), .init("total_actions", .integer),
+                .init("unique_action_types", .integer),
+                .init("is_active_day", .boolean), .init("engagement_tier", .text), .init("user_id", .text),
+                .init("date", .date),
             ]
         }
-    }
-
-    /// `CREATE TABLE` for this table (standard SQL; SQLite, DuckDB and PostgreSQL accept it).
-    public var ddl: String {
-        let keys = self.columns.filter(\.primaryKey).map(\.name)
-        let lines = self.columns.map { column in
-            "    \(column.name) \(column.type.sqlType)\(column.nullable ? "" : " NOT NULL")"
-        } + ["    PRIMARY KEY (\(keys.joined(separator: ", ")))"]
-        return "CREATE TABLE \(self.tableName) (\n" + lines.joined(separator: ",\n") + "\n);"
     }
 }
 
 public struct ExportColumn: Hashable, Sendable {
-    public enum ColumnType: UInt8, Sendable {
-        case integer = 1, text = 2, boolean = 3, date = 4, timestamp = 5, json = 6
-
-        public var sqlType: String {
-            switch self {
-            case .integer: return "BIGINT"
-            case .text: return "VARCHAR"
-            case .boolean: return "BOOLEAN"
-            case .date: return "DATE"
-            case .timestamp: return "TIMESTAMP"
-            case .json: return "VARCHAR"
-            }
-        }
+    /// What a column holds (its values are ``ExportValue``s: dates, timestamps and JSON as text).
+    public enum ColumnType: Sendable {
+        case integer
+        case text
+        case boolean
+        case date
+        case timestamp
+        case json
     }
 
     public var name: String

@@ -16,6 +16,10 @@ public enum Limits {
     public static let earliestTimestampMs: Int64 = 946_684_800_000
     /// Events may be at most this far ahead of the server clock.
     public static let futureToleranceMs: Int64 = 24 * 3_600_000
+    /// The local dates a store can hold (its keys store days since 1999-12-01 in two bytes): registration
+    /// dates, query ranges and every event's local day lie inside. Every event is after 2000-01-01T00:00Z,
+    /// which is 1999-12-31 west of UTC.
+    public static let storedDates = CivilDate(year: 1999, month: 12, day: 1)!...CivilDate(year: 2179, month: 5, day: 6)!
     /// Longest date range one query may span (10 years).
     public static let maxQueryDays = 3661
 }
@@ -43,12 +47,20 @@ public enum UTF8Validation {
             var upper: UInt8 = 0xBF
             switch lead {
             case 0xC2...0xDF: length = 2
-            case 0xE0: length = 3; lower = 0xA0
+            case 0xE0:
+                length = 3
+                lower = 0xA0
             case 0xE1...0xEC, 0xEE...0xEF: length = 3
-            case 0xED: length = 3; upper = 0x9F
-            case 0xF0: length = 4; lower = 0x90
+            case 0xED:
+                length = 3
+                upper = 0x9F
+            case 0xF0:
+                length = 4
+                lower = 0x90
             case 0xF1...0xF3: length = 4
-            case 0xF4: length = 4; upper = 0x8F
+            case 0xF4:
+                length = 4
+                upper = 0x8F
             default: return false
             }
             guard index + length <= count else { return false }

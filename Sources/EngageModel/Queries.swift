@@ -35,23 +35,6 @@ public enum Period: String, CaseIterable, Sendable, Hashable {
         }
         return result
     }
-
-    public var wireValue: UInt8 {
-        switch self {
-        case .day: return 0
-        case .week: return 1
-        case .month: return 2
-        }
-    }
-
-    public init?(wireValue: UInt8) {
-        switch wireValue {
-        case 0: self = .day
-        case 1: self = .week
-        case 2: self = .month
-        default: return nil
-        }
-    }
 }
 
 /// A window of days, or a calendar month, for distributions and tiers.
@@ -96,14 +79,14 @@ public struct ActiveDaysRow: Hashable, Sendable {
 /// A tier's users over a window, with the sums behind its averages (exact integers; averages derived).
 public struct TierRow: Hashable, Sendable {
     public var group: String?
-    public var tier: String
+    public var tier: Tier
     public var users: Int
     /// Daily records of those users inside the window, and their sessions and actions.
     public var records: Int
     public var sessions: Int
     public var actions: Int
 
-    public init(group: String?, tier: String, users: Int, records: Int, sessions: Int, actions: Int) {
+    public init(group: String?, tier: Tier, users: Int, records: Int, sessions: Int, actions: Int) {
         self.group = group
         self.tier = tier
         self.users = users
@@ -117,11 +100,11 @@ public struct TierRow: Hashable, Sendable {
 }
 
 public struct TransitionRow: Hashable, Sendable {
-    public var fromTier: String
-    public var toTier: String
+    public var fromTier: Tier
+    public var toTier: Tier
     public var users: Int
 
-    public init(fromTier: String, toTier: String, users: Int) {
+    public init(fromTier: Tier, toTier: Tier, users: Int) {
         self.fromTier = fromTier
         self.toTier = toTier
         self.users = users
@@ -134,9 +117,10 @@ public struct RetentionRow: Hashable, Sendable {
     public var cohort: CivilDate
     public var cohortSize: Int
     public var periodOffset: Int
-    public var retained: Int
+    /// nil: unknown, the offset's period ends after the store's last day.
+    public var retained: Int?
 
-    public init(group: String?, cohort: CivilDate, cohortSize: Int, periodOffset: Int, retained: Int) {
+    public init(group: String?, cohort: CivilDate, cohortSize: Int, periodOffset: Int, retained: Int?) {
         self.group = group
         self.cohort = cohort
         self.cohortSize = cohortSize
@@ -144,22 +128,42 @@ public struct RetentionRow: Hashable, Sendable {
         self.retained = retained
     }
 
-    public var rate: Double { self.cohortSize == 0 ? 0 : Double(self.retained) / Double(self.cohortSize) }
+    /// retained / cohort_size; nil when unknown.
+    public var rate: Double? { Ratio.of(self.retained, self.cohortSize) }
 }
 
+/// One period of the lifecycle. Every count is nil when the period ends after the store's last day.
 public struct LifecycleRow: Hashable, Sendable {
     public var period: CivilDate
-    public var new: Int
-    public var returning: Int
-    public var resurrecting: Int
-    public var dormant: Int
+    public var new: Int?
+    public var returning: Int?
+    public var resurrecting: Int?
+    public var dormant: Int?
 
-    public init(period: CivilDate, new: Int, returning: Int, resurrecting: Int, dormant: Int) {
+    public init(period: CivilDate, new: Int?, returning: Int?, resurrecting: Int?, dormant: Int?) {
         self.period = period
         self.new = new
         self.returning = returning
         self.resurrecting = resurrecting
         self.dormant = dormant
+    }
+
+    /// A period whose numbers are not known yet.
+    public static func unfinished(_ period: CivilDate) -> LifecycleRow {
+        LifecycleRow(period: period, new: nil, returning: nil, resurrecting: nil, dormant: nil)
+    }
+
+    public var isComplete: Bool { self.new != nil }
+}
+
+/// A value of a dimension and the users holding it (`cohort`: a registration month).
+public struct DimensionValueRow: Hashable, Sendable {
+    public var value: String
+    public var users: Int
+
+    public init(value: String, users: Int) {
+        self.value = value
+        self.users = users
     }
 }
 
@@ -175,7 +179,12 @@ public struct SessionSummary: Hashable, Sendable {
     public var p90DurationSeconds: Int
 
     public init(
-        sessions: Int, users: Int, totalDurationSeconds: Int, totalActions: Int, bounces: Int, p50DurationSeconds: Int,
+        sessions: Int,
+        users: Int,
+        totalDurationSeconds: Int,
+        totalActions: Int,
+        bounces: Int,
+        p50DurationSeconds: Int,
         p90DurationSeconds: Int
     ) {
         self.sessions = sessions
@@ -187,7 +196,9 @@ public struct SessionSummary: Hashable, Sendable {
         self.p90DurationSeconds = p90DurationSeconds
     }
 
-    public var averageDurationSeconds: Double { self.sessions == 0 ? 0 : Double(self.totalDurationSeconds) / Double(self.sessions) }
+    public var averageDurationSeconds: Double {
+        self.sessions == 0 ? 0 : Double(self.totalDurationSeconds) / Double(self.sessions)
+    }
     public var averageActions: Double { self.sessions == 0 ? 0 : Double(self.totalActions) / Double(self.sessions) }
     public var bounceRate: Double { self.sessions == 0 ? 0 : Double(self.bounces) / Double(self.sessions) }
 }
@@ -196,13 +207,13 @@ public struct SessionSummary: Hashable, Sendable {
 public struct AtRiskRow: Hashable, Sendable {
     public var userID: String
     /// Rolling tier as of seven days before the as-of day.
-    public var tierBefore: String
+    public var tierBefore: Tier
     /// Active days and their actions in that earlier window.
     public var activeDays: Int
     public var actions: Int
     public var lastActiveDay: CivilDate
 
-    public init(userID: String, tierBefore: String, activeDays: Int, actions: Int, lastActiveDay: CivilDate) {
+    public init(userID: String, tierBefore: Tier, activeDays: Int, actions: Int, lastActiveDay: CivilDate) {
         self.userID = userID
         self.tierBefore = tierBefore
         self.activeDays = activeDays
@@ -237,11 +248,16 @@ public struct UserDetail: Hashable, Sendable {
         public var totalActions: Int
         public var uniqueActionTypes: Int
         public var isActiveDay: Bool
-        public var engagementTier: String
+        public var engagementTier: Tier
 
         public init(
-            date: CivilDate, sessionsCount: Int, totalSessionDuration: Int, totalActions: Int, uniqueActionTypes: Int, isActiveDay: Bool,
-            engagementTier: String
+            date: CivilDate,
+            sessionsCount: Int,
+            totalSessionDuration: Int,
+            totalActions: Int,
+            uniqueActionTypes: Int,
+            isActiveDay: Bool,
+            engagementTier: Tier
         ) {
             self.date = date
             self.sessionsCount = sessionsCount
@@ -258,9 +274,9 @@ public struct UserDetail: Hashable, Sendable {
         public var endMs: Int64
         public var actionsCount: Int
         public var screensVisited: Int
-        public var sessionType: String
+        public var sessionType: SessionType
 
-        public init(startMs: Int64, endMs: Int64, actionsCount: Int, screensVisited: Int, sessionType: String) {
+        public init(startMs: Int64, endMs: Int64, actionsCount: Int, screensVisited: Int, sessionType: SessionType) {
             self.startMs = startMs
             self.endMs = endMs
             self.actionsCount = actionsCount
@@ -273,12 +289,12 @@ public struct UserDetail: Hashable, Sendable {
 
     public var profile: UserProfile
     /// Rolling tier as of `asOf` (the server's current local date).
-    public var currentTier: String
+    public var currentTier: Tier
     public var asOf: CivilDate
     public var days: [Day]
     public var sessions: [Session]
 
-    public init(profile: UserProfile, currentTier: String, asOf: CivilDate, days: [Day], sessions: [Session]) {
+    public init(profile: UserProfile, currentTier: Tier, asOf: CivilDate, days: [Day], sessions: [Session]) {
         self.profile = profile
         self.currentTier = currentTier
         self.asOf = asOf

@@ -78,11 +78,12 @@ public struct ActivityRow: Hashable, Sendable {
     /// The breakdown value, or nil without a breakdown.
     public var group: String?
     public var date: CivilDate
-    public var dau: Int
-    public var wau: Int
-    public var mau: Int
+    /// nil: unknown, the day is after the store's last day (SEMANTICS.md, "Unfinished periods").
+    public var dau: Int?
+    public var wau: Int?
+    public var mau: Int?
 
-    public init(group: String? = nil, date: CivilDate, dau: Int, wau: Int, mau: Int) {
+    public init(group: String? = nil, date: CivilDate, dau: Int?, wau: Int?, mau: Int?) {
         self.group = group
         self.date = date
         self.dau = dau
@@ -90,10 +91,18 @@ public struct ActivityRow: Hashable, Sendable {
         self.mau = mau
     }
 
-    /// dau / mau, 0 when mau is 0.
-    public var dauOverMau: Double { self.mau == 0 ? 0 : Double(self.dau) / Double(self.mau) }
-    /// dau / wau, 0 when wau is 0.
-    public var dauOverWau: Double { self.wau == 0 ? 0 : Double(self.dau) / Double(self.wau) }
+    /// dau / mau, 0 when mau is 0; nil when unknown.
+    public var dauOverMau: Double? { Ratio.of(self.dau, self.mau) }
+    /// dau / wau, 0 when wau is 0; nil when unknown.
+    public var dauOverWau: Double? { Ratio.of(self.dau, self.wau) }
+}
+
+/// Ratios as the contract defines them: 0 when the divisor is 0, unknown when either side is.
+public enum Ratio {
+    public static func of(_ numerator: Int?, _ denominator: Int?) -> Double? {
+        guard let numerator, let denominator else { return nil }
+        return denominator == 0 ? 0 : Double(numerator) / Double(denominator)
+    }
 }
 
 /// Parameters of an activity query.
@@ -129,8 +138,15 @@ public struct StoreStats: Hashable, Sendable {
     public var lastDay: CivilDate?
 
     public init(
-        events: Int, duplicates: Int, users: Int, actions: Int, days: Int, bytesOnDisk: Int, timeZone: String,
-        firstDay: CivilDate?, lastDay: CivilDate?
+        events: Int,
+        duplicates: Int,
+        users: Int,
+        actions: Int,
+        days: Int,
+        bytesOnDisk: Int,
+        timeZone: String,
+        firstDay: CivilDate?,
+        lastDay: CivilDate?
     ) {
         self.events = events
         self.duplicates = duplicates

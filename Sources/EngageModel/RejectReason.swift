@@ -24,7 +24,7 @@ public struct RejectReason: RawRepresentable, Hashable, Sendable, CustomStringCo
     public static let olderThanRetention = RejectReason(rawValue: 9)
     /// An attribute value or action category empty or longer than 128 bytes.
     public static let invalidAttribute = RejectReason(rawValue: 10)
-    /// A registration date outside 1999-12-31 ... 2178-12-31.
+    /// A registration date outside the dates a store holds, 1999-12-01 ... 2179-05-06.
     public static let invalidDate = RejectReason(rawValue: 11)
 
     public static let all: [RejectReason] = [
@@ -64,7 +64,7 @@ public struct RejectReason: RawRepresentable, Hashable, Sendable, CustomStringCo
         case 8: return "a string-table index is outside the batch's table"
         case 9: return "the event is older than the server's raw-event retention"
         case 10: return "attribute values and categories must be 1 to 128 bytes"
-        case 11: return "the date is outside 1999-12-01 ... 2179-06-30"
+        case 11: return "the date is outside 1999-12-01 ... 2179-05-06, the dates a store holds"
         default: return "rejected by the server (reason \(self.rawValue))"
         }
     }

@@ -44,10 +44,16 @@ public struct FrameDecoder: NIOSingleStepByteToMessageDecoder {
     public mutating func decode(buffer: inout ByteBuffer) throws -> Frame? {
         guard let length = buffer.getInteger(at: buffer.readerIndex, as: UInt32.self) else { return nil }
         guard length >= Frame.minimumLength else {
-            throw ProtocolError(.malformedFrame, "frame length \(length) is below the minimum of \(Frame.minimumLength)")
+            throw ProtocolError(
+                .malformedFrame,
+                "frame length \(length) is below the minimum of \(Frame.minimumLength)"
+            )
         }
         guard Int(length) <= self.maximumLength else {
-            throw ProtocolError(.frameTooLarge, "frame length \(length) exceeds the maximum of \(self.maximumLength) bytes")
+            throw ProtocolError(
+                .frameTooLarge,
+                "frame length \(length) exceeds the maximum of \(self.maximumLength) bytes"
+            )
         }
         guard buffer.readableBytes >= 4 + Int(length) else { return nil }
         buffer.moveReaderIndex(forwardBy: 4)
@@ -70,5 +76,48 @@ public struct FrameEncoder: MessageToByteEncoder {
 
     public func encode(data: Frame, out: inout ByteBuffer) throws {
         data.write(into: &out)
+    }
+}
+
+/// Where a raw byte stream stands between frames, for the connection's timers (a frame begun and not
+/// finished, frames completed) before the decoder has seen the bytes. Reads only the length fields.
+public struct FrameBoundaries: Sendable {
+    private var lengthBytes: UInt32 = 0
+    private var lengthBytesSeen = 0
+    /// Bytes still to come in the current frame, after its length field.
+    private var remaining = 0
+
+    public init() {}
+
+    /// Whether the bytes so far end inside a frame.
+    public var isInsideFrame: Bool { self.lengthBytesSeen > 0 || self.remaining > 0 }
+
+    /// Takes the next bytes of the stream: how many frames they began and completed. A length the decoder will
+    /// refuse counts as a completed frame (the connection ends there).
+    public mutating func consume(_ buffer: ByteBuffer) -> (began: Int, completed: Int) {
+        var began = 0
+        var completed = 0
+        var view = buffer.readableBytesView[...]
+        while !view.isEmpty {
+            if self.remaining == 0 {
+                if self.lengthBytesSeen == 0 { began += 1 }
+                let take = min(4 - self.lengthBytesSeen, view.count)
+                for byte in view.prefix(take) { self.lengthBytes = self.lengthBytes << 8 | UInt32(byte) }
+                self.lengthBytesSeen += take
+                view = view.dropFirst(take)
+                if self.lengthBytesSeen == 4 {
+                    self.remaining = Int(self.lengthBytes)
+                    self.lengthBytes = 0
+                    self.lengthBytesSeen = 0
+                    if self.remaining == 0 { completed += 1 }
+                }
+            } else {
+                let take = min(self.remaining, view.count)
+                view = view.dropFirst(take)
+                self.remaining -= take
+                if self.remaining == 0 { completed += 1 }
+            }
+        }
+        return (began, completed)
     }
 }

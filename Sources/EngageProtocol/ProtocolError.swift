@@ -40,12 +40,18 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
     public static let tooManyConnections = ErrorCode(rawValue: 17)
     /// The query's parameters are invalid (range, dimension, value).
     public static let invalidQuery = ErrorCode(rawValue: 20)
+    /// An EXPORT cursor the server did not hand out for this table and range (never "the last page").
+    public static let invalidCursor = ErrorCode(rawValue: 21)
     /// The server's disk is full: nothing of the request was stored.
     public static let storageFull = ErrorCode(rawValue: 30)
     /// The server is shutting down: the request was not carried out.
     public static let shuttingDown = ErrorCode(rawValue: 31)
     /// An unexpected server failure: the request was not carried out.
     public static let internalError = ErrorCode(rawValue: 32)
+    /// The request needs raw events that raw-event retention dropped (VERIFY, REBUILD).
+    public static let rawEventsDropped = ErrorCode(rawValue: 34)
+    /// A BACKUP could not be written; the message says why. Nothing else is affected.
+    public static let backupFailed = ErrorCode(rawValue: 35)
 
     public var name: String {
         switch self.rawValue {
@@ -67,17 +73,22 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
         case 16: return "slow_client"
         case 17: return "too_many_connections"
         case 20: return "invalid_query"
+        case 21: return "invalid_cursor"
         case 30: return "storage_full"
         case 31: return "shutting_down"
         case 32: return "internal_error"
+        case 34: return "raw_events_dropped"
+        case 35: return "backup_failed"
         default: return "error_\(self.rawValue)"
         }
     }
 
     /// Whether the server closes the connection after sending this error.
     public var closesConnection: Bool {
-        [.malformedFrame, .frameTooLarge, .handshakeRequired, .badMagic, .unsupportedVersion, .unauthenticated,
-         .idleTimeout, .slowClient, .tooManyConnections].contains(self)
+        [
+            .malformedFrame, .frameTooLarge, .handshakeRequired, .badMagic, .unsupportedVersion, .unauthenticated,
+            .idleTimeout, .slowClient, .tooManyConnections,
+        ].contains(self)
     }
 
     public var description: String { self.name }

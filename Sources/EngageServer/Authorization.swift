@@ -6,14 +6,15 @@ public enum Role: String, CaseIterable, Sendable, Hashable {
     case ingest, query, admin
 }
 
-extension Request {
-    /// The role a request needs; nil for requests anyone connected may send.
+extension Command {
+    /// The role an operation needs (`admin` may do everything); nil for none (HELLO, PING and WAIT_APPLIED,
+    /// which reveals nothing but a sequence number).
     var requiredRole: Role? {
         switch self {
-        case .hello, .ping: return nil
+        case .waitApplied: return nil
         case .defineActions, .upsertUsers, .ingestEvents: return .ingest
         case .queryActivity, .stats, .queryActiveDays, .queryTiers, .queryTransitions, .queryRetention, .queryLifecycle,
-            .querySessions, .queryUser, .queryAtRisk, .queryActions, .export:
+            .querySessions, .queryUser, .queryAtRisk, .queryActions, .export, .queryValues:
             return .query
         case .verify, .rebuild, .backup: return .admin
         }
@@ -52,7 +53,9 @@ public struct TokenTable: Sendable {
             var roles = Set<Role>()
             for name in fields[1].split(separator: ",") {
                 guard let role = Role(rawValue: String(name)) else {
-                    throw InvalidTokenFile(description: "\(path):\(number + 1): unknown role '\(name)' (use ingest, query, admin)")
+                    throw InvalidTokenFile(
+                        description: "\(path):\(number + 1): unknown role '\(name)' (use ingest, query, admin)"
+                    )
                 }
                 roles.insert(role)
             }

@@ -1,4 +1,5 @@
 import CoreMetrics
+import EngageConcurrency
 import EngageModel
 import EngageProtocol
 import EngageStore
@@ -56,10 +57,18 @@ public final class EngageServer: Service, Sendable {
     public func run() async throws {
         try self.configuration.checkExposure()
         let maximumFrameLength = self.configuration.maximumFrameLength
-        let maximumInFlight = self.configuration.maximumInFlight
-        let idleTimeout = self.configuration.idleTimeout
-        let frameTimeout = self.configuration.frameTimeout
+        let machineConfiguration = ConnectionStateMachine.Configuration(
+            maximumFrameLength: self.configuration.maximumFrameLength,
+            maximumBatchItems: self.configuration.maximumBatchItems,
+            maximumInFlight: self.configuration.maximumInFlight,
+            idleTimeout: self.configuration.idleTimeout,
+            frameTimeout: self.configuration.frameTimeout,
+            serverName: self.configuration.serverName,
+            timeZone: self.store.timeZone
+        )
+        let authenticate = self.configuration.tokens.map { tokens in { @Sendable token in tokens.roles(of: token) } }
         let tls = self.configuration.tls
+        let metrics = self.metrics
         let server = try await ServerBootstrap(group: self.eventLoopGroup)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .serverChannelOption(.backlog, value: 256)
@@ -68,12 +77,20 @@ public final class EngageServer: Service, Sendable {
             .childChannelOption(.allowRemoteHalfClosure, value: true)
             .bind(host: self.configuration.host, port: self.configuration.port) { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    let control = ConnectionControl(channel: channel, maximumInFlight: maximumInFlight)
+                    let connection = ServerConnection(
+                        channel: channel,
+                        machine: ConnectionStateMachine(configuration: machineConfiguration, authenticate: authenticate)
+                    )
                     // TLS first: the guard watches plaintext frames, and its idle timer also ends a
                     // connection that never completes the TLS handshake.
                     if let tls { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls)) }
                     try channel.pipeline.syncOperations.addHandler(
-                        ConnectionGuard(control: control, idleTimeout: idleTimeout, frameTimeout: frameTimeout)
+                        ConnectionGuard(
+                            connection: connection,
+                            idleTimeout: machineConfiguration.idleTimeout,
+                            frameTimeout: machineConfiguration.frameTimeout,
+                            onError: { metrics.error($0.code) }
+                        )
                     )
                     try channel.pipeline.syncOperations.addHandler(
                         ByteToMessageHandler(FrameDecoder(maximumLength: maximumFrameLength))
@@ -103,7 +120,11 @@ public final class EngageServer: Service, Sendable {
                 registry.isShuttingDown = true
                 return Array(registry.connections.values)
             }
-            for connection in open { connection.beginDraining() }
+            for connection in open {
+                if connection.update({ $0.shutdownBegan() }) == .halfClose {
+                    connection.channel.close(mode: .output, promise: nil)
+                }
+            }
             // Clients that neither finish nor close are cut off after the grace period.
             let grace = self.configuration.shutdownGracePeriod
             self.eventLoopGroup.next().scheduleTask(in: grace) {
@@ -113,10 +134,11 @@ public final class EngageServer: Service, Sendable {
         self.logger.info("server stopped")
     }
 
-    private func serve(_ connection: NIOAsyncChannel<Frame, Frame>) async {
-        let channel = connection.channel
+    private func serve(_ asyncChannel: NIOAsyncChannel<Frame, Frame>) async {
+        let channel = asyncChannel.channel
         let id = ObjectIdentifier(channel)
-        guard let control = try? await channel.pipeline.handler(type: ConnectionGuard.self).map(\.control).get() else {
+        guard let connection = try? await channel.pipeline.handler(type: ConnectionGuard.self).map(\.connection).get()
+        else {
             try? await channel.close()
             return
         }
@@ -124,7 +146,7 @@ public final class EngageServer: Service, Sendable {
         let admission = self.connections.withLockedValue { registry -> Admission in
             guard !registry.isShuttingDown else { return .shuttingDown }
             guard registry.connections.count < limit else { return .full }
-            registry.connections[id] = control
+            registry.connections[id] = connection
             return .admitted
         }
         switch admission {
@@ -135,10 +157,12 @@ public final class EngageServer: Service, Sendable {
             return
         case .full:
             self.metrics.error(.tooManyConnections)
-            try? await connection.executeThenClose { _, outbound in
+            try? await asyncChannel.executeThenClose { _, outbound in
                 try await outbound.write(
-                    Response.error(ProtocolError(.tooManyConnections, "the server is at its limit of \(limit) connections"))
-                        .encode(requestID: 0)
+                    ErrorResponse(
+                        ProtocolError(.tooManyConnections, "the server is at its limit of \(limit) connections")
+                    )
+                    .frame(requestID: 0)
                 )
             }
             return
@@ -154,8 +178,8 @@ public final class EngageServer: Service, Sendable {
         logger[metadataKey: "peer"] = "\(peer)"
         logger.debug("connection opened")
         do {
-            try await connection.executeThenClose { inbound, outbound in
-                try await self.exchange(inbound: inbound, outbound: outbound, control: control, logger: logger)
+            try await asyncChannel.executeThenClose { inbound, outbound in
+                try await self.exchange(inbound: inbound, outbound: outbound, connection: connection, logger: logger)
             }
         } catch {
             logger.debug("connection ended", metadata: ["error": "\(error)"])
@@ -163,81 +187,85 @@ public final class EngageServer: Service, Sendable {
         logger.debug("connection closed")
     }
 
+    /// The request loop: takes up each frame, carries out what the state machine says, and encodes every
+    /// answer. Requests run concurrently (pipelining); their answers are written as they finish.
     private func exchange(
         inbound: NIOAsyncChannelInboundStream<Frame>,
         outbound: NIOAsyncChannelOutboundWriter<Frame>,
-        control: ConnectionControl,
+        connection: ServerConnection,
         logger: Logger
     ) async throws {
-        var machine = ConnectionStateMachine(
-            limits: .init(
-                maximumFrameLength: self.configuration.maximumFrameLength,
-                maximumBatchItems: self.configuration.maximumBatchItems,
-                maximumInFlight: self.configuration.maximumInFlight
-            ),
-            serverName: self.configuration.serverName,
-            timeZone: self.store.timeZone,
-            authenticate: self.configuration.tokens.map { tokens in { @Sendable token in tokens.roles(of: token) } }
-        )
         let handler = self.handler
         let metrics = self.metrics
         let bufferedBytes = self.bufferedBytes
         let requestBytesInHandler = self.requestBytesInHandler
+        let allocator = connection.channel.allocator
         try await withThrowingDiscardingTaskGroup { group in
             do {
                 for try await frame in inbound {
-                    // After requestStarted(), if any: a request is always counted one way or the other.
-                    defer { control.frameTakenUp() }
-                    if control.isDraining { machine.shutdownBegan() }
-                    switch machine.frameReceived(frame) {
-                    case .send(let reply):
-                        metrics.errorIfAny(in: reply)
-                        try await outbound.write(reply)
-                    case .sendAndClose(let reply):
-                        logger.debug("closing after error", metadata: ["reply": "\(reply.type)"])
-                        metrics.errorIfAny(in: reply)
-                        try await outbound.write(reply)
-                        return
-                    case .execute(let requestID, let request):
-                        let refusal: ProtocolError?
-                        switch control.requestStarted() {
-                        case .admitted: refusal = nil
-                        case .draining:
-                            machine.shutdownBegan()
-                            refusal = ProtocolError(.shuttingDown, "the server is shutting down; this request was not carried out")
-                        case .tooMany:
-                            refusal = ProtocolError(
-                                .tooManyInFlight,
-                                "\(control.maximumInFlight) requests already await responses on this connection; this one was not carried out"
-                            )
+                    let action = connection.update { $0.frameReceived(frame) }
+                    metrics.count(action)
+                    switch action {
+                    case .none, .checkAgain:
+                        continue
+                    case .sendHelloOK(let ok, let requestID):
+                        try await outbound.write(ok.frame(requestID: requestID, allocator: allocator))
+                    case .sendPong(let pong, let requestID):
+                        try await outbound.write(pong.frame(requestID: requestID, allocator: allocator))
+                    case .halfClose:
+                        connection.channel.close(mode: .output, promise: nil)
+                    case .sendError(let error, let requestID, let then):
+                        try? await outbound.write(
+                            ErrorResponse(error).frame(requestID: requestID, allocator: allocator)
+                        )
+                        switch then {
+                        case .keepOpen: continue
+                        case .halfClose: connection.channel.close(mode: .output, promise: nil)
+                        case .close:
+                            logger.debug("closing after error", metadata: ["error": "\(error)"])
+                            return
                         }
-                        if let refusal {
-                            metrics.error(refusal.code)
-                            try? await outbound.write(Response.error(refusal).encode(requestID: requestID))
-                            continue
-                        }
-                        metrics.request(request.type)
+                    case .execute(let command, let requestID):
                         let size = frame.payload.readableBytes
                         // Every connection stops reading while too many request bytes are being processed.
                         await bufferedBytes.acquire(size)
                         group.addTask {
-                            metrics.bufferedBytes.record(requestBytesInHandler.withLockedValue { $0 += size; return $0 })
+                            metrics.bufferedBytes.record(
+                                requestBytesInHandler.withLockedValue {
+                                    $0 += size
+                                    return $0
+                                }
+                            )
                             let started = DispatchTime.now().uptimeNanoseconds
-                            let response = await handler.handle(request)
-                            metrics.bufferedBytes.record(requestBytesInHandler.withLockedValue { $0 -= size; return $0 })
-                            metrics.record(request, response, nanoseconds: Int64(DispatchTime.now().uptimeNanoseconds - started))
+                            let response = await handler.handle(command)
+                            metrics.bufferedBytes.record(
+                                requestBytesInHandler.withLockedValue {
+                                    $0 -= size
+                                    return $0
+                                }
+                            )
+                            metrics.record(
+                                command,
+                                response,
+                                nanoseconds: Int64(DispatchTime.now().uptimeNanoseconds - started)
+                            )
                             bufferedBytes.release(size)
-                            try? await outbound.write(response.encode(requestID: requestID))
-                            control.requestFinished()
+                            // The slot is free before the answer leaves: the client may send its next
+                            // request the moment it reads this one.
+                            connection.observe { $0.requestFinished() }
+                            try? await outbound.write(response.encode(requestID: requestID, allocator: allocator))
+                            if connection.update({ $0.responseWritten() }) == .halfClose {
+                                connection.channel.close(mode: .output, promise: nil)
+                            }
                         }
-                    case .none:
-                        return
                     }
                 }
             } catch let error as ProtocolError {
                 logger.info("protocol error, closing", metadata: ["error": "\(error)"])
-                if case .sendAndClose(let reply) = machine.decodingFailed(error) {
-                    try? await outbound.write(reply)
+                let action = connection.update { $0.decodingFailed(error) }
+                metrics.count(action)
+                if case .sendError(let error, let requestID, _) = action {
+                    try? await outbound.write(ErrorResponse(error).frame(requestID: requestID, allocator: allocator))
                 }
             } catch {
                 // The read side ended (peer reset, input closed for shutdown): requests already read are
@@ -249,100 +277,10 @@ public final class EngageServer: Service, Sendable {
 }
 
 private struct ConnectionRegistry {
-    var connections: [ObjectIdentifier: ConnectionControl] = [:]
+    var connections: [ObjectIdentifier: ServerConnection] = [:]
     var isShuttingDown = false
 }
 
 private enum Admission {
     case admitted, full, shuttingDown
-}
-
-/// What the shutdown handler and a connection's tasks share: whether the server is draining and how many
-/// requests are being carried out. Once draining with nothing in flight or unread, the server half-closes the
-/// connection (FIN after the last answer) and keeps reading until the client closes, so that unread input
-/// never turns the close into a reset that would destroy answers the client has not read yet.
-final class ConnectionControl: Sendable {
-    let channel: any Channel
-    let maximumInFlight: Int
-    /// `unread`: frames the connection has received that the request loop has not taken up yet.
-    /// `settled`: when the server last took up a frame or finished a request for this connection.
-    private let state = NIOLockedValueBox(State())
-
-    private struct State {
-        var draining = false
-        var inFlight = 0
-        var unread = 0
-        var settled = NIODeadline.now()
-
-        /// Draining, and every frame received so far has been answered or refused: the output can close.
-        /// Frames that arrived but wait for the request loop still get their refusal first.
-        var owesNothingWhileDraining: Bool { self.draining && self.inFlight == 0 && self.unread == 0 }
-    }
-
-    init(channel: any Channel, maximumInFlight: Int) {
-        self.channel = channel
-        self.maximumInFlight = maximumInFlight
-    }
-
-    var isDraining: Bool { self.state.withLockedValue { $0.draining } }
-    /// A request is being carried out, or a received frame waits for the request loop (which may be slow
-    /// to run on a loaded machine): either way the server owes the client, so the connection is not idle.
-    var isBusy: Bool { self.state.withLockedValue { $0.inFlight > 0 || $0.unread > 0 } }
-    /// When the server last owed this client nothing; only time since then (and since the client's last
-    /// frame) counts as the client's idleness, so a slow server never times out a prompt client.
-    var settledAt: NIODeadline { self.state.withLockedValue { $0.settled } }
-
-    func frameArrived() { self.state.withLockedValue { $0.unread += 1 } }
-    /// Called once the request loop has answered, refused or handed off the frame.
-    func frameTakenUp() {
-        self.update {
-            $0.unread -= 1
-            $0.settled = .now()
-        }
-    }
-
-    enum Start { case admitted, draining, tooMany }
-
-    /// Counts a request in, unless the server is draining or the connection has too many in flight.
-    func requestStarted() -> Start {
-        self.state.withLockedValue { state in
-            guard !state.draining else { return .draining }
-            guard state.inFlight < self.maximumInFlight else { return .tooMany }
-            state.inFlight += 1
-            return .admitted
-        }
-    }
-
-    func requestFinished() {
-        self.update {
-            $0.inFlight -= 1
-            $0.settled = .now()
-        }
-    }
-
-    func beginDraining() {
-        self.update { $0.draining = true }
-    }
-
-    /// Applies `change`; once draining leaves the server owing nothing, half-closes (FIN after the last answer).
-    private func update(_ change: (inout State) -> Void) {
-        let closeOutput = self.state.withLockedValue { state -> Bool in
-            change(&state)
-            return state.owesNothingWhileDraining
-        }
-        if closeOutput { self.channel.close(mode: .output, promise: nil) }
-    }
-}
-
-/// Keeps the store open while the server runs and closes it (committing what is queued) when the service
-/// group shuts down. List it before the server so that it stops after it.
-public struct StoreService: Service {
-    let store: EngageStore
-
-    public init(store: EngageStore) { self.store = store }
-
-    public func run() async throws {
-        try? await gracefulShutdown()
-        self.store.close()
-    }
 }

@@ -66,7 +66,12 @@ private final class MetricsHandler: ChannelInboundHandler {
             var headers = HTTPHeaders()
             headers.add(name: "Content-Type", value: found ? "text/plain; version=0.0.4; charset=utf-8" : "text/plain")
             headers.add(name: "Content-Length", value: String(body.count))
-            context.write(self.wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: found ? .ok : .notFound, headers: headers))), promise: nil)
+            context.write(
+                self.wrapOutboundOut(
+                    .head(HTTPResponseHead(version: .http1_1, status: found ? .ok : .notFound, headers: headers))
+                ),
+                promise: nil
+            )
             context.write(self.wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: body)))), promise: nil)
             context.writeAndFlush(self.wrapOutboundOut(.end(nil)), promise: nil)
         }

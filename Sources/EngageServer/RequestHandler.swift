@@ -18,74 +18,150 @@ public struct RequestHandler: Sendable {
     }
 
     /// Runs a read on the query pool (LMDB reads block; they stay off the event loops and the cooperative pool).
-    private func query<Result: Sendable>(_ body: @escaping @Sendable (EngageStore) throws -> Result) async throws -> Result {
+    private func query<Result: Sendable>(
+        _ body: @escaping @Sendable (EngageStore) throws -> Result
+    ) async throws -> Result {
         let store = self.store
         return try await self.queryPool.runIfActive { try body(store) }
     }
 
-    public func handle(_ request: Request) async -> Response {
+    /// Carries out `command` and gives the response to send; a failure becomes an ERROR response with the
+    /// code the client can act on.
+    public func handle(_ command: Command) async -> Response {
         do {
-            switch request {
-            case .defineActions(let actions):
-                return .defineActionsResult(try await self.store.defineActions(actions))
-            case .upsertUsers(let users):
-                return .upsertUsersResult(try await self.store.upsertUsers(users))
-            case .ingestEvents(let batch):
-                let (events, positions, rejected) = batch.resolve()
-                var result = events.isEmpty ? BatchResult() : try await self.store.ingest(events)
-                result.rejected = (result.rejected.map { Rejection(index: positions[$0.index], reason: $0.reason) } + rejected)
-                    .sorted { $0.index < $1.index }
-                return .ingestResult(result)
-            case .queryActivity(let query):
-                return .activityResult(try await self.query { try $0.activity(query) })
-            case .stats:
-                return .statsResult(try await self.query { try $0.stats() })
-            case .queryActiveDays(let from, let to, let selection):
-                return .activeDaysResult(try await self.query { try $0.activeDays(from: from, to: to, selection) })
-            case .queryTiers(let window, let selection):
-                return .tiersResult(try await self.query { try $0.tiers(window, selection) })
-            case .queryTransitions(let month, let filters):
-                return .transitionsResult(try await self.query { try $0.transitions(month, Selection(filters: filters)) })
-            case .queryRetention(let period, let from, let to, let periods, let selection):
-                return .retentionResult(try await self.query { try $0.retention(period: period, from: from, to: to, periods: periods, selection) })
-            case .queryLifecycle(let period, let from, let to, let filters):
-                return .lifecycleResult(try await self.query { try $0.lifecycle(period: period, from: from, to: to, Selection(filters: filters)) })
-            case .querySessions(let from, let to, let filters):
-                return .sessionsResult(try await self.query { try $0.sessionSummary(from: from, to: to, Selection(filters: filters)) })
-            case .queryUser(let userID):
-                return .userResult(try await self.query { try $0.user(userID) })
-            case .queryAtRisk(let asOf, let limit, let filters):
-                return .atRiskResult(try await self.query { try $0.atRisk(asOf: asOf, limit: limit, Selection(filters: filters)) })
-            case .queryActions(let from, let to, let filters):
-                return .actionsResult(try await self.query { try $0.actionUsage(from: from, to: to, Selection(filters: filters)) })
-            case .export(let table, let from, let to, let cursor, let limit):
-                let page = try await self.query { try $0.exportPage(table, from: from, to: to, after: cursor.isEmpty ? nil : cursor, limit: limit) }
-                return .exportPage(rows: page.rows, next: page.next ?? [])
-            case .verify(let maximumReported):
-                return .verifyResult(try await self.query { try $0.verify(maximumReported: maximumReported) })
-            case .rebuild:
-                try await self.store.rebuildDerivedRecords()
-                return .rebuildResult
-            case .backup(let path):
-                return .backupResult(bytes: try await self.query { try $0.backup(to: path) })
-            case .hello, .ping:
-                return .error(ProtocolError(.internalError, "handled by the connection"))
-            }
-        } catch let error as QueryError {
-            return .error(ProtocolError(.invalidQuery, error.description))
-        } catch let error as StoreOpenError {
-            return .error(ProtocolError(.invalidField, error.description))
-        } catch let error as StoreWriteError {
-            switch error.kind {
-            case .storageFull: return .error(ProtocolError(.storageFull, error.description))
-            case .closed: return .error(ProtocolError(.shuttingDown, error.description))
-            case .failed:
-                self.logger.error("request failed", metadata: ["error": "\(error)"])
-                return .error(ProtocolError(.internalError, error.description))
-            }
+            return try await self.carryOut(command)
+        } catch let error as StoreError {
+            let code = Self.protocolCode(of: error.code)
+            if code == .internalError { self.logger.error("request failed", metadata: ["error": "\(error)"]) }
+            return .error(ProtocolError(code, error.message))
         } catch {
             self.logger.error("request failed", metadata: ["error": "\(error)"])
             return .error(ProtocolError(.internalError, "\(error)"))
+        }
+    }
+
+    private func carryOut(_ command: Command) async throws -> Response {
+        switch command {
+        case .defineActions(let request):
+            return .defineActionsResult(DefineActionsResult(try await self.store.defineActions(request.actions)))
+        case .upsertUsers(let request):
+            return .upsertUsersResult(UpsertUsersResult(try await self.store.upsertUsers(request.users)))
+        case .ingestEvents(let request):
+            let (events, positions, rejected) = request.batch.resolve()
+            var result = events.isEmpty ? BatchResult() : try await self.store.ingest(events)
+            result.rejected =
+                (result.rejected.map { Rejection(index: positions[$0.index], reason: $0.reason) } + rejected)
+                .sorted { $0.index < $1.index }
+            return .ingestResult(IngestResult(result))
+        case .queryActivity(let request):
+            return .activityResult(ActivityResult(try await self.query { try $0.activity(request.query) }))
+        case .stats:
+            return .statsResult(StatsResult(try await self.query { try $0.stats() }))
+        case .queryActiveDays(let request):
+            return .activeDaysResult(
+                ActiveDaysResult(
+                    try await self.query { try $0.activeDays(from: request.from, to: request.to, request.selection) }
+                )
+            )
+        case .queryTiers(let request):
+            return .tiersResult(TiersResult(try await self.query { try $0.tiers(request.window, request.selection) }))
+        case .queryTransitions(let request):
+            return .transitionsResult(
+                TransitionsResult(
+                    try await self.query { try $0.transitions(request.month, Selection(filters: request.filters)) }
+                )
+            )
+        case .queryRetention(let request):
+            return .retentionResult(
+                RetentionResult(
+                    try await self.query {
+                        try $0.retention(
+                            period: request.period,
+                            from: request.from,
+                            to: request.to,
+                            periods: request.periods,
+                            request.selection
+                        )
+                    }
+                )
+            )
+        case .queryLifecycle(let request):
+            return .lifecycleResult(
+                LifecycleResult(
+                    try await self.query {
+                        try $0.lifecycle(
+                            period: request.period,
+                            from: request.from,
+                            to: request.to,
+                            Selection(filters: request.filters)
+                        )
+                    }
+                )
+            )
+        case .querySessions(let request):
+            return .sessionsResult(
+                SessionsResult(
+                    try await self.query {
+                        try $0.sessionSummary(from: request.from, to: request.to, Selection(filters: request.filters))
+                    }
+                )
+            )
+        case .queryUser(let request):
+            return .userResult(UserResult(try await self.query { try $0.user(request.userID) }))
+        case .queryAtRisk(let request):
+            return .atRiskResult(
+                AtRiskResult(
+                    try await self.query {
+                        try $0.atRisk(asOf: request.asOf, limit: request.limit, Selection(filters: request.filters))
+                    }
+                )
+            )
+        case .queryActions(let request):
+            return .actionsResult(
+                ActionsResult(
+                    try await self.query {
+                        try $0.actionUsage(from: request.from, to: request.to, Selection(filters: request.filters))
+                    }
+                )
+            )
+        case .export(let request):
+            let page = try await self.query {
+                try $0.exportPage(
+                    request.table,
+                    from: request.from,
+                    to: request.to,
+                    after: request.cursor.isEmpty ? nil : request.cursor,
+                    limit: request.limit
+                )
+            }
+            return .exportPage(ExportPageResult(rows: page.rows, next: page.next ?? []))
+        case .verify(let request):
+            return .verifyResult(
+                VerifyResult(try await self.query { try $0.verify(maximumReported: request.maximumReported) })
+            )
+        case .rebuild:
+            try await self.store.rebuildDerivedRecords()
+            return .rebuildResult(RebuildResult())
+        case .backup(let request):
+            return .backupResult(BackupResult(bytes: try await self.query { try $0.backup(to: request.path) }))
+        case .queryValues(let request):
+            return .valuesResult(ValuesResult(try await self.query { try $0.dimensionValues(request.dimension) }))
+        case .waitApplied:
+            return .waitAppliedResult(WaitAppliedResult(appliedSequence: try await self.store.waitApplied()))
+        }
+    }
+
+    /// The protocol's error code for a store failure: refusals the client can act on keep their own code;
+    /// only real failures are `internal_error`.
+    static func protocolCode(of code: StoreError.Code) -> ErrorCode {
+        switch code {
+        case .invalidQuery: return .invalidQuery
+        case .invalidCursor: return .invalidCursor
+        case .storageFull: return .storageFull
+        case .closed: return .shuttingDown
+        case .rawEventsDropped: return .rawEventsDropped
+        case .backupFailed: return .backupFailed
+        default: return .internalError
         }
     }
 }

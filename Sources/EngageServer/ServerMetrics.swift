@@ -12,40 +12,60 @@ struct ServerMetrics: Sendable {
     /// Request bytes being carried out (the global back-pressure budget in use).
     let bufferedBytes = Gauge(label: "engage_buffered_request_bytes")
 
-    func request(_ type: MessageType) {
-        Counter(label: "engage_requests_total", dimensions: [("type", "\(type)")]).increment()
-    }
-
     func error(_ code: ErrorCode) {
         Counter(label: "engage_request_errors_total", dimensions: [("code", code.name)]).increment()
     }
 
-    /// Counts the error a reply of the connection state machine carries, if it is an ERROR frame.
-    func errorIfAny(in reply: Frame) {
-        guard reply.type == MessageType.error.rawValue, case .error(let error) = try? Response.decode(reply) else { return }
-        self.error(error.code)
+    /// Counts what the connection state machine decided: requests carried out or answered directly, and the
+    /// errors it sent.
+    func count(_ action: ConnectionStateMachine.Action) {
+        switch action {
+        case .execute(let command, _): self.request(command.type)
+        case .sendPong: self.request(.ping)
+        case .sendHelloOK: self.request(.hello)
+        case .sendError(let error, _, _): self.error(error.code)
+        case .none, .halfClose, .checkAgain: break
+        }
+    }
+
+    private func request(_ type: MessageType) {
+        Counter(label: "engage_requests_total", dimensions: [("type", "\(type)")]).increment()
     }
 
     func rejected(_ reason: RejectReason, count: Int) {
         Counter(label: "engage_events_rejected_total", dimensions: [("reason", reason.name)]).increment(by: count)
     }
 
-    /// Counts what a request did: events and rejections of ingest batches, durations of queries, errors.
-    func record(_ request: Request, _ response: Response, nanoseconds: Int64) {
+    /// Counts what an operation did: events and rejections of ingest batches, durations of queries, errors.
+    func record(_ command: Command, _ response: Response, nanoseconds: Int64) {
         switch response {
-        case .ingestResult(let result):
+        case .ingestResult(let message):
             self.batches.increment()
-            self.eventsIngested.increment(by: result.accepted)
-            self.eventsDuplicate.increment(by: result.duplicates)
-            for (reason, rejections) in Dictionary(grouping: result.rejected, by: \.reason) {
+            self.eventsIngested.increment(by: message.result.accepted)
+            self.eventsDuplicate.increment(by: message.result.duplicates)
+            for (reason, rejections) in Dictionary(grouping: message.result.rejected, by: \.reason) {
                 self.rejected(reason, count: rejections.count)
             }
-        case .error(let error):
-            self.error(error.code)
+        case .error(let message):
+            self.error(message.error.code)
         default:
-            if request.requiredRole == .query {
-                Timer(label: "engage_query_duration_seconds", dimensions: [("query", "\(request.type)")]).recordNanoseconds(nanoseconds)
+            if command.isQuery {
+                Timer(label: "engage_query_duration_seconds", dimensions: [("query", "\(command.type)")])
+                    .recordNanoseconds(nanoseconds)
             }
+        }
+    }
+}
+
+extension Command {
+    /// Reads that answer with numbers or rows (timed by `engage_query_duration_seconds`).
+    var isQuery: Bool {
+        switch self {
+        case .queryActivity, .stats, .queryActiveDays, .queryTiers, .queryTransitions, .queryRetention, .queryLifecycle,
+            .querySessions, .queryUser, .queryAtRisk, .queryActions, .export, .queryValues:
+            return true
+        case .defineActions, .upsertUsers, .ingestEvents, .verify, .rebuild, .backup, .waitApplied:
+            return false
         }
     }
 }

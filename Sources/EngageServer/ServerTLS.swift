@@ -18,12 +18,18 @@ public enum ServerTLS {
         } catch {
             throw TLSSetupError(description: "cannot read the private key in \(keyFile): \(error)")
         }
-        var configuration = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
+        var configuration = TLSConfiguration.makeServerConfiguration(
+            certificateChain: chain.map { .certificate($0) },
+            privateKey: .privateKey(key)
+        )
         configuration.minimumTLSVersion = .tlsv12
         do {
             return try NIOSSLContext(configuration: configuration)
         } catch {
-            throw TLSSetupError(description: "the certificate in \(certificateFile) and the key in \(keyFile) cannot be used together: \(error)")
+            throw TLSSetupError(
+                description:
+                    "the certificate in \(certificateFile) and the key in \(keyFile) cannot be used together: \(error)"
+            )
         }
     }
 }

@@ -7,18 +7,24 @@ extension EngageStore {
     /// Without filters and breakdown this reads the maintained series: time proportional to days. Otherwise
     /// it sweeps the per-day active sets from `from - 29`, intersected with the matching users: time
     /// proportional to days plus the matching users' active days. Raw events are never read.
+    ///
+    /// Days after the store's last day are unfinished: their rows carry nil counts.
     public func activity(_ query: ActivityQuery) throws -> [ActivityRow] {
-        guard let from = query.from.storeDay, let to = query.to.storeDay, from <= to else {
-            throw QueryError(.invalidRange, "from \(query.from) must not be after to \(query.to), both within 1999-12-01 ... 2179")
-        }
-        guard Int(to) - Int(from) < Limits.maxQueryDays else {
-            throw QueryError(.invalidRange, "a query spans at most \(Limits.maxQueryDays) days")
-        }
+        try Self.checkRange(query.from, query.to)
+        let from = Int(query.from.storeDay!)
+        let to = Int(query.to.storeDay!)
         return try self.read { txn, reader in
-            if query.filters.isEmpty && query.breakdown == nil {
-                return try Self.maintainedSeries(from: Int(from), to: Int(to), txn, reader)
+            var rows =
+                query.filters.isEmpty && query.breakdown == nil
+                ? try Self.maintainedSeries(from: from, to: to, txn, reader)
+                : try Self.sweptSeries(query, from: from, to: to, txn, reader)
+            let lastDay = try reader.lastDay(txn)
+            for index in rows.indices where !reader.isFinished(rows[index].date...rows[index].date, lastDay: lastDay) {
+                rows[index].dau = nil
+                rows[index].wau = nil
+                rows[index].mau = nil
             }
-            return try Self.sweptSeries(query, from: Int(from), to: Int(to), txn, reader)
+            return rows
         }
     }
 
@@ -29,12 +35,11 @@ extension EngageStore {
         _ reader: StoreReader
     ) throws -> [ActivityRow] {
         var rows = (from...to).map { ActivityRow(date: CivilDate(storeDay: StoreDay($0)), dau: 0, wau: 0, mau: 0) }
-        try txn.forEach(reader.schema.series, from: Key.u16(StoreDay(from)), whilePrefix: []) { entry in
-            let day = Int(entry.key.readU16(at: 0))
-            guard day <= to else { return false }
-            rows[day - from].dau = Int(entry.value.readU32(at: 0))
-            rows[day - from].wau = Int(entry.value.readU32(at: 4))
-            rows[day - from].mau = Int(entry.value.readU32(at: 8))
+        try reader.schema.series.forEach(from: StoreDay(from), txn) { day, series in
+            guard Int(day) <= to else { return false }
+            rows[Int(day) - from].dau = Int(series.dau)
+            rows[Int(day) - from].wau = Int(series.wau)
+            rows[Int(day) - from].mau = Int(series.mau)
             return true
         }
         return rows
@@ -47,39 +52,29 @@ extension EngageStore {
         _ txn: borrowing Transaction,
         _ reader: StoreReader
     ) throws -> [ActivityRow] {
-        let capacity = try reader.userKeyLimit(txn)
-        let filter = try reader.matching(query.filters, capacity: capacity, txn)
-        var groupNames: [String?] = [nil]
-        // Group of each user key, -1 when the user is filtered out.
-        var groupOf = [Int32](repeating: filter == nil ? 0 : -1, count: capacity + 1)
-        if let dimension = query.breakdown {
-            groupOf = [Int32](repeating: -1, count: capacity + 1)
-            let groups = try reader.groups(dimension, capacity: capacity, txn)
-            groupNames = groups.map(\.name)
-            for (index, group) in groups.enumerated() {
-                group.users.forEach { user in
-                    if Int(user) < groupOf.count && (filter?.contains(user) ?? true) { groupOf[Int(user)] = Int32(index) }
-                }
-            }
-        } else if let filter {
-            filter.forEach { user in if Int(user) < groupOf.count { groupOf[Int(user)] = 0 } }
-        }
+        let grouping = try reader.grouping(Selection(filters: query.filters, breakdown: query.breakdown), txn)
         let series = try ActivitySweep.run(
             from: from,
             to: to,
-            groupCount: groupNames.count,
-            userCapacity: groupOf.count,
-            groupOf: { groupOf[Int($0)] },
+            groupCount: grouping.names.count,
+            userCapacity: grouping.capacity,
+            groupOf: { Int32(grouping.group($0)) },
             txn,
             reader
         )
         var rows: [ActivityRow] = []
-        rows.reserveCapacity(groupNames.count * (to - from + 1))
-        for (group, name) in groupNames.enumerated() {
+        rows.reserveCapacity(grouping.names.count * (to - from + 1))
+        for (group, name) in grouping.names.enumerated() {
             for day in from...to {
                 let counts = series[group][day - from]
                 rows.append(
-                    ActivityRow(group: name, date: CivilDate(storeDay: StoreDay(day)), dau: counts.dau, wau: counts.wau, mau: counts.mau)
+                    ActivityRow(
+                        group: name,
+                        date: CivilDate(storeDay: StoreDay(day)),
+                        dau: counts.dau,
+                        wau: counts.wau,
+                        mau: counts.mau
+                    )
                 )
             }
         }

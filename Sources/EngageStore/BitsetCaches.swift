@@ -3,17 +3,17 @@ import LMDB
 
 /// The per-day active-user bitsets a transaction reads and changes, loaded once per (day, chunk).
 struct DayBitsCache {
-    let database: Database
+    let table: Table<DayChunkKey, ChunkBitsValue<DayChunk>>
     private var chunks: [UInt32: (bits: ChunkBits, dirty: Bool)] = [:]
 
-    init(database: Database) { self.database = database }
+    init(table: Table<DayChunkKey, ChunkBitsValue<DayChunk>>) { self.table = table }
 
     private static func slot(_ day: Int, _ chunk: UInt16) -> UInt32 { UInt32(day) << 16 | UInt32(chunk) }
 
     private mutating func load(_ day: Int, _ chunk: UInt16, _ txn: borrowing Transaction) throws {
         let slot = DayBitsCache.slot(day, chunk)
         guard self.chunks[slot] == nil else { return }
-        let bits = try txn.get(self.database, key: Key.dayChunk(StoreDay(day), chunk)).map(ChunkBits.init) ?? ChunkBits()
+        let bits = try self.table.get(DayChunk(day: StoreDay(day), chunk: chunk), txn) ?? ChunkBits()
         self.chunks[slot] = (bits, false)
     }
 
@@ -33,7 +33,12 @@ struct DayBitsCache {
     }
 
     /// The latest active day of `user` in [day - span, day - 1], or nil.
-    mutating func previousActive(user: UInt32, before day: Int, within span: Int, _ txn: borrowing Transaction) throws -> Int? {
+    mutating func previousActive(
+        user: UInt32,
+        before day: Int,
+        within span: Int,
+        _ txn: borrowing Transaction
+    ) throws -> Int? {
         var candidate = day - 1
         while candidate >= day - span {
             if try self.isActive(user: user, day: candidate, txn) { return candidate }
@@ -43,7 +48,12 @@ struct DayBitsCache {
     }
 
     /// The earliest active day of `user` in [day + 1, day + span], or nil.
-    mutating func nextActive(user: UInt32, after day: Int, within span: Int, _ txn: borrowing Transaction) throws -> Int? {
+    mutating func nextActive(
+        user: UInt32,
+        after day: Int,
+        within span: Int,
+        _ txn: borrowing Transaction
+    ) throws -> Int? {
         var candidate = day + 1
         while candidate <= day + span {
             if try self.isActive(user: user, day: candidate, txn) { return candidate }
@@ -54,52 +64,59 @@ struct DayBitsCache {
 
     mutating func flush(_ txn: borrowing Transaction) throws {
         for (slot, entry) in self.chunks where entry.dirty {
-            let key = Key.dayChunk(StoreDay(slot >> 16), UInt16(slot & 0xFFFF))
+            let key = DayChunk(day: StoreDay(slot >> 16), chunk: UInt16(slot & 0xFFFF))
             if entry.bits.isEmpty {
-                try txn.delete(self.database, key: key)
+                try self.table.delete(key, txn)
             } else {
-                try txn.put(self.database, key: key, value: entry.bits.encoded())
+                try self.table.put(key, entry.bits, txn)
             }
             self.chunks[slot]!.dirty = false
         }
     }
 }
 
-/// Bitsets of users kept under a key prefix plus a chunk number (attribute members, registrations) that a
-/// transaction changes, each chunk read once and written once.
-struct MemberBitsCache {
-    let database: Database
-    private var chunks: [[UInt8]: (bits: ChunkBits, dirty: Bool)] = [:]
+/// Bitsets of users kept by chunk under a key (attribute members, registrations) that a transaction changes,
+/// each chunk read once and written once.
+struct MemberBitsCache<Keys: KeyCodec> where Keys.Key: Hashable {
+    let table: Table<Keys, ChunkBitsValue<Keys.Key>>
+    private var chunks: [Keys.Key: (bits: ChunkBits, dirty: Bool)] = [:]
 
-    init(database: Database) { self.database = database }
+    init(table: Table<Keys, ChunkBitsValue<Keys.Key>>) { self.table = table }
 
-    private mutating func update(user: UInt32, key prefix: [UInt8], _ txn: borrowing Transaction, _ change: (inout ChunkBits, Int) -> Void) throws {
-        let (chunk, offset) = user.chunkPosition
-        let key = prefix + Key.u16(chunk)
+    /// Sets or clears `offset` in the chunk stored under `key`.
+    mutating func set(_ offset: Int, in key: Keys.Key, _ member: Bool, _ txn: borrowing Transaction) throws {
         if self.chunks[key] == nil {
-            let bits = try txn.get(self.database, key: key).map(ChunkBits.init) ?? ChunkBits()
-            self.chunks[key] = (bits, false)
+            self.chunks[key] = (try self.table.get(key, txn) ?? ChunkBits(), false)
         }
-        change(&self.chunks[key]!.bits, offset)
+        if member { self.chunks[key]!.bits.insert(offset) } else { self.chunks[key]!.bits.remove(offset) }
         self.chunks[key]!.dirty = true
-    }
-
-    mutating func insert(user: UInt32, key prefix: [UInt8], _ txn: borrowing Transaction) throws {
-        try self.update(user: user, key: prefix, txn) { $0.insert($1) }
-    }
-
-    mutating func remove(user: UInt32, key prefix: [UInt8], _ txn: borrowing Transaction) throws {
-        try self.update(user: user, key: prefix, txn) { $0.remove($1) }
     }
 
     mutating func flush(_ txn: borrowing Transaction) throws {
         for (key, entry) in self.chunks where entry.dirty {
             if entry.bits.isEmpty {
-                try txn.delete(self.database, key: key)
+                try self.table.delete(key, txn)
             } else {
-                try txn.put(self.database, key: key, value: entry.bits.encoded())
+                try self.table.put(key, entry.bits, txn)
             }
             self.chunks[key]!.dirty = false
         }
+    }
+}
+
+extension MemberBitsCache where Keys == AttributeChunkKey {
+    /// Adds or removes `user` among the holders of `value`.
+    mutating func set(user: UInt32, holds value: AttributeValueID, _ holds: Bool, _ txn: borrowing Transaction) throws {
+        let (chunk, offset) = user.chunkPosition
+        try self.set(offset, in: AttributeChunk(value: value, chunk: chunk), holds, txn)
+    }
+}
+
+extension MemberBitsCache where Keys == DayChunkKey {
+    /// Adds or removes `user` among the users registered on `day`.
+    mutating func set(user: UInt32, registeredOn day: StoreDay, _ registered: Bool, _ txn: borrowing Transaction) throws
+    {
+        let (chunk, offset) = user.chunkPosition
+        try self.set(offset, in: DayChunk(day: day, chunk: chunk), registered, txn)
     }
 }

@@ -16,11 +16,15 @@ struct ByteWriter {
     }
 
     mutating func u32(_ value: UInt32) {
-        for shift in stride(from: 24, through: 0, by: -8) { self.bytes.append(UInt8(truncatingIfNeeded: value >> shift)) }
+        for shift in stride(from: 24, through: 0, by: -8) {
+            self.bytes.append(UInt8(truncatingIfNeeded: value >> shift))
+        }
     }
 
     mutating func u64(_ value: UInt64) {
-        for shift in stride(from: 56, through: 0, by: -8) { self.bytes.append(UInt8(truncatingIfNeeded: value >> shift)) }
+        for shift in stride(from: 56, through: 0, by: -8) {
+            self.bytes.append(UInt8(truncatingIfNeeded: value >> shift))
+        }
     }
 
     /// Big-endian with the sign bit flipped, so that negative values sort first.
@@ -130,4 +134,15 @@ extension UnsafeRawBufferPointer {
             | UInt32(self[offset + 3])
     }
     var string: String { String(decoding: self, as: UTF8.self) }
+}
+
+extension Array where Element == UInt8 {
+    func readU16(at offset: Int) -> UInt16 { UInt16(self[offset]) << 8 | UInt16(self[offset + 1]) }
+    func readU64(at offset: Int) -> UInt64 {
+        UInt64(self.readU32(at: offset)) << 32 | UInt64(self.readU32(at: offset + 4))
+    }
+    func readU32(at offset: Int) -> UInt32 {
+        UInt32(self[offset]) << 24 | UInt32(self[offset + 1]) << 16 | UInt32(self[offset + 2]) << 8
+            | UInt32(self[offset + 3])
+    }
 }

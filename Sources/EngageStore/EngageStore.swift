@@ -3,15 +3,18 @@ import Foundation
 import LMDB
 import Logging
 import NIOConcurrencyHelpers
+import ServiceLifecycle
 
 /// The engagement model on LMDB: raw events plus every derived record, maintained on write.
 ///
 /// Writes (``ingest(_:)``, ``upsertUsers(_:)``, ``defineActions(_:)``) go to the single writer thread and
 /// return once their transaction is durably committed. Queries are synchronous and run in their own
 /// read-only transaction on the caller's thread: call them from a thread pool, not an event loop.
-public final class EngageStore: Sendable {
+public final class EngageStore: Service, Sendable {
     public let configuration: StoreConfiguration
     let environment: Environment
+    /// Held until ``close()``: one process per data directory.
+    private let lock: DataDirectoryLock
     let schema: Schema
     let settings: StoreSettings
     private let writer: StoreWriter
@@ -22,14 +25,27 @@ public final class EngageStore: Sendable {
     public var sessionGapMs: Int64 { self.settings.sessionGapMs }
     public var powerThreshold: Int { self.settings.powerThreshold }
 
-    /// Opens or creates the data directory, rebuilds the event-id filter and starts the writer.
+    /// Opens or creates the data directory and rebuilds the event-id filter; writes wait for ``run()``.
+    ///
+    /// Takes the directory's ``DataDirectoryLock`` before LMDB opens anything: a second process on the same
+    /// directory fails with ``StoreError/Code-swift.struct/directoryInUse`` and changes nothing. Settings are
+    /// checked before the directory is created, so a typo creates nothing on disk.
     public init(configuration: StoreConfiguration, logger: Logger = Logger(label: "engage.store")) throws {
+        try configuration.validate()
         let directory = configuration.path
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), !isDirectory.boolValue {
+            throw StoreError(.cannotOpen, "\(directory) is a file, not a data directory")
+        }
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         } catch {
-            throw StoreOpenError("cannot create the data directory \(directory): \(error.localizedDescription)")
+            throw StoreError(
+                .cannotOpen,
+                "cannot create the data directory \(directory): \(error.localizedDescription)"
+            )
         }
+        let lock = try DataDirectoryLock(directory: directory)
         var options = Environment.Options(
             mapSize: configuration.initialMapSize,
             maxDatabases: Schema.databaseCount + 2,
@@ -44,21 +60,23 @@ public final class EngageStore: Sendable {
         do {
             environment = try Environment(path: directory, options: options)
         } catch {
-            throw StoreOpenError("cannot open the data directory \(directory): \(error)")
+            throw StoreError(.cannotOpen, "cannot open the data directory \(directory): \(error)")
         }
         let schema = try Schema(environment: environment)
         let (settings, catalog, counters) = try environment.write { txn in
             let settings = try StoreMeta.settle(configuration, txn, schema)
             return (settings, try StoreMeta.readCatalog(txn, schema), try StoreMeta.readCounters(txn, schema))
         }
-        let caches = WriterCaches(userCacheLimit: configuration.userCacheEntries, filterBytes: configuration.eventFilterBytes)
+        let caches = WriterCaches(
+            userCacheLimit: configuration.userCacheEntries,
+            filterBytes: configuration.eventFilterBytes
+        )
         let started = Date()
         try environment.read { txn in
-            try txn.forEach(schema.events, prefix: []) { entry in
-                caches.filter.insert(
-                    user: entry.key.readU32(at: 2),
-                    eventID: UnsafeRawBufferPointer(rebasing: entry.key[6...])
-                )
+            try txn.forEach(schema.events.database, prefix: []) { entry in
+                // Only the keys, read in place: start-up goes over every stored event.
+                let key = try EventKeyCodec.parts(entry.key)
+                caches.filter.insert(user: key.user, eventID: key.eventID)
                 return true
             }
         }
@@ -73,6 +91,7 @@ public final class EngageStore: Sendable {
             )
         }
         self.configuration = configuration
+        self.lock = lock
         self.environment = environment
         self.schema = schema
         self.settings = settings
@@ -87,12 +106,26 @@ public final class EngageStore: Sendable {
             caches: caches,
             logger: logger
         )
-        self.writer.start()
     }
 
-    /// Commits what is queued, stops the writer. Further writes fail with ``StoreWriteError/Kind/closed``.
+    /// Runs the writer (a thread that owns every write transaction) until the task is cancelled or its
+    /// service group shuts down gracefully; then commits what is queued and returns. Writes submitted
+    /// before `run()` wait for it. A store is a `Service` (swift-service-lifecycle): list it before the
+    /// services that write to it, so that it stops after them.
+    public func run() async throws {
+        await withTaskCancellationOrGracefulShutdownHandler {
+            await self.writer.run()
+        } onCancelOrGracefulShutdown: {
+            self.writer.stopAccepting()
+        }
+        self.lock.release()
+    }
+
+    /// Stops the writer: commits what is queued (waiting for it) and makes ``run()`` return; a store that
+    /// never ran fails what was queued. Further writes fail with ``StoreError/Code-swift.struct/closed``.
     public func close() {
         self.writer.close()
+        self.lock.release()
     }
 
     // MARK: - Writes
@@ -114,6 +147,12 @@ public final class EngageStore: Sendable {
         try await self.writer.submit(.actions(actions))
     }
 
+    /// Returns once every write acknowledged before the call is visible to queries, with the sequence number
+    /// of the last write batch applied. (Writes are acknowledged once applied, so that is at once.)
+    public func waitApplied() async throws -> Int {
+        Int(self.writer.published.withLockedValue { $0.appliedSequence })
+    }
+
     /// Recomputes every derived record from the raw events.
     public func rebuildDerivedRecords() async throws {
         _ = try await self.writer.submit(.rebuild)
@@ -128,26 +167,31 @@ public final class EngageStore: Sendable {
 
     public func stats() throws -> StoreStats {
         let counters = self.writer.published.withLockedValue { $0 }
-        let fileSize = (try? FileManager.default.attributesOfItem(atPath: self.configuration.path + "/data.mdb"))?[.size] as? Int
+        let fileSize =
+            (try? FileManager.default.attributesOfItem(atPath: self.configuration.path + "/data.mdb"))?[.size] as? Int
         return try self.environment.read { txn in
             var firstDay: CivilDate?
             var lastDay: CivilDate?
-            try txn.withCursor(self.schema.dayTotals) { cursor in
-                firstDay = try cursor.first().map { CivilDate(storeDay: $0.key.readU16(at: 0)) }
-                lastDay = try cursor.last().map { CivilDate(storeDay: $0.key.readU16(at: 0)) }
-            }
+            firstDay = try self.schema.dayTotals.firstKey(txn).map(CivilDate.init(storeDay:))
+            lastDay = try self.schema.dayTotals.lastKey(txn).map(CivilDate.init(storeDay:))
             return StoreStats(
                 events: Int(counters.eventCount),
                 duplicates: Int(counters.duplicateCount),
                 users: Int(counters.nextUserKey) - 1,
-                actions: try txn.count(self.schema.actions),
-                days: try txn.count(self.schema.dayTotals),
+                actions: try self.schema.actions.count(txn),
+                days: try self.schema.dayTotals.count(txn),
                 bytesOnDisk: fileSize ?? self.environment.info.usedBytes,
                 timeZone: self.settings.zone.identifier,
                 firstDay: firstDay,
                 lastDay: lastDay
             )
         }
+    }
+
+    /// The values of `dimension` that at least one user holds (for `cohort`: registration months), with how
+    /// many users hold each, ordered by value.
+    public func dimensionValues(_ dimension: EngageModel.Dimension) throws -> [DimensionValueRow] {
+        try self.read { txn, reader in try reader.dimensionValues(dimension, txn) }
     }
 
     /// Runs `body` in a read-only transaction with a ``StoreReader``.
@@ -162,20 +206,34 @@ extension EngageStore {
     /// Writes a consistent, compacted copy of the data directory into `path` (created; it must not hold a
     /// data file already). Runs in a read transaction, so writes go on meanwhile; the copy is the store as of
     /// that transaction, and `engaged --data path` starts from it. Returns the copy's size in bytes.
+    ///
+    /// The target is locked while the copy is written, so no server can start on a half-written copy, and a
+    /// directory another process holds (this store's own included) is refused.
     public func backup(to path: String) throws -> Int {
         let manager = FileManager.default
         if manager.fileExists(atPath: path + "/data.mdb") {
-            throw StoreOpenError("\(path) already holds a data directory; back up into a new or empty directory")
+            throw StoreError(
+                .backupFailed,
+                "\(path) already holds a data directory; back up into a new or empty directory"
+            )
         }
         do {
             try manager.createDirectory(atPath: path, withIntermediateDirectories: true)
         } catch {
-            throw StoreOpenError("cannot create \(path): \(error.localizedDescription)")
+            throw StoreError(.backupFailed, "cannot create \(path): \(error.localizedDescription)")
         }
+        let lock: DataDirectoryLock
+        do {
+            lock = try DataDirectoryLock(directory: path)
+        } catch {
+            throw StoreError(.backupFailed, "cannot back up into \(path): \(error.message)")
+        }
+        defer { lock.release() }
         do {
             try self.environment.copy(to: path, compact: true)
         } catch {
-            throw StoreOpenError("backup into \(path) failed: \(error)")
+            if error.isDiskFull { throw StoreError(.backupFailed, "backup into \(path) failed: the disk is full") }
+            throw StoreError(.backupFailed, "backup into \(path) failed: \(error)")
         }
         return (try? manager.attributesOfItem(atPath: path + "/data.mdb"))?[.size] as? Int ?? 0
     }

@@ -2,141 +2,15 @@ import EngageModel
 import Foundation
 import LMDB
 
-/// Which users a query counts, and the breakdown group of each.
-struct Grouping {
-    /// Group names, [nil] without a breakdown.
-    let names: [String?]
-    /// Group index by user key; -1 for users the filters leave out.
-    let groupOf: [Int32]
-
-    func group(_ user: UInt32) -> Int {
-        Int(user) < self.groupOf.count ? Int(self.groupOf[Int(user)]) : -1
-    }
-
-    var capacity: Int { self.groupOf.count }
-}
-
-extension StoreReader {
-    func grouping(_ selection: Selection, _ txn: borrowing Transaction) throws -> Grouping {
-        let capacity = try self.userKeyLimit(txn) + 1
-        let filter = try self.matching(selection.filters, capacity: capacity, txn)
-        guard let dimension = selection.breakdown else {
-            var groupOf = [Int32](repeating: filter == nil ? 0 : -1, count: capacity)
-            filter?.forEach { user in if Int(user) < capacity { groupOf[Int(user)] = 0 } }
-            return Grouping(names: [nil], groupOf: groupOf)
-        }
-        var groupOf = [Int32](repeating: -1, count: capacity)
-        let groups = try self.groups(dimension, capacity: capacity, txn)
-        for (index, group) in groups.enumerated() {
-            group.users.forEach { user in
-                if Int(user) < capacity && (filter?.contains(user) ?? true) { groupOf[Int(user)] = Int32(index) }
-            }
-        }
-        return Grouping(names: groups.map(\.name), groupOf: groupOf)
-    }
-
-    /// Users active on any day of `days`.
-    func activeUsers(_ days: ClosedRange<CivilDate>, capacity: Int, _ txn: borrowing Transaction) throws -> UserSet {
-        var set = UserSet(capacity: capacity)
-        for day in Self.storeDays(days) {
-            try self.activeChunks(day, txn) { chunk, bits in set.formUnion(chunk: chunk, bits: bits) }
-        }
-        return set
-    }
-
-    /// Users whose registration date falls in `days`.
-    func registeredUsers(_ days: ClosedRange<CivilDate>, capacity: Int, _ txn: borrowing Transaction) throws -> UserSet {
-        var set = UserSet(capacity: capacity)
-        for day in Self.storeDays(days) {
-            try txn.forEach(self.schema.registrations, prefix: Key.u16(StoreDay(day))) { entry in
-                set.formUnion(chunk: entry.key.readU16(at: 2), bits: ChunkBits(decoding: entry.value))
-                return true
-            }
-        }
-        return set
-    }
-
-    /// The store days of a date range, clipped to what keys can hold.
-    static func storeDays(_ days: ClosedRange<CivilDate>) -> ClosedRange<Int> {
-        let first = max(Int(days.lowerBound.dayNumber) - Int(CivilDate.storeEpochDayNumber), 0)
-        let last = min(Int(days.upperBound.dayNumber) - Int(CivilDate.storeEpochDayNumber), Int(UInt16.max))
-        return first <= last ? first...last : 1...0
-    }
-
-    /// Month totals per user of a calendar month.
-    func forEachUserMonth(_ month: CivilMonth, _ txn: borrowing Transaction, _ body: (UInt32, MonthRecord) throws -> Void) throws {
-        try txn.forEach(self.schema.userMonths, prefix: Key.u16(UInt16(month.index))) { entry in
-            try body(entry.key.readU32(at: 2), try MonthRecord(decoding: entry.value))
-            return true
-        }
-    }
-
-    /// Per-user totals over the daily records of `days` (records, active days, actions, sessions).
-    func windowTotals(
-        _ days: ClosedRange<CivilDate>,
-        catalog: ActionCatalog,
-        _ txn: borrowing Transaction,
-        lastActive: ((UInt32, Int) -> Void)? = nil
-    ) throws -> [UInt32: MonthRecord] {
-        var totals: [UInt32: MonthRecord] = [:]
-        for day in Self.storeDays(days) {
-            let date = CivilDate(storeDay: StoreDay(day))
-            try txn.forEach(self.schema.daily, prefix: Key.u16(StoreDay(day))) { entry in
-                let user = entry.key.readU32(at: 2)
-                let record = try DailyRecord(decoding: entry.value, day: date)
-                let active = record.isActive(catalog)
-                totals[user, default: MonthRecord()] = totals[user, default: MonthRecord()] + MonthRecord(day: record, isActive: active)
-                if active { lastActive?(user, day) }
-                return true
-            }
-        }
-        return totals
-    }
-
-    func userID(_ user: UInt32, _ txn: borrowing Transaction) throws -> String {
-        guard let raw = try txn.get(self.schema.users, key: Key.u32(user)) else {
-            throw CorruptRecord(what: "user \(user) has records but no profile")
-        }
-        return String(decoding: try UserRecord(decoding: raw).userID, as: UTF8.self)
-    }
-}
-
-extension UserSet {
-    mutating func formSubtraction(_ other: UserSet) {
-        for index in 0..<self.words.count where index < other.words.count {
-            self.removeBits(other.words[index], at: index)
-        }
-    }
-
-    func intersection(_ other: UserSet) -> UserSet {
-        var copy = self
-        copy.formIntersection(other)
-        return copy
-    }
-
-    func subtracting(_ other: UserSet) -> UserSet {
-        var copy = self
-        copy.formSubtraction(other)
-        return copy
-    }
-
-    /// Members counted per group.
-    func countByGroup(_ grouping: Grouping) -> [Int] {
-        var counts = [Int](repeating: 0, count: grouping.names.count)
-        self.forEach { user in
-            let group = grouping.group(user)
-            if group >= 0 { counts[group] += 1 }
-        }
-        return counts
-    }
-}
-
 extension EngageStore {
-    static let tierOrder: [Tier] = [.power, .core, .regular, .casual]
 
     /// For each k >= 1, the users with exactly k active days in [from, to] (values of k with no users are left
     /// out), per group.
-    public func activeDays(from: CivilDate, to: CivilDate, _ selection: Selection = Selection()) throws -> [ActiveDaysRow] {
+    public func activeDays(
+        from: CivilDate,
+        to: CivilDate,
+        _ selection: Selection = Selection()
+    ) throws -> [ActiveDaysRow] {
         try Self.checkRange(from, to)
         return try self.read { txn, reader in
             let grouping = try reader.grouping(selection, txn)
@@ -193,11 +67,15 @@ extension EngageStore {
             }
             var rows: [TierRow] = []
             for (group, name) in grouping.names.enumerated() {
-                for tier in Self.tierOrder {
+                for tier in Tier.reported {
                     let (users, record) = sums[group][tier] ?? (0, MonthRecord())
                     rows.append(
                         TierRow(
-                            group: name, tier: tier.name, users: users, records: Int(record.records), sessions: Int(record.sessions),
+                            group: name,
+                            tier: tier,
+                            users: users,
+                            records: Int(record.records),
+                            sessions: Int(record.sessions),
                             actions: Int(record.actions)
                         )
                     )
@@ -217,13 +95,17 @@ extension EngageStore {
                 pairs[user] = (record.tier(powerThreshold: self.settings.powerThreshold), .inactive)
             }
             try reader.forEachUserMonth(CivilMonth(index: month.index + 1), txn) { user, record in
-                pairs[user] = (pairs[user]?.from ?? .inactive, record.tier(powerThreshold: self.settings.powerThreshold))
+                pairs[user] = (
+                    pairs[user]?.from ?? .inactive, record.tier(powerThreshold: self.settings.powerThreshold)
+                )
             }
-            var counts: [[String]: Int] = [:]
-            for (user, pair) in pairs where grouping.group(user) >= 0 && (pair.from != .inactive || pair.to != .inactive) {
-                counts[[pair.from.name, pair.to.name], default: 0] += 1
+            var counts: [[Tier]: Int] = [:]
+            for (user, pair) in pairs
+            where grouping.group(user) >= 0 && (pair.from != .inactive || pair.to != .inactive) {
+                counts[[pair.from, pair.to], default: 0] += 1
             }
-            return counts.keys.sorted { ($0[0], $0[1]) < ($1[0], $1[1]) }.map {
+            // Ordered by the tiers' names, as the protocol promises.
+            return counts.keys.sorted { ($0[0].name, $0[1].name) < ($1[0].name, $1[1].name) }.map {
                 TransitionRow(fromTier: $0[0], toTier: $0[1], users: counts[$0]!)
             }
         }
@@ -239,9 +121,12 @@ extension EngageStore {
         _ selection: Selection = Selection()
     ) throws -> [RetentionRow] {
         try Self.checkRange(from, to)
-        guard (0...400).contains(periods) else { throw QueryError(.invalidValue, "periods must be 0...400, not \(periods)") }
+        guard (0...400).contains(periods) else {
+            throw StoreError(.invalidQuery, "periods must be 0...400, not \(periods)")
+        }
         return try self.read { txn, reader in
             let grouping = try reader.grouping(selection, txn)
+            let lastDay = try reader.lastDay(txn)
             var activeByPeriod: [CivilDate: UserSet] = [:]
             var rows: [RetentionRow] = []
             for cohort in period.starts(overlapping: from, to) {
@@ -251,26 +136,44 @@ extension EngageStore {
                 for offset in 0...periods {
                     let start = period.advance(cohort, by: offset)
                     if activeByPeriod[start] == nil {
-                        activeByPeriod[start] = try reader.activeUsers(period.days(from: start), capacity: grouping.capacity, txn)
+                        activeByPeriod[start] = try reader.activeUsers(
+                            period.days(from: start),
+                            capacity: grouping.capacity,
+                            txn
+                        )
                     }
                     let counts = members.intersection(activeByPeriod[start]!).countByGroup(grouping)
                     for group in 0..<counts.count { retained[group].append(counts[group]) }
                 }
                 for (group, name) in grouping.names.enumerated() where sizes[group] > 0 {
                     for offset in 0...periods {
+                        let days = period.days(from: period.advance(cohort, by: offset))
                         rows.append(
-                            RetentionRow(group: name, cohort: cohort, cohortSize: sizes[group], periodOffset: offset, retained: retained[group][offset])
+                            RetentionRow(
+                                group: name,
+                                cohort: cohort,
+                                cohortSize: sizes[group],
+                                periodOffset: offset,
+                                retained: reader.isFinished(days, lastDay: lastDay) ? retained[group][offset] : nil
+                            )
                         )
                     }
                 }
             }
-            return rows.sorted { ($0.group ?? "", $0.cohort, $0.periodOffset) < ($1.group ?? "", $1.cohort, $1.periodOffset) }
+            return rows.sorted {
+                ($0.group ?? "", $0.cohort, $0.periodOffset) < ($1.group ?? "", $1.cohort, $1.periodOffset)
+            }
         }
     }
 
     /// Per period P overlapping [from, to], among users active in P: new (registered in P), returning
     /// (active in P - 1 too), resurrecting (not); and dormant: active in P - 1, not in P.
-    public func lifecycle(period: Period, from: CivilDate, to: CivilDate, _ selection: Selection = Selection()) throws -> [LifecycleRow] {
+    public func lifecycle(
+        period: Period,
+        from: CivilDate,
+        to: CivilDate,
+        _ selection: Selection = Selection()
+    ) throws -> [LifecycleRow] {
         try Self.checkRange(from, to)
         return try self.read { txn, reader in
             let grouping = try reader.grouping(Selection(filters: selection.filters), txn)
@@ -279,17 +182,29 @@ extension EngageStore {
             for user in 0..<capacity where grouping.group(UInt32(user)) >= 0 { everyone.insert(UInt32(user)) }
             var rows: [LifecycleRow] = []
             var previous: UserSet?
+            let lastDay = try reader.lastDay(txn)
             for start in period.starts(overlapping: from, to) {
-                let before = try previous ?? reader.activeUsers(period.days(from: period.advance(start, by: -1)), capacity: capacity, txn)
+                guard reader.isFinished(period.days(from: start), lastDay: lastDay) else {
+                    rows.append(.unfinished(start))
+                    continue
+                }
+                let before =
+                    try previous
+                    ?? reader.activeUsers(period.days(from: period.advance(start, by: -1)), capacity: capacity, txn)
                     .intersection(everyone)
-                let active = try reader.activeUsers(period.days(from: start), capacity: capacity, txn).intersection(everyone)
+                let active = try reader.activeUsers(period.days(from: start), capacity: capacity, txn).intersection(
+                    everyone
+                )
                 let registered = try reader.registeredUsers(period.days(from: start), capacity: capacity, txn)
                 let new = active.intersection(registered)
                 let returning = active.intersection(before).subtracting(registered)
                 let resurrecting = active.subtracting(before).subtracting(registered)
                 rows.append(
                     LifecycleRow(
-                        period: start, new: new.count, returning: returning.count, resurrecting: resurrecting.count,
+                        period: start,
+                        new: new.count,
+                        returning: returning.count,
+                        resurrecting: resurrecting.count,
                         dormant: before.subtracting(active).count
                     )
                 )
@@ -300,19 +215,29 @@ extension EngageStore {
     }
 
     /// Sessions that start on a day in [from, to].
-    public func sessionSummary(from: CivilDate, to: CivilDate, _ selection: Selection = Selection()) throws -> SessionSummary {
+    public func sessionSummary(
+        from: CivilDate,
+        to: CivilDate,
+        _ selection: Selection = Selection()
+    ) throws -> SessionSummary {
         try Self.checkRange(from, to)
         return try self.read { txn, reader in
             let grouping = try reader.grouping(Selection(filters: selection.filters), txn)
             var users = UserSet(capacity: grouping.capacity)
             var durations: [Int: Int] = [:]
-            var summary = SessionSummary(sessions: 0, users: 0, totalDurationSeconds: 0, totalActions: 0, bounces: 0, p50DurationSeconds: 0, p90DurationSeconds: 0)
+            var summary = SessionSummary(
+                sessions: 0,
+                users: 0,
+                totalDurationSeconds: 0,
+                totalActions: 0,
+                bounces: 0,
+                p50DurationSeconds: 0,
+                p90DurationSeconds: 0
+            )
             for day in StoreReader.storeDays(from...to) {
-                try txn.forEach(reader.schema.sessions, prefix: Key.u16(StoreDay(day))) { entry in
-                    let user = entry.key.readU32(at: 2)
+                try reader.schema.sessions.forEach(prefix: DayKey.prefix(StoreDay(day)), txn) { key, record in
+                    let user = key.user
                     guard grouping.group(user) >= 0 else { return true }
-                    var keyReader = ByteReader(UnsafeRawBufferPointer(rebasing: entry.key[6...]))
-                    let record = try SessionRecord(decoding: entry.value, startMs: try keyReader.i64Ordered())
                     let duration = Int(record.durationSeconds)
                     summary.sessions += 1
                     summary.totalDurationSeconds += duration
@@ -344,12 +269,14 @@ extension EngageStore {
     /// Users whose rolling tier seven days before `asOf` was regular or better and who have no active day in
     /// [asOf - 6, asOf]: most active first (active days, then actions, in that earlier window).
     public func atRisk(asOf: CivilDate, limit: Int, _ selection: Selection = Selection()) throws -> [AtRiskRow] {
-        guard asOf.storeDay != nil else { throw QueryError(.invalidRange, "\(asOf) is outside the dates a store holds") }
+        try Self.checkRange(asOf, asOf)
         return try self.read { txn, reader in
             let grouping = try reader.grouping(Selection(filters: selection.filters), txn)
             let before = asOf.adding(days: -7)
             var lastActive: [UInt32: Int] = [:]
-            let totals = try reader.windowTotals(TierWindow.asOf(before).days, catalog: try reader.catalog(txn), txn) { user, day in
+            let totals = try reader.windowTotals(TierWindow.asOf(before).days, catalog: try reader.catalog(txn), txn) {
+                user,
+                day in
                 lastActive[user] = max(lastActive[user] ?? day, day)
             }
             let recent = try reader.activeUsers(asOf.adding(days: -6)...asOf, capacity: grouping.capacity, txn)
@@ -359,12 +286,14 @@ extension EngageStore {
                 if tier >= .regular { candidates.append((user, tier, record)) }
             }
             candidates.sort {
-                ($1.record.activeDays, $1.record.activeActions, $0.user) < ($0.record.activeDays, $0.record.activeActions, $1.user)
+                ($1.record.activeDays, $1.record.activeActions, $0.user) < (
+                    $0.record.activeDays, $0.record.activeActions, $1.user
+                )
             }
             return try candidates.prefix(max(0, limit)).map { candidate in
                 AtRiskRow(
                     userID: try reader.userID(candidate.user, txn),
-                    tierBefore: candidate.tier.name,
+                    tierBefore: candidate.tier,
                     activeDays: Int(candidate.record.activeDays),
                     actions: Int(candidate.record.activeActions),
                     lastActiveDay: CivilDate(storeDay: StoreDay(lastActive[candidate.user]!))
@@ -375,7 +304,11 @@ extension EngageStore {
 
     /// Events and distinct users per action category and per action type, over [from, to]: categories
     /// first (by name), then action types (by category, then name).
-    public func actionUsage(from: CivilDate, to: CivilDate, _ selection: Selection = Selection()) throws -> [ActionUsageRow] {
+    public func actionUsage(
+        from: CivilDate,
+        to: CivilDate,
+        _ selection: Selection = Selection()
+    ) throws -> [ActionUsageRow] {
         try Self.checkRange(from, to)
         return try self.read { txn, reader in
             let grouping = try reader.grouping(Selection(filters: selection.filters), txn)
@@ -383,11 +316,10 @@ extension EngageStore {
             var events: [UInt16: Int] = [:]
             var users: [UInt16: UserSet] = [:]
             for day in StoreReader.storeDays(from...to) {
-                let date = CivilDate(storeDay: StoreDay(day))
-                try txn.forEach(reader.schema.daily, prefix: Key.u16(StoreDay(day))) { entry in
-                    let user = entry.key.readU32(at: 2)
+                try reader.schema.daily.forEach(prefix: DayKey.prefix(StoreDay(day)), txn) { key, record in
+                    let user = key.user
                     guard grouping.group(user) >= 0 else { return true }
-                    for (action, count) in try DailyRecord(decoding: entry.value, day: date).actionCounts {
+                    for (action, count) in record.actionCounts {
                         events[action, default: 0] += Int(count)
                         users[action, default: UserSet(capacity: grouping.capacity)].insert(user)
                     }
@@ -403,15 +335,25 @@ extension EngageStore {
                 categoryUsers[record.category, default: UserSet(capacity: grouping.capacity)].formUnion(users[action]!)
                 actionRows.append(
                     ActionUsageRow(
-                        category: record.category, actionType: String(decoding: record.actionType, as: UTF8.self),
-                        isCoreAction: record.isCore, events: count, users: users[action]!.count
+                        category: record.category,
+                        actionType: String(decoding: record.actionType, as: UTF8.self),
+                        isCoreAction: record.isCore,
+                        events: count,
+                        users: users[action]!.count
                     )
                 )
             }
             let categoryRows = categoryEvents.keys.sorted().map {
-                ActionUsageRow(category: $0, actionType: nil, isCoreAction: nil, events: categoryEvents[$0]!, users: categoryUsers[$0]!.count)
+                ActionUsageRow(
+                    category: $0,
+                    actionType: nil,
+                    isCoreAction: nil,
+                    events: categoryEvents[$0]!,
+                    users: categoryUsers[$0]!.count
+                )
             }
-            return categoryRows + actionRows.sorted { ($0.category, $0.actionType ?? "") < ($1.category, $1.actionType ?? "") }
+            return categoryRows
+                + actionRows.sorted { ($0.category, $0.actionType ?? "") < ($1.category, $1.actionType ?? "") }
         }
     }
 
@@ -420,43 +362,52 @@ extension EngageStore {
     public func user(_ userID: String, today: CivilDate? = nil) throws -> UserDetail? {
         let asOf = today ?? self.settings.zone.localDay(epochMs: Int64(Date().timeIntervalSince1970 * 1000))
         return try self.read { txn, reader in
-            guard let keyBytes = try txn.get(reader.schema.userIDs, key: Array(userID.utf8)) else { return nil }
-            let user = keyBytes.readU32(at: 0)
-            guard let raw = try txn.get(reader.schema.users, key: Key.u32(user)) else { return nil }
-            let record = try UserRecord(decoding: raw)
+            guard let user = try reader.schema.userIDs.get(Array(userID.utf8), txn),
+                let record = try reader.schema.users.get(user, txn)
+            else { return nil }
             var attributes: [Attribute: String] = [:]
             for attribute in Attribute.allCases {
-                let id = record.attributeValueIDs[attribute.index]
-                let name = try txn.get(reader.schema.attributeNames, key: Key.attributeName(attribute, id))
-                attributes[attribute] = name.map { UnsafeRawBufferPointer(rebasing: $0[4...]).string } ?? Attribute.unknownValue
+                let id = AttributeValueID(attribute: attribute, id: record.attributeValueIDs[attribute.index])
+                attributes[attribute] = try reader.schema.attributeNames.get(id, txn)?.text ?? Attribute.unknownValue
             }
             let profile = UserProfile(userID: userID, registrationDate: record.registrationDate, attributes: attributes)
             let catalog = try reader.catalog(txn)
             var days: [UserDetail.Day] = []
             var sessions: [UserDetail.Session] = []
             var window = MonthRecord()
-            let lastDay = try txn.withCursor(reader.schema.dayTotals) { cursor in try cursor.last().map { $0.key.readU16(at: 0) } }
+            let lastDay = try reader.schema.dayTotals.lastKey(txn)
             if let first = record.firstEventDay, let last = lastDay, first <= last {
                 for day in Int(first)...Int(last) {
                     let date = CivilDate(storeDay: StoreDay(day))
-                    guard let value = try txn.get(reader.schema.daily, key: Key.dayUser(StoreDay(day), user)) else { continue }
-                    let daily = try DailyRecord(decoding: value, day: date)
+                    guard let daily = try reader.schema.daily.get(DayUser(day: StoreDay(day), user: user), txn) else {
+                        continue
+                    }
                     let active = daily.isActive(catalog)
                     days.append(
                         UserDetail.Day(
-                            date: date, sessionsCount: Int(daily.sessionsCount), totalSessionDuration: Int(daily.sessionSeconds),
-                            totalActions: daily.totalActions, uniqueActionTypes: daily.uniqueActionTypes, isActiveDay: active,
-                            engagementTier: daily.tier.name
+                            date: date,
+                            sessionsCount: Int(daily.sessionsCount),
+                            totalSessionDuration: Int(daily.sessionSeconds),
+                            totalActions: daily.totalActions,
+                            uniqueActionTypes: daily.uniqueActionTypes,
+                            isActiveDay: active,
+                            engagementTier: daily.tier
                         )
                     )
-                    if TierWindow.asOf(asOf).days.contains(date) { window = window + MonthRecord(day: daily, isActive: active) }
-                    try txn.forEach(reader.schema.sessions, prefix: Key.dayUser(StoreDay(day), user)) { entry in
-                        var keyReader = ByteReader(UnsafeRawBufferPointer(rebasing: entry.key[6...]))
-                        let session = try SessionRecord(decoding: entry.value, startMs: try keyReader.i64Ordered())
+                    if TierWindow.asOf(asOf).days.contains(date) {
+                        window = window + MonthRecord(day: daily, isActive: active)
+                    }
+                    try reader.schema.sessions.forEach(
+                        prefix: SessionKeyCodec.prefix(day: StoreDay(day), user: user),
+                        txn
+                    ) { _, session in
                         sessions.append(
                             UserDetail.Session(
-                                startMs: session.startMs, endMs: session.endMs, actionsCount: Int(session.actionsCount),
-                                screensVisited: session.screensVisited, sessionType: session.sessionType
+                                startMs: session.startMs,
+                                endMs: session.endMs,
+                                actionsCount: Int(session.actionsCount),
+                                screensVisited: session.screensVisited,
+                                sessionType: session.sessionType
                             )
                         )
                         return true
@@ -465,7 +416,7 @@ extension EngageStore {
             }
             return UserDetail(
                 profile: profile,
-                currentTier: window.tier(powerThreshold: self.settings.powerThreshold).name,
+                currentTier: window.tier(powerThreshold: self.settings.powerThreshold),
                 asOf: asOf,
                 days: days,
                 sessions: sessions
@@ -473,12 +424,23 @@ extension EngageStore {
         }
     }
 
-    static func checkRange(_ from: CivilDate, _ to: CivilDate) throws {
-        guard from.storeDay != nil, to.storeDay != nil, from <= to else {
-            throw QueryError(.invalidRange, "from \(from) must not be after to \(to), both within 1999-12-01 ... 2179")
+    /// The one check of a query's date range: both days inside what a store holds, in order, at most
+    /// ``Limits/maxQueryDays`` apart. Messages give the valid domain.
+    static func checkRange(_ from: CivilDate, _ to: CivilDate) throws(StoreError) {
+        let domain = Limits.storedDates
+        for date in [from, to] where !domain.contains(date) {
+            throw StoreError(
+                .invalidQuery,
+                "\(date) is outside the dates a store holds (\(domain.lowerBound) ... \(domain.upperBound))"
+            )
         }
-        guard Int(to.dayNumber) - Int(from.dayNumber) < Limits.maxQueryDays else {
-            throw QueryError(.invalidRange, "a query spans at most \(Limits.maxQueryDays) days")
+        guard from <= to else { throw StoreError(.invalidQuery, "from \(from) is after to \(to)") }
+        let days = Int(to.dayNumber) - Int(from.dayNumber) + 1
+        guard days <= Limits.maxQueryDays else {
+            throw StoreError(
+                .invalidQuery,
+                "a query spans at most \(Limits.maxQueryDays) days (10 years); \(from) ... \(to) is \(days) days"
+            )
         }
     }
 }

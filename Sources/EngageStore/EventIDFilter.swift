@@ -31,7 +31,9 @@ final class EventIDFilter {
         // Aligned to 2 MiB and advised, the kernel backs the filter with huge pages where it can.
         var raw: UnsafeMutableRawPointer?
         let alignment = byteCount >= EventIDFilter.hugePage ? EventIDFilter.hugePage : 64
-        guard posix_memalign(&raw, alignment, byteCount) == 0, let raw else { fatalError("cannot allocate the event-id filter") }
+        guard posix_memalign(&raw, alignment, byteCount) == 0, let raw else {
+            fatalError("cannot allocate the event-id filter")
+        }
         if byteCount >= EventIDFilter.hugePage { _ = madvise(raw, byteCount, MADV_HUGEPAGE) }
         memset(raw, 0, byteCount)
         self.words = raw.bindMemory(to: UInt64.self, capacity: byteCount / 8)

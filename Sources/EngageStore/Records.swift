@@ -21,8 +21,7 @@ struct UserRecord: Equatable {
         self.firstEventDay = nil
     }
 
-    func encoded() -> [UInt8] {
-        var writer = ByteWriter(capacity: 16 + self.userID.count)
+    func encode(into writer: inout ByteWriter) {
         var flags: UInt8 = 0
         if self.registration != nil { flags |= 1 }
         if self.registrationIsExplicit { flags |= 2 }
@@ -32,7 +31,6 @@ struct UserRecord: Equatable {
         if let firstEventDay { writer.varint(Int(firstEventDay)) }
         for id in self.attributeValueIDs { writer.varint(Int(id)) }
         writer.raw(self.userID)
-        return writer.bytes
     }
 
     init(decoding bytes: UnsafeRawBufferPointer) throws(CorruptRecord) {
@@ -57,13 +55,11 @@ struct ActionRecord: Equatable {
     var weight: Int32
     var isCore: Bool
 
-    func encoded() -> [UInt8] {
-        var writer = ByteWriter(capacity: 16 + self.actionType.count)
+    func encode(into writer: inout ByteWriter) {
         writer.u8(self.isCore ? 1 : 0)
         writer.zigzag(Int64(self.weight))
         writer.lengthPrefixed(Array(self.category.utf8))
         writer.raw(self.actionType)
-        return writer.bytes
     }
 
     init(actionType: [UInt8], category: String, weight: Int32, isCore: Bool) {
@@ -97,7 +93,8 @@ struct StoredEvent: Equatable {
     var actionKey: UInt16
     /// 0 means no context.
     var contextID: UInt32
-    var metadata: [UInt8]
+    /// The JSON object as sent, or empty.
+    var metadata: String
 
     static func encode(
         timestampMs: Int64,
@@ -124,42 +121,6 @@ struct StoredEvent: Equatable {
         let context = UInt32(truncatingIfNeeded: try reader.varint())
         return (ts, action, context, reader.offset)
     }
-}
-
-/// A user's engagement tier over a window (SEMANTICS.md, "Distribution and tiers").
-public enum Tier: UInt8, CaseIterable, Sendable, Comparable {
-    case inactive = 0
-    case casual = 1
-    case regular = 2
-    case core = 3
-    case power = 4
-
-    public var name: String {
-        switch self {
-        case .inactive: return "inactive"
-        case .casual: return "casual"
-        case .regular: return "regular"
-        case .core: return "core"
-        case .power: return "power"
-        }
-    }
-
-    public init?(name: String) {
-        guard let tier = Tier.allCases.first(where: { $0.name == name }) else { return nil }
-        self = tier
-    }
-
-    /// The tier of `activeDays` active days with `actions` total actions over them.
-    public static func of(activeDays: Int, actions: Int, powerThreshold: Int) -> Tier {
-        switch activeDays {
-        case 0: return .inactive
-        case 1...5: return .casual
-        case 6...15: return .regular
-        default: return actions >= powerThreshold * activeDays ? .power : .core
-        }
-    }
-
-    public static func < (lhs: Tier, rhs: Tier) -> Bool { lhs.rawValue < rhs.rawValue }
 }
 
 /// One user's activity on one local day.
@@ -214,8 +175,7 @@ struct DailyRecord: Equatable {
         }
     }
 
-    func encoded(day: CivilDate) -> [UInt8] {
-        var writer = ByteWriter(capacity: 24 + self.actionCounts.count * 3)
+    func encode(day: CivilDate, into writer: inout ByteWriter) {
         writer.varint(self.actionCounts.count)
         for entry in self.actionCounts {
             writer.varint(Int(entry.action))
@@ -232,7 +192,6 @@ struct DailyRecord: Equatable {
         } else {
             writer.u8(0)
         }
-        return writer.bytes
     }
 
     init(decoding bytes: UnsafeRawBufferPointer, day: CivilDate) throws(CorruptRecord) {
@@ -269,8 +228,7 @@ struct SessionRecord: Equatable {
     var durationSeconds: Int64 { (self.endMs - self.startMs) / 1000 }
     var screensVisited: Int { self.contexts.count }
 
-    func encoded() -> [UInt8] {
-        var writer = ByteWriter(capacity: 16 + self.contexts.count * 2)
+    func encode(into writer: inout ByteWriter) {
         writer.varint(UInt64(self.endMs - self.startMs))
         writer.varint(Int(self.actionsCount))
         writer.varint(Int(self.coreActionsCount))
@@ -280,7 +238,6 @@ struct SessionRecord: Equatable {
             writer.varint(Int(context - previous))
             previous = context
         }
-        return writer.bytes
     }
 
     init(startMs: Int64, endMs: Int64, actionsCount: UInt32, coreActionsCount: UInt32, contexts: [UInt32]) {
@@ -309,10 +266,8 @@ struct SessionRecord: Equatable {
         self.contexts = contexts
     }
 
-    /// `bounce` (one event), `engaged` (has a core action) or `passive`.
-    var sessionType: String {
-        if self.actionsCount == 1 { return "bounce" }
-        return self.coreActionsCount > 0 ? "engaged" : "passive"
+    var sessionType: SessionType {
+        SessionType.of(actions: Int(self.actionsCount), coreActions: Int(self.coreActionsCount))
     }
 }
 
@@ -396,13 +351,19 @@ struct MonthRecord: Equatable {
 
     init(day record: DailyRecord, isActive: Bool) {
         let actions = Int64(record.totalActions)
-        self.init(records: 1, activeDays: isActive ? 1 : 0, activeActions: isActive ? actions : 0, actions: actions, sessions: Int64(record.sessionsCount))
+        self.init(
+            records: 1,
+            activeDays: isActive ? 1 : 0,
+            activeActions: isActive ? actions : 0,
+            actions: actions,
+            sessions: Int64(record.sessionsCount)
+        )
     }
 
-    func encoded() -> [UInt8] {
-        var writer = ByteWriter(capacity: 12)
-        for value in [self.records, self.activeDays, self.activeActions, self.actions, self.sessions] { writer.varint(UInt64(value)) }
-        return writer.bytes
+    func encode(into writer: inout ByteWriter) {
+        for value in [self.records, self.activeDays, self.activeActions, self.actions, self.sessions] {
+            writer.varint(UInt64(value))
+        }
     }
 
     init(decoding bytes: UnsafeRawBufferPointer) throws(CorruptRecord) {
@@ -416,5 +377,101 @@ struct MonthRecord: Equatable {
 
     func tier(powerThreshold: Int) -> Tier {
         Tier.of(activeDays: Int(self.activeDays), actions: Int(self.activeActions), powerThreshold: powerThreshold)
+    }
+}
+
+// MARK: - Value codecs of the tables
+
+enum UserRecordValue: ValueCodec {
+    static func encode(_ value: UserRecord, key: UInt32, into writer: inout ByteWriter) { value.encode(into: &writer) }
+    static func decode(_ bytes: UnsafeRawBufferPointer, key: UInt32) throws(CorruptRecord) -> UserRecord {
+        try UserRecord(decoding: bytes)
+    }
+}
+
+enum ActionRecordValue: ValueCodec {
+    static func encode(_ value: ActionRecord, key: UInt16, into writer: inout ByteWriter) {
+        value.encode(into: &writer)
+    }
+    static func decode(_ bytes: UnsafeRawBufferPointer, key: UInt16) throws(CorruptRecord) -> ActionRecord {
+        try ActionRecord(decoding: bytes)
+    }
+}
+
+/// A raw event's fixed fields (what sessions, recounts and rebuilds need), read without copying its metadata.
+struct StoredEventHead: Equatable {
+    var timestampMs: Int64
+    var actionKey: UInt16
+    /// 0 means no context.
+    var contextID: UInt32
+}
+
+enum StoredEventValue: ValueCodec {
+    static func encode(_ value: StoredEvent, key: EventKey, into writer: inout ByteWriter) {
+        StoredEvent.encode(
+            timestampMs: value.timestampMs,
+            day: CivilDate(storeDay: key.day),
+            actionKey: value.actionKey,
+            contextID: value.contextID,
+            metadata: value.metadata.utf8,
+            into: &writer
+        )
+    }
+
+    static func decode(_ bytes: UnsafeRawBufferPointer, key: EventKey) throws(CorruptRecord) -> StoredEvent {
+        let head = try StoredEvent.decodeHead(bytes, day: CivilDate(storeDay: key.day))
+        return StoredEvent(
+            timestampMs: head.timestampMs,
+            actionKey: head.actionKey,
+            contextID: head.contextID,
+            metadata: String(decoding: UnsafeRawBufferPointer(rebasing: bytes[head.metadataOffset...]), as: UTF8.self)
+        )
+    }
+}
+
+/// The same values, read for their head only.
+enum StoredEventHeadValue: ValueCodec {
+    static func encode(_ value: StoredEventHead, key: EventKey, into writer: inout ByteWriter) {
+        StoredEvent.encode(
+            timestampMs: value.timestampMs,
+            day: CivilDate(storeDay: key.day),
+            actionKey: value.actionKey,
+            contextID: value.contextID,
+            metadata: EmptyCollection<UInt8>(),
+            into: &writer
+        )
+    }
+
+    static func decode(_ bytes: UnsafeRawBufferPointer, key: EventKey) throws(CorruptRecord) -> StoredEventHead {
+        let head = try StoredEvent.decodeHead(bytes, day: CivilDate(storeDay: key.day))
+        return StoredEventHead(timestampMs: head.timestampMs, actionKey: head.actionKey, contextID: head.contextID)
+    }
+}
+
+enum DailyRecordValue: ValueCodec {
+    static func encode(_ value: DailyRecord, key: DayUser, into writer: inout ByteWriter) {
+        value.encode(day: CivilDate(storeDay: key.day), into: &writer)
+    }
+
+    static func decode(_ bytes: UnsafeRawBufferPointer, key: DayUser) throws(CorruptRecord) -> DailyRecord {
+        try DailyRecord(decoding: bytes, day: CivilDate(storeDay: key.day))
+    }
+}
+
+enum SessionRecordValue: ValueCodec {
+    static func encode(_ value: SessionRecord, key: SessionKey, into writer: inout ByteWriter) {
+        value.encode(into: &writer)
+    }
+    static func decode(_ bytes: UnsafeRawBufferPointer, key: SessionKey) throws(CorruptRecord) -> SessionRecord {
+        try SessionRecord(decoding: bytes, startMs: key.startMs)
+    }
+}
+
+enum MonthRecordValue: ValueCodec {
+    static func encode(_ value: MonthRecord, key: MonthUser, into writer: inout ByteWriter) {
+        value.encode(into: &writer)
+    }
+    static func decode(_ bytes: UnsafeRawBufferPointer, key: MonthUser) throws(CorruptRecord) -> MonthRecord {
+        try MonthRecord(decoding: bytes)
     }
 }

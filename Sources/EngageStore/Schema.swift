@@ -25,47 +25,51 @@ extension CivilDate {
 /// Users per bitset chunk. A chunk is 1 KiB, small enough to stay inside a B-tree page (no overflow pages).
 let usersPerChunk = 8192
 
-/// The LMDB databases of a data directory. Keys are big-endian so that byte order is numeric order;
-/// (day, user) comes first wherever writes happen, so that one day's writes stay in one region of the file.
+/// The LMDB databases of a data directory, each a ``Table`` with its key and value codecs. Keys are
+/// big-endian so that byte order is numeric order; (day, user) comes first wherever writes happen, so that
+/// one day's writes stay in one region of the file.
 struct Schema: Sendable {
-    /// Settings and counters: ASCII name -> value.
-    let meta: Database
-    /// user_id bytes -> user_key (u32).
-    let userIDs: Database
-    /// user_key (u32) -> ``UserRecord``.
-    var users: Database
-    /// action_key (u16) -> ``ActionRecord``.
-    let actions: Database
-    /// context bytes -> context id (u32); 0 means "no context".
-    let contexts: Database
-    /// context id (u32) -> context bytes.
-    let contextNames: Database
-    /// attribute (u8) ++ value bytes -> value id (u32).
-    let attributeValues: Database
-    /// attribute (u8) ++ value id (u32) -> users holding it (u32) ++ value bytes.
-    let attributeNames: Database
-    /// attribute (u8) ++ value id (u32) ++ chunk (u16) -> bitset of the chunk's users holding that value.
-    let attributeMembers: Database
-    /// Raw events: day (u16) ++ user_key (u32) ++ event_id -> ``StoredEvent``. A duplicate on the same day is
-    /// a put that finds its key taken.
-    let events: Database
-    /// Daily user activity: day (u16) ++ user_key (u32) -> ``DailyRecord``.
-    var daily: Database
-    /// Sessions: start day (u16) ++ user_key (u32) ++ start ms (i64, ordered) -> ``SessionRecord``.
-    var sessions: Database
-    /// Active users of a day: day (u16) ++ chunk (u16) -> bitset.
-    var dayActive: Database
-    /// Whole-population series: day (u16) -> dau, wau, mau (u32 each).
-    var series: Database
-    /// Per day: day (u16) -> events (u64), user-day records (u64).
-    var dayTotals: Database
-    /// Month totals per user: month (u16, months since 1970) ++ user_key (u32) -> ``MonthRecord``.
-    var userMonths: Database
-    /// Users by registration date: day (u16) ++ chunk (u16) -> bitset.
-    var registrations: Database
+    /// Settings and counters: ASCII name -> value (``StoreMeta``).
+    let meta: Table<BytesKey, BytesValue<[UInt8]>>
+    /// user_id bytes -> user_key.
+    let userIDs: Table<BytesKey, U32Value<[UInt8]>>
+    /// user_key -> ``UserRecord``.
+    var users: Table<U32Key, UserRecordValue>
+    /// action_key -> ``ActionRecord``.
+    let actions: Table<ActionKey, ActionRecordValue>
+    /// context bytes -> context id; 0 means "no context".
+    let contexts: Table<BytesKey, U32Value<[UInt8]>>
+    /// context id -> context bytes.
+    let contextNames: Table<U32Key, BytesValue<UInt32>>
+    /// (attribute, value text) -> value id.
+    let attributeValues: Table<AttributeTextKey, U32Value<AttributeText>>
+    /// (attribute, value id) -> users holding it and the value's text.
+    let attributeNames: Table<AttributeValueIDKey, AttributeValueRecordValue>
+    /// (attribute, value id, chunk) -> bitset of the chunk's users holding that value.
+    let attributeMembers: Table<AttributeChunkKey, ChunkBitsValue<AttributeChunk>>
+    /// Raw events: (day, user_key, event_id) -> ``StoredEvent``. A duplicate on the same day is an insert
+    /// that finds its key taken.
+    let events: Table<EventKeyCodec, StoredEventValue>
+    /// Daily user activity: (day, user_key) -> ``DailyRecord``.
+    var daily: Table<DayUserKey, DailyRecordValue>
+    /// Sessions: (start day, user_key, start ms) -> ``SessionRecord``.
+    var sessions: Table<SessionKeyCodec, SessionRecordValue>
+    /// Active users of a day: (day, chunk) -> bitset.
+    var dayActive: Table<DayChunkKey, ChunkBitsValue<DayChunk>>
+    /// Whole-population series: day -> dau, wau, mau.
+    var series: Table<DayKey, SeriesValue>
+    /// Per day: day -> events, user-day records.
+    var dayTotals: Table<DayKey, DayTotalsValue>
+    /// Month totals per user: (month, user_key) -> ``MonthRecord``.
+    var userMonths: Table<MonthUserKey, MonthRecordValue>
+    /// Users by registration date: (day, chunk) -> bitset.
+    var registrations: Table<DayChunkKey, ChunkBitsValue<DayChunk>>
+
+    /// The raw events read for their fixed fields only (no copy of the metadata).
+    var eventHeads: Table<EventKeyCodec, StoredEventHeadValue> { Table(self.events.database) }
 
     /// Empty twins of the derived databases, that ``EngageStore/verify(maximumReported:)`` rebuilds into
-    /// inside a transaction it then aborts.
+    /// inside a transaction it then rolls back.
     let scratch: [String: Database]
 
     static let derivedNames = [
@@ -75,23 +79,23 @@ struct Schema: Sendable {
 
     init(environment: Environment) throws {
         func open(_ name: String) throws -> Database { try environment.openDatabase(name) }
-        self.meta = try open("meta")
-        self.userIDs = try open("user_ids")
-        self.users = try open("users")
-        self.actions = try open("actions")
-        self.contexts = try open("contexts")
-        self.contextNames = try open("context_names")
-        self.attributeValues = try open("attribute_values")
-        self.attributeNames = try open("attribute_names")
-        self.attributeMembers = try open("attribute_members")
-        self.events = try open("events")
-        self.daily = try open("daily")
-        self.sessions = try open("sessions")
-        self.dayActive = try open("day_active")
-        self.series = try open("series")
-        self.dayTotals = try open("day_totals")
-        self.userMonths = try open("user_months")
-        self.registrations = try open("registrations")
+        self.meta = Table(try open("meta"))
+        self.userIDs = Table(try open("user_ids"))
+        self.users = Table(try open("users"))
+        self.actions = Table(try open("actions"))
+        self.contexts = Table(try open("contexts"))
+        self.contextNames = Table(try open("context_names"))
+        self.attributeValues = Table(try open("attribute_values"))
+        self.attributeNames = Table(try open("attribute_names"))
+        self.attributeMembers = Table(try open("attribute_members"))
+        self.events = Table(try open("events"))
+        self.daily = Table(try open("daily"))
+        self.sessions = Table(try open("sessions"))
+        self.dayActive = Table(try open("day_active"))
+        self.series = Table(try open("series"))
+        self.dayTotals = Table(try open("day_totals"))
+        self.userMonths = Table(try open("user_months"))
+        self.registrations = Table(try open("registrations"))
         var scratch: [String: Database] = [:]
         for name in Schema.derivedNames { scratch[name] = try open("verify_" + name) }
         self.scratch = scratch
@@ -100,91 +104,26 @@ struct Schema: Sendable {
     /// The derived databases by name.
     var derived: [String: Database] {
         [
-            "users": self.users, "daily": self.daily, "sessions": self.sessions, "day_active": self.dayActive,
-            "series": self.series, "day_totals": self.dayTotals, "user_months": self.userMonths, "registrations": self.registrations,
+            "users": self.users.database, "daily": self.daily.database, "sessions": self.sessions.database,
+            "day_active": self.dayActive.database, "series": self.series.database,
+            "day_totals": self.dayTotals.database,
+            "user_months": self.userMonths.database, "registrations": self.registrations.database,
         ]
     }
 
     /// This schema with every derived database replaced by its scratch twin.
     var scratchVariant: Schema {
         var copy = self
-        copy.users = self.scratch["users"]!
-        copy.daily = self.scratch["daily"]!
-        copy.sessions = self.scratch["sessions"]!
-        copy.dayActive = self.scratch["day_active"]!
-        copy.series = self.scratch["series"]!
-        copy.dayTotals = self.scratch["day_totals"]!
-        copy.userMonths = self.scratch["user_months"]!
-        copy.registrations = self.scratch["registrations"]!
+        copy.users = Table(self.scratch["users"]!)
+        copy.daily = Table(self.scratch["daily"]!)
+        copy.sessions = Table(self.scratch["sessions"]!)
+        copy.dayActive = Table(self.scratch["day_active"]!)
+        copy.series = Table(self.scratch["series"]!)
+        copy.dayTotals = Table(self.scratch["day_totals"]!)
+        copy.userMonths = Table(self.scratch["user_months"]!)
+        copy.registrations = Table(self.scratch["registrations"]!)
         return copy
     }
-}
-
-/// Key builders, one per database.
-enum Key {
-    static func u16(_ value: UInt16) -> [UInt8] {
-        var writer = ByteWriter(capacity: 2)
-        writer.u16(value)
-        return writer.bytes
-    }
-
-    static func u32(_ value: UInt32) -> [UInt8] {
-        var writer = ByteWriter(capacity: 4)
-        writer.u32(value)
-        return writer.bytes
-    }
-
-    static func dayUser(_ day: StoreDay, _ user: UInt32) -> [UInt8] {
-        var writer = ByteWriter(capacity: 6)
-        writer.u16(day)
-        writer.u32(user)
-        return writer.bytes
-    }
-
-    static func event(_ day: StoreDay, _ user: UInt32, _ eventID: some Collection<UInt8>) -> [UInt8] {
-        var writer = ByteWriter(capacity: 6 + eventID.count)
-        writer.u16(day)
-        writer.u32(user)
-        writer.raw(eventID)
-        return writer.bytes
-    }
-
-    static func session(_ day: StoreDay, _ user: UInt32, startMs: Int64) -> [UInt8] {
-        var writer = ByteWriter(capacity: 14)
-        writer.u16(day)
-        writer.u32(user)
-        writer.i64Ordered(startMs)
-        return writer.bytes
-    }
-
-    static func dayChunk(_ day: StoreDay, _ chunk: UInt16) -> [UInt8] {
-        var writer = ByteWriter(capacity: 4)
-        writer.u16(day)
-        writer.u16(chunk)
-        return writer.bytes
-    }
-
-    static func userMonth(_ month: Int, _ user: UInt32) -> [UInt8] {
-        var writer = ByteWriter(capacity: 6)
-        writer.u16(UInt16(month))
-        writer.u32(user)
-        return writer.bytes
-    }
-
-    static func attributeValue(_ attribute: Attribute, _ value: some Collection<UInt8>) -> [UInt8] {
-        var writer = ByteWriter(capacity: 1 + value.count)
-        writer.u8(UInt8(attribute.index))
-        writer.raw(value)
-        return writer.bytes
-    }
-
-    static func attributeName(_ attribute: Attribute, _ valueID: UInt32) -> [UInt8] {
-        var writer = ByteWriter(capacity: 5)
-        writer.u8(UInt8(attribute.index))
-        writer.u32(valueID)
-        return writer.bytes
-    }
-
 }
 
 /// Names in the `meta` database.
@@ -199,6 +138,10 @@ enum MetaKey {
     static let nextAttributeValueID = "next_attribute_value_id"
     static let eventCount = "event_count"
     static let duplicateCount = "duplicate_count"
+    /// Write batches applied since the directory was created: the sequence number of the last one.
+    static let appliedSequence = "applied_sequence"
+    /// A random number chosen when the directory is created: tells this store's export cursors from others'.
+    static let storeID = "store_id"
     /// The first day whose raw events are all still stored, once retention dropped older ones.
     static let rawRetainedFrom = "raw_retained_from"
 }

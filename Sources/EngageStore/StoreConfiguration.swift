@@ -63,16 +63,31 @@ public struct StoreConfiguration: Sendable {
     }
 }
 
+extension StoreConfiguration {
+    /// Checks the settings' domains (time zone name, session gap, threshold) before anything touches the disk.
+    public func validate() throws(StoreError) {
+        if let timeZone {
+            do {
+                _ = try ReportingTimeZone(identifier: timeZone)
+            } catch {
+                throw StoreError(.cannotOpen, "\(error)")
+            }
+        }
+        if let sessionGapMs, !Self.sessionGapRange.contains(sessionGapMs) {
+            throw StoreError(.cannotOpen, "the session gap must be between 1 ms and 12 hours, not \(sessionGapMs) ms")
+        }
+        if let powerThreshold, powerThreshold < 1 {
+            throw StoreError(.cannotOpen, "the power threshold must be at least 1, not \(powerThreshold)")
+        }
+    }
+}
+
 /// Settings recorded in a data directory.
 struct StoreSettings: Sendable, Equatable {
+    /// Random, fixed when the directory is created (see ``MetaKey/storeID``).
+    var storeID: UInt64
     var zone: ReportingTimeZone
     var sessionGapMs: Int64
     var powerThreshold: Int
     var autoRegisteredActionsAreCore: Bool
-}
-
-/// Opening a data directory failed for a reason its owner can fix.
-public struct StoreOpenError: Error, CustomStringConvertible {
-    public let description: String
-    public init(_ description: String) { self.description = description }
 }

@@ -69,13 +69,17 @@ struct UserSet {
 
     mutating func insert(_ user: UInt32) {
         let index = Int(user) >> 6
-        if index >= self.words.count { self.words.append(contentsOf: repeatElement(0, count: index - self.words.count + 1)) }
+        if index >= self.words.count {
+            self.words.append(contentsOf: repeatElement(0, count: index - self.words.count + 1))
+        }
         self.words[index] |= 1 << UInt64(user & 63)
     }
 
     /// ORs `word` into word `index` of the set.
     mutating func insert(words word: UInt64, at index: Int) {
-        if index >= self.words.count { self.words.append(contentsOf: repeatElement(0, count: index - self.words.count + 1)) }
+        if index >= self.words.count {
+            self.words.append(contentsOf: repeatElement(0, count: index - self.words.count + 1))
+        }
         self.words[index] |= word
     }
 
@@ -102,7 +106,7 @@ struct UserSet {
     var count: Int { self.words.reduce(0) { $0 + $1.nonzeroBitCount } }
 
     /// Calls `body` with every member, ascending.
-    func forEach(_ body: (UInt32) throws -> Void) rethrows {
+    func forEachMember(_ body: (UInt32) throws -> Void) rethrows {
         for (index, word) in self.words.enumerated() where word != 0 {
             var remaining = word
             while remaining != 0 {
@@ -123,5 +127,29 @@ struct UserSet {
             slice.append(contentsOf: repeatElement(0, count: ChunkBits.wordCount - slice.count))
         }
         return slice
+    }
+}
+
+extension UserSet {
+    mutating func formUnion(_ other: UserSet) {
+        for (index, word) in other.words.enumerated() where word != 0 { self.insert(words: word, at: index) }
+    }
+
+    mutating func formSubtraction(_ other: UserSet) {
+        for index in 0..<self.words.count where index < other.words.count {
+            self.removeBits(other.words[index], at: index)
+        }
+    }
+
+    func intersection(_ other: UserSet) -> UserSet {
+        var copy = self
+        copy.formIntersection(other)
+        return copy
+    }
+
+    func subtracting(_ other: UserSet) -> UserSet {
+        var copy = self
+        copy.formSubtraction(other)
+        return copy
     }
 }

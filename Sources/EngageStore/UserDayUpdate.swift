@@ -11,7 +11,12 @@ struct UserDayUpdate {
     let user: UInt32
     /// Sorted by timestamp.
     let events: [NewEvent]
-    let session: WriteSession
+    /// The user's profile: its first event day (and the registration it implies) follow the new events.
+    private(set) var record: UserRecord
+    /// The last day with events before this transaction, when the user had events before (records of the
+    /// user can lie anywhere up to it); nil for a user without earlier events.
+    let lastDayBefore: Int?
+    let context: DerivedContext
     private var days: [Int: DayEntry] = [:]
 
     /// A daily record in the working set.
@@ -26,17 +31,19 @@ struct UserDayUpdate {
         let monthShareBefore: MonthRecord
     }
 
-    init(user: UInt32, events: [NewEvent], session: WriteSession) {
+    init(user: UInt32, events: [NewEvent], record: UserRecord, lastDayBefore: Int?, context: DerivedContext) {
         self.user = user
         self.events = events
-        self.session = session
+        self.record = record
+        self.lastDayBefore = lastDayBefore
+        self.context = context
     }
 
-    private var catalog: ActionCatalog { self.session.catalog }
-    private var gapMs: Int64 { self.session.settings.sessionGapMs }
+    private var catalog: ActionCatalog { self.context.catalog }
+    private var gapMs: Int64 { self.context.settings.sessionGapMs }
 
     private func localDay(_ epochMs: Int64) -> Int {
-        var mapper = self.session.mapper
+        var mapper = self.context.mapper
         return Int(mapper.localDay(epochMs: epochMs).storeDay ?? 0)
     }
 
@@ -44,9 +51,8 @@ struct UserDayUpdate {
     private mutating func entry(_ day: Int, _ txn: borrowing Transaction) throws -> DayEntry? {
         if let entry = self.days[day] { return entry }
         guard day >= 0, day <= Int(UInt16.max),
-            let raw = try txn.get(self.session.schema.daily, key: Key.dayUser(StoreDay(day), self.user))
+            let record = try self.context.schema.daily.get(DayUser(day: StoreDay(day), user: self.user), txn)
         else { return nil }
-        let record = try DailyRecord(decoding: raw, day: CivilDate(storeDay: StoreDay(day)))
         let active = record.isActive(self.catalog)
         let entry = DayEntry(
             record: record,
@@ -60,7 +66,8 @@ struct UserDayUpdate {
         return entry
     }
 
-    private mutating func modify(_ day: Int, _ txn: borrowing Transaction, _ change: (inout DailyRecord) -> Void) throws {
+    private mutating func modify(_ day: Int, _ txn: borrowing Transaction, _ change: (inout DailyRecord) -> Void) throws
+    {
         guard var entry = try self.entry(day, txn) else {
             throw CorruptRecord(what: "no daily record for user \(self.user) on day \(day)")
         }
@@ -69,8 +76,9 @@ struct UserDayUpdate {
         self.days[day] = entry
     }
 
-    mutating func apply(_ txn: borrowing Transaction) throws {
-        let original = self.session.users[self.user]?.original
+    /// Updates the derived records in `txn`, the day sets in `output.dayBits`, and adds the series, month and
+    /// day-total changes to `output.deltas`.
+    mutating func apply(_ txn: borrowing Transaction, _ output: inout DerivedOutput) throws {
         // 1. Action counts of the days that received events.
         var eventsPerDay: [Int: Int] = [:]
         for event in self.events {
@@ -84,12 +92,12 @@ struct UserDayUpdate {
                     contributionBefore: 0,
                     monthShareBefore: MonthRecord()
                 )
-                self.session.addDayTotals(day: event.day, events: 0, records: 1)
+                output.deltas.addDayTotals(day: event.day, events: 0, records: 1)
             }
             try self.modify(event.day, txn) { $0.add(action: event.actionKey, count: 1) }
         }
         let changedDays = eventsPerDay.keys.sorted()
-        for (day, count) in eventsPerDay { self.session.addDayTotals(day: day, events: Int64(count), records: 0) }
+        for (day, count) in eventsPerDay { output.deltas.addDayTotals(day: day, events: Int64(count), records: 0) }
 
         // 2. Sessions.
         try self.mergeSessions(txn)
@@ -98,34 +106,26 @@ struct UserDayUpdate {
         for day in changedDays {
             let entry = self.days[day]!
             if !entry.activeBefore && entry.record.isActive(self.catalog) {
-                try self.activate(day, txn)
+                try self.activate(day, txn, &output)
             }
         }
 
         // 4. Rolling windows and tiers.
-        // Records that existed can lie anywhere up to the store's last day (nil: the user had none).
-        let lastDayBefore = original?.firstEventDay == nil ? nil : self.session.counters.lastDay.map(Int.init)
-        try self.updateRollingWindows(changedDays: changedDays, lastDayBefore: lastDayBefore, txn)
+        try self.updateRollingWindows(changedDays: changedDays, lastDayBefore: self.lastDayBefore, txn, &output)
 
         // 5. The user's first event day, and the registration date it implies.
-        var state = self.session.users[self.user]!
-        let first = min(changedDays.first!, state.record.firstEventDay.map(Int.init) ?? Int.max)
-        state.record.firstEventDay = StoreDay(first)
-        if !state.record.registrationIsExplicit {
-            state.record.registration = CivilDate(storeDay: StoreDay(first)).dayNumber
+        let first = min(changedDays.first!, self.record.firstEventDay.map(Int.init) ?? Int.max)
+        self.record.firstEventDay = StoreDay(first)
+        if !self.record.registrationIsExplicit {
+            self.record.registration = CivilDate(storeDay: StoreDay(first)).dayNumber
         }
-        self.session.users[self.user] = state
 
         // 6. Write the changed records, and move their shares of their months.
         for (day, entry) in self.days where entry.dirty {
             let date = CivilDate(storeDay: StoreDay(day))
             let share = MonthRecord(day: entry.record, isActive: entry.record.isActive(self.catalog))
-            self.session.addMonth(date.monthIndex, user: self.user, share - entry.monthShareBefore)
-            try txn.put(
-                self.session.schema.daily,
-                key: Key.dayUser(StoreDay(day), self.user),
-                value: entry.record.encoded(day: date)
-            )
+            output.deltas.addMonth(date.monthIndex, user: self.user, share - entry.monthShareBefore)
+            try self.context.schema.daily.put(DayUser(day: StoreDay(day), user: self.user), entry.record, txn)
         }
     }
 
@@ -201,9 +201,9 @@ struct UserDayUpdate {
         for component in components where component.newEvents > 0 {
             for old in component.replaced {
                 let day = self.localDay(old.startMs)
-                try txn.delete(
-                    self.session.schema.sessions,
-                    key: Key.session(StoreDay(day), self.user, startMs: old.startMs)
+                try self.context.schema.sessions.delete(
+                    SessionKey(day: StoreDay(day), user: self.user, startMs: old.startMs),
+                    txn
                 )
                 try self.modify(day, txn) {
                     $0.sessionsCount -= 1
@@ -218,10 +218,10 @@ struct UserDayUpdate {
                 contexts: component.contexts.sorted()
             )
             let startDay = self.localDay(merged.startMs)
-            try txn.put(
-                self.session.schema.sessions,
-                key: Key.session(StoreDay(startDay), self.user, startMs: merged.startMs),
-                value: merged.encoded()
+            try self.context.schema.sessions.put(
+                SessionKey(day: StoreDay(startDay), user: self.user, startMs: merged.startMs),
+                merged,
+                txn
             )
             try self.modify(startDay, txn) {
                 $0.sessionsCount += 1
@@ -245,27 +245,22 @@ struct UserDayUpdate {
     ) throws {
         let firstDay = self.localDay(window.lowerBound)
         let lastDay = self.localDay(window.upperBound)
-        let schema = self.session.schema
+        let schema = self.context.schema
         if let entry = try self.entry(firstDay, txn), entry.existed, let carry = entry.record.carryStartMs,
             sessions[carry] == nil
         {
-            let key = Key.session(StoreDay(self.localDay(carry)), self.user, startMs: carry)
-            guard let raw = try txn.get(schema.sessions, key: key) else {
+            let key = SessionKey(day: StoreDay(self.localDay(carry)), user: self.user, startMs: carry)
+            guard let carried = try schema.sessions.get(key, txn) else {
                 throw CorruptRecord(what: "carried session \(carry) of user \(self.user) is missing")
             }
-            let carried = try SessionRecord(decoding: raw, startMs: carry)
             if carried.endMs >= window.lowerBound { sessions[carry] = carried }
         }
         for day in firstDay...lastDay {
-            let prefix = Key.dayUser(StoreDay(day), self.user)
-            try txn.forEach(schema.sessions, prefix: prefix) { entry in
-                var keyReader = ByteReader(UnsafeRawBufferPointer(rebasing: entry.key[6...]))
-                let start = try keyReader.i64Ordered()
-                guard start <= window.upperBound else { return false }
-                if sessions[start] == nil {
-                    let record = try SessionRecord(decoding: entry.value, startMs: start)
-                    if record.endMs >= window.lowerBound { sessions[start] = record }
-                }
+            try schema.sessions.forEach(prefix: SessionKeyCodec.prefix(day: StoreDay(day), user: self.user), txn) {
+                key,
+                record in
+                guard key.startMs <= window.upperBound else { return false }
+                if sessions[key.startMs] == nil && record.endMs >= window.lowerBound { sessions[key.startMs] = record }
                 return true
             }
         }
@@ -275,19 +270,23 @@ struct UserDayUpdate {
 
     /// Marks `day` active and adds the WAU/MAU days it newly covers:
     /// [max(d, p + w), min(d + w - 1, n - 1)] for the nearest active days p < d < n and window w.
-    private mutating func activate(_ day: Int, _ txn: borrowing Transaction) throws {
-        let previous = try self.session.dayBits.previousActive(user: self.user, before: day, within: 29, txn)
-        let next = try self.session.dayBits.nextActive(user: self.user, after: day, within: 29, txn)
-        self.session.addSeries(day: day, dau: 1)
+    private mutating func activate(_ day: Int, _ txn: borrowing Transaction, _ output: inout DerivedOutput) throws {
+        let previous = try output.dayBits.previousActive(user: self.user, before: day, within: 29, txn)
+        let next = try output.dayBits.nextActive(user: self.user, after: day, within: 29, txn)
+        output.deltas.addSeries(day: day, dau: 1)
         for (window, isMonth) in [(30, true), (7, false)] {
             let low = previous.map { max(day, $0 + window) } ?? day
             let high = next.map { min(day + window - 1, $0 - 1) } ?? day + window - 1
             guard low <= high else { continue }
             for covered in low...high {
-                if isMonth { self.session.addSeries(day: covered, mau: 1) } else { self.session.addSeries(day: covered, wau: 1) }
+                if isMonth {
+                    output.deltas.addSeries(day: covered, mau: 1)
+                } else {
+                    output.deltas.addSeries(day: covered, wau: 1)
+                }
             }
         }
-        try self.session.dayBits.setActive(user: self.user, day: day, true, txn)
+        try output.dayBits.setActive(user: self.user, day: day, true, txn)
     }
 
     // MARK: - Rolling tiers
@@ -295,7 +294,8 @@ struct UserDayUpdate {
     private mutating func updateRollingWindows(
         changedDays: [Int],
         lastDayBefore: Int?,
-        _ txn: borrowing Transaction
+        _ txn: borrowing Transaction,
+        _ output: inout DerivedOutput
     ) throws {
         // What each changed day adds to the windows that contain it.
         var deltas: [(day: Int, activeDays: Int, actions: Int)] = []
@@ -307,7 +307,7 @@ struct UserDayUpdate {
             let actionsDelta = contribution - entry.contributionBefore
             if activeDelta != 0 || actionsDelta != 0 { deltas.append((day, activeDelta, actionsDelta)) }
         }
-        let threshold = self.session.settings.powerThreshold
+        let threshold = self.context.settings.powerThreshold
 
         // Records that existed: their windows move by the deltas inside [y - 29, y].
         if let lastDayBefore {
@@ -336,19 +336,20 @@ struct UserDayUpdate {
         for day in changedDays where !self.days[day]!.existed {
             var activeDays = 0
             var actions = 0
-            if let previous = try self.session.dayBits.previousActive(user: self.user, before: day, within: 29, txn) {
+            if let previous = try output.dayBits.previousActive(user: self.user, before: day, within: 29, txn) {
                 guard let previousEntry = try self.entry(previous, txn) else {
                     throw CorruptRecord(what: "active day \(previous) of user \(self.user) has no record")
                 }
                 actions = Int(previousEntry.record.rollingActions)
                 for dropped in (previous - 29)...(day - 30)
-                where try self.session.dayBits.isActive(user: self.user, day: dropped, txn) {
+                where try output.dayBits.isActive(user: self.user, day: dropped, txn) {
                     guard let droppedEntry = try self.entry(dropped, txn) else {
                         throw CorruptRecord(what: "active day \(dropped) of user \(self.user) has no record")
                     }
                     actions -= droppedEntry.record.totalActions
                 }
-                for candidate in (day - 29)...(day - 1) where try self.session.dayBits.isActive(user: self.user, day: candidate, txn) {
+                for candidate in (day - 29)...(day - 1)
+                where try output.dayBits.isActive(user: self.user, day: candidate, txn) {
                     activeDays += 1
                 }
             }
@@ -363,5 +364,82 @@ struct UserDayUpdate {
                 $0.tier = Tier.of(activeDays: activeDays, actions: actions, powerThreshold: threshold)
             }
         }
+    }
+}
+
+/// What the derived updates of one transaction read and do not change.
+struct DerivedContext {
+    let schema: Schema
+    let settings: StoreSettings
+    let catalog: ActionCatalog
+    let mapper: ReportingTimeZone.DayMapper
+}
+
+/// What the derived updates of one transaction accumulate before ``WriteSession/flush(_:)`` writes it.
+struct DerivedOutput {
+    var dayBits: DayBitsCache
+    var deltas = DerivedDeltas()
+}
+
+/// Changes to the whole-population series, the day totals and the month totals, summed over the users of
+/// one transaction and written once each.
+struct DerivedDeltas {
+    private(set) var series: [Int: (dau: Int32, wau: Int32, mau: Int32)] = [:]
+    private(set) var dayTotals: [Int: (events: Int64, records: Int64)] = [:]
+    private(set) var months: [MonthUser: MonthRecord] = [:]
+
+    mutating func addSeries(day: Int, dau: Int32 = 0, wau: Int32 = 0, mau: Int32 = 0) {
+        var delta = self.series[day] ?? (0, 0, 0)
+        delta.dau += dau
+        delta.wau += wau
+        delta.mau += mau
+        self.series[day] = delta
+    }
+
+    mutating func addMonth(_ month: Int, user: UInt32, _ delta: MonthRecord) {
+        guard delta != MonthRecord() else { return }
+        let key = MonthUser(month: UInt16(month), user: user)
+        self.months[key] = (self.months[key] ?? MonthRecord()) + delta
+    }
+
+    mutating func addDayTotals(day: Int, events: Int64, records: Int64) {
+        var delta = self.dayTotals[day] ?? (0, 0)
+        delta.events += events
+        delta.records += records
+        self.dayTotals[day] = delta
+    }
+
+    /// Adds everything to the stored values; returns the last day that received events.
+    func write(_ txn: borrowing Transaction, _ schema: Schema) throws -> StoreDay? {
+        for (key, delta) in self.months where delta != MonthRecord() {
+            let updated = (try schema.userMonths.get(key, txn) ?? MonthRecord()) + delta
+            if updated.isEmpty {
+                try schema.userMonths.delete(key, txn)
+            } else {
+                try schema.userMonths.put(key, updated, txn)
+            }
+        }
+        for (day, delta) in self.series where delta != (0, 0, 0) {
+            let key = StoreDay(day)
+            let current = try schema.series.get(key, txn) ?? SeriesRecord(dau: 0, wau: 0, mau: 0)
+            let updated = SeriesRecord(
+                dau: UInt32(Int64(current.dau) + Int64(delta.dau)),
+                wau: UInt32(Int64(current.wau) + Int64(delta.wau)),
+                mau: UInt32(Int64(current.mau) + Int64(delta.mau))
+            )
+            try schema.series.put(key, updated, txn)
+        }
+        var lastDay: StoreDay?
+        for (day, delta) in self.dayTotals {
+            if delta.events > 0 { lastDay = max(lastDay ?? 0, StoreDay(day)) }
+            let key = StoreDay(day)
+            let current = try schema.dayTotals.get(key, txn) ?? DayTotals(events: 0, records: 0)
+            let updated = DayTotals(
+                events: UInt64(Int64(current.events) + delta.events),
+                records: UInt64(Int64(current.records) + delta.records)
+            )
+            try schema.dayTotals.put(key, updated, txn)
+        }
+        return lastDay
     }
 }

@@ -5,78 +5,101 @@ import LMDB
 extension EngageStore {
     /// Recomputes every derived record from the raw events and compares it with the stored one.
     ///
-    /// Runs in a write transaction (ingestion waits meanwhile) that rebuilds into empty scratch databases
-    /// and is then aborted: nothing is changed. Reports up to `maximumReported` differences and counts all.
+    /// Runs in a write transaction (ingestion waits meanwhile) that rebuilds into empty scratch tables and is
+    /// then rolled back: nothing is changed. Reports up to `maximumReported` differences and counts all.
     public func verify(maximumReported: Int = 1000) throws -> VerificationReport {
-        struct Finished: Error { let report: VerificationReport }
-        do {
-            try self.environment.write { txn in
-                try StoreMeta.requireAllRawEvents("verify needs every raw event", txn, self.schema)
-                let scratch = self.schema.scratchVariant
-                for database in self.schema.scratch.values { try txn.empty(database) }
-                try txn.forEach(self.schema.users, prefix: []) { entry in
-                    try txn.put(scratch.users, key: entry.key, value: entry.value)
-                    return true
-                }
-                let catalog = try StoreMeta.readCatalog(txn, self.schema)
-                try DerivedRebuild(schema: scratch, settings: self.settings, catalog: catalog).run(txn)
-                var comparison = Comparison(
-                    schema: self.schema, settings: self.settings, catalog: catalog, maximumReported: maximumReported
-                )
-                for name in Schema.derivedNames {
-                    try comparison.compare(name, stored: self.schema.derived[name]!, recomputed: scratch.derived[name]!, txn)
-                }
-                throw Finished(report: comparison.report)
+        try self.environment.writeAndRollBack { txn in
+            try StoreMeta.requireAllRawEvents("verify needs every raw event", txn, self.schema)
+            let scratch = self.schema.scratchVariant
+            for database in self.schema.scratch.values { try txn.empty(database) }
+            try self.schema.users.forEach(txn) { user, record in
+                try scratch.users.put(user, record, txn)
+                return true
             }
-        } catch let finished as Finished {
-            return finished.report
+            let catalog = try StoreMeta.readCatalog(txn, self.schema)
+            try DerivedRebuild(schema: scratch, settings: self.settings, catalog: catalog).run(txn)
+            var comparison = Comparison(schema: self.schema, catalog: catalog, maximumReported: maximumReported)
+            try comparison.compare("users", self.schema.users, scratch.users, txn)
+            try comparison.compare("daily", self.schema.daily, scratch.daily, txn)
+            try comparison.compare("sessions", self.schema.sessions, scratch.sessions, txn)
+            try comparison.compare("day_active", self.schema.dayActive, scratch.dayActive, txn)
+            try comparison.compare("series", self.schema.series, scratch.series, txn)
+            try comparison.compare("day_totals", self.schema.dayTotals, scratch.dayTotals, txn)
+            try comparison.compare("user_months", self.schema.userMonths, scratch.userMonths, txn)
+            try comparison.compare("registrations", self.schema.registrations, scratch.registrations, txn)
+            return comparison.report
         }
-        throw StoreWriteError(kind: .failed, description: "verification ended without a report")
     }
 }
 
-/// Walks a stored table and its recomputed twin in key order.
+/// A derived table's records in words, for verification reports: the record ("2026-01-03 user u7-000001")
+/// and what differs between two values of it ("total_actions stored 7, recomputed 6").
+private protocol DescribedRecords: ValueCodec where Value: Equatable {
+    static func name(of key: Key, _ comparison: inout Comparison, _ txn: borrowing Transaction) throws -> String
+    static func differences(
+        _ stored: Value,
+        _ recomputed: Value,
+        key: Key,
+        _ comparison: inout Comparison,
+        _ txn: borrowing Transaction
+    ) throws -> [String]
+}
+
+/// Walks each stored table and its recomputed twin in key order, in slices, so that a large table is
+/// compared in bounded memory.
 private struct Comparison {
     let schema: Schema
-    let settings: StoreSettings
     let catalog: ActionCatalog
     let maximumReported: Int
     var report = VerificationReport(checked: [:], issues: [], totalIssues: 0)
     var userNames: [UInt32: String] = [:]
 
-    init(schema: Schema, settings: StoreSettings, catalog: ActionCatalog, maximumReported: Int) {
+    init(schema: Schema, catalog: ActionCatalog, maximumReported: Int) {
         self.schema = schema
-        self.settings = settings
         self.catalog = catalog
         self.maximumReported = maximumReported
     }
 
-    mutating func compare(_ name: String, stored: Database, recomputed: Database, _ txn: borrowing Transaction) throws {
-        var storedRows: [([UInt8], [UInt8])] = []
-        var recomputedRows: [([UInt8], [UInt8])] = []
-        // Both sides are read in slices so that a large table is compared in bounded memory.
+    static let sliceSize = 50_000
+
+    mutating func compare<Keys: KeyCodec, Values: DescribedRecords>(
+        _ name: String,
+        _ stored: Table<Keys, Values>,
+        _ recomputed: Table<Keys, Values>,
+        _ txn: borrowing Transaction
+    ) throws {
         var start: [UInt8] = []
         var checked = 0
         while true {
-            storedRows = try Self.slice(stored, from: start, txn)
-            recomputedRows = try Self.slice(recomputed, from: start, txn)
+            let storedRows = try stored.rawSlice(from: start, limit: Self.sliceSize, txn)
+            let recomputedRows = try recomputed.rawSlice(from: start, limit: Self.sliceSize, txn)
             guard !storedRows.isEmpty || !recomputedRows.isEmpty else { break }
             // Compare keys up to the smaller of the two slices' last keys; the rest comes with the next slice.
-            let limit = [storedRows.last?.0, recomputedRows.last?.0].compactMap { $0 }.min { $0.lexicographicallyPrecedes($1) }!
+            let limit = [storedRows.last?.key, recomputedRows.last?.key].compactMap { $0 }
+                .min { $0.lexicographicallyPrecedes($1) }!
             let fullSlices = storedRows.count == Self.sliceSize || recomputedRows.count == Self.sliceSize
-            var left = storedRows.filter { !fullSlices || !limit.lexicographicallyPrecedes($0.0) }[...]
-            var right = recomputedRows.filter { !fullSlices || !limit.lexicographicallyPrecedes($0.0) }[...]
+            var left = storedRows.filter { !fullSlices || !limit.lexicographicallyPrecedes($0.key) }[...]
+            var right = recomputedRows.filter { !fullSlices || !limit.lexicographicallyPrecedes($0.key) }[...]
             while !left.isEmpty || !right.isEmpty {
                 checked += 1
-                if let l = left.first, let r = right.first, l.0 == r.0 {
-                    if l.1 != r.1 { try self.record(name, l.0, try self.describe(name, l.0, stored: l.1, recomputed: r.1), txn) }
+                if let l = left.first, let r = right.first, l.key == r.key {
+                    if l.value != r.value {
+                        let key = try l.key.withUnsafeBytes { try Keys.decode($0) }
+                        let before = try l.value.withUnsafeBytes { try Values.decode($0, key: key) }
+                        let after = try r.value.withUnsafeBytes { try Values.decode($0, key: key) }
+                        var fields = try Values.differences(before, after, key: key, &self, txn)
+                        if fields.isEmpty { fields = ["stored and recomputed values differ in their encoding"] }
+                        try self.record(name, key, Values.self, fields.joined(separator: "; "), txn)
+                    }
                     left.removeFirst()
                     right.removeFirst()
-                } else if let l = left.first, right.first.map({ l.0.lexicographicallyPrecedes($0.0) }) ?? true {
-                    try self.record(name, l.0, "unexpected: the raw events imply no such record", txn)
+                } else if let l = left.first, right.first.map({ l.key.lexicographicallyPrecedes($0.key) }) ?? true {
+                    let key = try l.key.withUnsafeBytes { try Keys.decode($0) }
+                    try self.record(name, key, Values.self, "unexpected: the raw events imply no such record", txn)
                     left.removeFirst()
                 } else {
-                    try self.record(name, right.first!.0, "missing: the raw events imply this record", txn)
+                    let key = try right.first!.key.withUnsafeBytes { try Keys.decode($0) }
+                    try self.record(name, key, Values.self, "missing: the raw events imply this record", txn)
                     right.removeFirst()
                 }
             }
@@ -86,85 +109,226 @@ private struct Comparison {
         self.report.checked[name] = checked
     }
 
-    static let sliceSize = 50_000
-
-    static func slice(_ database: Database, from start: [UInt8], _ txn: borrowing Transaction) throws -> [([UInt8], [UInt8])] {
-        var rows: [([UInt8], [UInt8])] = []
-        try txn.forEach(database, from: start, whilePrefix: []) { entry in
-            rows.append((Array(entry.key), Array(entry.value)))
-            return rows.count < sliceSize
-        }
-        return rows
-    }
-
-    mutating func record(_ table: String, _ key: [UInt8], _ detail: String, _ txn: borrowing Transaction) throws {
+    /// Counts an issue; describes it (which can read the store) only while the report has room.
+    mutating func record<Values: DescribedRecords>(
+        _ table: String,
+        _ key: Values.Key,
+        _: Values.Type,
+        _ detail: String,
+        _ txn: borrowing Transaction
+    ) throws {
         self.report.totalIssues += 1
         guard self.report.issues.count < self.maximumReported else { return }
-        self.report.issues.append(VerificationIssue(table: table, key: try self.readable(table, key, txn), detail: detail))
+        let name = try Values.name(of: key, &self, txn)
+        self.report.issues.append(VerificationIssue(table: table, key: name, detail: detail))
     }
 
     mutating func userName(_ user: UInt32, _ txn: borrowing Transaction) throws -> String {
         if let name = self.userNames[user] { return name }
-        let name = try txn.get(self.schema.users, key: Key.u32(user)).map { String(decoding: try UserRecord(decoding: $0).userID, as: UTF8.self) }
-            ?? "#\(user)"
+        let name = try self.schema.users.get(user, txn).map { String(decoding: $0.userID, as: UTF8.self) } ?? "#\(user)"
         self.userNames[user] = name
         return name
     }
 
-    mutating func readable(_ table: String, _ key: [UInt8], _ txn: borrowing Transaction) throws -> String {
-        func day(_ offset: Int) -> String { CivilDate(storeDay: StoreDay(UInt16(key[offset]) << 8 | UInt16(key[offset + 1]))).description }
-        switch table {
-        case "users": return "user " + (try self.userName(key.readU32(at: 0), txn))
-        case "daily": return "\(day(0)) user \(try self.userName(key.readU32(at: 2), txn))"
-        case "sessions":
-            let start = key.withUnsafeBytes { raw -> Int64 in
-                var keyReader = ByteReader(UnsafeRawBufferPointer(rebasing: raw[6...]))
-                return (try? keyReader.i64Ordered()) ?? 0
-            }
-            return "\(day(0)) user \(try self.userName(key.readU32(at: 2), txn)) starting \(Timestamp.formatISO8601(start))"
-        case "day_active", "registrations": return "\(day(0)) chunk \(UInt16(key[2]) << 8 | UInt16(key[3]))"
-        case "series", "day_totals": return day(0)
-        case "user_months":
-            return "\(CivilMonth(index: Int(UInt16(key[0]) << 8 | UInt16(key[1])))) user \(try self.userName(key.readU32(at: 2), txn))"
-        default: return key.map { String($0, radix: 16) }.joined()
-        }
+    /// "name stored a, recomputed b" when they differ.
+    static func field<Value: Equatable>(_ name: String, _ stored: Value, _ recomputed: Value) -> [String] {
+        stored == recomputed ? [] : ["\(name) stored \(stored), recomputed \(recomputed)"]
+    }
+}
+
+extension UserRecordValue: DescribedRecords {
+    fileprivate static func name(
+        of key: UInt32,
+        _ comparison: inout Comparison,
+        _ txn: borrowing Transaction
+    ) throws -> String {
+        "user " + (try comparison.userName(key, txn))
     }
 
-    func describe(_ table: String, _ key: [UInt8], stored: [UInt8], recomputed: [UInt8]) throws -> String {
-        switch table {
-        case "daily":
-            let date = CivilDate(storeDay: StoreDay(UInt16(key[0]) << 8 | UInt16(key[1])))
-            let left = try stored.withUnsafeBytes { try DailyRecord(decoding: $0, day: date) }
-            let right = try recomputed.withUnsafeBytes { try DailyRecord(decoding: $0, day: date) }
-            var fields: [String] = []
-            func field<Value: Equatable>(_ name: String, _ a: Value, _ b: Value) { if a != b { fields.append("\(name) stored \(a), recomputed \(b)") } }
-            field("total_actions", left.totalActions, right.totalActions)
-            field("unique_action_types", left.uniqueActionTypes, right.uniqueActionTypes)
-            field("sessions_count", left.sessionsCount, right.sessionsCount)
-            field("total_session_duration", left.sessionSeconds, right.sessionSeconds)
-            field("engagement_tier", left.tier.name, right.tier.name)
-            field("rolling_active_days", left.rollingActiveDays, right.rollingActiveDays)
-            field("rolling_actions", left.rollingActions, right.rollingActions)
-            field("carried_session", left.carryStartMs.map(Timestamp.formatISO8601) ?? "none", right.carryStartMs.map(Timestamp.formatISO8601) ?? "none")
-            return fields.isEmpty ? "differs in per-action counts" : fields.joined(separator: "; ")
-        case "sessions":
-            let start = key.withUnsafeBytes { raw -> Int64 in
-                var keyReader = ByteReader(UnsafeRawBufferPointer(rebasing: raw[6...]))
-                return (try? keyReader.i64Ordered()) ?? 0
-            }
-            let left = try stored.withUnsafeBytes { try SessionRecord(decoding: $0, startMs: start) }
-            let right = try recomputed.withUnsafeBytes { try SessionRecord(decoding: $0, startMs: start) }
-            return "stored end \(left.endMs), \(left.actionsCount) actions, \(left.screensVisited) screens; "
-                + "recomputed end \(right.endMs), \(right.actionsCount) actions, \(right.screensVisited) screens"
-        case "series":
-            func values(_ bytes: [UInt8]) -> String { "dau \(bytes.readU32(at: 0)) wau \(bytes.readU32(at: 4)) mau \(bytes.readU32(at: 8))" }
-            return "stored \(values(stored)), recomputed \(values(recomputed))"
-        case "user_months":
-            let left = try stored.withUnsafeBytes { try MonthRecord(decoding: $0) }
-            let right = try recomputed.withUnsafeBytes { try MonthRecord(decoding: $0) }
-            return "stored \(left), recomputed \(right)"
-        default:
-            return "stored and recomputed values differ (\(stored.count) and \(recomputed.count) bytes)"
+    fileprivate static func differences(
+        _ stored: UserRecord,
+        _ recomputed: UserRecord,
+        key: UInt32,
+        _ comparison: inout Comparison,
+        _ txn: borrowing Transaction
+    ) throws -> [String] {
+        Comparison.field(
+            "registration_date",
+            stored.registrationDate?.description ?? "none",
+            recomputed.registrationDate?.description ?? "none"
+        )
+            + Comparison.field(
+                "first_event_day",
+                stored.firstEventDay.map { CivilDate(storeDay: $0).description } ?? "none",
+                recomputed.firstEventDay.map { CivilDate(storeDay: $0).description } ?? "none"
+            )
+            + Comparison.field("attribute value ids", stored.attributeValueIDs, recomputed.attributeValueIDs)
+    }
+}
+
+extension DailyRecordValue: DescribedRecords {
+    fileprivate static func name(
+        of key: DayUser,
+        _ comparison: inout Comparison,
+        _ txn: borrowing Transaction
+    ) throws -> String {
+        "\(CivilDate(storeDay: key.day)) user \(try comparison.userName(key.user, txn))"
+    }
+
+    fileprivate static func differences(
+        _ stored: DailyRecord,
+        _ recomputed: DailyRecord,
+        key: DayUser,
+        _ comparison: inout Comparison,
+        _ txn: borrowing Transaction
+    ) throws -> [String] {
+        var fields = Comparison.field("total_actions", stored.totalActions, recomputed.totalActions)
+        fields += Comparison.field("unique_action_types", stored.uniqueActionTypes, recomputed.uniqueActionTypes)
+        fields += Comparison.field("sessions_count", stored.sessionsCount, recomputed.sessionsCount)
+        fields += Comparison.field("total_session_duration", stored.sessionSeconds, recomputed.sessionSeconds)
+        fields += Comparison.field("engagement_tier", stored.tier.name, recomputed.tier.name)
+        fields += Comparison.field("rolling_active_days", stored.rollingActiveDays, recomputed.rollingActiveDays)
+        fields += Comparison.field("rolling_actions", stored.rollingActions, recomputed.rollingActions)
+        fields += Comparison.field(
+            "carried_session",
+            stored.carryStartMs.map(Timestamp.formatISO8601) ?? "none",
+            recomputed.carryStartMs.map(Timestamp.formatISO8601) ?? "none"
+        )
+        for action in Set(stored.actionCounts.map(\.action) + recomputed.actionCounts.map(\.action)).sorted() {
+            let name =
+                comparison.catalog.record(action).map { String(decoding: $0.actionType, as: UTF8.self) }
+                ?? "action #\(action)"
+            fields += Comparison.field(
+                "'\(name)' events",
+                stored.actionCounts.first { $0.action == action }?.count ?? 0,
+                recomputed.actionCounts.first { $0.action == action }?.count ?? 0
+            )
         }
+        return fields
+    }
+}
+
+extension SessionRecordValue: DescribedRecords {
+    fileprivate static func name(
+        of key: SessionKey,
+        _ comparison: inout Comparison,
+        _ txn: borrowing Transaction
+    ) throws -> String {
+        "\(CivilDate(storeDay: key.day)) user \(try comparison.userName(key.user, txn)) starting \(Timestamp.formatISO8601(key.startMs))"
+    }
+
+    fileprivate static func differences(
+        _ stored: SessionRecord,
+        _ recomputed: SessionRecord,
+        key: SessionKey,
+        _ comparison: inout Comparison,
+        _ txn: borrowing Transaction
+    ) throws -> [String] {
+        Comparison.field(
+            "session_end",
+            Timestamp.formatISO8601(stored.endMs),
+            Timestamp.formatISO8601(recomputed.endMs)
+        )
+            + Comparison.field("actions_count", stored.actionsCount, recomputed.actionsCount)
+            + Comparison.field("core_actions", stored.coreActionsCount, recomputed.coreActionsCount)
+            + Comparison.field("screens_visited", stored.screensVisited, recomputed.screensVisited)
+    }
+}
+
+extension ChunkBitsValue: DescribedRecords where Key == DayChunk {
+    fileprivate static func name(
+        of key: DayChunk,
+        _ comparison: inout Comparison,
+        _ txn: borrowing Transaction
+    ) throws -> String {
+        "\(CivilDate(storeDay: key.day)) chunk \(key.chunk)"
+    }
+
+    fileprivate static func differences(
+        _ stored: ChunkBits,
+        _ recomputed: ChunkBits,
+        key: DayChunk,
+        _ comparison: inout Comparison,
+        _ txn: borrowing Transaction
+    ) throws -> [String] {
+        let base = UInt32(key.chunk) * UInt32(usersPerChunk)
+        var names: [String] = []
+        for offset in 0..<usersPerChunk where stored.contains(offset) != recomputed.contains(offset) {
+            if names.count == 5 {
+                names.append("...")
+                break
+            }
+            let name = try comparison.userName(base + UInt32(offset), txn)
+            names.append("\(name) (\(stored.contains(offset) ? "stored only" : "recomputed only"))")
+        }
+        return [
+            "users stored \(stored.count), recomputed \(recomputed.count); differing: \(names.joined(separator: ", "))"
+        ]
+    }
+}
+
+extension SeriesValue: DescribedRecords {
+    fileprivate static func name(
+        of key: StoreDay,
+        _ comparison: inout Comparison,
+        _ txn: borrowing Transaction
+    ) throws -> String {
+        CivilDate(storeDay: key).description
+    }
+
+    fileprivate static func differences(
+        _ stored: SeriesRecord,
+        _ recomputed: SeriesRecord,
+        key: StoreDay,
+        _ comparison: inout Comparison,
+        _ txn: borrowing Transaction
+    ) throws -> [String] {
+        Comparison.field("dau", stored.dau, recomputed.dau) + Comparison.field("wau", stored.wau, recomputed.wau)
+            + Comparison.field("mau", stored.mau, recomputed.mau)
+    }
+}
+
+extension DayTotalsValue: DescribedRecords {
+    fileprivate static func name(
+        of key: StoreDay,
+        _ comparison: inout Comparison,
+        _ txn: borrowing Transaction
+    ) throws -> String {
+        CivilDate(storeDay: key).description
+    }
+
+    fileprivate static func differences(
+        _ stored: DayTotals,
+        _ recomputed: DayTotals,
+        key: StoreDay,
+        _ comparison: inout Comparison,
+        _ txn: borrowing Transaction
+    ) throws -> [String] {
+        Comparison.field("events", stored.events, recomputed.events)
+            + Comparison.field("daily_records", stored.records, recomputed.records)
+    }
+}
+
+extension MonthRecordValue: DescribedRecords {
+    fileprivate static func name(
+        of key: MonthUser,
+        _ comparison: inout Comparison,
+        _ txn: borrowing Transaction
+    ) throws -> String {
+        "\(CivilMonth(index: Int(key.month))) user \(try comparison.userName(key.user, txn))"
+    }
+
+    fileprivate static func differences(
+        _ stored: MonthRecord,
+        _ recomputed: MonthRecord,
+        key: MonthUser,
+        _ comparison: inout Comparison,
+        _ txn: borrowing Transaction
+    ) throws -> [String] {
+        Comparison.field("daily_records", stored.records, recomputed.records)
+            + Comparison.field("active_days", stored.activeDays, recomputed.activeDays)
+            + Comparison.field("actions_on_active_days", stored.activeActions, recomputed.activeActions)
+            + Comparison.field("actions", stored.actions, recomputed.actions)
+            + Comparison.field("sessions", stored.sessions, recomputed.sessions)
     }
 }

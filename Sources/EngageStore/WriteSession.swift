@@ -35,6 +35,8 @@ struct StoreCounters: Equatable {
     var nextAttributeValueID: UInt32 = 1
     var eventCount: UInt64 = 0
     var duplicateCount: UInt64 = 0
+    /// The sequence number of the last write batch applied (events, users or actions; 0 before any).
+    var appliedSequence: UInt64 = 0
     /// The last day with any event, before this transaction (nil for an empty store). Records of any user
     /// can only exist up to it.
     var lastDay: StoreDay?
@@ -68,27 +70,26 @@ final class WriteSession {
 
     private var pendingUserKeys: [String: UInt32] = [:]
     private var pendingContexts: [String: UInt32] = [:]
-    private var pendingAttributeValues: [[UInt8]: UInt32] = [:]
+    private var pendingAttributeValues: [AttributeText: UInt32] = [:]
     var users: [UInt32: UserState] = [:]
     private var newEvents: [UInt32: [NewEvent]] = [:]
-    var dayBits: DayBitsCache
-    var memberBits: MemberBitsCache
-    private var seriesDeltas: [Int: (dau: Int32, wau: Int32, mau: Int32)] = [:]
-    private var dayTotalDeltas: [Int: (events: Int64, records: Int64)] = [:]
-    private var attributeCountDeltas: [[UInt8]: Int] = [:]
-    private var monthDeltas: [[UInt8]: MonthRecord] = [:]
-    var registrationBits: MemberBitsCache
+    /// The day sets and the series, month and day-total changes of the derived updates.
+    var derived: DerivedOutput
+    var memberBits: MemberBitsCache<AttributeChunkKey>
+    private var attributeCountDeltas: [AttributeValueID: Int] = [:]
+    var registrationBits: MemberBitsCache<DayChunkKey>
 
-    init(schema: Schema, settings: StoreSettings, catalog: ActionCatalog, counters: StoreCounters, caches: WriterCaches) {
+    init(schema: Schema, settings: StoreSettings, catalog: ActionCatalog, counters: StoreCounters, caches: WriterCaches)
+    {
         self.schema = schema
         self.settings = settings
         self.mapper = ReportingTimeZone.DayMapper(zone: settings.zone)
         self.catalog = catalog
         self.counters = counters
         self.caches = caches
-        self.dayBits = DayBitsCache(database: schema.dayActive)
-        self.memberBits = MemberBitsCache(database: schema.attributeMembers)
-        self.registrationBits = MemberBitsCache(database: schema.registrations)
+        self.derived = DerivedOutput(dayBits: DayBitsCache(table: schema.dayActive))
+        self.memberBits = MemberBitsCache(table: schema.attributeMembers)
+        self.registrationBits = MemberBitsCache(table: schema.registrations)
     }
 
     // MARK: - Dimensions
@@ -99,8 +100,7 @@ final class WriteSession {
             return key
         }
         let userID = Array(name.utf8)
-        if let raw = try txn.get(self.schema.userIDs, key: userID) {
-            let key = raw.readU32(at: 0)
+        if let key = try self.schema.userIDs.get(userID, txn) {
             self.caches.remember(userID: name, key: key)
             try self.loadUser(key, txn)
             return key
@@ -108,22 +108,22 @@ final class WriteSession {
         let key = self.counters.nextUserKey
         self.counters.nextUserKey += 1
         self.pendingUserKeys[name] = key
-        try txn.put(self.schema.userIDs, key: userID, value: Key.u32(key))
+        try self.schema.userIDs.put(userID, key, txn)
         let record = UserRecord(userID: userID)
         self.users[key] = UserState(record: record, original: nil)
         for attribute in Attribute.allCases {
-            try self.memberBits.insert(user: key, key: Key.attributeName(attribute, 0), txn)
-            self.attributeCountDeltas[Key.attributeName(attribute, 0), default: 0] += 1
+            let unknown = AttributeValueID(attribute: attribute, id: 0)
+            try self.memberBits.set(user: key, holds: unknown, true, txn)
+            self.attributeCountDeltas[unknown, default: 0] += 1
         }
         return key
     }
 
     private func loadUser(_ key: UInt32, _ txn: borrowing Transaction) throws {
         guard self.users[key] == nil else { return }
-        guard let raw = try txn.get(self.schema.users, key: Key.u32(key)) else {
+        guard let record = try self.schema.users.get(key, txn) else {
             throw CorruptRecord(what: "user \(key) has an id but no record")
         }
-        let record = try UserRecord(decoding: raw)
         self.users[key] = UserState(record: record, original: record)
     }
 
@@ -138,7 +138,7 @@ final class WriteSession {
             isCore: self.settings.autoRegisteredActionsAreCore
         )
         self.catalog.set(key, record)
-        try txn.put(self.schema.actions, key: Key.u16(key), value: record.encoded())
+        try self.schema.actions.put(key, record, txn)
         return key
     }
 
@@ -146,38 +146,40 @@ final class WriteSession {
         if name.isEmpty { return 0 }
         if let id = self.caches.contextIDs[name] ?? self.pendingContexts[name] { return id }
         let context = Array(name.utf8)
-        if let raw = try txn.get(self.schema.contexts, key: context) {
-            let id = raw.readU32(at: 0)
+        if let id = try self.schema.contexts.get(context, txn) {
             self.caches.remember(context: name, id: id)
             return id
         }
         let id = self.counters.nextContextID
         self.counters.nextContextID += 1
         self.pendingContexts[name] = id
-        try txn.put(self.schema.contexts, key: context, value: Key.u32(id))
-        try txn.put(self.schema.contextNames, key: Key.u32(id), value: context)
+        try self.schema.contexts.put(context, id, txn)
+        try self.schema.contextNames.put(id, context, txn)
         return id
     }
 
     func attributeValueID(_ attribute: Attribute, _ value: [UInt8], _ txn: borrowing Transaction) throws -> UInt32 {
         if value == Array(Attribute.unknownValue.utf8) { return 0 }
-        let key = Key.attributeValue(attribute, value)
+        let key = AttributeText(attribute: attribute, value: value)
         if let id = self.pendingAttributeValues[key] { return id }
-        if let raw = try txn.get(self.schema.attributeValues, key: key) { return raw.readU32(at: 0) }
+        if let id = try self.schema.attributeValues.get(key, txn) { return id }
         let id = self.counters.nextAttributeValueID
         self.counters.nextAttributeValueID += 1
         self.pendingAttributeValues[key] = id
-        try txn.put(self.schema.attributeValues, key: key, value: Key.u32(id))
-        var name = ByteWriter()
-        name.u32(0)
-        name.raw(value)
-        try txn.put(self.schema.attributeNames, key: Key.attributeName(attribute, id), value: name.bytes)
+        try self.schema.attributeValues.put(key, id, txn)
+        try self.schema.attributeNames.put(
+            AttributeValueID(attribute: attribute, id: id),
+            AttributeValueRecord(users: 0, name: value),
+            txn
+        )
         return id
     }
 
     // MARK: - Users and actions
 
-    func upsert(_ profile: UserProfile, _ txn: borrowing Transaction) throws {
+    /// Creates or updates a user; the reason when the profile is refused (nothing is stored then).
+    func upsert(_ profile: UserProfile, _ txn: borrowing Transaction) throws -> RejectReason? {
+        if let reason = EventValidation.rejection(of: profile) { return reason }
         let key = try self.userKey(for: profile.userID, createIn: txn)
         var state = self.users[key]!
         if let date = profile.registrationDate {
@@ -188,17 +190,28 @@ final class WriteSession {
             let valueID = try self.attributeValueID(attribute, Array(value.utf8), txn)
             let current = state.record.attributeValueIDs[attribute.index]
             guard valueID != current else { continue }
-            try self.memberBits.remove(user: key, key: Key.attributeName(attribute, current), txn)
-            try self.memberBits.insert(user: key, key: Key.attributeName(attribute, valueID), txn)
-            self.attributeCountDeltas[Key.attributeName(attribute, current), default: 0] -= 1
-            self.attributeCountDeltas[Key.attributeName(attribute, valueID), default: 0] += 1
+            let old = AttributeValueID(attribute: attribute, id: current)
+            let new = AttributeValueID(attribute: attribute, id: valueID)
+            try self.memberBits.set(user: key, holds: old, false, txn)
+            try self.memberBits.set(user: key, holds: new, true, txn)
+            self.attributeCountDeltas[old, default: 0] -= 1
+            self.attributeCountDeltas[new, default: 0] += 1
             state.record.attributeValueIDs[attribute.index] = valueID
         }
         self.users[key] = state
+        return nil
     }
 
-    /// Defines or updates an action. Returns true when its core flag changed (derived data must follow).
-    func define(_ action: ActionDefinition, _ txn: borrowing Transaction) throws -> Bool {
+    /// What defining an action did.
+    enum ActionDefinitionOutcome: Equatable {
+        case rejected(RejectReason)
+        /// Stored (or already stored as given); `coreChanged`: derived data must follow.
+        case stored(coreChanged: Bool)
+    }
+
+    /// Defines or updates an action; refused when invalid or when the catalog has no key left for a new one.
+    func define(_ action: ActionDefinition, _ txn: borrowing Transaction) throws -> ActionDefinitionOutcome {
+        if let reason = EventValidation.rejection(of: action) { return .rejected(reason) }
         let type = Array(action.actionType.utf8)
         let record = ActionRecord(
             actionType: type,
@@ -210,19 +223,17 @@ final class WriteSession {
         var coreChanged = false
         if let existing = self.catalog.key(of: type) {
             key = existing
-            guard self.catalog.record(existing) != record else { return false }
+            guard self.catalog.record(existing) != record else { return .stored(coreChanged: false) }
             coreChanged = self.catalog.record(existing)?.isCore != record.isCore
         } else {
-            guard let next = self.catalog.nextKey else { throw CatalogFull() }
+            guard self.catalog.count < ActionCatalog.capacity - 1, let next = self.catalog.nextKey else {
+                return .rejected(.invalidAction)
+            }
             key = next
         }
         self.catalog.set(key, record)
-        try txn.put(self.schema.actions, key: Key.u16(key), value: record.encoded())
-        return coreChanged
-    }
-
-    struct CatalogFull: Error, CustomStringConvertible {
-        var description: String { "the action catalog is full (65535 action types)" }
+        try self.schema.actions.put(key, record, txn)
+        return .stored(coreChanged: coreChanged)
     }
 
     // MARK: - Events
@@ -265,7 +276,12 @@ final class WriteSession {
     /// Works in passes so that memory is touched in bulk: resolve every event, drop duplicates within the
     /// commit, probe the event-id filter for all of them (independent loads overlap their cache misses), then
     /// insert in key order (consecutive inserts share B-tree pages that are already in cache).
-    func stage(_ requests: [[Event]], nowMs: Int64, horizon: StoreDay? = nil, _ txn: borrowing Transaction) throws -> [[EventOutcome]] {
+    func stage(
+        _ requests: [[Event]],
+        nowMs: Int64,
+        horizon: StoreDay? = nil,
+        _ txn: borrowing Transaction
+    ) throws -> [[EventOutcome]] {
         var outcomes = requests.map { [EventOutcome](repeating: .accepted, count: $0.count) }
         var candidates: [Candidate] = []
         candidates.reserveCapacity(requests.reduce(0) { $0 + $1.count })
@@ -298,8 +314,15 @@ final class WriteSession {
                 }
                 candidates.append(
                     Candidate(
-                        request: requestIndex, position: position, user: user, day: day, actionKey: actionKey, contextID: contextID,
-                        timestampMs: event.timestampMs, eventID: eventID, metadata: event.metadata
+                        request: requestIndex,
+                        position: position,
+                        user: user,
+                        day: day,
+                        actionKey: actionKey,
+                        contextID: contextID,
+                        timestampMs: event.timestampMs,
+                        eventID: eventID,
+                        metadata: event.metadata
                     )
                 )
             }
@@ -320,32 +343,29 @@ final class WriteSession {
             if a.user != b.user { return a.user < b.user }
             return a.eventID.lexicographicallyPrecedes(b.eventID)
         }
-        var key: [UInt8] = []
-        var value = ByteWriter(capacity: 64)
+        var buffers = EncodingBuffers()
         for index in order {
             let candidate = candidates[index]
             if candidate.mayBeStored,
-                try self.isStoredOnAnotherDay(user: candidate.user, eventID: candidate.eventID, except: Int(candidate.day), txn)
+                try self.isStoredOnAnotherDay(
+                    user: candidate.user,
+                    eventID: candidate.eventID,
+                    except: Int(candidate.day),
+                    txn
+                )
             {
                 outcomes[candidate.request][candidate.position] = .duplicate
                 self.counters.duplicateCount += 1
                 continue
             }
-            key.removeAll(keepingCapacity: true)
-            key.append(UInt8(truncatingIfNeeded: candidate.day >> 8))
-            key.append(UInt8(truncatingIfNeeded: candidate.day))
-            for shift in stride(from: 24, through: 0, by: -8) { key.append(UInt8(truncatingIfNeeded: candidate.user >> UInt32(shift))) }
-            key.append(contentsOf: candidate.eventID)
-            value.bytes.removeAll(keepingCapacity: true)
-            StoredEvent.encode(
+            let stored = StoredEvent(
                 timestampMs: candidate.timestampMs,
-                day: CivilDate(storeDay: candidate.day),
                 actionKey: candidate.actionKey,
                 contextID: candidate.contextID,
-                metadata: candidate.metadata.utf8,
-                into: &value
+                metadata: candidate.metadata
             )
-            guard try txn.put(self.schema.events, key: key, value: value.bytes, flags: .noOverwrite) else {
+            let key = EventKey(day: candidate.day, user: candidate.user, eventID: candidate.eventID)
+            guard try self.schema.events.insert(key, stored, txn, reusing: &buffers) else {
                 outcomes[candidate.request][candidate.position] = .duplicate
                 self.counters.duplicateCount += 1
                 continue
@@ -353,7 +373,12 @@ final class WriteSession {
             filter.insert(hash: candidate.filterHash)
             self.counters.eventCount += 1
             self.newEvents[candidate.user, default: []].append(
-                NewEvent(timestampMs: candidate.timestampMs, day: Int(candidate.day), actionKey: candidate.actionKey, contextID: candidate.contextID)
+                NewEvent(
+                    timestampMs: candidate.timestampMs,
+                    day: Int(candidate.day),
+                    actionKey: candidate.actionKey,
+                    contextID: candidate.contextID
+                )
             )
         }
         return outcomes
@@ -373,7 +398,7 @@ final class WriteSession {
         }
         days.remove(day)
         for candidate in days.sorted() {
-            if try txn.get(self.schema.events, key: Key.event(StoreDay(candidate), user, eventID)) != nil {
+            if try self.schema.events.contains(EventKey(day: StoreDay(candidate), user: user, eventID: eventID), txn) {
                 return true
             }
         }
@@ -384,34 +409,27 @@ final class WriteSession {
 
     /// Applies every derived update of the staged events, user by user.
     func applyDerivedUpdates(_ txn: borrowing Transaction) throws {
+        let context = DerivedContext(
+            schema: self.schema,
+            settings: self.settings,
+            catalog: self.catalog,
+            mapper: self.mapper
+        )
         for user in self.newEvents.keys.sorted() {
             var events = self.newEvents[user]!
             events.sort { $0.timestampMs < $1.timestampMs }
-            var update = UserDayUpdate(user: user, events: events, session: self)
-            try update.apply(txn)
+            let state = self.users[user]!
+            var update = UserDayUpdate(
+                user: user,
+                events: events,
+                record: state.record,
+                lastDayBefore: state.original?.firstEventDay == nil ? nil : self.counters.lastDay.map(Int.init),
+                context: context
+            )
+            try update.apply(txn, &self.derived)
+            self.users[user]!.record = update.record
         }
         self.newEvents.removeAll()
-    }
-
-    func addSeries(day: Int, dau: Int32 = 0, wau: Int32 = 0, mau: Int32 = 0) {
-        var delta = self.seriesDeltas[day] ?? (0, 0, 0)
-        delta.dau += dau
-        delta.wau += wau
-        delta.mau += mau
-        self.seriesDeltas[day] = delta
-    }
-
-    func addMonth(_ month: Int, user: UInt32, _ delta: MonthRecord) {
-        guard delta != MonthRecord() else { return }
-        let key = Key.userMonth(month, user)
-        self.monthDeltas[key] = (self.monthDeltas[key] ?? MonthRecord()) + delta
-    }
-
-    func addDayTotals(day: Int, events: Int64, records: Int64) {
-        var delta = self.dayTotalDeltas[day] ?? (0, 0)
-        delta.events += events
-        delta.records += records
-        self.dayTotalDeltas[day] = delta
     }
 
     /// Re-queues a stored event for the derived updates (used to rebuild derived records).
@@ -423,68 +441,31 @@ final class WriteSession {
     /// Writes what was accumulated in memory (users, bitsets, series, totals, counters) and forgets it.
     func flush(_ txn: borrowing Transaction) throws {
         for (key, state) in self.users where state.record != state.original {
-            try txn.put(self.schema.users, key: Key.u32(key), value: state.record.encoded())
+            try self.schema.users.put(key, state.record, txn)
             if state.record.registration != state.original?.registration {
-                if let old = state.original?.registration {
-                    try self.registrationBits.remove(user: key, key: Key.u16(CivilDate(dayNumber: old).storeDay!), txn)
+                if let old = state.original?.registrationDate?.storeDay {
+                    try self.registrationBits.set(user: key, registeredOn: old, false, txn)
                 }
-                if let new = state.record.registration {
-                    try self.registrationBits.insert(user: key, key: Key.u16(CivilDate(dayNumber: new).storeDay!), txn)
+                if let new = state.record.registrationDate?.storeDay {
+                    try self.registrationBits.set(user: key, registeredOn: new, true, txn)
                 }
             }
         }
         self.users.removeAll()
         try self.registrationBits.flush(txn)
-        for (key, delta) in self.monthDeltas where delta != MonthRecord() {
-            let current = try txn.get(self.schema.userMonths, key: key).map(MonthRecord.init(decoding:)) ?? MonthRecord()
-            let updated = current + delta
-            if updated.isEmpty {
-                try txn.delete(self.schema.userMonths, key: key)
-            } else {
-                try txn.put(self.schema.userMonths, key: key, value: updated.encoded())
-            }
-        }
-        self.monthDeltas.removeAll()
-        try self.dayBits.flush(txn)
+        try self.derived.dayBits.flush(txn)
         try self.memberBits.flush(txn)
-        for (day, delta) in self.seriesDeltas where delta != (0, 0, 0) {
-            let key = Key.u16(StoreDay(day))
-            var values = (dau: Int64(0), wau: Int64(0), mau: Int64(0))
-            if let raw = try txn.get(self.schema.series, key: key) {
-                values = (Int64(raw.readU32(at: 0)), Int64(raw.readU32(at: 4)), Int64(raw.readU32(at: 8)))
-            }
-            var writer = ByteWriter(capacity: 12)
-            writer.u32(UInt32(values.dau + Int64(delta.dau)))
-            writer.u32(UInt32(values.wau + Int64(delta.wau)))
-            writer.u32(UInt32(values.mau + Int64(delta.mau)))
-            try txn.put(self.schema.series, key: key, value: writer.bytes)
+        if let lastDay = try self.derived.deltas.write(txn, self.schema) {
+            self.counters.lastDay = max(self.counters.lastDay ?? 0, lastDay)
         }
-        for (day, delta) in self.dayTotalDeltas {
-            if delta.events > 0 { self.counters.lastDay = max(self.counters.lastDay ?? 0, StoreDay(day)) }
-            let key = Key.u16(StoreDay(day))
-            var events: UInt64 = 0
-            var records: UInt64 = 0
-            if let raw = try txn.get(self.schema.dayTotals, key: key) {
-                var reader = ByteReader(raw)
-                events = try reader.u64()
-                records = try reader.u64()
-            }
-            var writer = ByteWriter(capacity: 16)
-            writer.u64(UInt64(Int64(events) + delta.events))
-            writer.u64(UInt64(Int64(records) + delta.records))
-            try txn.put(self.schema.dayTotals, key: key, value: writer.bytes)
-        }
+        self.derived.deltas = DerivedDeltas()
         for (key, delta) in self.attributeCountDeltas where delta != 0 {
-            guard let raw = try txn.get(self.schema.attributeNames, key: key) else {
+            guard var value = try self.schema.attributeNames.get(key, txn) else {
                 throw CorruptRecord(what: "attribute value without a name")
             }
-            var value = Array(raw)
-            let count = Int(raw.readU32(at: 0)) + delta
-            value.replaceSubrange(0..<4, with: Key.u32(UInt32(max(count, 0))))
-            try txn.put(self.schema.attributeNames, key: key, value: value)
+            value.users = UInt32(max(Int(value.users) + delta, 0))
+            try self.schema.attributeNames.put(key, value, txn)
         }
-        self.seriesDeltas.removeAll()
-        self.dayTotalDeltas.removeAll()
         self.attributeCountDeltas.removeAll()
         try StoreMeta.write(self.counters, txn, self.schema)
     }

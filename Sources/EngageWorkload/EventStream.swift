@@ -3,23 +3,51 @@ import EngageModel
 /// Actions of the simulated product: core and non-core, with their share of events.
 public enum SimulatedCatalog {
     public static let actions: [ActionDefinition] = [
-        ActionDefinition(actionType: "view_feed", category: "content_consumption", engagementWeight: 1, isCoreAction: true),
-        ActionDefinition(actionType: "search", category: "content_consumption", engagementWeight: 1, isCoreAction: true),
+        ActionDefinition(
+            actionType: "view_feed",
+            category: "content_consumption",
+            engagementWeight: 1,
+            isCoreAction: true
+        ),
+        ActionDefinition(
+            actionType: "search",
+            category: "content_consumption",
+            engagementWeight: 1,
+            isCoreAction: true
+        ),
         ActionDefinition(actionType: "like", category: "social_interaction", engagementWeight: 2, isCoreAction: true),
-        ActionDefinition(actionType: "comment", category: "social_interaction", engagementWeight: 3, isCoreAction: true),
+        ActionDefinition(
+            actionType: "comment",
+            category: "social_interaction",
+            engagementWeight: 3,
+            isCoreAction: true
+        ),
         ActionDefinition(actionType: "share", category: "social_interaction", engagementWeight: 3, isCoreAction: true),
-        ActionDefinition(actionType: "post_create", category: "content_creation", engagementWeight: 5, isCoreAction: true),
+        ActionDefinition(
+            actionType: "post_create",
+            category: "content_creation",
+            engagementWeight: 5,
+            isCoreAction: true
+        ),
         ActionDefinition(actionType: "login", category: "session", engagementWeight: 0, isCoreAction: false),
         ActionDefinition(actionType: "settings_open", category: "account", engagementWeight: 0, isCoreAction: false),
-        ActionDefinition(actionType: "notification_open", category: "notification", engagementWeight: 0, isCoreAction: false),
+        ActionDefinition(
+            actionType: "notification_open",
+            category: "notification",
+            engagementWeight: 0,
+            isCoreAction: false
+        ),
     ]
 
     static let weights: [(String, Double)] = [
-        ("view_feed", 38), ("search", 10), ("like", 24), ("comment", 7), ("share", 4), ("post_create", 3), ("settings_open", 2),
+        ("view_feed", 38), ("search", 10), ("like", 24), ("comment", 7), ("share", 4), ("post_create", 3),
+        ("settings_open", 2),
         ("notification_open", 5),
     ]
 
-    static let contexts: [(String, Double)] = [("home", 30), ("feed", 35), ("profile", 12), ("search", 10), ("settings", 3), ("", 10)]
+    static let contexts: [(String, Double)] = [
+        ("home", 30), ("feed", 35), ("profile", 12), ("search", 10), ("settings", 3), ("", 10),
+    ]
 }
 
 /// What to generate.
@@ -91,7 +119,12 @@ public struct EventStream: Sequence, IteratorProtocol {
             scale = 1
         }
         self.configuration = configuration
-        self.population = Population(users: configuration.users, days: days, seed: configuration.seed, activityScale: scale)
+        self.population = Population(
+            users: configuration.users,
+            days: days,
+            seed: configuration.seed,
+            activityScale: scale
+        )
         self.days = days
         let dayMs: Int64 = 86_400_000
         self.startMs = (configuration.endMs / dayMs - Int64(days)) * dayMs
@@ -107,7 +140,9 @@ public struct EventStream: Sequence, IteratorProtocol {
         for _ in 0..<5 {
             for user in sample where random.unit() < user.dailyActivity {
                 let sessions = Swift.max(1, Int(random.exponential(mean: user.sessionsPerDay).rounded()))
-                for _ in 0..<sessions { events += Swift.max(1, Int(random.exponential(mean: user.eventsPerSession).rounded())) }
+                for _ in 0..<sessions {
+                    events += Swift.max(1, Int(random.exponential(mean: user.eventsPerSession).rounded()))
+                }
             }
         }
         return Double(events) / Double(Swift.max(1, sample.count * 5))
@@ -142,7 +177,8 @@ public struct EventStream: Sequence, IteratorProtocol {
             for _ in 0..<sessions {
                 let count = Swift.max(1, Int(self.random.exponential(mean: user.eventsPerSession).rounded()))
                 for position in 0..<count {
-                    let action = position == 0 && self.random.unit() < 0.3 ? "login" : self.random.pick(SimulatedCatalog.weights)
+                    let action =
+                        position == 0 && self.random.unit() < 0.3 ? "login" : self.random.pick(SimulatedCatalog.weights)
                     self.counters[index] += 1
                     events.append(
                         Event(

@@ -65,7 +65,9 @@ public struct Population: Sendable {
     public let users: [SimulatedUser]
     public let seed: UInt64
 
-    public static let channels: [(String, Double)] = [("organic", 40), ("paid_search", 20), ("social", 15), ("referral", 15), ("email", 10)]
+    public static let channels: [(String, Double)] = [
+        ("organic", 40), ("paid_search", 20), ("social", 15), ("referral", 15), ("email", 10),
+    ]
     public static let segments: [(String, Double)] = [("free", 70), ("pro", 25), ("enterprise", 5)]
     public static let devices: [(String, Double)] = [("ios", 40), ("android", 40), ("web", 20)]
     public static let regions: [(String, Double)] = [("na", 35), ("eu", 30), ("apac", 20), ("latam", 15)]

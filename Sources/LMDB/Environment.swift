@@ -134,6 +134,18 @@ public final class Environment: @unchecked Sendable {
         return result
     }
 
+    /// Runs `body` in a write transaction and rolls it back when `body` returns: for work that must see its
+    /// own writes but keep none of them (as heed's `RwTxn::abort`). No error is needed to undo it.
+    public func writeAndRollBack<Result>(_ body: (borrowing Transaction) throws -> Result) throws -> Result {
+        pthread_rwlock_rdlock(self.resizeLock)
+        defer { pthread_rwlock_unlock(self.resizeLock) }
+        var txn: OpaquePointer?
+        try check(mdb_txn_begin(self.pointer, nil, 0, &txn), "mdb_txn_begin (write)")
+        let transaction = Transaction(pointer: txn!, isReadOnly: false)
+        defer { mdb_txn_abort(txn) }
+        return try body(transaction)
+    }
+
     public var info: EnvironmentInfo {
         var envInfo = MDB_envinfo()
         mdb_env_info(self.pointer, &envInfo)

@@ -12,23 +12,25 @@ struct EngageLoad: AsyncParsableCommand {
         discussion: """
             The population is deterministic for --seed: the same seed gives the same users, events and event ids, so \
             a second run with the same seed is all duplicates. Reports are one JSON object (--format json) with \
-            latency percentiles from an HdrHistogram.
+            latency percentiles from an HdrHistogram. `generate` writes the same population as JSON-lines files \
+            for `engage import`.
             """,
-        subcommands: [Ingest.self, QueryLoad.self, RedisBaseline.self]
+        version: EngageVersion.current,
+        subcommands: [Ingest.self, QueryLoad.self, RedisBaseline.self, Generate.self]
     )
 }
 
 struct ServerOptions: ParsableArguments {
     @OptionGroup var client: ClientConnectionOptions
 
-    @Option(name: .long, help: "Connections to open.")
+    @Option(name: .long, help: "Connections to open (the load is spread over them).")
     var connections: Int = 4
 
-    @Option(name: .long, help: "json or table.")
+    @Option(name: .long, help: "Report format: table or json.")
     var format: ReportFormat = .table
 
-    func connect(_ name: String) async throws -> [EngageClient] {
-        var clients: [EngageClient] = []
+    func connect(_ name: String) async throws -> [EngageConnection] {
+        var clients: [EngageConnection] = []
         for index in 0..<Swift.max(1, self.connections) {
             do {
                 clients.append(
@@ -43,7 +45,7 @@ struct ServerOptions: ParsableArguments {
     }
 }
 
-enum ReportFormat: String, ExpressibleByArgument {
+enum ReportFormat: String, ExpressibleByArgument, CaseIterable {
     case json, table
 }
 

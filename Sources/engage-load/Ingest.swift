@@ -8,7 +8,8 @@ import NIOConcurrencyHelpers
 
 struct Ingest: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Stream a simulated population's events to engaged and report throughput and acknowledgement latency.",
+        abstract:
+            "Stream a simulated population's events to engaged and report throughput and acknowledgement latency.",
         discussion: """
             Without --rate: closed loop, as fast as acknowledgements come (each connection keeps --window batches \
             in flight). With --rate: open loop at that many events per second; each batch has an intended send time \
@@ -27,10 +28,15 @@ struct Ingest: AsyncParsableCommand {
     @Option(name: .long, help: "Open loop at this many events per second.") var rate: Double?
     @Option(name: .long, help: "Batches in flight per connection (closed loop).") var window: Int = 4
     @Option(name: .long, help: "Seed of the population (same seed, same event ids).") var seed: UInt64 = 1
-    @Option(name: .long, help: "Simulated days (default: as many as the population needs for --events).") var days: Int?
+    @Option(name: .long, help: "Simulated days; without it, as many as the population needs for --events.") var days:
+        Int?
     @Option(name: .long, help: "Share of events re-sent as duplicates.") var duplicateShare: Double = 0.01
     @Option(name: .long, help: "Share of events delivered late.") var lateShare: Double = 0.02
-    @Option(name: .long, help: "Also report the rate of each successive slice of this many acknowledged events (how ingest changes as the store grows).")
+    @Option(
+        name: .long,
+        help:
+            "Also report the rate of each successive slice of this many acknowledged events (how ingest changes as the store grows)."
+    )
     var sliceEvents: Int?
 
     func validate() throws {
@@ -48,8 +54,13 @@ struct Ingest: AsyncParsableCommand {
         let prepareStarted = Clock.now()
         let nowMs = Int64(Date().timeIntervalSince1970 * 1000)
         let configuration = WorkloadConfiguration(
-            users: self.users, events: self.events, seed: self.seed, lateShare: self.lateShare, duplicateShare: self.duplicateShare,
-            endMs: nowMs, days: self.days
+            users: self.users,
+            events: self.events,
+            seed: self.seed,
+            lateShare: self.lateShare,
+            duplicateShare: self.duplicateShare,
+            endMs: nowMs,
+            days: self.days
         )
         let stream = EventStream(configuration)
         _ = try await clients[0].defineActions(SimulatedCatalog.actions)
@@ -100,15 +111,27 @@ struct Ingest: AsyncParsableCommand {
                 let snapshot = counters.withLockedValue { $0 }
                 let p99 = Double(recorder.snapshot.valueAtPercentile(99)) / 1000
                 ProgressLine.show(
-                    String(format: "%5.0fs  sent %d  acknowledged %d  %@ events/s  p99 %.1f ms", seconds, snapshot.sent, snapshot.acknowledged,
-                        (Double(snapshot.acknowledged) / seconds).formattedRate(), p99)
+                    String(
+                        format: "%5.0fs  sent %d  acknowledged %d  %@ events/s  p99 %.1f ms",
+                        seconds,
+                        snapshot.sent,
+                        snapshot.acknowledged,
+                        (Double(snapshot.acknowledged) / seconds).formattedRate(),
+                        p99
+                    )
                 )
             }
         }
         if let rate = self.rate {
             await Self.openLoop(batches: batches, clients: clients, rate: rate, recorder: recorder, counters: counters)
         } else {
-            await Self.closedLoop(batches: batches, clients: clients, window: self.window, recorder: recorder, counters: counters)
+            await Self.closedLoop(
+                batches: batches,
+                clients: clients,
+                window: self.window,
+                recorder: recorder,
+                counters: counters
+            )
         }
         let seconds = Double(Clock.now() - started) / 1e9
         progress.cancel()
@@ -141,7 +164,13 @@ struct Ingest: AsyncParsableCommand {
         try report.finish(totals, self.options.format)
     }
 
-    static func account(_ result: BatchResult, events: Int, latency: UInt64, _ recorder: LatencyRecorder, _ counters: NIOLockedValueBox<LoadCounters>) {
+    static func account(
+        _ result: BatchResult,
+        events: Int,
+        latency: UInt64,
+        _ recorder: LatencyRecorder,
+        _ counters: NIOLockedValueBox<LoadCounters>
+    ) {
         recorder.record(microseconds: latency / 1000)
         counters.withLockedValue {
             $0.acknowledged += events
@@ -181,7 +210,7 @@ struct Ingest: AsyncParsableCommand {
     /// Each connection keeps `window` batches in flight; the next batch goes as soon as one is acknowledged.
     static func closedLoop(
         batches: [PreparedIngestBatch],
-        clients: [EngageClient],
+        clients: [EngageConnection],
         window: Int,
         recorder: LatencyRecorder,
         counters: NIOLockedValueBox<LoadCounters>
@@ -202,7 +231,13 @@ struct Ingest: AsyncParsableCommand {
                             let sent = Clock.now()
                             do {
                                 let result = try await client.ingest(batch)
-                                Self.account(result, events: batch.eventCount, latency: Clock.now() - sent, recorder, counters)
+                                Self.account(
+                                    result,
+                                    events: batch.eventCount,
+                                    latency: Clock.now() - sent,
+                                    recorder,
+                                    counters
+                                )
                             } catch {
                                 Self.failed(error, counters)
                                 return
@@ -217,7 +252,7 @@ struct Ingest: AsyncParsableCommand {
     /// Batch i is due at start + i * batch / rate, whatever happened to the others; latency counts from then.
     static func openLoop(
         batches: [PreparedIngestBatch],
-        clients: [EngageClient],
+        clients: [EngageConnection],
         rate: Double,
         recorder: LatencyRecorder,
         counters: NIOLockedValueBox<LoadCounters>
@@ -236,7 +271,13 @@ struct Ingest: AsyncParsableCommand {
                 group.addTask {
                     do {
                         let result = try await client.ingest(batch)
-                        Self.account(result, events: batch.eventCount, latency: Clock.now() - intended, recorder, counters)
+                        Self.account(
+                            result,
+                            events: batch.eventCount,
+                            latency: Clock.now() - intended,
+                            recorder,
+                            counters
+                        )
                     } catch {
                         Self.failed(error, counters)
                     }

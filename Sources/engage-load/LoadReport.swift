@@ -4,7 +4,9 @@ import NIOConcurrencyHelpers
 
 /// Latencies in microseconds, shared by the tasks of one run.
 final class LatencyRecorder: Sendable {
-    private let histogram = NIOLockedValueBox(Histogram<UInt64>(highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: .three))
+    private let histogram = NIOLockedValueBox(
+        Histogram<UInt64>(highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: .three)
+    )
 
     func record(microseconds: UInt64) {
         _ = self.histogram.withLockedValue { $0.record(Swift.max(1, microseconds)) }
@@ -35,7 +37,8 @@ struct LoadReport {
         guard histogram.totalCount > 0 else { return ["p50", "p90", "p99", "p999", "max"].map { ($0, 0) } }
         return [
             ("p50", ms(histogram.valueAtPercentile(50))), ("p90", ms(histogram.valueAtPercentile(90))),
-            ("p99", ms(histogram.valueAtPercentile(99))), ("p999", ms(histogram.valueAtPercentile(99.9))), ("max", ms(histogram.max)),
+            ("p99", ms(histogram.valueAtPercentile(99))), ("p999", ms(histogram.valueAtPercentile(99.9))),
+            ("max", ms(histogram.max)),
         ]
     }
 
@@ -58,14 +61,22 @@ struct LoadReport {
 
     static func render(_ value: Any) -> String {
         switch value {
-        case let pairs as [(String, Double)]: return "{" + pairs.map { "\"\($0.0)\": \(render($0.1))" }.joined(separator: ", ") + "}"
+        case let pairs as [(String, Double)]:
+            return "{" + pairs.map { "\"\($0.0)\": \(render($0.1))" }.joined(separator: ", ") + "}"
         case let numbers as [Double]: return "[" + numbers.map { render($0) }.joined(separator: ", ") + "]"
-        case let number as Double: return number.isFinite ? String(format: "%.3f", number).replacingOccurrences(of: #"\.?0+$"#, with: "", options: .regularExpression) : "0"
+        case let number as Double:
+            return number.isFinite
+                ? String(format: "%.3f", number).replacingOccurrences(
+                    of: #"\.?0+$"#,
+                    with: "",
+                    options: .regularExpression
+                ) : "0"
         case let number as Int: return String(number)
         case let number as UInt64: return String(number)
         case let flag as Bool: return flag ? "true" : "false"
         case let text as String:
-            return "\"" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+            return "\"" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+                + "\""
         default: return "\"\(value)\""
         }
     }
@@ -76,16 +87,18 @@ struct ProgressLine {
     static var enabled: Bool { isatty(2) == 1 }
 
     static func show(_ text: String) {
-        FileHandle.standardError.write(Data("\r\(text)\u{1B}[K".utf8))
+        try? FileHandle.standardError.write(contentsOf: Data("\r\(text)\u{1B}[K".utf8))
     }
 
     static func end() {
-        if self.enabled { FileHandle.standardError.write(Data("\n".utf8)) }
+        if self.enabled { try? FileHandle.standardError.write(contentsOf: Data("\n".utf8)) }
     }
 }
 
 extension Double {
     func formattedRate() -> String {
-        self >= 1_000_000 ? String(format: "%.2fM", self / 1_000_000) : self >= 1000 ? String(format: "%.1fk", self / 1000) : String(format: "%.0f", self)
+        self >= 1_000_000
+            ? String(format: "%.2fM", self / 1_000_000)
+            : self >= 1000 ? String(format: "%.1fk", self / 1000) : String(format: "%.0f", self)
     }
 }

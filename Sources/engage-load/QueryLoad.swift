@@ -1,5 +1,6 @@
 import ArgumentParser
 import EngageClient
+import EngageCommandLine
 import EngageModel
 import Foundation
 import NIOConcurrencyHelpers
@@ -17,12 +18,15 @@ struct QueryLoad: AsyncParsableCommand {
     )
 
     enum Kind: String, ExpressibleByArgument, CaseIterable {
-        case activity, activeDays = "active-days", tiers, retention, lifecycle
+        case activity
+        case activeDays = "active-days"
+        case tiers, retention, lifecycle
     }
 
     @OptionGroup var options: ServerOptions
     @Option(name: .long, help: "activity, active-days, tiers, retention or lifecycle.") var query: Kind = .activity
-    @Option(name: .long, help: "Seconds to run.") var duration: Double = 10
+    @Option(name: .long, help: "How long to run: 10s, 2m. (default: 10s)", transform: DurationArgument.parse)
+    var duration = DurationArgument(milliseconds: 10_000)
     @Option(name: .long, help: "Open loop at this many queries per second.") var rate: Double?
 
     func run() async throws {
@@ -31,20 +35,25 @@ struct QueryLoad: AsyncParsableCommand {
         guard let last = stats.lastDay else { throw ValidationError("the server holds no events to query") }
         let lastMonth = CivilMonth(index: last.monthIndex - 1)
         let kind = self.query
-        let run: @Sendable (EngageClient) async throws -> Void = { client in
+        let run: @Sendable (EngageConnection) async throws -> Void = { client in
             switch kind {
             case .activity: _ = try await client.activity(ActivityQuery(from: last.adding(days: -89), to: last))
             case .activeDays: _ = try await client.activeDays(from: lastMonth.firstDay, to: lastMonth.lastDay)
             case .tiers: _ = try await client.tiers(.month(lastMonth))
             case .retention:
-                _ = try await client.retention(period: .month, from: CivilMonth(index: lastMonth.index - 11).firstDay, to: lastMonth.lastDay, periods: 12)
+                _ = try await client.retention(
+                    period: .month,
+                    from: CivilMonth(index: lastMonth.index - 11).firstDay,
+                    to: lastMonth.lastDay,
+                    periods: 12
+                )
             case .lifecycle: _ = try await client.lifecycle(period: .week, from: last.adding(days: -89), to: last)
             }
         }
         let recorder = LatencyRecorder()
         let counters = NIOLockedValueBox(LoadCounters())
         let started = Clock.now()
-        let end = started + UInt64(self.duration * 1e9)
+        let end = started + UInt64(self.duration.milliseconds) * 1_000_000
         if let rate = self.rate {
             await withTaskGroup(of: Void.self) { group in
                 var index = 0
@@ -56,7 +65,9 @@ struct QueryLoad: AsyncParsableCommand {
                     let client = clients[index % clients.count]
                     index += 1
                     group.addTask {
-                        _ = await Ingest.measured(since: intended, count: 1, recorder, counters) { try await run(client) }
+                        _ = await Ingest.measured(since: intended, count: 1, recorder, counters) {
+                            try await run(client)
+                        }
                     }
                 }
             }

@@ -26,13 +26,19 @@ struct RedisBaseline: AsyncParsableCommand {
     @Option(name: .long, help: "Seed of the population.") var seed: UInt64 = 1
 
     func run() async throws {
-        guard let colon = self.redis.lastIndex(of: ":"), let port = Int(self.redis[self.redis.index(after: colon)...]) else {
+        guard let colon = self.redis.lastIndex(of: ":"), let port = Int(self.redis[self.redis.index(after: colon)...])
+        else {
             throw ValidationError("--redis must be HOST:PORT")
         }
         let host = String(self.redis[..<colon])
         let prepareStarted = Clock.now()
         let stream = EventStream(
-            WorkloadConfiguration(users: self.users, events: self.events, seed: self.seed, endMs: Int64(Date().timeIntervalSince1970 * 1000))
+            WorkloadConfiguration(
+                users: self.users,
+                events: self.events,
+                seed: self.seed,
+                endMs: Int64(Date().timeIntervalSince1970 * 1000)
+            )
         )
         var userIndex: [String: Int] = [:]
         for (index, user) in stream.population.users.enumerated() { userIndex[user.id] = index }
@@ -66,7 +72,9 @@ struct RedisBaseline: AsyncParsableCommand {
         let prepareSeconds = Double(Clock.now() - prepareStarted) / 1e9
 
         var clients: [RedisPipeline] = []
-        for _ in 0..<Swift.max(1, self.connections) { clients.append(try await RedisPipeline.connect(host: host, port: port)) }
+        for _ in 0..<Swift.max(1, self.connections) {
+            clients.append(try await RedisPipeline.connect(host: host, port: port))
+        }
         let recorder = LatencyRecorder()
         let counters = NIOLockedValueBox(LoadCounters())
         let next = NIOLockedValueBox(0)
@@ -84,7 +92,12 @@ struct RedisBaseline: AsyncParsableCommand {
                             guard index < all.count, counters.withLockedValue({ $0.errors == 0 }) else { return }
                             let pipeline = all[index]
                             counters.withLockedValue { $0.sent += pipeline.events }
-                            let succeeded = await Ingest.measured(since: Clock.now(), count: pipeline.events, recorder, counters) {
+                            let succeeded = await Ingest.measured(
+                                since: Clock.now(),
+                                count: pipeline.events,
+                                recorder,
+                                counters
+                            ) {
                                 try await client.send(pipeline.payload, replies: pipeline.commands)
                             }
                             if !succeeded { return }
@@ -127,7 +140,9 @@ final class RedisPipeline: Sendable {
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(ReplyHandler(counter: counter)) }
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(ReplyHandler(counter: counter))
+                }
             }
             .connect(host: host, port: port).get()
         return RedisPipeline(channel: channel, counter: counter)

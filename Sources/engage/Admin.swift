@@ -11,7 +11,8 @@ struct Admin: AsyncParsableCommand {
     struct Backup: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Take a consistent online copy of the server's data directory (compacted).",
-            discussion: "DIR is a path on the server's machine; it must be new or empty. Ingestion goes on meanwhile; `engaged --data DIR` starts from the copy."
+            discussion:
+                "DIR is a path on the server's machine; it must be new or empty. Ingestion goes on meanwhile; `engaged --data DIR` starts from the copy."
         )
 
         @OptionGroup var connection: ConnectionOptions
@@ -19,7 +20,7 @@ struct Admin: AsyncParsableCommand {
 
         func run() async throws {
             let bytes = try await self.connection.withClient { try await $0.backup(to: self.directory) }
-            print("backup written to \(self.directory) (\(bytes) bytes)")
+            try StandardOutput.write("backup written to \(self.directory) (\(Value.grouped(bytes)) bytes)\n")
         }
     }
 
@@ -34,16 +35,22 @@ struct Admin: AsyncParsableCommand {
         @Option(name: .long, help: "Most differences listed (all are counted).") var maxReported: Int = 1000
 
         func run() async throws {
-            let report = try await self.connection.withClient { try await $0.verify(maximumReported: self.maxReported) }
+            let report = try await self.connection.withClient(json: self.output.format == .json) {
+                try await $0.verify(maximumReported: self.maxReported)
+            }
             var issues = Report(name: "verify", columns: ["table", "record", "difference"])
-            for issue in report.issues { issues.rows.append([.string(issue.table), .string(issue.key), .string(issue.detail)]) }
+            for issue in report.issues {
+                issues.rows.append([.string(issue.table), .string(issue.key), .string(issue.detail)])
+            }
             if self.output.format == .table {
-                let checked = report.checked.keys.sorted().map { "\($0) \(report.checked[$0]!)" }.joined(separator: ", ")
-                print("checked: \(checked)")
-                print(report.isClean ? "no differences" : "\(report.totalIssues) differences")
-                if !report.isClean { issues.print(.table) }
+                let checked = report.checked.keys.sorted().map { "\($0) \(Value.grouped(report.checked[$0]!))" }.joined(
+                    separator: ", "
+                )
+                try StandardOutput.write("checked: \(checked)\n")
+                try StandardOutput.write(report.isClean ? "no differences\n" : "\(report.totalIssues) differences\n")
+                if !report.isClean { try issues.print(.table) }
             } else {
-                issues.print(self.output.format)
+                try issues.print(self.output.format)
             }
             if !report.isClean { throw ExitCode(1) }
         }
@@ -51,14 +58,15 @@ struct Admin: AsyncParsableCommand {
 
     struct Rebuild: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Re-derive every derived record (daily activity, sessions, tiers, day sets, counters) from the raw events."
+            abstract:
+                "Re-derive every derived record (daily activity, sessions, tiers, day sets, counters) from the raw events."
         )
 
         @OptionGroup var connection: ConnectionOptions
 
         func run() async throws {
             try await self.connection.withClient { try await $0.rebuild() }
-            print("rebuilt every derived record from the raw events")
+            try StandardOutput.write("rebuilt every derived record from the raw events\n")
         }
     }
 }

@@ -9,7 +9,14 @@ struct Engage: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "engage",
         abstract: "Import into, query and inspect an Engage server.",
-        discussion: "Every subcommand takes --server HOST:PORT (or ENGAGE_SERVER) and --format json|table|csv.",
+        discussion: """
+            Every subcommand takes --server HOST:PORT (or ENGAGE_SERVER), --token or --token-file (or ENGAGE_TOKEN), \
+            --tls/--tls-ca and --verbose. Queries, stats and admin print --format table (default), json or csv; \
+            exports print jsonl (default) or csv. Exit status: 0 done, 1 failed (the message says why), 64 usage \
+            error, 141 standard output closed by its reader (e.g. `| head`). Shell completions: \
+            `engage --generate-completion-script bash|zsh|fish`.
+            """,
+        version: EngageVersion.current,
         subcommands: [Import.self, Query.self, Export.self, Stats.self, Admin.self]
     )
 }
@@ -18,8 +25,15 @@ struct Engage: AsyncParsableCommand {
 struct ConnectionOptions: ParsableArguments {
     @OptionGroup var client: ClientConnectionOptions
 
-    /// Connects, runs `body`, and closes the connection whatever happens.
-    func withClient<Result>(_ body: (EngageClient) async throws -> Result) async throws -> Result {
+    @Flag(name: .long, help: "Show protocol error codes with error messages.")
+    var verbose = false
+
+    /// Connects, runs `body`, and closes the connection whatever happens. Client errors become one readable
+    /// line (with the protocol code under --verbose, and as a JSON object on standard output with --format json).
+    func withClient<Result>(
+        json: Bool = false,
+        _ body: (EngageConnection) async throws -> Result
+    ) async throws -> Result {
         let client = try await self.connect()
         do {
             let result = try await body(client)
@@ -27,20 +41,40 @@ struct ConnectionOptions: ParsableArguments {
             return result
         } catch let error as EngageClientError {
             try? await client.close()
-            throw CLIError("\(error)")
+            throw self.present(error, json: json)
         } catch {
             try? await client.close()
             throw error
         }
     }
 
-    func connect() async throws -> EngageClient {
-        try await self.client.connect(clientName: "engage-cli")
+    func connect() async throws -> EngageConnection {
+        do {
+            return try await self.client.connect(clientName: "engage-cli")
+        } catch let error as EngageClientError {
+            throw self.present(error, json: false)
+        }
+    }
+
+    /// The error as people read it; the protocol's code stays available.
+    func present(_ error: EngageClientError, json: Bool) -> CLIError {
+        var message = error.message
+        if let server = error.serverError {
+            if json {
+                let object =
+                    "{\"error\": {\"code\": \(server.code), \"name\": \(Value.quote(server.name)), \"message\": \(Value.quote(server.message))}}\n"
+                try? StandardOutput.write(object)
+            }
+            if self.verbose { message += " [protocol error \(server.code) \(server.name)]" }
+        } else if self.verbose {
+            message += " [\(error.code.name)]"
+        }
+        return CLIError(message)
     }
 }
 
 struct FormatOption: ParsableArguments {
-    @Option(name: .long, help: "Output format: json, table or csv.")
+    @Option(name: .long, help: "Output format: table, json or csv.")
     var format: OutputFormat = .table
 }
 
@@ -52,50 +86,64 @@ struct CLIError: Error, CustomStringConvertible {
 
 extension CivilDate: ExpressibleByArgument {
     public init?(argument: String) { self.init(argument) }
+    public static var defaultCompletionKind: CompletionKind { .default }
 }
 
 extension CivilMonth: ExpressibleByArgument {
     public init?(argument: String) { self.init(argument) }
 }
 
-/// `attr=value`.
-struct FilterArgument: ExpressibleByArgument {
+/// `attr=value`, with an error that lists the attributes when the name is unknown.
+struct FilterArgument {
     let dimension: EngageModel.Dimension
     let value: String
 
-    init?(argument: String) {
-        guard let equals = argument.firstIndex(of: "="),
-            let dimension = EngageModel.Dimension(name: String(argument[..<equals])),
-            argument.index(after: equals) < argument.endIndex
-        else { return nil }
-        self.dimension = dimension
-        self.value = String(argument[argument.index(after: equals)...])
-    }
+    static let attributesHelp =
+        "acquisition_channel, user_segment, device_type, region, or cohort (registration month YYYY-MM)"
 
-    static var defaultCompletionKind: CompletionKind { .default }
+    static func parse(_ argument: String) throws -> FilterArgument {
+        guard let equals = argument.firstIndex(of: "="), argument.index(after: equals) < argument.endIndex else {
+            throw ValidationError("'\(argument)' is not attr=value (attributes: \(Self.attributesHelp))")
+        }
+        let name = String(argument[..<equals])
+        guard let dimension = EngageModel.Dimension(name: name) else {
+            throw ValidationError("unknown attribute '\(name)'; use \(Self.attributesHelp)")
+        }
+        let value = String(argument[argument.index(after: equals)...])
+        if dimension == .cohort && CivilMonth(value) == nil {
+            throw ValidationError("cohort values are registration months YYYY-MM, not '\(value)'")
+        }
+        return FilterArgument(dimension: dimension, value: value)
+    }
 }
 
 extension EngageModel.Dimension: ExpressibleByArgument {
     public init?(argument: String) { self.init(name: argument) }
+    public static var allValueStrings: [String] { EngageModel.Dimension.allNames }
 }
 
 struct Stats: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "What the server stores: events, users, actions, days, bytes on disk.")
+    static let configuration = CommandConfiguration(
+        abstract: "What the server stores: events, users, actions, days, bytes on disk."
+    )
 
     @OptionGroup var connection: ConnectionOptions
     @OptionGroup var output: FormatOption
 
     func run() async throws {
-        let stats = try await self.connection.withClient { try await $0.stats() }
+        let stats = try await self.connection.withClient(json: self.output.format == .json) { try await $0.stats() }
         var report = Report(
             name: "stats",
-            columns: ["events", "duplicates", "users", "actions", "days", "bytes_on_disk", "time_zone", "first_day", "last_day"]
+            columns: [
+                "events", "duplicates", "users", "actions", "days", "bytes_on_disk", "time_zone", "first_day",
+                "last_day",
+            ]
         )
         report.rows.append([
             .int(stats.events), .int(stats.duplicates), .int(stats.users), .int(stats.actions), .int(stats.days),
-            .int(stats.bytesOnDisk), .string(stats.timeZone),
-            stats.firstDay.map { .string($0.description) } ?? .null, stats.lastDay.map { .string($0.description) } ?? .null,
+            .int(stats.bytesOnDisk), .string(stats.timeZone), .text(stats.firstDay?.description),
+            .text(stats.lastDay?.description),
         ])
-        report.print(self.output.format)
+        try report.print(self.output.format)
     }
 }

@@ -10,46 +10,71 @@ struct Export: AsyncParsableCommand {
             TABLE is users (dim_users), actions (dim_actions), dates (dim_date), events (fact_user_actions), \
             sessions (fact_user_sessions) or daily-activity (fact_daily_user_activity); `engage export ddl` prints \
             their CREATE TABLE statements. Rows carry the data model's columns plus natural keys (user_id, date, \
-            start_ms, end_ms...). Streams in bounded memory, page by page.
+            start_ms, end_ms...). Streams in bounded memory, page by page. With --output, rows go to a temporary \
+            file beside it that replaces FILE only once the export is complete: a failed export leaves FILE as it was.
             """
     )
+
+    enum Format: String, ExpressibleByArgument, CaseIterable { case jsonl, csv }
 
     @OptionGroup var connection: ConnectionOptions
     @Argument(help: "users, actions, dates, events, sessions, daily-activity, or ddl.") var table: String
     @Option(name: .long, help: "First day (dated tables); default: the first day with events.") var from: CivilDate?
     @Option(name: .long, help: "Last day (dated tables); default: the last day with events.") var to: CivilDate?
-    @Option(name: .long, help: "jsonl or csv.") var format: OutputFormat = .jsonl
-    @Option(name: .long, help: "Write to this file instead of standard output.") var output: String?
+    @Option(name: .long, help: "Output format: jsonl or csv.") var format: Format = .jsonl
+    @Option(
+        name: .long,
+        help: "Write to this file (replaced only when the export succeeds) instead of standard output."
+    ) var output: String?
 
     func validate() throws {
         guard self.table == "ddl" || ExportTable(rawValue: self.table) != nil else {
-            throw ValidationError("unknown table '\(self.table)': use \(ExportTable.allCases.map(\.rawValue).joined(separator: ", ")) or ddl")
+            throw ValidationError(
+                "unknown table '\(self.table)': use \(ExportTable.allCases.map(\.rawValue).joined(separator: ", ")) or ddl"
+            )
         }
-        guard self.format == .jsonl || self.format == .csv else { throw ValidationError("exports are jsonl or csv") }
-        if let from, let to, from > to { throw ValidationError("--from must not be after --to") }
+        if let from, let to, from > to { throw ValidationError("--from \(from) is after --to \(to)") }
     }
 
     func run() async throws {
-        let sink = try OutputSink(path: self.output)
         guard let table = ExportTable(rawValue: self.table) else {
-            sink.write(ExportTable.allCases.map(\.ddl).joined(separator: "\n\n") + "\n")
-            sink.close()
+            let sink = try OutputSink(path: self.output)
+            try sink.write(ExportTable.allCases.map(\.ddl).joined(separator: "\n\n") + "\n")
+            try sink.commit()
             return
+        }
+        // Connect before touching --output: a server that is down leaves the file as it was.
+        let client = try await self.connection.connect()
+        let sink: OutputSink
+        do {
+            sink = try OutputSink(path: self.output)
+        } catch {
+            try? await client.close()
+            throw error
         }
         let columns = table.columns
         let format = self.format
-        if format == .csv { sink.write(columns.map(\.name).joined(separator: ",") + "\n") }
-        try await self.connection.withClient { client in
+        do {
+            if format == .csv { try sink.write(columns.map(\.name).joined(separator: ",") + "\n") }
             try await client.export(table, from: self.from, to: self.to) { row in
                 switch format {
                 case .csv:
-                    sink.write(row.map { Report.csvField($0.plain) }.joined(separator: ",") + "\n")
-                default:
-                    sink.write("{" + zip(columns, row).map { "\(Value.quote($0.name)): \($1.json)" }.joined(separator: ", ") + "}\n")
+                    try sink.write(row.map { Report.csvField($0.plain) }.joined(separator: ",") + "\n")
+                case .jsonl:
+                    try sink.write(
+                        "{" + zip(columns, row).map { "\(Value.quote($0.name)): \($1.json)" }.joined(separator: ", ")
+                            + "}\n"
+                    )
                 }
             }
+            try sink.commit()
+            try? await client.close()
+        } catch {
+            sink.abandon()
+            try? await client.close()
+            if let error = error as? EngageClientError { throw self.connection.present(error, json: false) }
+            throw error
         }
-        sink.close()
     }
 }
 
@@ -73,36 +98,71 @@ extension ExportValue {
     }
 }
 
-/// Buffered output to a file or standard output.
+/// Buffered output to standard output, or to a file that appears only when complete: rows go to a hidden
+/// temporary file in the same directory (so the rename stays on one file system), which ``commit()`` renames
+/// over the target and ``abandon()`` removes. Standard output closed by its reader ends the command quietly.
 final class OutputSink {
-    private let handle: FileHandle
+    private let descriptor: Int32
+    private let target: String?
+    private let temporary: String?
     private var buffer: [UInt8] = []
 
     init(path: String?) throws {
-        if let path {
-            guard FileManager.default.createFile(atPath: path, contents: nil), let handle = FileHandle(forWritingAtPath: path) else {
-                throw CLIError("cannot write \(path)")
-            }
-            self.handle = handle
-        } else {
-            self.handle = FileHandle.standardOutput
+        guard let path else {
+            self.descriptor = 1
+            self.target = nil
+            self.temporary = nil
+            return
         }
+        let url = URL(fileURLWithPath: path)
+        let temporary = url.deletingLastPathComponent().appendingPathComponent(
+            ".\(url.lastPathComponent).tmp-\(getpid())"
+        ).path
+        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else {
+            throw CLIError("cannot write next to \(path): \(String(cString: strerror(errno)))")
+        }
+        self.descriptor = descriptor
+        self.target = path
+        self.temporary = temporary
         self.buffer.reserveCapacity(1 << 16)
     }
 
-    func write(_ text: String) {
+    func write(_ text: String) throws {
         self.buffer.append(contentsOf: text.utf8)
-        if self.buffer.count >= 1 << 16 { self.flush() }
+        if self.buffer.count >= 1 << 16 { try self.flush() }
     }
 
-    func flush() {
+    private func flush() throws {
         guard !self.buffer.isEmpty else { return }
-        self.handle.write(Data(self.buffer))
-        self.buffer.removeAll(keepingCapacity: true)
+        defer { self.buffer.removeAll(keepingCapacity: true) }
+        if self.target == nil {
+            try StandardOutput.write(bytes: self.buffer)
+        } else if !StandardOutput.write(self.buffer, to: self.descriptor) {
+            throw CLIError("cannot write \(self.temporary!): \(String(cString: strerror(errno)))")
+        }
     }
 
-    func close() {
-        self.flush()
-        if self.handle !== FileHandle.standardOutput { try? self.handle.close() }
+    /// Writes what is buffered and, for a file, moves it into place.
+    func commit() throws {
+        try self.flush()
+        guard let target, let temporary else { return }
+        guard fsync(self.descriptor) == 0, close(self.descriptor) == 0 else {
+            let reason = String(cString: strerror(errno))
+            unlink(temporary)
+            throw CLIError("cannot write \(temporary): \(reason)")
+        }
+        guard rename(temporary, target) == 0 else {
+            let reason = String(cString: strerror(errno))
+            unlink(temporary)
+            throw CLIError("cannot replace \(target): \(reason)")
+        }
+    }
+
+    /// Drops the temporary file; the target stays as it was.
+    func abandon() {
+        guard let temporary else { return }
+        close(self.descriptor)
+        unlink(temporary)
     }
 }

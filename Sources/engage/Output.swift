@@ -4,37 +4,75 @@ import Foundation
 /// A cell of command output.
 enum Value {
     case int(Int)
-    /// Printed with at most 6 decimals (the contract's precision).
-    case double(Double)
+    /// A ratio or an average: 6 decimals (the contract's precision).
+    case ratio(Double)
     case string(String)
     case bool(Bool)
+    /// Unknown (an unfinished period) or absent: `null` in JSON, empty in CSV and tables.
     case null
 
+    static func count(_ value: Int?) -> Value { value.map(Value.int) ?? .null }
+    static func ratio(_ value: Double?) -> Value { value.map(Value.ratio) ?? .null }
+    static func text(_ value: String?) -> Value { value.map(Value.string) ?? .null }
+
+    /// As written in CSV: ratios with 6 decimals, no digit grouping.
     var plain: String {
         switch self {
         case .int(let value): return String(value)
-        case .double(let value): return Value.format(value)
+        case .ratio(let value): return Value.fixed(value)
         case .string(let value): return value
         case .bool(let value): return value ? "true" : "false"
         case .null: return ""
         }
     }
 
+    /// As shown in a table: integers grouped by thousands, ratios with 6 decimals so points line up.
+    var tableText: String {
+        switch self {
+        case .int(let value): return Value.grouped(value)
+        default: return self.plain
+        }
+    }
+
     var json: String {
         switch self {
-        case .int, .double, .bool: return self.plain
+        case .int, .bool: return self.plain
+        case .ratio(let value): return Value.compact(value)
         case .string(let value): return Value.quote(value)
         case .null: return "null"
         }
     }
 
-    /// 6 decimals, trailing zeros dropped, at least one decimal: 1.0, 0.6, 0.714286.
-    static func format(_ value: Double) -> String {
-        guard value.isFinite else { return "0.0" }
-        var text = String(format: "%.6f", value)
+    var isNumeric: Bool {
+        switch self {
+        case .int, .ratio: return true
+        default: return false
+        }
+    }
+
+    /// 6 decimals, trailing zeros dropped, at least one decimal: 1.0, 0.6, 0.714286 (JSON numbers).
+    static func compact(_ value: Double) -> String {
+        var text = self.fixed(value)
         while text.hasSuffix("0") && !text.hasSuffix(".0") { text.removeLast() }
-        if text == "-0.0" { text = "0.0" }
         return text
+    }
+
+    /// Exactly 6 decimals: 0.600000.
+    static func fixed(_ value: Double) -> String {
+        guard value.isFinite else { return "0.000000" }
+        let text = String(format: "%.6f", value)
+        return text == "-0.000000" ? "0.000000" : text
+    }
+
+    /// 1234567 -> 1,234,567.
+    static func grouped(_ value: Int) -> String {
+        let digits = String(value.magnitude)
+        var out = ""
+        for (index, digit) in digits.enumerated() {
+            if index > 0 && (digits.count - index) % 3 == 0 { out.append(",") }
+            out.append(digit)
+        }
+        return value < 0 ? "-" + out : out
     }
 
     static func quote(_ text: String) -> String {
@@ -54,8 +92,9 @@ enum Value {
     }
 }
 
+/// The output formats of queries, stats and admin commands.
 enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
-    case json, table, csv, jsonl
+    case table, json, csv
 }
 
 /// Rows with named columns, printed as one JSON object `{"query": NAME, "rows": [...]}`, an aligned table,
@@ -64,30 +103,47 @@ struct Report {
     let name: String
     let columns: [String]
     var rows: [[Value]] = []
+    /// Extra top-level JSON members after "rows" (already encoded JSON values).
+    var extraJSON: [(key: String, json: String)] = []
 
-    func render(_ format: OutputFormat) -> String {
-        switch format {
+    enum Rendering { case json, jsonLines, csv, table }
+
+    func render(_ rendering: Rendering) -> String {
+        switch rendering {
         case .json:
             let body = self.rows.map { "  " + self.object($0) }.joined(separator: ",\n")
-            return "{\"query\": \(Value.quote(self.name)), \"rows\": [\n\(body)\(self.rows.isEmpty ? "" : "\n")]}"
-        case .jsonl:
+            let extra = self.extraJSON.map { ", \(Value.quote($0.key)): \($0.json)" }.joined()
+            return
+                "{\"query\": \(Value.quote(self.name)), \"rows\": [\n\(body)\(self.rows.isEmpty ? "" : "\n")]\(extra)}"
+        case .jsonLines:
             return self.rows.map { self.object($0) }.joined(separator: "\n")
         case .csv:
-            return ([self.columns.map(Report.csvField).joined(separator: ",")]
+            return
+                ([self.columns.map(Report.csvField).joined(separator: ",")]
                 + self.rows.map { $0.map { Report.csvField($0.plain) }.joined(separator: ",") }).joined(separator: "\n")
         case .table:
-            let cells = [self.columns] + self.rows.map { $0.map(\.plain) }
-            let widths = self.columns.indices.map { column in cells.map { $0[column].count }.max() ?? 0 }
-            return cells.enumerated().map { index, row in
-                let line = row.enumerated().map { column, cell in
-                    let pad = String(repeating: " ", count: widths[column] - cell.count)
-                    if index > 0, case .int = self.rows[index - 1][column] { return pad + cell }
-                    if index > 0, case .double = self.rows[index - 1][column] { return pad + cell }
-                    return cell + pad
-                }.joined(separator: "  ")
-                return line.trimmingTrailingSpaces()
-            }.joined(separator: "\n")
+            return self.table()
         }
+    }
+
+    /// Columns as wide as their widest cell in terminal columns (East Asian wide characters take two),
+    /// numbers right-aligned.
+    private func table() -> String {
+        let cells = [self.columns] + self.rows.map { $0.map(\.tableText) }
+        let widths = self.columns.indices.map { column in cells.map { $0[column].displayWidth }.max() ?? 0 }
+        return cells.enumerated().map { index, row in
+            let line = row.enumerated().map { column, cell in
+                let pad = String(repeating: " ", count: widths[column] - cell.displayWidth)
+                let numeric = index == 0 ? self.isNumericColumn(column) : self.rows[index - 1][column].isNumeric
+                return numeric ? pad + cell : cell + pad
+            }.joined(separator: "  ")
+            return line.trimmingTrailingSpaces()
+        }.joined(separator: "\n")
+    }
+
+    /// A header sits over numbers when the column's cells are numbers.
+    private func isNumericColumn(_ column: Int) -> Bool {
+        self.rows.contains { $0[column].isNumeric }
     }
 
     func object(_ row: [Value]) -> String {
@@ -99,8 +155,12 @@ struct Report {
         return "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""
     }
 
-    func print(_ format: OutputFormat) {
-        Swift.print(self.render(format))
+    func print(_ format: OutputFormat) throws {
+        switch format {
+        case .json: try StandardOutput.write(self.render(.json) + "\n")
+        case .csv: try StandardOutput.write(self.render(.csv) + "\n")
+        case .table: try StandardOutput.write(self.render(.table) + "\n")
+        }
     }
 }
 
@@ -110,11 +170,74 @@ extension String {
         while text.hasSuffix(" ") { text.removeLast() }
         return text
     }
+
+    /// Columns the text takes in a terminal: East Asian wide and fullwidth characters and emoji take two,
+    /// combining marks and zero-width characters none.
+    var displayWidth: Int {
+        self.unicodeScalars.reduce(0) { $0 + $1.displayWidth }
+    }
+}
+
+extension Unicode.Scalar {
+    var displayWidth: Int {
+        switch self.properties.generalCategory {
+        case .nonspacingMark, .enclosingMark, .format: return 0
+        default: break
+        }
+        if self.properties.isEmojiPresentation { return 2 }
+        switch self.value {
+        case 0x1100...0x115F, 0x2E80...0x303E, 0x3041...0x33FF, 0x3400...0x4DBF, 0x4E00...0x9FFF, 0xA000...0xA4CF,
+            0xAC00...0xD7A3, 0xF900...0xFAFF, 0xFE30...0xFE4F, 0xFF00...0xFF60, 0xFFE0...0xFFE6, 0x20000...0x2FFFD,
+            0x30000...0x3FFFD:
+            return 2
+        default:
+            return 1
+        }
+    }
+}
+
+/// Standard output and standard error without Foundation's `FileHandle.write`, which traps when the reader
+/// has gone (EPIPE) — `engage export events | head -1` must end quietly, not with a backtrace.
+enum StandardOutput {
+    /// The exit status when standard output was closed by its reader: 128 + SIGPIPE, what a shell reports
+    /// for any Unix tool that `head` stops early.
+    static let closedPipeStatus: Int32 = 141
+
+    /// Writes `text` to standard output; when the reader is gone, throws `ExitCode(141)` (printed as nothing).
+    static func write(_ text: String) throws {
+        guard Self.write(Array(text.utf8), to: 1) else { throw ExitCode(Self.closedPipeStatus) }
+    }
+
+    static func write(bytes: [UInt8]) throws {
+        guard Self.write(bytes, to: 1) else { throw ExitCode(Self.closedPipeStatus) }
+    }
+
+    /// Writes all of `bytes` to `descriptor`; false when the reader is gone or the write failed.
+    static func write(_ bytes: [UInt8], to descriptor: Int32) -> Bool {
+        bytes.withUnsafeBytes { raw in
+            var offset = 0
+            while offset < raw.count {
+                let written = Foundation.write(descriptor, raw.baseAddress! + offset, raw.count - offset)
+                if written < 0 {
+                    if errno == EINTR { continue }
+                    return false
+                }
+                offset += written
+            }
+            return true
+        }
+    }
 }
 
 enum StandardError {
+    /// One line on standard error; a closed standard error is ignored.
     static func write(_ text: String) {
-        FileHandle.standardError.write(Data((text + "\n").utf8))
+        _ = StandardOutput.write(Array((text + "\n").utf8), to: 2)
+    }
+
+    /// Text without a newline (progress lines that redraw themselves).
+    static func writeRaw(_ text: String) {
+        _ = StandardOutput.write(Array(text.utf8), to: 2)
     }
 
     static var isTerminal: Bool { isatty(2) == 1 }

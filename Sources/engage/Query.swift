@@ -1,33 +1,63 @@
 import ArgumentParser
 import EngageClient
 import EngageModel
+import Foundation
 
 struct Query: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Query engagement metrics.",
         discussion: """
             Filters: --where attr=value (repeatable; values of one attribute OR, attributes AND). Attributes: \
-            acquisition_channel, user_segment, device_type, region, and cohort (registration month, YYYY-MM). \
-            --by attr gives one result per value, where supported.
+            acquisition_channel, user_segment, device_type, region, and cohort (registration month, YYYY-MM); \
+            `engage query values --dimension ATTR` lists the values users hold, and a --where value no user holds \
+            is warned about. --by attr gives one result per value, where supported. Dates are local dates of the \
+            server's reporting time zone, within 1999-12-01 ... 2179-05-06. Days after the store's last day, and \
+            periods that end after it, are unfinished: their numbers are null in JSON and CSV and blank in tables.
             """,
         subcommands: [
             Activity.self, ActiveDays.self, Tiers.self, Transitions.self, Retention.self, Lifecycle.self, Sessions.self,
-            User.self, AtRisk.self, Actions.self,
+            User.self, AtRisk.self, Actions.self, Values.self,
         ]
     )
 }
 
 /// --where filters.
 struct FilterOptions: ParsableArguments {
-    @Option(name: .customLong("where"), help: "attr=value filter (repeatable).") var filters: [FilterArgument] = []
+    @Option(
+        name: .customLong("where"),
+        help: ArgumentHelp(
+            "attr=value filter (repeatable); attributes: \(FilterArgument.attributesHelp).",
+            valueName: "attr=value"
+        ),
+        transform: FilterArgument.parse
+    )
+    var filters: [FilterArgument] = []
 
     var dimensionFilters: [DimensionFilter] { DimensionFilter.grouping(self.filters.map { ($0.dimension, $0.value) }) }
+
+    /// Warns on standard error about filter values no user holds (a typo gives zeros, not an error).
+    func warnAboutUnheldValues(_ client: EngageConnection) async throws {
+        for filter in self.dimensionFilters {
+            let held = try await client.values(filter.dimension)
+            let names = Set(held.map(\.value))
+            for value in filter.values where !names.contains(value) {
+                let known = held.prefix(20).map(\.value).joined(separator: ", ")
+                StandardError.write(
+                    "warning: no user holds \(filter.dimension.name)=\(value)"
+                        + (held.isEmpty
+                            ? " (no user holds any value of it)"
+                            : " (values held: \(known)\(held.count > 20 ? ", ..." : ""))")
+                )
+            }
+        }
+    }
 }
 
 /// --where filters and --by.
 struct SelectionOptions: ParsableArguments {
     @OptionGroup var filters: FilterOptions
-    @Option(name: .long, help: "Break down by this attribute (or cohort).") var by: EngageModel.Dimension?
+    @Option(name: .long, help: "Break down by this attribute (or cohort): one result per value users hold.") var by:
+        EngageModel.Dimension?
 
     var selection: Selection { Selection(filters: self.filters.dimensionFilters, breakdown: self.by) }
     var groupColumn: [String] { self.by == nil ? [] : ["group"] }
@@ -35,18 +65,51 @@ struct SelectionOptions: ParsableArguments {
     func group(_ name: String?) -> [Value] { self.by == nil ? [] : [.string(name ?? "")] }
 }
 
-/// --from/--to, or --month.
+/// --from and --to, both required.
 struct RangeOptions: ParsableArguments {
-    @Option(name: .long, help: "First day, YYYY-MM-DD.") var from: CivilDate?
-    @Option(name: .long, help: "Last day, YYYY-MM-DD.") var to: CivilDate?
+    @Option(name: .long, help: "First day, YYYY-MM-DD.") var from: CivilDate
+    @Option(name: .long, help: "Last day, YYYY-MM-DD.") var to: CivilDate
 
     func validate() throws {
-        if let from, let to, from > to { throw ValidationError("--from must not be after --to") }
+        if self.from > self.to { throw ValidationError("--from \(self.from) is after --to \(self.to)") }
+    }
+}
+
+/// --month, or --from and --to.
+struct MonthOrRangeOptions: ParsableArguments {
+    @Option(name: .long, help: "Calendar month, YYYY-MM (or give --from and --to).") var month: CivilMonth?
+    @Option(name: .long, help: "First day, YYYY-MM-DD (with --to, instead of --month).") var from: CivilDate?
+    @Option(name: .long, help: "Last day, YYYY-MM-DD (with --from, instead of --month).") var to: CivilDate?
+
+    func validate() throws {
+        switch (self.month, self.from, self.to) {
+        case (.some, nil, nil): break
+        case (nil, .some(let from), .some(let to)):
+            if from > to { throw ValidationError("--from \(from) is after --to \(to)") }
+        default: throw ValidationError("give either --month, or --from and --to")
+        }
     }
 
-    func required() throws -> (CivilDate, CivilDate) {
-        guard let from, let to else { throw ValidationError("give --from and --to") }
-        return (from, to)
+    var days: (CivilDate, CivilDate) {
+        if let month { return (month.firstDay, month.lastDay) }
+        return (self.from!, self.to!)
+    }
+}
+
+/// Runs a query with the options every query shares: the connection (errors in words), the output format,
+/// and the warning about --where values no user holds.
+struct QueryRun {
+    let connection: ConnectionOptions
+    let format: OutputFormat
+
+    func callAsFunction<Result>(
+        filters: FilterOptions? = nil,
+        _ body: (EngageConnection) async throws -> Result
+    ) async throws -> Result {
+        try await self.connection.withClient(json: self.format == .json) { client in
+            if let filters { try await filters.warnAboutUnheldValues(client) }
+            return try await body(client)
+        }
     }
 }
 
@@ -54,7 +117,9 @@ extension Period: ExpressibleByArgument {}
 
 extension Query {
     struct Activity: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Daily DAU, WAU, MAU, DAU/MAU and DAU/WAU over a date range.")
+        static let configuration = CommandConfiguration(
+            abstract: "Daily DAU, WAU, MAU, DAU/MAU and DAU/WAU over a date range."
+        )
 
         @OptionGroup var connection: ConnectionOptions
         @OptionGroup var output: FormatOption
@@ -62,18 +127,32 @@ extension Query {
         @OptionGroup var selection: SelectionOptions
 
         func run() async throws {
-            let (from, to) = try self.range.required()
-            let rows = try await self.connection.withClient {
-                try await $0.activity(ActivityQuery(from: from, to: to, filters: self.selection.selection.filters, breakdown: self.selection.by))
+            let query = ActivityQuery(
+                from: self.range.from,
+                to: self.range.to,
+                filters: self.selection.selection.filters,
+                breakdown: self.selection.by
+            )
+            let rows = try await QueryRun(connection: self.connection, format: self.output.format)(
+                filters: self.selection.filters
+            ) {
+                try await $0.activity(query)
             }
-            var report = Report(name: "activity", columns: self.selection.groupColumn + ["date", "dau", "wau", "mau", "dau_mau", "dau_wau"])
+            var report = Report(
+                name: "activity",
+                columns: self.selection.groupColumn + ["date", "dau", "wau", "mau", "dau_mau", "dau_wau"]
+            )
             for row in rows {
                 report.rows.append(
                     self.selection.group(row.group)
-                        + [.string(row.date.description), .int(row.dau), .int(row.wau), .int(row.mau), .double(row.dauOverMau), .double(row.dauOverWau)]
+                        + [
+                            .string(row.date.description), .count(row.dau), .count(row.wau), .count(row.mau),
+                            .ratio(row.dauOverMau),
+                            .ratio(row.dauOverWau),
+                        ]
                 )
             }
-            report.print(self.output.format)
+            try report.print(self.output.format)
         }
     }
 
@@ -85,51 +164,64 @@ extension Query {
 
         @OptionGroup var connection: ConnectionOptions
         @OptionGroup var output: FormatOption
-        @Option(name: .long, help: "Calendar month, YYYY-MM.") var month: CivilMonth?
-        @OptionGroup var range: RangeOptions
+        @OptionGroup var range: MonthOrRangeOptions
         @OptionGroup var selection: SelectionOptions
 
-        func validate() throws {
-            guard (self.month != nil) != (self.range.from != nil || self.range.to != nil) else {
-                throw ValidationError("give either --month or --from and --to")
-            }
-        }
-
         func run() async throws {
-            let (from, to) = try self.month.map { ($0.firstDay, $0.lastDay) } ?? self.range.required()
-            let rows = try await self.connection.withClient { try await $0.activeDays(from: from, to: to, self.selection.selection) }
+            let (from, to) = self.range.days
+            let rows = try await QueryRun(connection: self.connection, format: self.output.format)(
+                filters: self.selection.filters
+            ) {
+                try await $0.activeDays(from: from, to: to, self.selection.selection)
+            }
             var report = Report(name: "active_days", columns: self.selection.groupColumn + ["active_days", "users"])
-            for row in rows { report.rows.append(self.selection.group(row.group) + [.int(row.activeDays), .int(row.users)]) }
-            report.print(self.output.format)
+            for row in rows {
+                report.rows.append(self.selection.group(row.group) + [.int(row.activeDays), .int(row.users)])
+            }
+            try report.print(self.output.format)
         }
     }
 
     struct Tiers: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Engagement tiers over a calendar month or the 30 days ending on a day.",
-            discussion: "casual: 1-5 active days, regular: 6-15, core: 16+, power: core with actions >= P per active day."
+            discussion:
+                "casual: 1-5 active days, regular: 6-15, core: 16+, power: core with actions >= P per active day."
         )
 
         @OptionGroup var connection: ConnectionOptions
         @OptionGroup var output: FormatOption
-        @Option(name: .long, help: "Calendar month, YYYY-MM.") var month: CivilMonth?
-        @Option(name: .customLong("as-of"), help: "Rolling window ending on this day, YYYY-MM-DD.") var asOf: CivilDate?
+        @Option(name: .long, help: "Calendar month, YYYY-MM (or give --as-of).") var month: CivilMonth?
+        @Option(name: .customLong("as-of"), help: "Rolling window ending on this day, YYYY-MM-DD (or give --month).")
+        var asOf: CivilDate?
         @OptionGroup var selection: SelectionOptions
 
         func validate() throws {
-            guard (self.month == nil) != (self.asOf == nil) else { throw ValidationError("give either --month or --as-of") }
+            guard (self.month == nil) != (self.asOf == nil) else {
+                throw ValidationError("give either --month or --as-of")
+            }
         }
 
         func run() async throws {
             let window: TierWindow = self.month.map { .month($0) } ?? .asOf(self.asOf!)
-            let rows = try await self.connection.withClient { try await $0.tiers(window, self.selection.selection) }
-            var report = Report(name: "tiers", columns: self.selection.groupColumn + ["tier", "users", "avg_daily_sessions", "avg_daily_actions"])
+            let rows = try await QueryRun(connection: self.connection, format: self.output.format)(
+                filters: self.selection.filters
+            ) {
+                try await $0.tiers(window, self.selection.selection)
+            }
+            var report = Report(
+                name: "tiers",
+                columns: self.selection.groupColumn + ["tier", "users", "avg_daily_sessions", "avg_daily_actions"]
+            )
             for row in rows {
                 report.rows.append(
-                    self.selection.group(row.group) + [.string(row.tier), .int(row.users), .double(row.averageDailySessions), .double(row.averageDailyActions)]
+                    self.selection.group(row.group) + [
+                        .string(row.tier.name), .int(row.users), .ratio(row.averageDailySessions),
+                        .ratio(row.averageDailyActions),
+                    ]
                 )
             }
-            report.print(self.output.format)
+            try report.print(self.output.format)
         }
     }
 
@@ -142,46 +234,76 @@ extension Query {
         @OptionGroup var filters: FilterOptions
 
         func run() async throws {
-            let rows = try await self.connection.withClient { try await $0.transitions(self.month, filters: self.filters.dimensionFilters) }
+            let rows = try await QueryRun(connection: self.connection, format: self.output.format)(
+                filters: self.filters
+            ) {
+                try await $0.transitions(self.month, filters: self.filters.dimensionFilters)
+            }
             var report = Report(name: "transitions", columns: ["from_tier", "to_tier", "users"])
-            for row in rows { report.rows.append([.string(row.fromTier), .string(row.toTier), .int(row.users)]) }
-            report.print(self.output.format)
+            for row in rows {
+                report.rows.append([.string(row.fromTier.name), .string(row.toTier.name), .int(row.users)])
+            }
+            try report.print(self.output.format)
         }
     }
 
     struct Retention: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Cohort retention: users registered in each period, and how many were active k periods later.",
-            discussion: "Cohorts are the periods overlapping [--from, --to]; offsets run 0...--periods; empty cohorts are left out."
+            discussion: """
+                Cohorts are the periods overlapping [--from, --to]; offsets run 0...--periods; empty cohorts are left out. \
+                An offset whose period ends after the store's last day is unfinished: retained and rate are null (blank).
+                """
         )
 
         @OptionGroup var connection: ConnectionOptions
         @OptionGroup var output: FormatOption
         @Option(name: .long, help: "day, week (starting Monday) or month.") var period: Period
         @OptionGroup var range: RangeOptions
-        @Option(name: .long, help: "Offsets after each cohort period.") var periods: Int
+        @Option(name: .long, help: "Offsets after each cohort period (0...400).") var periods: Int
         @OptionGroup var selection: SelectionOptions
 
+        func validate() throws {
+            guard (0...400).contains(self.periods) else { throw ValidationError("--periods must be 0...400") }
+        }
+
         func run() async throws {
-            let (from, to) = try self.range.required()
-            let rows = try await self.connection.withClient {
-                try await $0.retention(period: self.period, from: from, to: to, periods: self.periods, self.selection.selection)
+            let rows = try await QueryRun(connection: self.connection, format: self.output.format)(
+                filters: self.selection.filters
+            ) {
+                try await $0.retention(
+                    period: self.period,
+                    from: self.range.from,
+                    to: self.range.to,
+                    periods: self.periods,
+                    self.selection.selection
+                )
             }
-            var report = Report(name: "retention", columns: self.selection.groupColumn + ["cohort", "cohort_size", "period_offset", "retained", "rate"])
+            var report = Report(
+                name: "retention",
+                columns: self.selection.groupColumn + ["cohort", "cohort_size", "period_offset", "retained", "rate"]
+            )
             for row in rows {
                 report.rows.append(
                     self.selection.group(row.group)
-                        + [.string(row.cohort.description), .int(row.cohortSize), .int(row.periodOffset), .int(row.retained), .double(row.rate)]
+                        + [
+                            .string(row.cohort.description), .int(row.cohortSize), .int(row.periodOffset),
+                            .count(row.retained), .ratio(row.rate),
+                        ]
                 )
             }
-            report.print(self.output.format)
+            try report.print(self.output.format)
         }
     }
 
     struct Lifecycle: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "New, returning, resurrecting and dormant users per period.",
-            discussion: "Among users active in a period: new (registered in it), returning (active in the previous one too), resurrecting (not); dormant: active in the previous period only."
+            discussion: """
+                Among users active in a period: new (registered in it), returning (active in the previous one too), \
+                resurrecting (not); dormant: active in the previous period only. A period that ends after the store's \
+                last day is unfinished: its counts are null (blank).
+                """
         )
 
         @OptionGroup var connection: ConnectionOptions
@@ -191,20 +313,31 @@ extension Query {
         @OptionGroup var filters: FilterOptions
 
         func run() async throws {
-            let (from, to) = try self.range.required()
-            let rows = try await self.connection.withClient {
-                try await $0.lifecycle(period: self.period, from: from, to: to, filters: self.filters.dimensionFilters)
+            let rows = try await QueryRun(connection: self.connection, format: self.output.format)(
+                filters: self.filters
+            ) {
+                try await $0.lifecycle(
+                    period: self.period,
+                    from: self.range.from,
+                    to: self.range.to,
+                    filters: self.filters.dimensionFilters
+                )
             }
             var report = Report(name: "lifecycle", columns: ["period", "new", "returning", "resurrecting", "dormant"])
             for row in rows {
-                report.rows.append([.string(row.period.description), .int(row.new), .int(row.returning), .int(row.resurrecting), .int(row.dormant)])
+                report.rows.append([
+                    .string(row.period.description), .count(row.new), .count(row.returning), .count(row.resurrecting),
+                    .count(row.dormant),
+                ])
             }
-            report.print(self.output.format)
+            try report.print(self.output.format)
         }
     }
 
     struct Sessions: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Sessions starting in a range: count, users, durations, bounce rate.")
+        static let configuration = CommandConfiguration(
+            abstract: "Sessions starting in a range: count, users, durations, bounce rate."
+        )
 
         @OptionGroup var connection: ConnectionOptions
         @OptionGroup var output: FormatOption
@@ -212,74 +345,114 @@ extension Query {
         @OptionGroup var filters: FilterOptions
 
         func run() async throws {
-            let (from, to) = try self.range.required()
-            let summary = try await self.connection.withClient { try await $0.sessions(from: from, to: to, filters: self.filters.dimensionFilters) }
+            let summary = try await QueryRun(connection: self.connection, format: self.output.format)(
+                filters: self.filters
+            ) {
+                try await $0.sessions(from: self.range.from, to: self.range.to, filters: self.filters.dimensionFilters)
+            }
             var report = Report(
                 name: "sessions",
-                columns: ["sessions", "users", "avg_duration_seconds", "p50_duration_seconds", "p90_duration_seconds", "avg_actions", "bounce_rate"]
+                columns: [
+                    "sessions", "users", "avg_duration_seconds", "p50_duration_seconds", "p90_duration_seconds",
+                    "avg_actions", "bounce_rate",
+                ]
             )
             report.rows.append([
-                .int(summary.sessions), .int(summary.users), .double(summary.averageDurationSeconds), .int(summary.p50DurationSeconds),
-                .int(summary.p90DurationSeconds), .double(summary.averageActions), .double(summary.bounceRate),
+                .int(summary.sessions), .int(summary.users), .ratio(summary.averageDurationSeconds),
+                .int(summary.p50DurationSeconds),
+                .int(summary.p90DurationSeconds), .ratio(summary.averageActions), .ratio(summary.bounceRate),
             ])
-            report.print(self.output.format)
+            try report.print(self.output.format)
         }
     }
 
     struct User: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "One user: attributes, current tier, daily records and sessions.")
+        static let configuration = CommandConfiguration(
+            abstract: "One user: attributes, current tier, daily records and sessions.",
+            discussion: """
+                Three sections: profile, days (daily records) and sessions (times in the server's reporting time zone, \
+                with their UTC offset). JSON holds all three; --section prints one, which CSV needs (one table per file).
+                """
+        )
+
+        enum Section: String, ExpressibleByArgument, CaseIterable { case profile, days, sessions }
 
         @OptionGroup var connection: ConnectionOptions
         @OptionGroup var output: FormatOption
         @Option(name: .long, help: "The user_id.") var id: String
+        @Option(name: .long, help: "Print only this section: profile, days or sessions.") var section: Section?
+
+        func validate() throws {
+            if self.output.format == .csv && self.section == nil {
+                throw ValidationError("CSV holds one table: give --section profile, days or sessions")
+            }
+        }
 
         func run() async throws {
-            guard let detail = try await self.connection.withClient({ try await $0.user(self.id) }) else {
-                throw CLIError("no user with user_id '\(self.id)'")
+            let (found, zone) = try await QueryRun(connection: self.connection, format: self.output.format)() {
+                (try await $0.user(self.id), $0.timeZone)
             }
+            guard let detail = found else { throw CLIError("no user with user_id '\(self.id)'") }
+            let local = LocalTimeFormatter(timeZone: zone)
             var profile = Report(
                 name: "user",
-                columns: ["user_id", "registration_date"] + Attribute.allCases.map(\.rawValue) + ["current_tier", "as_of"]
+                columns: ["user_id", "registration_date"] + Attribute.allCases.map(\.rawValue) + [
+                    "current_tier", "as_of",
+                ]
             )
             profile.rows.append(
-                [.string(detail.profile.userID), detail.profile.registrationDate.map { .string($0.description) } ?? .null]
+                [.string(detail.profile.userID), .text(detail.profile.registrationDate?.description)]
                     + Attribute.allCases.map { .string(detail.profile.attributes[$0] ?? Attribute.unknownValue) }
-                    + [.string(detail.currentTier), .string(detail.asOf.description)]
+                    + [.string(detail.currentTier.name), .string(detail.asOf.description)]
             )
             var days = Report(
                 name: "daily_activity",
-                columns: ["date", "sessions_count", "total_session_duration", "total_actions", "unique_action_types", "is_active_day", "engagement_tier"]
+                columns: [
+                    "date", "sessions_count", "total_session_duration", "total_actions", "unique_action_types",
+                    "is_active_day", "engagement_tier",
+                ]
             )
             for day in detail.days {
                 days.rows.append([
-                    .string(day.date.description), .int(day.sessionsCount), .int(day.totalSessionDuration), .int(day.totalActions),
-                    .int(day.uniqueActionTypes), .bool(day.isActiveDay), .string(day.engagementTier),
+                    .string(day.date.description), .int(day.sessionsCount), .int(day.totalSessionDuration),
+                    .int(day.totalActions),
+                    .int(day.uniqueActionTypes), .bool(day.isActiveDay), .string(day.engagementTier.name),
                 ])
             }
             var sessions = Report(
                 name: "sessions",
-                columns: ["start", "end", "start_ms", "end_ms", "session_duration_seconds", "actions_count", "screens_visited", "session_type"]
+                columns: [
+                    "start", "end", "start_ms", "end_ms", "session_duration_seconds", "actions_count",
+                    "screens_visited", "session_type",
+                ]
             )
             for session in detail.sessions {
                 sessions.rows.append([
-                    .string(Timestamp.formatISO8601(session.startMs)), .string(Timestamp.formatISO8601(session.endMs)),
-                    .int(Int(session.startMs)), .int(Int(session.endMs)), .int(session.durationSeconds), .int(session.actionsCount),
-                    .int(session.screensVisited), .string(session.sessionType),
+                    .string(local.format(session.startMs)), .string(local.format(session.endMs)),
+                    .int(Int(session.startMs)),
+                    .int(Int(session.endMs)), .int(session.durationSeconds), .int(session.actionsCount),
+                    .int(session.screensVisited),
+                    .string(session.sessionType.rawValue),
                 ])
+            }
+            let sections: [(Section, Report)] = [(.profile, profile), (.days, days), (.sessions, sessions)]
+            if let section {
+                try sections.first { $0.0 == section }!.1.print(self.output.format)
+                return
             }
             switch self.output.format {
             case .json:
-                print(
+                try StandardOutput.write(
                     "{\"query\": \"user\", \"user\": \(profile.object(profile.rows[0])),\n \"daily_activity\": ["
                         + days.rows.map { "\n  " + days.object($0) }.joined(separator: ",")
-                        + "],\n \"sessions\": [" + sessions.rows.map { "\n  " + sessions.object($0) }.joined(separator: ",") + "]}"
+                        + "],\n \"sessions\": ["
+                        + sessions.rows.map { "\n  " + sessions.object($0) }.joined(separator: ",") + "]}\n"
                 )
             default:
-                profile.print(self.output.format)
-                print()
-                days.print(self.output.format)
-                print()
-                sessions.print(self.output.format)
+                for (index, (_, report)) in sections.enumerated() {
+                    if index > 0 { try StandardOutput.write("\n") }
+                    try report.print(self.output.format)
+                }
             }
         }
     }
@@ -297,21 +470,34 @@ extension Query {
         @Option(name: .long, help: "Most users listed.") var limit: Int = 100
         @OptionGroup var filters: FilterOptions
 
+        func validate() throws {
+            guard self.limit >= 1 else { throw ValidationError("--limit must be at least 1") }
+        }
+
         func run() async throws {
-            let rows = try await self.connection.withClient {
+            let rows = try await QueryRun(connection: self.connection, format: self.output.format)(
+                filters: self.filters
+            ) {
                 try await $0.atRisk(asOf: self.asOf, limit: self.limit, filters: self.filters.dimensionFilters)
             }
-            var report = Report(name: "at_risk", columns: ["user_id", "tier_7_days_ago", "active_days", "actions", "last_active_day"])
+            var report = Report(
+                name: "at_risk",
+                columns: ["user_id", "tier_7_days_ago", "active_days", "actions", "last_active_day"]
+            )
             for row in rows {
-                report.rows.append([.string(row.userID), .string(row.tierBefore), .int(row.activeDays), .int(row.actions), .string(row.lastActiveDay.description)])
+                report.rows.append([
+                    .string(row.userID), .string(row.tierBefore.name), .int(row.activeDays), .int(row.actions),
+                    .string(row.lastActiveDay.description),
+                ])
             }
-            report.print(self.output.format)
+            try report.print(self.output.format)
         }
     }
 
     struct Actions: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Events and distinct users per action category and per action type (creation versus consumption).",
+            abstract:
+                "Events and distinct users per action category and per action type (creation versus consumption).",
             discussion: "Category rows come first (action_type empty), then one row per action type."
         )
 
@@ -321,16 +507,66 @@ extension Query {
         @OptionGroup var filters: FilterOptions
 
         func run() async throws {
-            let (from, to) = try self.range.required()
-            let rows = try await self.connection.withClient { try await $0.actionUsage(from: from, to: to, filters: self.filters.dimensionFilters) }
-            var report = Report(name: "actions", columns: ["action_category", "action_type", "is_core_action", "events", "users"])
+            let rows = try await QueryRun(connection: self.connection, format: self.output.format)(
+                filters: self.filters
+            ) {
+                try await $0.actionUsage(
+                    from: self.range.from,
+                    to: self.range.to,
+                    filters: self.filters.dimensionFilters
+                )
+            }
+            var report = Report(
+                name: "actions",
+                columns: ["action_category", "action_type", "is_core_action", "events", "users"]
+            )
             for row in rows {
                 report.rows.append([
-                    .string(row.category), row.actionType.map(Value.string) ?? .null, row.isCoreAction.map(Value.bool) ?? .null,
+                    .string(row.category), .text(row.actionType), row.isCoreAction.map(Value.bool) ?? .null,
                     .int(row.events), .int(row.users),
                 ])
             }
-            report.print(self.output.format)
+            try report.print(self.output.format)
         }
+    }
+
+    struct Values: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract:
+                "The values of an attribute (or registration months, for cohort) that users hold, with their users."
+        )
+
+        @OptionGroup var connection: ConnectionOptions
+        @OptionGroup var output: FormatOption
+        @Option(name: .long, help: "acquisition_channel, user_segment, device_type, region or cohort.") var dimension:
+            EngageModel.Dimension
+
+        func run() async throws {
+            let rows = try await QueryRun(connection: self.connection, format: self.output.format)() {
+                try await $0.values(self.dimension)
+            }
+            var report = Report(name: "values", columns: ["value", "users"])
+            for row in rows { report.rows.append([.string(row.value), .int(row.users)]) }
+            try report.print(self.output.format)
+        }
+    }
+}
+
+/// Instants as local times of the server's reporting time zone, with their UTC offset:
+/// `2026-03-01T09:15:00.000-05:00`.
+struct LocalTimeFormatter {
+    let zone: TimeZone
+
+    init(timeZone identifier: String) {
+        self.zone = TimeZone(identifier: identifier) ?? TimeZone(identifier: "UTC")!
+    }
+
+    func format(_ epochMs: Int64) -> String {
+        let offsetSeconds = self.zone.secondsFromGMT(for: Date(timeIntervalSince1970: Double(epochMs) / 1000))
+        let utc = Timestamp.formatISO8601(epochMs + Int64(offsetSeconds) * 1000)
+        let sign = offsetSeconds < 0 ? "-" : "+"
+        let magnitude = abs(offsetSeconds)
+        func two(_ value: Int) -> String { value < 10 ? "0\(value)" : "\(value)" }
+        return String(utc.dropLast()) + sign + two(magnitude / 3600) + ":" + two(magnitude % 3600 / 60)
     }
 }

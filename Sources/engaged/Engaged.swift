@@ -1,13 +1,15 @@
 import ArgumentParser
+import EngageCommandLine
+import EngageModel
 import EngageServer
 import EngageStore
 import Foundation
 import Logging
 import Metrics
-import Prometheus
 import NIOCore
 import NIOPosix
 import NIOSSL
+import Prometheus
 import ServiceLifecycle
 import UnixSignals
 
@@ -19,8 +21,12 @@ struct Engaged: AsyncParsableCommand {
         discussion: """
             Stores everything in an LMDB data directory. The reporting time zone is fixed when the directory is \
             created; opening it with another --timezone is refused. SIGTERM or SIGINT stop it gracefully: no \
-            new connections or requests, requests in flight are committed and answered, exit status 0.
-            """
+            new connections or requests, requests in flight are committed and answered, exit status 0. Only \
+            one process may use a data directory at a time (a second engaged exits 2, naming the first). \
+            Durations are a number with a unit: 250ms, 90s, 30m, 1h. Exit status: 0 stopped cleanly, 1 failed \
+            while running, 2 could not start (the log says why), 64 usage error.
+            """,
+        version: EngageVersion.current
     )
 
     @Option(name: .long, help: "Data directory (created if missing).")
@@ -32,16 +38,31 @@ struct Engaged: AsyncParsableCommand {
     @Option(name: .long, help: "TCP port (0 picks a free one).")
     var port: Int = ServerConfiguration.defaultPort
 
-    @Option(name: .long, help: "Reporting time zone (IANA name) for a new data directory; default UTC. An existing directory keeps its own.")
+    @Option(
+        name: .long,
+        help:
+            "Reporting time zone (IANA name) for a new data directory; an existing directory keeps its own. (default: UTC)"
+    )
     var timezone: String?
 
-    @Option(name: .long, help: "Session gap for a new data directory: 30m, 1800s, 1800000ms, 1h (plain numbers are minutes). Default 30m.")
-    var sessionGap: String?
+    @Option(
+        name: .long,
+        help: "Session gap for a new data directory; an existing directory keeps its own. (default: 30m)",
+        transform: DurationArgument.parse
+    )
+    var sessionGap: DurationArgument?
 
-    @Option(name: .long, help: "Power tier threshold P (actions per active day) for a new data directory. Default 20.")
+    @Option(
+        name: .long,
+        help: "Power tier threshold P (actions per active day) for a new data directory. (default: 20)"
+    )
     var powerThreshold: Int?
 
-    @Option(name: .long, help: "is_core_action of action types first seen in events, for a new data directory.")
+    @Option(
+        name: .long,
+        help:
+            "is_core_action (true or false) of action types first seen in events, for a new data directory. (default: true)"
+    )
     var autoRegisteredCore: Bool?
 
     @Option(name: .long, help: "Largest frame accepted, in bytes.")
@@ -55,7 +76,8 @@ struct Engaged: AsyncParsableCommand {
 
     @Option(
         name: .long,
-        help: "Bytes of requests being carried out across all connections; past it the server stops reading sockets until the writer catches up."
+        help:
+            "Bytes of requests being carried out across all connections; past it the server stops reading sockets until the writer catches up."
     )
     var maxBufferedBytes: Int = 256 << 20
 
@@ -68,13 +90,20 @@ struct Engaged: AsyncParsableCommand {
     @Option(name: .long, help: "Write the bound port to this file once listening (useful with --port 0).")
     var portFile: String?
 
-    @Option(name: .long, help: "Token file: one 'TOKEN ROLE[,ROLE]' per line, roles ingest, query, admin. Without it the server only listens on loopback.")
+    @Option(
+        name: .long,
+        help:
+            "Token file: one 'TOKEN ROLE[,ROLE]' per line, roles ingest, query, admin. Without it the server only listens on loopback."
+    )
     var tokens: String?
 
     @Flag(name: .long, help: "Accept unauthenticated connections on a non-loopback --host.")
     var insecureNoAuth = false
 
-    @Option(name: .long, help: "PEM certificate chain (server certificate first): with --tls-key, every connection must use TLS.")
+    @Option(
+        name: .long,
+        help: "PEM certificate chain (server certificate first): with --tls-key, every connection must use TLS."
+    )
     var tlsCert: String?
 
     @Option(name: .long, help: "PEM private key of --tls-cert.")
@@ -83,11 +112,19 @@ struct Engaged: AsyncParsableCommand {
     @Option(name: .long, help: "Most open connections.")
     var maxConnections: Int = 1024
 
-    @Option(name: .long, help: "Seconds without a frame (and nothing in flight) before a connection is closed.")
-    var idleTimeout: Int = 300
+    @Option(
+        name: .long,
+        help: "Time without a frame (and nothing in flight) before a connection is closed. (default: 5m)",
+        transform: DurationArgument.parse
+    )
+    var idleTimeout = DurationArgument(milliseconds: 300_000)
 
-    @Option(name: .long, help: "Seconds a begun frame may take to arrive in full.")
-    var frameTimeout: Int = 30
+    @Option(
+        name: .long,
+        help: "Time a begun frame may take to arrive in full. (default: 30s)",
+        transform: DurationArgument.parse
+    )
+    var frameTimeout = DurationArgument(milliseconds: 30_000)
 
     @Option(name: .long, help: "Serve Prometheus metrics at http://METRICS-HOST:PORT/metrics.")
     var metricsPort: Int?
@@ -101,7 +138,11 @@ struct Engaged: AsyncParsableCommand {
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
 
-    @Option(name: .long, help: "Keep raw events for this many days before today; older ones are dropped (derived numbers stay whole) and refused.")
+    @Option(
+        name: .long,
+        help:
+            "Keep raw events for this many days before today; older ones are dropped (derived numbers stay whole) and refused."
+    )
     var rawRetentionDays: Int?
 
     @Flag(name: .long, help: .hidden)
@@ -113,14 +154,31 @@ struct Engaged: AsyncParsableCommand {
         }
         guard self.maxBatchItems >= 1 else { throw ValidationError("--max-batch-items must be at least 1") }
         guard (1...65535).contains(self.maxInFlight) else { throw ValidationError("--max-in-flight must be 1...65535") }
-        guard self.maxBufferedBytes >= 1 << 20 else { throw ValidationError("--max-buffered-bytes must be at least 1048576") }
+        guard self.maxBufferedBytes >= 1 << 20 else {
+            throw ValidationError("--max-buffered-bytes must be at least 1048576")
+        }
         guard (0...65535).contains(self.port) else { throw ValidationError("--port must be 0...65535") }
-        if let sessionGap { _ = try Self.parseDuration(sessionGap) }
-        guard Logger.Level(rawValue: self.logLevel) != nil else { throw ValidationError("unknown --log-level \(self.logLevel)") }
+        if let timezone, TimeZone(identifier: timezone) == nil {
+            throw ValidationError("unknown time zone '\(timezone)': use an IANA name such as UTC or America/New_York")
+        }
+        if let sessionGap, !StoreConfiguration.sessionGapRange.contains(sessionGap.milliseconds) {
+            throw ValidationError("--session-gap must be between 1ms and 12h")
+        }
+        if let powerThreshold, powerThreshold < 1 { throw ValidationError("--power-threshold must be at least 1") }
+        guard self.queryThreads >= 1 else { throw ValidationError("--query-threads must be at least 1") }
+        guard Logger.Level(rawValue: self.logLevel) != nil else {
+            throw ValidationError("unknown --log-level \(self.logLevel)")
+        }
         guard self.maxConnections >= 1 else { throw ValidationError("--max-connections must be at least 1") }
-        if let days = self.rawRetentionDays, days < 1 { throw ValidationError("--raw-retention-days must be at least 1") }
-        guard self.idleTimeout >= 1, self.frameTimeout >= 1 else { throw ValidationError("timeouts must be at least 1 second") }
-        guard (self.tlsCert == nil) == (self.tlsKey == nil) else { throw ValidationError("--tls-cert and --tls-key go together") }
+        if let days = self.rawRetentionDays, days < 1 {
+            throw ValidationError("--raw-retention-days must be at least 1")
+        }
+        guard self.idleTimeout.milliseconds >= 1000, self.frameTimeout.milliseconds >= 1000 else {
+            throw ValidationError("--idle-timeout and --frame-timeout must be at least 1s")
+        }
+        guard (self.tlsCert == nil) == (self.tlsKey == nil) else {
+            throw ValidationError("--tls-cert and --tls-key go together")
+        }
     }
 
     /// Once listening, writes the bound port to `path` (for `--port 0`), if given.
@@ -130,16 +188,6 @@ struct Engaged: AsyncParsableCommand {
                 try? "\(port)\n".write(toFile: path, atomically: true, encoding: .utf8)
             }
         }
-    }
-
-    /// `30m`, `1800s`, `1800000ms`, `1h`; a plain number is minutes.
-    static func parseDuration(_ text: String) throws -> Int64 {
-        let units: [(String, Int64)] = [("ms", 1), ("s", 1000), ("m", 60_000), ("h", 3_600_000)]
-        for (suffix, factor) in units where text.hasSuffix(suffix) {
-            if let value = Int64(text.dropLast(suffix.count)), value > 0 { return value * factor }
-        }
-        if let minutes = Int64(text), minutes > 0 { return minutes * 60_000 }
-        throw ValidationError("cannot read the duration '\(text)': use 30m, 1800s, 1800000ms or 1h")
     }
 
     func run() async throws {
@@ -155,8 +203,10 @@ struct Engaged: AsyncParsableCommand {
         let registry = PrometheusCollectorRegistry()
         var factory = PrometheusMetricsFactory(registry: registry)
         factory.defaultDurationHistogramBuckets = [
-            .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5),
-            .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250), .seconds(1), .seconds(5),
+            .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2),
+            .milliseconds(5),
+            .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250),
+            .seconds(1), .seconds(5),
         ]
         factory.defaultValueHistogramBuckets = [1, 10, 100, 1000, 5000, 20_000, 100_000, 500_000]
         MetricsSystem.bootstrap(factory)
@@ -179,7 +229,7 @@ struct Engaged: AsyncParsableCommand {
                 configuration: StoreConfiguration(
                     path: self.data,
                     timeZone: self.timezone,
-                    sessionGapMs: try self.sessionGap.map(Self.parseDuration),
+                    sessionGapMs: self.sessionGap?.milliseconds,
                     powerThreshold: self.powerThreshold,
                     autoRegisteredActionsAreCore: self.autoRegisteredCore,
                     eventFilterBytes: self.eventFilterBytes,
@@ -201,8 +251,8 @@ struct Engaged: AsyncParsableCommand {
                 maximumBufferedBytes: self.maxBufferedBytes,
                 queryThreads: self.queryThreads,
                 maximumConnections: self.maxConnections,
-                idleTimeout: .seconds(Int64(self.idleTimeout)),
-                frameTimeout: .seconds(Int64(self.frameTimeout)),
+                idleTimeout: .milliseconds(self.idleTimeout.milliseconds),
+                frameTimeout: .milliseconds(self.frameTimeout.milliseconds),
                 tokens: tokenTable,
                 allowUnauthenticatedRemote: self.insecureNoAuth,
                 tls: tls
@@ -213,7 +263,9 @@ struct Engaged: AsyncParsableCommand {
             onListening: Self.writePort(to: self.portFile)
         )
         try startupStep { try server.configuration.checkExposure() }
-        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: StoreService(store: store)), .init(service: server)]
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: store), .init(service: server),
+        ]
         if let metricsPort = self.metricsPort {
             services.append(
                 .init(

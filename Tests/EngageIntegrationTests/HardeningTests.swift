@@ -40,7 +40,7 @@ final class TrackedLoad: Sendable {
 
     /// Sends batches on `lanes` concurrent tasks until a send fails (the server went away) or `limit` is reached.
     func run(address: String, lanes: Int = 4, limit: Int = 1_000_000) async {
-        guard let client = try? await EngageClient.connect(to: address, clientName: "tracked-load") else { return }
+        guard let client = try? await EngageConnection.connect(to: address, clientName: "tracked-load") else { return }
         let next = NIOLockedValueBox(0)
         await withTaskGroup(of: Void.self) { group in
             for _ in 0..<lanes {
@@ -89,7 +89,13 @@ func sendSignal(_ server: ServerProcess, _ signal: Int32) {
 struct HardeningTests {
     @Test("without tokens the server refuses a non-loopback address unless --insecure-no-auth")
     func exposure() throws {
-        let refused = try run("engaged", ["--data", NSTemporaryDirectory() + "engage-exposed-" + UUID().uuidString, "--host", "0.0.0.0", "--port", "0"])
+        let refused = try run(
+            "engaged",
+            [
+                "--data", NSTemporaryDirectory() + "engage-exposed-" + UUID().uuidString, "--host", "0.0.0.0", "--port",
+                "0",
+            ]
+        )
         #expect(refused.status != 0)
         #expect(refused.standardError.contains("refusing to listen on 0.0.0.0 without authentication"))
         let server = ServerProcess()
@@ -98,11 +104,14 @@ struct HardeningTests {
         #expect(server.stop()?.status == 0)
     }
 
-    @Test("requests on a connection the server has closed fail at once instead of waiting forever", .timeLimit(.minutes(1)))
+    @Test(
+        "requests on a connection the server has closed fail at once instead of waiting forever",
+        .timeLimit(.minutes(1))
+    )
     func requestsAfterServerWentAway() async throws {
         let server = ServerProcess()
         try server.start()
-        let client = try await EngageClient.connect(to: server.address)
+        let client = try await EngageConnection.connect(to: server.address)
         try await client.ping()
         #expect(server.stop()?.status == 0)
         try await Task.sleep(for: .milliseconds(200))
@@ -118,17 +127,25 @@ struct HardeningTests {
     @Test("TLS: the right CA connects (CLI and library); a plain client or an unknown CA is refused clearly")
     func tls() async throws {
         let server = ServerProcess()
-        try server.start(["--tls-cert", RepositoryPaths.tlsFile("server.pem"), "--tls-key", RepositoryPaths.tlsFile("server-key.pem")])
+        try server.start([
+            "--tls-cert", RepositoryPaths.tlsFile("server.pem"), "--tls-key", RepositoryPaths.tlsFile("server-key.pem"),
+        ])
         defer { server.stop() }
         let ca = RepositoryPaths.tlsFile("ca.pem")
 
-        let client = try await EngageClient.connect(to: server.address, tls: EngageTLS(caFile: ca))
+        let client = try await EngageConnection.connect(
+            to: server.address,
+            tls: EngageClientConfiguration.TLS(caFile: ca)
+        )
         let events = TrackedLoad(prefix: "tls", batchSize: 50).batch(0)
         #expect(try await client.ingest(events).accepted == 50)
         #expect(try await client.stats().events == 50)
         try await client.close()
         // The certificate names localhost and 127.0.0.1; both ways of reaching the server verify.
-        let byName = try await EngageClient.connect(to: "localhost:\(server.port)", tls: EngageTLS(caFile: ca))
+        let byName = try await EngageConnection.connect(
+            to: "localhost:\(server.port)",
+            tls: EngageClientConfiguration.TLS(caFile: ca)
+        )
         try await byName.ping()
         try await byName.close()
         #expect(rows(try server.cliJSON(["stats", "--tls-ca", ca])).first?["events"] as? Int == 50)
@@ -139,15 +156,20 @@ struct HardeningTests {
         let unknownAuthority = try server.cli(["stats", "--tls-ca", RepositoryPaths.tlsFile("other-ca.pem")])
         #expect(unknownAuthority.status != 0)
         #expect(unknownAuthority.standardError.contains("TLS failed"), "\(unknownAuthority.standardError)")
-        await #expect(throws: EngageClientError.self) { try await EngageClient.connect(to: server.address) }
+        await #expect(throws: EngageClientError.self) { try await EngageConnection.connect(to: server.address) }
 
         // TCP without a TLS handshake holds nothing: the idle timeout ends it.
         let quiet = ServerProcess()
-        try quiet.start(["--tls-cert", RepositoryPaths.tlsFile("server.pem"), "--tls-key", RepositoryPaths.tlsFile("server-key.pem"), "--idle-timeout", "1"])
+        try quiet.start([
+            "--tls-cert", RepositoryPaths.tlsFile("server.pem"), "--tls-key", RepositoryPaths.tlsFile("server-key.pem"),
+            "--idle-timeout", "1s",
+        ])
         defer { quiet.stop() }
         let silent = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connect(host: "127.0.0.1", port: quiet.port) { channel in
-                channel.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel) }
+                channel.eventLoop.makeCompletedFuture {
+                    try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                }
             }
         let opened = Date()
         try await silent.executeThenClose { inbound, _ in
@@ -160,7 +182,9 @@ struct HardeningTests {
         let plainServer = ServerProcess()
         try plainServer.start()
         defer { plainServer.stop() }
-        await #expect(throws: EngageClientError.self) { try await EngageClient.connect(to: plainServer.address, tls: EngageTLS(caFile: ca)) }
+        await #expect(throws: EngageClientError.self) {
+            try await EngageConnection.connect(to: plainServer.address, tls: EngageClientConfiguration.TLS(caFile: ca))
+        }
         #expect(try plainServer.cli(["stats"]).status == 0)
     }
 
@@ -175,17 +199,23 @@ struct HardeningTests {
         let running = Task { await load.run(address: address) }
         try await Task.sleep(for: .milliseconds(800))
 
-        let metricsPort = try String(contentsOfFile: metricsPortFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
-        let (body, response) = try await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(metricsPort)/metrics")!)
+        let metricsPort = try String(contentsOfFile: metricsPortFile, encoding: .utf8).trimmingCharacters(
+            in: .whitespacesAndNewlines
+        )
+        let (body, response) = try await URLSession.shared.data(
+            from: URL(string: "http://127.0.0.1:\(metricsPort)/metrics")!
+        )
         let text = String(decoding: body, as: UTF8.self)
         #expect((response as? HTTPURLResponse)?.statusCode == 200)
         for name in [
-            "engage_events_ingested_total", "engage_ingest_batches_total", "engage_commit_duration_seconds_bucket", "engage_connections",
+            "engage_events_ingested_total", "engage_ingest_batches_total", "engage_commit_duration_seconds_bucket",
+            "engage_connections",
             "engage_lmdb_map_size_bytes", "engage_lmdb_used_bytes", "engage_requests_total",
         ] {
             #expect(text.contains(name), "\(name) missing from /metrics")
         }
-        let ingested = text.split(separator: "\n").first { $0.hasPrefix("engage_events_ingested_total ") }
+        let ingested =
+            text.split(separator: "\n").first { $0.hasPrefix("engage_events_ingested_total ") }
             .flatMap { Double($0.split(separator: " ").last!) } ?? 0
         #expect(ingested > 0)
 
@@ -199,7 +229,10 @@ struct HardeningTests {
         defer { server.stop() }
         let stored = try storedEventIDs(server)
         let acknowledged = load.acknowledged.flatMap { $0 }
-        #expect(acknowledged.allSatisfy { stored["\($0.userID)/\($0.eventID)"] == 1 }, "every acknowledged event is stored once")
+        #expect(
+            acknowledged.allSatisfy { stored["\($0.userID)/\($0.eventID)"] == 1 },
+            "every acknowledged event is stored once"
+        )
     }
 
     @Test("SIGKILL under load, again and again: every acknowledged event survives exactly once; replaying adds nothing")
@@ -234,7 +267,7 @@ struct HardeningTests {
         let stored = try storedEventIDs(server)
         #expect(acknowledged.allSatisfy { stored["\($0.userID)/\($0.eventID)"] == 1 })
         // Replay everything that was ever sent, acknowledged or not, with the same ids.
-        let client = try await EngageClient.connect(to: server.address)
+        let client = try await EngageConnection.connect(to: server.address)
         let replay = try await client.ingest(sent)
         try await client.close()
         #expect(replay.accepted + stored.count == sent.count, "replay stores exactly what never made it")
@@ -265,20 +298,26 @@ struct HardeningTests {
         try restored.start()
         defer { restored.stop() }
         let stored = try storedEventIDs(restored)
-        #expect(acknowledgedBefore.allSatisfy { stored["\($0.userID)/\($0.eventID)"] == 1 }, "what was acknowledged before the copy is in it")
+        #expect(
+            acknowledgedBefore.allSatisfy { stored["\($0.userID)/\($0.eventID)"] == 1 },
+            "what was acknowledged before the copy is in it"
+        )
         #expect(stored.count < load.acknowledged.count * load.batchSize || load.acknowledged.count == 400)
 
         // The copy is a consistent moment of the source: a fresh server fed exactly its events answers alike.
         let events = try restored.exportRows(["events", "--from", "2025-01-01", "--to", "2026-12-31"]).map { row in
             Event(
-                userID: row["user_id"] as! String, eventID: row["event_id"] as! String, timestampMs: (row["ts_ms"] as! NSNumber).int64Value,
-                action: row["action_type"] as! String, context: row["action_context"] as? String ?? ""
+                userID: row["user_id"] as! String,
+                eventID: row["event_id"] as! String,
+                timestampMs: (row["ts_ms"] as! NSNumber).int64Value,
+                action: row["action_type"] as! String,
+                context: row["action_context"] as? String ?? ""
             )
         }
         let fresh = ServerProcess()
         try fresh.start()
         defer { fresh.stop() }
-        let client = try await EngageClient.connect(to: fresh.address)
+        let client = try await EngageConnection.connect(to: fresh.address)
         _ = try await client.ingest(events)
         try await client.close()
         let queries: [[String]] = [
@@ -293,7 +332,11 @@ struct HardeningTests {
             ["query", "actions", "--from", "2026-10-01", "--to", "2026-11-15"],
         ]
         for query in queries {
-            #expect(try restored.cli(query + ["--format", "json"]).standardOutput == fresh.cli(query + ["--format", "json"]).standardOutput, "\(query)")
+            #expect(
+                try restored.cli(query + ["--format", "json"]).standardOutput
+                    == fresh.cli(query + ["--format", "json"]).standardOutput,
+                "\(query)"
+            )
         }
         #expect(try restored.cli(["admin", "verify"]).status == 0)
     }
@@ -307,15 +350,21 @@ struct HardeningTests {
         let engaged = try Binaries.path("engaged")
         let limited = try EngageIntegrationTests.start(
             "/bin/sh",
-            ["-c", "ulimit -f 6000; exec \"\(engaged)\" --data \"\(directory)\" --port 0 --port-file \"\(portFile)\" --log-level error"]
+            [
+                "-c",
+                "ulimit -f 6000; exec \"\(engaged)\" --data \"\(directory)\" --port 0 --port-file \"\(portFile)\" --log-level error",
+            ]
         )
         var port = ""
         for _ in 0..<300 where port.isEmpty {
-            port = (try? String(contentsOfFile: portFile, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+            port =
+                (try? String(contentsOfFile: portFile, encoding: .utf8))?.trimmingCharacters(
+                    in: .whitespacesAndNewlines
+                ) ?? ""
             try await Task.sleep(for: .milliseconds(50))
         }
         #expect(!port.isEmpty)
-        let client = try await EngageClient.connect(to: "127.0.0.1:\(port)")
+        let client = try await EngageConnection.connect(to: "127.0.0.1:\(port)")
         let load = TrackedLoad(prefix: "full", batchSize: 2000)
         var acknowledged: [Event] = []
         var storageFull = false
@@ -324,9 +373,9 @@ struct HardeningTests {
             do {
                 _ = try await client.ingest(events)
                 acknowledged += events
-            } catch EngageClientError.server(let error) {
-                #expect(error.code == .storageFull, "\(error)")
-                storageFull = error.code == .storageFull
+            } catch let error as EngageClientError where error.code == .server {
+                #expect(error.serverError?.name == "storage_full", "\(error)")
+                storageFull = error.serverError?.name == "storage_full"
                 break
             }
         }

@@ -75,7 +75,9 @@ final class RunningProcess {
 func start(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws -> RunningProcess {
     let process = Process()
     if executable.contains("/") || ["engaged", "engage", "engage-load"].contains(executable) {
-        process.executableURL = URL(fileURLWithPath: executable.contains("/") ? executable : try Binaries.path(executable))
+        process.executableURL = URL(
+            fileURLWithPath: executable.contains("/") ? executable : try Binaries.path(executable)
+        )
     } else {
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = [executable]
@@ -126,12 +128,16 @@ final class ServerProcess {
         self.running = running
         let deadline = Date().addingTimeInterval(30)
         while Date() < deadline {
-            if let text = try? String(contentsOfFile: portFile, encoding: .utf8), let port = Int(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
+            if let text = try? String(contentsOfFile: portFile, encoding: .utf8),
+                let port = Int(text.trimmingCharacters(in: .whitespacesAndNewlines))
+            {
                 self.port = port
                 return
             }
             if !running.process.isRunning {
-                throw HarnessError("engaged exited with \(running.process.terminationStatus): \(running.result().standardError)")
+                throw HarnessError(
+                    "engaged exited with \(running.process.terminationStatus): \(running.result().standardError)"
+                )
             }
             Thread.sleep(forTimeInterval: 0.02)
         }
@@ -157,9 +163,12 @@ final class ServerProcess {
     func cliJSON(_ arguments: [String]) throws -> [String: Any] {
         let result = try self.cli(arguments + ["--format", "json"])
         guard result.status == 0 else {
-            throw HarnessError("engage \(arguments.joined(separator: " ")) exited \(result.status): \(result.standardError)")
+            throw HarnessError(
+                "engage \(arguments.joined(separator: " ")) exited \(result.status): \(result.standardError)"
+            )
         }
-        guard let object = try JSONSerialization.jsonObject(with: Data(result.standardOutput.utf8)) as? [String: Any] else {
+        guard let object = try JSONSerialization.jsonObject(with: Data(result.standardOutput.utf8)) as? [String: Any]
+        else {
             throw HarnessError("not a JSON object: \(result.standardOutput.prefix(200))")
         }
         return object
@@ -170,7 +179,9 @@ extension ServerProcess {
     /// `engage export TABLE ... --format jsonl`, parsed line by line.
     func exportRows(_ arguments: [String]) throws -> [[String: Any]] {
         let result = try self.cli(["export"] + arguments + ["--format", "jsonl"])
-        guard result.status == 0 else { throw HarnessError("engage export exited \(result.status): \(result.standardError)") }
+        guard result.status == 0 else {
+            throw HarnessError("engage export exited \(result.status): \(result.standardError)")
+        }
         return try result.standardOutput.split(separator: "\n").map {
             try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any]
         }

@@ -1,8 +1,8 @@
 import EngageModel
 import EngageProtocol
+import EngageTestSupport
 import NIOCore
 import NIOTestUtils
-import EngageTestSupport
 import Testing
 
 @Suite("Frame decoder")
@@ -26,7 +26,10 @@ struct FrameDecoderTests {
         try ByteToMessageDecoderVerifier.verifyDecoder(inputOutputPairs: pairs) { FrameDecoder() }
     }
 
-    @Test("all vectors concatenated, split at random points, decode to the same frames", arguments: [UInt64(1), 2, 3, 4, 5])
+    @Test(
+        "all vectors concatenated, split at random points, decode to the same frames",
+        arguments: [UInt64(1), 2, 3, 4, 5]
+    )
     func randomSplits(seed: UInt64) throws {
         let frames = try Self.frames()
         var stream: [UInt8] = []
@@ -93,7 +96,7 @@ struct MessageErrorTests {
 
     @Test("truncated, trailing, unknown type, bad magic, bad UTF-8, bad flag, bad dimension")
     func errors() {
-        let ping = Request.ping(nonce: 9).encode(requestID: 1)
+        let ping = Ping(nonce: 9).frame(requestID: 1)
         var truncated = ping
         truncated.payload = ping.payload.getSlice(at: 0, length: 7)!
         #expect(Self.code(of: truncated) == .truncatedPayload)
@@ -102,7 +105,15 @@ struct MessageErrorTests {
         #expect(Self.code(of: trailing) == .trailingBytes)
         #expect(Self.code(of: Frame(type: 0x42, requestID: 1, payload: ByteBuffer())) == .unknownMessageType)
         #expect(Self.code(of: Frame(type: 0x85, requestID: 1, payload: ByteBuffer())) == .unknownMessageType)
-        #expect(Self.code(of: Frame(type: 0x01, requestID: 1, payload: ByteBuffer(bytes: Array("EGGS".utf8) + [0, 1, 0, 1, 0, 0, 0, 0]))) == .badMagic)
+        #expect(
+            Self.code(
+                of: Frame(
+                    type: 0x01,
+                    requestID: 1,
+                    payload: ByteBuffer(bytes: Array("EGGS".utf8) + [0, 1, 0, 1, 0, 0, 0, 0])
+                )
+            ) == .badMagic
+        )
         var badUTF8 = ByteBuffer()
         badUTF8.writeInteger(UInt16(1))
         badUTF8.writeBytes([0, 2, 0xC3, 0x28, 0, 1, 0x61, 0, 0, 0, 0, 1])
@@ -145,10 +156,38 @@ struct MessageErrorTests {
         let batch = IngestBatch(
             strings: [Array("alice".utf8), [0xFF, 0xFE], Array("like".utf8)],
             events: [
-                .init(userRef: 0, eventID: Array("a".utf8), timestampMs: 1, actionRef: 2, contextRef: IngestBatch.noContext, metadata: []),
-                .init(userRef: 1, eventID: Array("b".utf8), timestampMs: 1, actionRef: 2, contextRef: IngestBatch.noContext, metadata: []),
-                .init(userRef: 0, eventID: Array("c".utf8), timestampMs: 1, actionRef: 9, contextRef: IngestBatch.noContext, metadata: []),
-                .init(userRef: 0, eventID: [0xC0], timestampMs: 1, actionRef: 2, contextRef: IngestBatch.noContext, metadata: []),
+                .init(
+                    userRef: 0,
+                    eventID: Array("a".utf8),
+                    timestampMs: 1,
+                    actionRef: 2,
+                    contextRef: IngestBatch.noContext,
+                    metadata: []
+                ),
+                .init(
+                    userRef: 1,
+                    eventID: Array("b".utf8),
+                    timestampMs: 1,
+                    actionRef: 2,
+                    contextRef: IngestBatch.noContext,
+                    metadata: []
+                ),
+                .init(
+                    userRef: 0,
+                    eventID: Array("c".utf8),
+                    timestampMs: 1,
+                    actionRef: 9,
+                    contextRef: IngestBatch.noContext,
+                    metadata: []
+                ),
+                .init(
+                    userRef: 0,
+                    eventID: [0xC0],
+                    timestampMs: 1,
+                    actionRef: 2,
+                    contextRef: IngestBatch.noContext,
+                    metadata: []
+                ),
                 .init(userRef: 0, eventID: Array("d".utf8), timestampMs: 1, actionRef: 2, contextRef: 0, metadata: []),
             ]
         )
@@ -158,7 +197,8 @@ struct MessageErrorTests {
         #expect(resolved.positions == [0, 4])
         #expect(
             resolved.rejected == [
-                Rejection(index: 1, reason: .invalidUTF8), Rejection(index: 2, reason: .invalidReference), Rejection(index: 3, reason: .invalidUTF8),
+                Rejection(index: 1, reason: .invalidUTF8), Rejection(index: 2, reason: .invalidReference),
+                Rejection(index: 3, reason: .invalidUTF8),
             ]
         )
     }
@@ -167,17 +207,23 @@ struct MessageErrorTests {
     func batchRoundTrip() throws {
         let events = [
             Event(userID: "u1", eventID: "1", timestampMs: 1_771_111_209_608, action: "like", context: "home"),
-            Event(userID: "u1", eventID: "2", timestampMs: 1_771_111_209_609, action: "like", context: "", metadata: #"{"a":1}"#),
+            Event(
+                userID: "u1",
+                eventID: "2",
+                timestampMs: 1_771_111_209_609,
+                action: "like",
+                context: "",
+                metadata: #"{"a":1}"#
+            ),
             Event(userID: "ü", eventID: "1", timestampMs: 1_771_111_209_610, action: "home", context: "home"),
         ]
         let batch = IngestBatch(events: events)
         #expect(batch.strings.count == 4)
-        let frame = Request.ingestEvents(batch).encode(requestID: 3)
-        guard case .ingestEvents(let decoded) = try Request.decode(frame) else {
+        let frame = IngestEvents(batch).frame(requestID: 3)
+        guard case .command(.ingestEvents(let decoded)) = try Request.decode(frame) else {
             Issue.record("not an ingest batch")
             return
         }
-        #expect(decoded.resolve().events == events)
+        #expect(decoded.batch.resolve().events == events)
     }
 }
-

@@ -35,19 +35,19 @@ struct LimitsTests {
                 }
                 #expect(refused.0?.0 == .tooManyConnections)
                 #expect(refused.1)
-                try await second.send(Request.ping(nonce: 2).encode(requestID: 2))
-                #expect(try await second.response() == .pong(nonce: 2))
+                try await second.send(Ping(nonce: 2).frame(requestID: 2))
+                #expect(try await second.response() == .pong(Pong(nonce: 2)))
             }
-            try await first.send(Request.ping(nonce: 1).encode(requestID: 1))
-            #expect(try await first.response() == .pong(nonce: 1))
+            try await first.send(Ping(nonce: 1).frame(requestID: 1))
+            #expect(try await first.response() == .pong(Pong(nonce: 1)))
         }
         // A place is free again.
         let again = try await withRawConnection(port: server.port) { connection in
             try await connection.hello()
-            try await connection.send(Request.ping(nonce: 3).encode(requestID: 3))
+            try await connection.send(Ping(nonce: 3).frame(requestID: 3))
             return try await connection.response()
         }
-        #expect(again == .pong(nonce: 3))
+        #expect(again == .pong(Pong(nonce: 3)))
         try await server.shutdown()
     }
 
@@ -59,27 +59,40 @@ struct LimitsTests {
             // All twelve frames in one write: the server reads them before the first commit ends.
             var burst = ByteBuffer()
             for id in UInt32(1)...12 {
-                let events = (0..<3000).map { Event(userID: "u\($0 % 50)", eventID: "\(id)-\($0)", timestampMs: Self.ts + Int64($0) * 1000, action: "like") }
-                Request.ingestEvents(IngestBatch(events: events)).encode(requestID: id).write(into: &burst)
+                let events = (0..<3000).map {
+                    Event(
+                        userID: "u\($0 % 50)",
+                        eventID: "\(id)-\($0)",
+                        timestampMs: Self.ts + Int64($0) * 1000,
+                        action: "like"
+                    )
+                }
+                IngestEvents(IngestBatch(events: events)).frame(requestID: id).write(into: &burst)
             }
             try await connection.send(Array(burst.readableBytesView))
             var answers: [UInt32: Response] = [:]
-            while answers.count < 12, let frame = try await connection.next() { answers[frame.requestID] = try Response.decode(frame) }
-            try await connection.send(Request.ping(nonce: 9).encode(requestID: 99))
+            while answers.count < 12, let frame = try await connection.next() {
+                answers[frame.requestID] = try Response.decode(frame)
+            }
+            try await connection.send(Ping(nonce: 9).frame(requestID: 99))
             return (answers, try await connection.response())
         }
         #expect(codes.0.count == 12)
-        let refused = codes.0.values.filter { if case .error(let error) = $0 { return error.code == .tooManyInFlight } else { return false } }
+        let refused = codes.0.values.filter {
+            if case .error(let error) = $0 { return error.error.code == .tooManyInFlight } else { return false }
+        }
         let accepted = codes.0.values.filter { if case .ingestResult = $0 { return true } else { return false } }
         #expect(refused.count >= 1)
         #expect(refused.count + accepted.count == 12)
         #expect(accepted.count >= 2)
-        #expect(codes.1 == .pong(nonce: 9))
+        #expect(codes.1 == .pong(Pong(nonce: 9)))
         #expect(try server.store.stats().events == accepted.count * 3000)
         try await server.shutdown()
     }
 
-    @Test("when the writer falls behind, request bytes in process stay within the budget; every batch is stored, nothing refused")
+    @Test(
+        "when the writer falls behind, request bytes in process stay within the budget; every batch is stored, nothing refused"
+    )
     func bufferedBytesBudget() async throws {
         let budget = 256 << 10
         let server = try await TestServer(maximumBatchItems: 5000, maximumFrameLength: 4 << 20, maximumInFlight: 64) {
@@ -98,9 +111,16 @@ struct LimitsTests {
         var burst = ByteBuffer()
         var largestFrame = 0
         for id in UInt32(1)...40 {
-            let events = (0..<4000).map { Event(userID: "u\($0 % 300)", eventID: "\(id)-\($0)", timestampMs: Self.ts + Int64($0) * 1000, action: "like") }
+            let events = (0..<4000).map {
+                Event(
+                    userID: "u\($0 % 300)",
+                    eventID: "\(id)-\($0)",
+                    timestampMs: Self.ts + Int64($0) * 1000,
+                    action: "like"
+                )
+            }
             let before = burst.writerIndex
-            Request.ingestEvents(IngestBatch(events: events)).encode(requestID: id).write(into: &burst)
+            IngestEvents(IngestBatch(events: events)).frame(requestID: id).write(into: &burst)
             largestFrame = max(largestFrame, burst.writerIndex - before)
         }
         #expect(burst.readableBytes > 10 * budget)
@@ -110,14 +130,16 @@ struct LimitsTests {
             try await connection.hello()
             try await connection.send(Array(burst.readableBytesView))
             var answers: [UInt32: Response] = [:]
-            while answers.count < 40, let frame = try await connection.next() { answers[frame.requestID] = try Response.decode(frame) }
+            while answers.count < 40, let frame = try await connection.next() {
+                answers[frame.requestID] = try Response.decode(frame)
+            }
             return answers
         }
         // Another connection's query, sent while the burst is being carried out, waits its turn and is answered.
         async let stats = withRawConnection(port: port) { connection in
             try await connection.hello()
             try await Task.sleep(for: .milliseconds(100))
-            try await connection.send(Request.stats.encode(requestID: 4))
+            try await connection.send(Stats().frame(requestID: 4))
             return try await connection.response()
         }
         let (burstAnswers, statsAnswer) = try await (answers, stats)
@@ -128,7 +150,11 @@ struct LimitsTests {
             return
         }
         #expect(burstAnswers.count == 40)
-        #expect(burstAnswers.values.allSatisfy { if case .ingestResult(let result) = $0 { result.accepted == 4000 } else { false } })
+        #expect(
+            burstAnswers.values.allSatisfy {
+                if case .ingestResult(let result) = $0 { result.result.accepted == 4000 } else { false }
+            }
+        )
         #expect(try server.store.stats().events == 40 * 4000)
         let observed = peak.withLockedValue { $0 }
         #expect(observed > 0, "request bytes were seen in process")
@@ -151,8 +177,8 @@ struct LimitsTests {
             try await connection.hello()
             for nonce in UInt64(1)...14 {
                 try await Task.sleep(for: .milliseconds(250))
-                try await connection.send(Request.ping(nonce: nonce).encode(requestID: UInt32(nonce)))
-                guard try await connection.response() == .pong(nonce: nonce) else { return false }
+                try await connection.send(Ping(nonce: nonce).frame(requestID: UInt32(nonce)))
+                guard try await connection.response() == .pong(Pong(nonce: nonce)) else { return false }
             }
             return true
         }
@@ -186,8 +212,8 @@ struct LimitsTests {
             }
             #expect(slow.0?.0 == .slowClient)
             #expect(slow.1)
-            try await bystander.send(Request.ping(nonce: 5).encode(requestID: 5))
-            #expect(try await bystander.response() == .pong(nonce: 5))
+            try await bystander.send(Ping(nonce: 5).frame(requestID: 5))
+            #expect(try await bystander.response() == .pong(Pong(nonce: 5)))
         }
         try await server.shutdown()
     }
@@ -198,7 +224,7 @@ struct LimitsTests {
         let server = try await TestServer { $0.tokens = tokens }
         for token in ["", "not-a-known-token-000"] {
             let refused = try await withRawConnection(port: server.port) { connection in
-                try await connection.send(Request.hello(Hello(token: token, clientName: "t")).encode(requestID: 1))
+                try await connection.send(Hello(token: token, clientName: "t").frame(requestID: 1))
                 return (try await connection.error()?.0, try await connection.isClosedByServer())
             }
             #expect(refused.0 == .unauthenticated)
@@ -206,23 +232,27 @@ struct LimitsTests {
         }
         let event = Event(userID: "u", eventID: "e", timestampMs: Self.ts, action: "like")
         let ingestToken = try await withRawConnection(port: server.port) { connection in
-            try await connection.send(Request.hello(Hello(token: "ingest-token-0123456789", clientName: "t")).encode(requestID: 1))
+            try await connection.send(
+                Hello(token: "ingest-token-0123456789", clientName: "t").frame(requestID: 1)
+            )
             _ = try await connection.response()
-            try await connection.send(Request.ingestEvents(IngestBatch(events: [event])).encode(requestID: 2))
+            try await connection.send(IngestEvents(IngestBatch(events: [event])).frame(requestID: 2))
             let ingested = try await connection.response()
-            try await connection.send(Request.stats.encode(requestID: 3))
+            try await connection.send(Stats().frame(requestID: 3))
             return (ingested, try await connection.error()?.0)
         }
-        #expect(ingestToken.0 == .ingestResult(BatchResult(accepted: 1)))
+        #expect(ingestToken.0 == .ingestResult(IngestResult(BatchResult(accepted: 1))))
         #expect(ingestToken.1 == .forbidden)
         let queryToken = try await withRawConnection(port: server.port) { connection in
-            try await connection.send(Request.hello(Hello(token: "query-token-0123456789", clientName: "t")).encode(requestID: 1))
+            try await connection.send(
+                Hello(token: "query-token-0123456789", clientName: "t").frame(requestID: 1)
+            )
             _ = try await connection.response()
-            try await connection.send(Request.ingestEvents(IngestBatch(events: [event])).encode(requestID: 2))
+            try await connection.send(IngestEvents(IngestBatch(events: [event])).frame(requestID: 2))
             let refused = try await connection.error()?.0
-            try await connection.send(Request.stats.encode(requestID: 3))
+            try await connection.send(Stats().frame(requestID: 3))
             guard case .statsResult(let stats) = try await connection.response() else { return (refused, -1) }
-            return (refused, stats.events)
+            return (refused, stats.stats.events)
         }
         #expect(queryToken.0 == .forbidden)
         #expect(queryToken.1 == 1)

@@ -28,7 +28,12 @@ final class TestServer: Sendable {
     ) async throws {
         self.directory = NSTemporaryDirectory() + "engage-server-" + UUID().uuidString
         self.store = try EngageStore(
-            configuration: StoreConfiguration(path: self.directory, eventFilterBytes: 1 << 16, initialMapSize: 32 << 20, unsafeNoSync: true)
+            configuration: StoreConfiguration(
+                path: self.directory,
+                eventFilterBytes: 1 << 16,
+                initialMapSize: 32 << 20,
+                unsafeNoSync: true
+            )
         )
         self.pool = NIOThreadPool(numberOfThreads: 1)
         self.pool.start()
@@ -36,7 +41,10 @@ final class TestServer: Sendable {
         var logger = Logger(label: "test")
         logger.logLevel = .critical
         var configuration = ServerConfiguration(
-            host: "127.0.0.1", port: 0, maximumFrameLength: maximumFrameLength, maximumBatchItems: maximumBatchItems,
+            host: "127.0.0.1",
+            port: 0,
+            maximumFrameLength: maximumFrameLength,
+            maximumBatchItems: maximumBatchItems,
             maximumInFlight: maximumInFlight
         )
         configure(&configuration)
@@ -50,7 +58,7 @@ final class TestServer: Sendable {
                 continuation.finish()
             }
         )
-        let group = ServiceGroup(services: [StoreService(store: self.store), server], logger: logger)
+        let group = ServiceGroup(services: [self.store, server], logger: logger)
         self.server = server
         self.group = group
         self.task = Task { try await group.run() }
@@ -83,7 +91,7 @@ struct RawConnection {
     }
 
     mutating func hello() async throws {
-        try await self.send(Request.hello(Hello(clientName: "raw")).encode(requestID: 0))
+        try await self.send(Hello(clientName: "raw").frame(requestID: 0))
         guard case .helloOK = try await self.response() else { throw HarnessFailure("no HELLO_OK") }
     }
 
@@ -103,7 +111,7 @@ struct RawConnection {
     /// Reads an ERROR frame and returns its code and request id.
     mutating func error() async throws -> (ErrorCode, UInt32)? {
         guard let frame = try await self.next(), case .error(let error) = try Response.decode(frame) else { return nil }
-        return (error.code, frame.requestID)
+        return (error.error.code, frame.requestID)
     }
 
     /// True once the server has closed the connection (after any remaining frames).
@@ -124,7 +132,9 @@ func withRawConnection<Result: Sendable>(
 ) async throws -> Result {
     let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
         .connect(host: "127.0.0.1", port: port) { channel in
-            channel.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel) }
+            channel.eventLoop.makeCompletedFuture {
+                try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+            }
         }
     // A watchdog: no test waits on a socket for more than 20 seconds.
     let watchdog = Task { [channel = channel.channel] in
@@ -146,7 +156,7 @@ struct ServerSocketTests {
     func handshakeErrors() async throws {
         let server = try await TestServer()
         let pingFirst = try await withRawConnection(port: server.port) { connection in
-            try await connection.send(Request.ping(nonce: 1).encode(requestID: 3))
+            try await connection.send(Ping(nonce: 1).frame(requestID: 3))
             let error = try await connection.error()
             return (error?.0, error?.1, try await connection.isClosedByServer())
         }
@@ -154,13 +164,17 @@ struct ServerSocketTests {
         #expect(pingFirst.1 == 3)
         #expect(pingFirst.2)
         let magic = try await withRawConnection(port: server.port) { connection in
-            try await connection.send(Array("\u{0}\u{0}\u{0}\u{11}\u{1}\u{0}\u{0}\u{0}\u{1}EGGS".utf8) + [0, 1, 0, 1, 0, 0, 0, 0])
+            try await connection.send(
+                Array("\u{0}\u{0}\u{0}\u{11}\u{1}\u{0}\u{0}\u{0}\u{1}EGGS".utf8) + [0, 1, 0, 1, 0, 0, 0, 0]
+            )
             return (try await connection.error()?.0, try await connection.isClosedByServer())
         }
         #expect(magic.0 == .badMagic)
         #expect(magic.1)
         let version = try await withRawConnection(port: server.port) { connection in
-            try await connection.send(Request.hello(Hello(minimumVersion: 7, maximumVersion: 9, clientName: "x")).encode(requestID: 1))
+            try await connection.send(
+                Hello(minimumVersion: 7, maximumVersion: 9, clientName: "x").frame(requestID: 1)
+            )
             return try await connection.error()?.0
         }
         #expect(version == .unsupportedVersion)
@@ -189,8 +203,8 @@ struct ServerSocketTests {
             #expect(malformed.0 == .malformedFrame)
             #expect(malformed.1)
             // The other connection was never disturbed.
-            try await bystander.send(Request.ping(nonce: 77).encode(requestID: 5))
-            #expect(try await bystander.response() == .pong(nonce: 77))
+            try await bystander.send(Ping(nonce: 77).frame(requestID: 5))
+            #expect(try await bystander.response() == .pong(Pong(nonce: 77)))
         }
         try await server.shutdown()
     }
@@ -206,19 +220,35 @@ struct ServerSocketTests {
             #expect(unknown?.1 == 10)
             try await connection.send(Frame(type: 0x02, requestID: 11, payload: ByteBuffer(bytes: [1, 2, 3, 4])))
             #expect(try await connection.error()?.0 == .truncatedPayload)
-            var query = Request.queryActivity(ActivityQuery(from: CivilDate("2026-02-01")!, to: CivilDate("2026-01-01")!)).encode(requestID: 12)
+            var query = QueryActivity(
+                ActivityQuery(from: CivilDate("2026-02-01")!, to: CivilDate("2026-01-01")!)
+            ).frame(requestID: 12)
             try await connection.send(query)
             #expect(try await connection.error()?.0 == .invalidQuery)
-            query = Request.queryActivity(
-                ActivityQuery(from: CivilDate("2026-01-01")!, to: CivilDate("2026-01-02")!, filters: [DimensionFilter(dimension: .cohort, values: ["2026-13"])])
-            ).encode(requestID: 13)
+            query = QueryActivity(
+                ActivityQuery(
+                    from: CivilDate("2026-01-01")!,
+                    to: CivilDate("2026-01-02")!,
+                    filters: [DimensionFilter(dimension: .cohort, values: ["2026-13"])]
+                )
+            ).frame(requestID: 13)
             try await connection.send(query)
             #expect(try await connection.error()?.0 == .invalidQuery)
             let events = (0..<6).map { Event(userID: "u", eventID: "\($0)", timestampMs: Self.ts, action: "like") }
-            try await connection.send(Request.ingestEvents(IngestBatch(events: events)).encode(requestID: 14))
+            try await connection.send(IngestEvents(IngestBatch(events: events)).frame(requestID: 14))
             #expect(try await connection.error()?.0 == .tooManyItems)
-            try await connection.send(Request.ping(nonce: 3).encode(requestID: 15))
-            #expect(try await connection.response() == .pong(nonce: 3))
+            // A foreign export cursor is an error with its own code, not an empty last page.
+            try await connection.send(
+                Export(.users, cursor: [0, 0, 0, 42], limit: 10).frame(requestID: 16)
+            )
+            let cursor = try await connection.error()
+            #expect(cursor?.0 == .invalidCursor && cursor?.1 == 16)
+            // A backup that cannot be written has its own code (here: into the server's own, locked, directory).
+            try await connection.send(Backup(path: server.directory).frame(requestID: 17))
+            let backup = try await connection.error()
+            #expect(backup?.0 == .backupFailed && backup?.1 == 17)
+            try await connection.send(Ping(nonce: 3).frame(requestID: 15))
+            #expect(try await connection.response() == .pong(Pong(nonce: 3)))
         }
         try await server.shutdown()
     }
@@ -226,7 +256,14 @@ struct ServerSocketTests {
     @Test("bad events are rejected one by one with their index and code; the rest are stored")
     func eventRejections() async throws {
         let server = try await TestServer()
-        let good = IngestBatch.WireEvent(userRef: 0, eventID: Array("ok-1".utf8), timestampMs: Self.ts, actionRef: 1, contextRef: IngestBatch.noContext, metadata: [])
+        let good = IngestBatch.WireEvent(
+            userRef: 0,
+            eventID: Array("ok-1".utf8),
+            timestampMs: Self.ts,
+            actionRef: 1,
+            contextRef: IngestBatch.noContext,
+            metadata: []
+        )
         var events = [good]
         func variant(_ change: (inout IngestBatch.WireEvent) -> Void) {
             var event = good
@@ -252,16 +289,19 @@ struct ServerSocketTests {
         )
         let result = try await withRawConnection(port: server.port) { connection in
             try await connection.hello()
-            try await connection.send(Request.ingestEvents(batch).encode(requestID: 1))
+            try await connection.send(IngestEvents(batch).frame(requestID: 1))
             return try await connection.response()
         }
         let expected: [Rejection] = [
-            .init(index: 1, reason: .invalidUTF8), .init(index: 2, reason: .timestampOutOfRange), .init(index: 3, reason: .timestampOutOfRange),
-            .init(index: 4, reason: .invalidUserID), .init(index: 5, reason: .invalidEventID), .init(index: 6, reason: .invalidReference),
-            .init(index: 7, reason: .invalidMetadata), .init(index: 8, reason: .invalidMetadata), .init(index: 9, reason: .invalidContext),
+            .init(index: 1, reason: .invalidUTF8), .init(index: 2, reason: .timestampOutOfRange),
+            .init(index: 3, reason: .timestampOutOfRange),
+            .init(index: 4, reason: .invalidUserID), .init(index: 5, reason: .invalidEventID),
+            .init(index: 6, reason: .invalidReference),
+            .init(index: 7, reason: .invalidMetadata), .init(index: 8, reason: .invalidMetadata),
+            .init(index: 9, reason: .invalidContext),
             .init(index: 10, reason: .invalidAction), .init(index: 11, reason: .invalidEventID),
         ]
-        #expect(result == .ingestResult(BatchResult(accepted: 2, duplicates: 0, rejected: expected)))
+        #expect(result == .ingestResult(IngestResult(BatchResult(accepted: 2, duplicates: 0, rejected: expected))))
         #expect(try server.store.stats().events == 2)
         try await server.shutdown()
     }
@@ -275,12 +315,30 @@ struct ServerSocketTests {
             for id in UInt32(1)...40 {
                 let request: Request
                 switch id % 4 {
-                case 0: request = .stats
-                case 1: request = .queryActivity(ActivityQuery(from: CivilDate("2026-02-01")!, to: CivilDate("2026-02-28")!))
-                case 2: request = .ping(nonce: UInt64(id))
+                case 0: request = .command(.stats(Stats()))
+                case 1:
+                    request = .command(
+                        .queryActivity(
+                            QueryActivity(ActivityQuery(from: CivilDate("2026-02-01")!, to: CivilDate("2026-02-28")!))
+                        )
+                    )
+                case 2: request = .ping(Ping(nonce: UInt64(id)))
                 default:
-                    request = .ingestEvents(
-                        IngestBatch(events: (0..<50).map { Event(userID: "u\($0 % 7)", eventID: "\(id)-\($0)", timestampMs: Self.ts + Int64($0) * 60_000, action: "like") })
+                    request = .command(
+                        .ingestEvents(
+                            IngestEvents(
+                                IngestBatch(
+                                    events: (0..<50).map {
+                                        Event(
+                                            userID: "u\($0 % 7)",
+                                            eventID: "\(id)-\($0)",
+                                            timestampMs: Self.ts + Int64($0) * 60_000,
+                                            action: "like"
+                                        )
+                                    }
+                                )
+                            )
+                        )
                     )
                 }
                 sent[id] = request
@@ -296,13 +354,60 @@ struct ServerSocketTests {
         #expect(Set(responses.1.keys) == Set(responses.0.keys))
         for (id, response) in responses.1 {
             switch (responses.0[id]!, response) {
-            case (.stats, .statsResult), (.queryActivity, .activityResult): break
-            case (.ping(let nonce), .pong(let echoed)): #expect(nonce == echoed)
-            case (.ingestEvents, .ingestResult(let result)): #expect(result.accepted == 50)
+            case (.command(.stats), .statsResult), (.command(.queryActivity), .activityResult): break
+            case (.ping(let ping), .pong(let pong)): #expect(ping.nonce == pong.nonce)
+            case (.command(.ingestEvents), .ingestResult(let result)): #expect(result.result.accepted == 50)
             default: Issue.record("request \(id) answered with \(response.type)")
             }
         }
         #expect(try server.store.stats().events == 500)
+        try await server.shutdown()
+    }
+
+    @Test("a request sent the moment an answer arrives is never refused as too many in flight")
+    func inFlightSlotFreesBeforeTheAnswer() async throws {
+        let window = 4
+        let server = try await TestServer(maximumInFlight: window)
+        // Four connections, each keeping exactly the limit in flight: a new request goes out as each answer
+        // comes in, so the server must free the slot before the answer leaves.
+        let refusals = try await withThrowingTaskGroup(of: Int.self) { group in
+            for connectionIndex in 0..<4 {
+                group.addTask {
+                    try await withRawConnection(port: server.port) { connection in
+                        try await connection.hello()
+                        func request(_ id: UInt32) -> Request {
+                            let events = (0..<20).map {
+                                Event(
+                                    userID: "c\(connectionIndex)-u\($0 % 5)",
+                                    eventID: "\(id)-\($0)",
+                                    timestampMs: Self.ts + Int64($0) * 60_000,
+                                    action: "like"
+                                )
+                            }
+                            return id % 2 == 0
+                                ? .command(.stats(Stats()))
+                                : .command(.ingestEvents(IngestEvents(IngestBatch(events: events))))
+                        }
+                        var next: UInt32 = 1
+                        for _ in 0..<window {
+                            try await connection.send(request(next).encode(requestID: next))
+                            next += 1
+                        }
+                        var refusals = 0
+                        for _ in 0..<1500 {
+                            guard let frame = try await connection.next() else { throw HarnessFailure("closed") }
+                            if case .error = try Response.decode(frame) { refusals += 1 }
+                            try await connection.send(request(next).encode(requestID: next))
+                            next += 1
+                        }
+                        for _ in 0..<window { _ = try await connection.next() }
+                        return refusals
+                    }
+                }
+            }
+            return try await group.reduce(0, +)
+        }
+        #expect(refusals == 0, "\(refusals) requests were refused")
         try await server.shutdown()
     }
 }
@@ -317,9 +422,14 @@ struct GracefulShutdownTests {
             try await connection.hello()
             for id in UInt32(1)...60 {
                 let events = (0..<2000).map {
-                    Event(userID: "u\($0 % 97)", eventID: "\(id)-\($0)", timestampMs: 1_771_111_209_608 + Int64($0) * 1000, action: "like")
+                    Event(
+                        userID: "u\($0 % 97)",
+                        eventID: "\(id)-\($0)",
+                        timestampMs: 1_771_111_209_608 + Int64($0) * 1000,
+                        action: "like"
+                    )
                 }
-                try await connection.send(Request.ingestEvents(IngestBatch(events: events)).encode(requestID: id))
+                try await connection.send(IngestEvents(IngestBatch(events: events)).frame(requestID: id))
             }
             // Shut down while most batches are still queued or being committed.
             let shutdown = Task { await server.group.triggerGracefulShutdown() }
@@ -328,8 +438,8 @@ struct GracefulShutdownTests {
             while let frame = try await connection.next() {
                 answered += 1
                 switch try Response.decode(frame) {
-                case .ingestResult(let result): accepted += result.accepted
-                case .error(let error): #expect(error.code == .shuttingDown, "\(error)")
+                case .ingestResult(let result): accepted += result.result.accepted
+                case .error(let error): #expect(error.error.code == .shuttingDown, "\(error)")
                 default: Issue.record("unexpected \(frame.type)")
                 }
             }
@@ -340,7 +450,9 @@ struct GracefulShutdownTests {
         try await server.pool.shutdownGracefully()
         #expect(outcome.1 == 60, "every request in flight is answered before the connection closes")
         #expect(outcome.0 > 0)
-        let reopened = try EngageStore(configuration: StoreConfiguration(path: directory, eventFilterBytes: 1 << 16, initialMapSize: 32 << 20))
+        let reopened = try EngageStore(
+            configuration: StoreConfiguration(path: directory, eventFilterBytes: 1 << 16, initialMapSize: 32 << 20)
+        )
         let stored = try reopened.stats().events
         #expect(stored == outcome.0, "stored \(stored), acknowledged \(outcome.0), answered \(outcome.1)")
         reopened.close()

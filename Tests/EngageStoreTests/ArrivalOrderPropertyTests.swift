@@ -1,9 +1,8 @@
 import EngageModel
 import EngageStore
-import Foundation
 import EngageTestSupport
+import Foundation
 import Testing
-
 
 /// Random event sets built to hit the edges: ties, gaps of exactly 30:00.000 and 30:00.001, local midnight,
 /// the DST changes of America/New_York, re-sent duplicates, core and non-core actions, unknown actions.
@@ -15,8 +14,12 @@ enum EventSetGenerator {
     static let contexts = ["", "home", "feed", "profile", "settings"]
 
     static func catalog() -> [ActionDefinition] {
-        self.coreActions.map { ActionDefinition(actionType: $0, category: "c", engagementWeight: 1, isCoreAction: true) }
-            + self.nonCoreActions.map { ActionDefinition(actionType: $0, category: "n", engagementWeight: 0, isCoreAction: false) }
+        self.coreActions.map {
+            ActionDefinition(actionType: $0, category: "c", engagementWeight: 1, isCoreAction: true)
+        }
+            + self.nonCoreActions.map {
+                ActionDefinition(actionType: $0, category: "n", engagementWeight: 0, isCoreAction: false)
+            }
     }
 
     static func isCore(_ action: String) -> Bool { !self.nonCoreActions.contains(action) }
@@ -36,7 +39,8 @@ enum EventSetGenerator {
             let user = userIndex == 0 ? "ü-user-\(seed)" : "user-\(userIndex)"
             var counter = 0
             for _ in 0..<Int.random(in: sessionsPerUser, using: &random) {
-                var ts = anchors.randomElement(using: &random)! + Int64.random(in: -3...40, using: &random) * 86_400_000
+                var ts =
+                    anchors.randomElement(using: &random)! + Int64.random(in: -3...40, using: &random) * 86_400_000
                     + Int64.random(in: -900_000...900_000, using: &random)
                 for _ in 0..<Int.random(in: 1...14, using: &random) {
                     counter += 1
@@ -91,14 +95,22 @@ struct ArrivalOrderPropertyTests {
     static let from = CivilDate("2025-10-01")!
     static let to = CivilDate("2026-12-31")!
 
-    static func snapshot(_ events: [Event], timeZone: String, batchSeed: UInt64, concurrent: Bool) async throws -> (Snapshot, Derived) {
+    static func snapshot(
+        _ events: [Event],
+        timeZone: String,
+        batchSeed: UInt64,
+        concurrent: Bool
+    ) async throws -> (Snapshot, Derived) {
         let temporary = try TemporaryStore(timeZone: timeZone)
         let store = temporary.store
         _ = try await store.defineActions(EventSetGenerator.catalog())
         // Every user is known before the events, so user keys (and the exports' surrogate keys) do not
         // depend on arrival order; odd users keep attribute "unknown".
         _ = try await store.upsertUsers(
-            (1..<12).map { $0 % 2 == 0 ? UserProfile(userID: "user-\($0)", attributes: [.region: "eu"]) : UserProfile(userID: "user-\($0)") }
+            (1..<12).map {
+                $0 % 2 == 0
+                    ? UserProfile(userID: "user-\($0)", attributes: [.region: "eu"]) : UserProfile(userID: "user-\($0)")
+            }
         )
         var random = SeededGenerator(seed: batchSeed)
         var batches: [[Event]] = []
@@ -113,7 +125,9 @@ struct ArrivalOrderPropertyTests {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for lane in 0..<4 {
                     group.addTask {
-                        for (index, batch) in allBatches.enumerated() where index % 4 == lane { _ = try await store.ingest(batch) }
+                        for (index, batch) in allBatches.enumerated() where index % 4 == lane {
+                            _ = try await store.ingest(batch)
+                        }
                     }
                 }
                 try await group.waitForAll()
@@ -122,18 +136,25 @@ struct ArrivalOrderPropertyTests {
             for batch in batches { _ = try await store.ingest(batch) }
         }
         var daily: [String] = []
-        try store.forEachDailyRecord(from: Self.from, to: Self.to) { row in
+        for row in try store.exportedRows(.dailyActivity, from: Self.from, to: Self.to) {
             daily.append(
-                "\(row.userID)|\(row.date)|\(row.sessionsCount)|\(row.totalSessionDuration)|\(row.totalActions)|"
-                    + "\(row.uniqueActionTypes)|\(row.isActiveDay)|\(row.engagementTier.name)"
+                "\(row["user_id"]!)|\(row["date"]!)|\(row["sessions_count"]!)|\(row["total_session_duration"]!)|\(row["total_actions"]!)|"
+                    + "\(row["unique_action_types"]!)|\(row["is_active_day"]!)|\(row["engagement_tier"]!)"
             )
         }
         var sessions: [String] = []
-        try store.forEachSession(from: Self.from, to: Self.to) { row in
-            sessions.append("\(row.userID)|\(row.startMs)|\(row.endMs)|\(row.durationSeconds)|\(row.actionsCount)|\(row.screensVisited)|\(row.sessionType)")
+        for row in try store.exportedRows(.sessions, from: Self.from, to: Self.to) {
+            sessions.append(
+                "\(row["user_id"]!)|\(row["start_ms"]!)|\(row["end_ms"]!)|\(row["session_duration_seconds"]!)|\(row["actions_count"]!)|"
+                    + "\(row["screens_visited"]!)|\(row["session_type"]!)"
+            )
         }
         let europe = try store.activity(
-            ActivityQuery(from: Self.from, to: Self.to, filters: [DimensionFilter(dimension: .attribute(.region), values: ["eu"])])
+            ActivityQuery(
+                from: Self.from,
+                to: Self.to,
+                filters: [DimensionFilter(dimension: .attribute(.region), values: ["eu"])]
+            )
         )
         let report = try store.verify()
         #expect(report.isClean, "verify after ingestion: \(report.issues.prefix(3))")
@@ -143,13 +164,17 @@ struct ArrivalOrderPropertyTests {
         }
         var queries: [String] = []
         for month in ["2025-11", "2026-02", "2026-03", "2026-04"] {
-            queries += try store.tiers(.month(CivilMonth(month)!), Selection(breakdown: .attribute(.region))).map { "\($0)" }
+            queries += try store.tiers(.month(CivilMonth(month)!), Selection(breakdown: .attribute(.region))).map {
+                "\($0)"
+            }
             queries += try store.transitions(CivilMonth(month)!).map { "\($0)" }
         }
         queries += try store.tiers(.asOf(CivilDate("2026-03-20")!)).map { "\($0)" }
         queries += try store.activeDays(from: Self.from, to: Self.to, Selection(breakdown: .cohort)).map { "\($0)" }
         queries += try store.retention(period: .week, from: Self.from, to: Self.to, periods: 6).map { "\($0)" }
-        queries += try store.lifecycle(period: .day, from: CivilDate("2026-02-15")!, to: CivilDate("2026-04-20")!).map { "\($0)" }
+        queries += try store.lifecycle(period: .day, from: CivilDate("2026-02-15")!, to: CivilDate("2026-04-20")!).map {
+            "\($0)"
+        }
         queries.append("\(try store.sessionSummary(from: Self.from, to: Self.to))")
         return (
             Snapshot(
@@ -163,13 +188,18 @@ struct ArrivalOrderPropertyTests {
     }
 
     static func reference(_ events: [Event], timeZone: String) throws -> Snapshot {
-        let model = ReferenceModel(events: events, zone: try ReportingTimeZone(identifier: timeZone), isCore: EventSetGenerator.isCore)
+        let model = ReferenceModel(
+            events: events,
+            zone: try ReportingTimeZone(identifier: timeZone),
+            isCore: EventSetGenerator.isCore
+        )
         let daily = model.dailyRecords.map {
             "\($0.userID)|\($0.date)|\($0.sessionsCount)|\($0.sessionSeconds)|\($0.totalActions)|\($0.uniqueActionTypes)|\($0.isActive)|\($0.tier)"
         }
-        let sessions = model.sessions.filter { model.day($0.startMs) >= Self.from && model.day($0.startMs) <= Self.to }.map {
-            "\($0.userID)|\($0.startMs)|\($0.endMs)|\(($0.endMs - $0.startMs) / 1000)|\($0.actions)|\($0.screens)|\($0.type)"
-        }
+        let sessions = model.sessions.filter { model.day($0.startMs) >= Self.from && model.day($0.startMs) <= Self.to }
+            .map {
+                "\($0.userID)|\($0.startMs)|\($0.endMs)|\(($0.endMs - $0.startMs) / 1000)|\($0.actions)|\($0.screens)|\($0.type)"
+            }
         let europeans = Set((1..<12).filter { $0 % 2 == 0 }.map { "user-\($0)" })
         return Snapshot(
             daily: daily.sorted(),
@@ -179,12 +209,16 @@ struct ArrivalOrderPropertyTests {
         )
     }
 
-    @Test("sorted, shuffled three ways and split over concurrent submitters: identical to the reference", arguments: [
-        (UInt64(1), "UTC"), (UInt64(2), "America/New_York"), (UInt64(3), "America/New_York"), (UInt64(4), "UTC"),
-    ])
+    @Test(
+        "sorted, shuffled three ways and split over concurrent submitters: identical to the reference",
+        arguments: [
+            (UInt64(1), "UTC"), (UInt64(2), "America/New_York"), (UInt64(3), "America/New_York"), (UInt64(4), "UTC"),
+        ]
+    )
     func arrivalOrder(seed: UInt64, timeZone: String) async throws {
         // Odd seeds: many light users; even seeds: few heavy ones, whose rolling tiers reach core and power.
-        let events = seed % 2 == 1
+        let events =
+            seed % 2 == 1
             ? EventSetGenerator.make(seed: seed)
             : EventSetGenerator.make(seed: seed, users: 4, sessionsPerUser: 40...60)
         let expected = try Self.reference(events, timeZone: timeZone)
@@ -200,10 +234,18 @@ struct ArrivalOrderPropertyTests {
         orders.append(("shuffled, 4 concurrent submitters", events.shuffled(using: &random), true))
         var firstDerived: Derived?
         for (name, order, concurrent) in orders {
-            let (snapshot, derived) = try await Self.snapshot(order, timeZone: timeZone, batchSeed: seed &+ 17, concurrent: concurrent)
+            let (snapshot, derived) = try await Self.snapshot(
+                order,
+                timeZone: timeZone,
+                batchSeed: seed &+ 17,
+                concurrent: concurrent
+            )
             if let firstDerived {
                 #expect(firstDifference(derived.exports, firstDerived.exports) == nil, "exports, \(name), seed \(seed)")
-                #expect(firstDifference(derived.queries, firstDerived.queries) == nil, "tiers/retention/lifecycle, \(name), seed \(seed)")
+                #expect(
+                    firstDifference(derived.queries, firstDerived.queries) == nil,
+                    "tiers/retention/lifecycle, \(name), seed \(seed)"
+                )
             } else {
                 firstDerived = derived
                 #expect(derived.exports.count > 100)
@@ -211,7 +253,10 @@ struct ArrivalOrderPropertyTests {
             #expect(firstDifference(snapshot.daily, expected.daily) == nil, "daily records, \(name), seed \(seed)")
             #expect(firstDifference(snapshot.sessions, expected.sessions) == nil, "sessions, \(name), seed \(seed)")
             #expect(firstDifference(snapshot.activity, expected.activity) == nil, "activity, \(name), seed \(seed)")
-            #expect(firstDifference(snapshot.europe, expected.europe) == nil, "activity where region=eu, \(name), seed \(seed)")
+            #expect(
+                firstDifference(snapshot.europe, expected.europe) == nil,
+                "activity where region=eu, \(name), seed \(seed)"
+            )
         }
     }
 }

@@ -27,7 +27,11 @@ struct ConformanceStoreTests {
         try Self.compareActivity(store.activity(ActivityQuery(from: from, to: to)), expected["activity"])
         try Self.compareActivity(
             store.activity(
-                ActivityQuery(from: from, to: to, filters: [DimensionFilter(dimension: .attribute(.acquisitionChannel), values: ["paid_search"])])
+                ActivityQuery(
+                    from: from,
+                    to: to,
+                    filters: [DimensionFilter(dimension: .attribute(.acquisitionChannel), values: ["paid_search"])]
+                )
             ),
             expected["activity_paid_search"]
         )
@@ -37,10 +41,10 @@ struct ConformanceStoreTests {
         )
 
         var daily: [String] = []
-        try store.forEachDailyRecord(from: from, to: to) { row in
+        for row in try store.exportedRows(.dailyActivity, from: from, to: to) {
             daily.append(
-                "\(row.userID)|\(row.date)|\(row.sessionsCount)|\(row.totalSessionDuration)|\(row.totalActions)|"
-                    + "\(row.uniqueActionTypes)|\(row.isActiveDay)|\(row.engagementTier.name)"
+                "\(row["user_id"]!)|\(row["date"]!)|\(row["sessions_count"]!)|\(row["total_session_duration"]!)|\(row["total_actions"]!)|"
+                    + "\(row["unique_action_types"]!)|\(row["is_active_day"]!)|\(row["engagement_tier"]!)"
             )
         }
         let expectedDaily = (expected["daily_activity"] as! [[String: Any]]).map { row in
@@ -51,9 +55,10 @@ struct ConformanceStoreTests {
         #expect(daily.sorted() == expectedDaily.sorted())
 
         var sessions: [String] = []
-        try store.forEachSession(from: from, to: to) { row in
+        for row in try store.exportedRows(.sessions, from: from, to: to) {
             sessions.append(
-                "\(row.userID)|\(row.startMs)|\(row.endMs)|\(row.durationSeconds)|\(row.actionsCount)|\(row.screensVisited)|\(row.sessionType)"
+                "\(row["user_id"]!)|\(row["start_ms"]!)|\(row["end_ms"]!)|\(row["session_duration_seconds"]!)|\(row["actions_count"]!)|"
+                    + "\(row["screens_visited"]!)|\(row["session_type"]!)"
             )
         }
         let expectedSessions = (expected["sessions_table"] as! [[String: Any]]).map { row in
@@ -74,8 +79,8 @@ struct ConformanceStoreTests {
             #expect(row.dau == want["dau"] as? Int, "\(line)")
             #expect(row.wau == want["wau"] as? Int, "\(line)")
             #expect(row.mau == want["mau"] as? Int, "\(line)")
-            #expect(row.dauOverMau.rounded6 == (want["dau_mau"] as! Double), "\(line)")
-            #expect(row.dauOverWau.rounded6 == (want["dau_wau"] as! Double), "\(line)")
+            #expect(row.dauOverMau?.rounded6 == (want["dau_mau"] as! Double), "\(line)")
+            #expect(row.dauOverWau?.rounded6 == (want["dau_wau"] as! Double), "\(line)")
         }
     }
 }

@@ -1,3 +1,4 @@
+import EngageJSONLines
 import EngageModel
 import EngageStore
 import EngageTestSupport
@@ -13,15 +14,15 @@ enum Fixtures {
     }
 
     static func actions() throws -> [ActionDefinition] {
-        try self.lines("actions.jsonl").map { try JSONLineRecords.action($0).get() }
+        try self.lines("actions.jsonl").map { try ImportRecords.action($0).get() }
     }
 
     static func users() throws -> [UserProfile] {
-        try self.lines("users.jsonl").map { try JSONLineRecords.user($0).get() }
+        try self.lines("users.jsonl").map { try ImportRecords.user($0).get() }
     }
 
     static func events() throws -> [Event] {
-        try self.lines("events.jsonl").map { try JSONLineRecords.event($0).get() }
+        try self.lines("events.jsonl").map { try ImportRecords.event($0).get() }
     }
 
     /// expected.json (UTC) or expected_america_new_york.json.
@@ -37,9 +38,14 @@ final class TemporaryStore {
     let directory: String
     let store: EngageStore
 
-    init(timeZone: String = "UTC", sessionGapMs: Int64? = nil, powerThreshold: Int? = nil, defaultCore: Bool? = nil) throws {
+    init(
+        timeZone: String = "UTC",
+        sessionGapMs: Int64? = nil,
+        powerThreshold: Int? = nil,
+        defaultCore: Bool? = nil
+    ) throws {
         self.directory = NSTemporaryDirectory() + "engage-test-" + UUID().uuidString
-        self.store = try EngageStore(
+        self.store = try EngageStore.running(
             configuration: StoreConfiguration(
                 path: self.directory,
                 timeZone: timeZone,
@@ -76,4 +82,25 @@ final class TemporaryStore {
 extension Double {
     /// Rounded to 6 decimals, as the contract compares floats.
     var rounded6: Double { (self * 1_000_000).rounded() / 1_000_000 }
+}
+
+extension EngageStore {
+    /// Every row of an export table over [from, to], each value as text by column name (booleans `true` or
+    /// `false`, null `null`).
+    func exportedRows(_ table: ExportTable, from: CivilDate? = nil, to: CivilDate? = nil) throws -> [[String: String]] {
+        var rows: [[String: String]] = []
+        try self.export(table, from: from, to: to) { values in
+            var row: [String: String] = [:]
+            for (column, value) in zip(table.columns, values) {
+                switch value {
+                case .integer(let number): row[column.name] = String(number)
+                case .text(let text): row[column.name] = text
+                case .boolean(let flag): row[column.name] = flag ? "true" : "false"
+                case .null: row[column.name] = "null"
+                }
+            }
+            rows.append(row)
+        }
+        return rows
+    }
 }

@@ -21,7 +21,13 @@ struct ReferenceModel {
     /// Unique events per user, sorted by (ts, event_id).
     let eventsByUser: [String: [Event]]
 
-    init(events: [Event], zone: ReportingTimeZone, gapMs: Int64 = 1_800_000, powerThreshold: Int = 20, isCore: @escaping (String) -> Bool) {
+    init(
+        events: [Event],
+        zone: ReportingTimeZone,
+        gapMs: Int64 = 1_800_000,
+        powerThreshold: Int = 20,
+        isCore: @escaping (String) -> Bool
+    ) {
         var seen = Set<[String]>()
         var byUser: [String: [Event]] = [:]
         for event in events where seen.insert([event.userID, event.eventID]).inserted {
@@ -46,8 +52,19 @@ struct ReferenceModel {
             func close() {
                 guard let first = current.first, let last = current.last else { return }
                 let screens = Set(current.map(\.context).filter { !$0.isEmpty }).count
-                let type = current.count == 1 ? "bounce" : (current.contains { self.isCore($0.action) } ? "engaged" : "passive")
-                result.append(Session(userID: user, startMs: first.timestampMs, endMs: last.timestampMs, actions: current.count, screens: screens, type: type))
+                let type =
+                    current.count == 1
+                    ? "bounce" : (current.contains { self.isCore($0.action) } ? "engaged" : "passive")
+                result.append(
+                    Session(
+                        userID: user,
+                        startMs: first.timestampMs,
+                        endMs: last.timestampMs,
+                        actions: current.count,
+                        screens: screens,
+                        type: type
+                    )
+                )
                 current = []
             }
             for event in events {
@@ -90,7 +107,8 @@ struct ReferenceModel {
                         totalActions: dayEvents.count,
                         uniqueActionTypes: Set(dayEvents.map(\.action)).count,
                         isActive: activeDays.contains(date),
-                        tier: Tier.of(activeDays: window.count, actions: actions, powerThreshold: self.powerThreshold).name
+                        tier: Tier.of(activeDays: window.count, actions: actions, powerThreshold: self.powerThreshold)
+                            .name
                     )
                 )
             }
@@ -100,16 +118,26 @@ struct ReferenceModel {
 
     /// Active days per user.
     var activeDays: [String: Set<CivilDate>] {
-        self.eventsByUser.mapValues { events in Set(events.filter { self.isCore($0.action) }.map { self.day($0.timestampMs) }) }
+        self.eventsByUser.mapValues { events in
+            Set(events.filter { self.isCore($0.action) }.map { self.day($0.timestampMs) })
+        }
+    }
+
+    /// The latest local day of any event: days after it are unfinished (SEMANTICS.md), their counts unknown.
+    var lastDay: CivilDate? {
+        self.eventsByUser.values.flatMap { $0.map { self.day($0.timestampMs) } }.max()
     }
 
     func activity(from: CivilDate, to: CivilDate, users: Set<String>? = nil) -> [ActivityRow] {
         let active = self.activeDays.filter { users?.contains($0.key) ?? true }
+        let lastDay = self.lastDay
         var rows: [ActivityRow] = []
         var date = from
         while date <= to {
-            func count(_ window: Int) -> Int {
-                active.values.filter { days in (0..<window).contains { days.contains(date.adding(days: -$0)) } }.count
+            func count(_ window: Int) -> Int? {
+                guard let lastDay, date <= lastDay else { return nil }
+                return active.values.filter { days in (0..<window).contains { days.contains(date.adding(days: -$0)) } }
+                    .count
             }
             rows.append(ActivityRow(date: date, dau: count(1), wau: count(7), mau: count(30)))
             date = date.adding(days: 1)

@@ -1,5 +1,6 @@
 import EngageModel
 import EngageStore
+import EngageTestSupport
 import Foundation
 import Testing
 
@@ -14,7 +15,13 @@ struct RetentionBackupTests {
         let to = Self.last
         var lines: [String] = []
         lines += try store.activity(ActivityQuery(from: from, to: to)).map { "\($0)" }
-        lines += try store.activity(ActivityQuery(from: from, to: to, filters: [DimensionFilter(dimension: .attribute(.region), values: ["eu"])])).map { "\($0)" }
+        lines += try store.activity(
+            ActivityQuery(
+                from: from,
+                to: to,
+                filters: [DimensionFilter(dimension: .attribute(.region), values: ["eu"])]
+            )
+        ).map { "\($0)" }
         lines += try store.activity(ActivityQuery(from: from, to: to, breakdown: .cohort)).map { "\($0)" }
         lines += try store.activeDays(from: from, to: to).map { "\($0)" }
         lines += try store.tiers(.month(CivilMonth("2026-03")!)).map { "\($0)" }
@@ -35,11 +42,16 @@ struct RetentionBackupTests {
     func retention() async throws {
         let directory = NSTemporaryDirectory() + "engage-retention-" + UUID().uuidString
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        var configuration = StoreConfiguration(path: directory, eventFilterBytes: 1 << 16, initialMapSize: 64 << 20, unsafeNoSync: true)
+        var configuration = StoreConfiguration(
+            path: directory,
+            eventFilterBytes: 1 << 16,
+            initialMapSize: 64 << 20,
+            unsafeNoSync: true
+        )
         let before: [String]
         let eventsBefore: Int
         do {
-            let store = try EngageStore(configuration: configuration)
+            let store = try EngageStore.running(configuration: configuration)
             _ = try await store.defineActions(Fixtures.actions())
             _ = try await store.upsertUsers(Fixtures.users())
             _ = try await store.ingest(Fixtures.events())
@@ -49,7 +61,7 @@ struct RetentionBackupTests {
         }
         let today = ReportingTimeZone.utc.localDay(epochMs: Int64(Date().timeIntervalSince1970 * 1000))
         configuration.rawRetentionDays = Int(today.dayNumber - Self.horizon.dayNumber)
-        let store = try EngageStore(configuration: configuration)
+        let store = try EngageStore.running(configuration: configuration)
         defer { store.close() }
         try await store.purgeExpiredRawEvents()
         var firstEventDay: String?
@@ -63,12 +75,33 @@ struct RetentionBackupTests {
 
         // Events before the horizon are refused; inside it they are stored.
         let result = try await store.ingest([
-            Event(userID: "late", eventID: "old", timestampMs: Self.horizon.adding(days: -1).utcMidnightMsForTests + 3_600_000, action: "like"),
-            Event(userID: "late", eventID: "new", timestampMs: Self.horizon.utcMidnightMsForTests + 3_600_000, action: "like"),
+            Event(
+                userID: "late",
+                eventID: "old",
+                timestampMs: Self.horizon.adding(days: -1).utcMidnightMsForTests + 3_600_000,
+                action: "like"
+            ),
+            Event(
+                userID: "late",
+                eventID: "new",
+                timestampMs: Self.horizon.utcMidnightMsForTests + 3_600_000,
+                action: "like"
+            ),
         ])
         #expect(result.rejected == [Rejection(index: 0, reason: .olderThanRetention)])
         #expect(result.accepted == 1)
-        #expect(throws: (any Error).self) { try store.verify() }
+        // Verify and rebuild need every raw event: refused with their own code, not as a server failure.
+        let verifyError = #expect(throws: StoreError.self) { try store.verify() }
+        #expect(verifyError?.code == .rawEventsDropped)
+        #expect(verifyError?.message.contains("dropped by raw-event retention; verify needs every raw event") == true)
+        await #expect(
+            throws: StoreError(
+                .rawEventsDropped,
+                "raw events before \(Self.horizon) were dropped by raw-event retention; rebuilding from what is left would lose those days"
+            )
+        ) {
+            try await store.rebuildDerivedRecords()
+        }
     }
 
     @Test("a backup starts as a data directory and answers like the source did")
@@ -78,8 +111,16 @@ struct RetentionBackupTests {
         defer { try? FileManager.default.removeItem(atPath: copy) }
         let bytes = try temporary.store.backup(to: copy)
         #expect(bytes > 0)
-        #expect(throws: (any Error).self) { try temporary.store.backup(to: copy) }
-        let restored = try EngageStore(configuration: StoreConfiguration(path: copy, eventFilterBytes: 1 << 16, initialMapSize: 64 << 20))
+        // Into a data directory, or into the store's own (locked) directory: backup_failed, saying why.
+        let again = #expect(throws: StoreError.self) { try temporary.store.backup(to: copy) }
+        #expect(again?.code == .backupFailed && again?.message.contains("already holds a data directory") == true)
+        let own = #expect(throws: StoreError.self) {
+            try temporary.store.backup(to: temporary.store.configuration.path)
+        }
+        #expect(own?.code == .backupFailed, "\(String(describing: own))")
+        let restored = try EngageStore.running(
+            configuration: StoreConfiguration(path: copy, eventFilterBytes: 1 << 16, initialMapSize: 64 << 20)
+        )
         defer { restored.close() }
         #expect(firstDifference(try Self.insideHorizon(restored), try Self.insideHorizon(temporary.store)) == nil)
         #expect(try restored.stats().events == temporary.store.stats().events)

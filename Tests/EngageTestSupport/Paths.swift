@@ -12,7 +12,9 @@ public enum RepositoryPaths {
     public static func conformanceFile(_ name: String) -> String { conformance.appendingPathComponent(name).path }
 
     /// Test-only TLS certificates made by tools/make-test-certs.
-    public static func tlsFile(_ name: String) -> String { root.appendingPathComponent("Tests/Fixtures/tls/\(name)").path }
+    public static func tlsFile(_ name: String) -> String {
+        root.appendingPathComponent("Tests/Fixtures/tls/\(name)").path
+    }
 
     public static let protocolVectors = root.appendingPathComponent("proto-spec/vectors.json")
 }

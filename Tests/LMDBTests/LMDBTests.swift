@@ -7,7 +7,9 @@ struct LMDBTests {
     static func environment() throws -> (Environment, String) {
         let path = NSTemporaryDirectory() + "lmdb-test-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        return (try Environment(path: path, options: .init(mapSize: 1 << 20, maxDatabases: 4, unsafeNoSync: true)), path)
+        return (
+            try Environment(path: path, options: .init(mapSize: 1 << 20, maxDatabases: 4, unsafeNoSync: true)), path
+        )
     }
 
     @Test("a write commits when its closure returns and aborts when it throws")
@@ -48,7 +50,12 @@ struct LMDBTests {
             }
         }
         var left: [UInt8] = []
-        try environment.read { txn in try txn.forEach(db, prefix: []) { left.append($0.key[0]); return true } }
+        try environment.read { txn in
+            try txn.forEach(db, prefix: []) {
+                left.append($0.key[0])
+                return true
+            }
+        }
         #expect(left == [5, 6, 7, 8, 9])
     }
 
@@ -59,7 +66,9 @@ struct LMDBTests {
         let db = try environment.openDatabase("t")
         let value = [UInt8](repeating: 7, count: 1000)
         func fill() throws {
-            try environment.write { txn in for key in 0..<2000 { try txn.put(db, key: Array(String(key).utf8), value: value) } }
+            try environment.write { txn in
+                for key in 0..<2000 { try txn.put(db, key: Array(String(key).utf8), value: value) }
+            }
         }
         do {
             try fill()
@@ -82,11 +91,15 @@ struct LMDBTests {
         }
         try environment.read { txn in
             var seen: [[UInt8]] = []
-            try txn.forEach(db, prefix: [2]) { seen.append(Array($0.key)); return true }
+            try txn.forEach(db, prefix: [2]) {
+                seen.append(Array($0.key))
+                return true
+            }
             #expect(seen == [[2, 1], [2, 5]])
             let found = try txn.withCursor(db) { cursor in
                 [
-                    try cursor.seek(atMost: [2, 3]).map { Array($0.key) }, try cursor.seek(atMost: [2, 5]).map { Array($0.key) },
+                    try cursor.seek(atMost: [2, 3]).map { Array($0.key) },
+                    try cursor.seek(atMost: [2, 5]).map { Array($0.key) },
                     try cursor.seek(atMost: [9]).map { Array($0.key) },
                 ]
             }

@@ -1,4 +1,52 @@
 import EngageModel
+import NIOCore
+
+/// INGEST_EVENTS (0x05): a batch of events (4.5).
+public struct IngestEvents: RequestMessage {
+    public typealias Response = IngestResult
+    public static let messageType = MessageType.ingestEvents
+
+    public var batch: IngestBatch
+
+    public init(_ batch: IngestBatch) { self.batch = batch }
+
+    public init(decoding payload: inout ByteBuffer) throws(ProtocolError) {
+        let stringCount = try payload.readItemCount(UInt32.self, "string_count", minimumSize: 2)
+        let strings = try payload.readItems(stringCount) {
+            (buffer: inout ByteBuffer) throws(ProtocolError) -> [UInt8] in
+            try buffer.readLengthPrefixedBytes("string")
+        }
+        let eventCount = try payload.readItemCount(UInt32.self, "event_count", minimumSize: 24)
+        let events = try payload.readItems(eventCount) {
+            (buffer: inout ByteBuffer) throws(ProtocolError) -> IngestBatch.WireEvent in
+            IngestBatch.WireEvent(
+                userRef: try buffer.read(UInt32.self, "user_ref"),
+                eventID: try buffer.readLengthPrefixedBytes("event_id"),
+                timestampMs: try buffer.read(Int64.self, "ts"),
+                actionRef: try buffer.read(UInt32.self, "action_ref"),
+                contextRef: try buffer.read(UInt32.self, "context_ref"),
+                metadata: try buffer.readLengthPrefixedBytes("metadata")
+            )
+        }
+        self.batch = IngestBatch(strings: strings, events: events)
+    }
+
+    public func encode(into payload: inout ByteBuffer) {
+        let batch = self.batch
+        payload.reserveCapacity(payload.writerIndex + 16 + batch.strings.count * 16 + batch.events.count * 48)
+        payload.writeCount(batch.strings.count)
+        for string in batch.strings { payload.writeLengthPrefixed(string) }
+        payload.writeCount(batch.events.count)
+        for event in batch.events {
+            payload.writeInteger(event.userRef)
+            payload.writeLengthPrefixed(event.eventID)
+            payload.writeInteger(event.timestampMs)
+            payload.writeInteger(event.actionRef)
+            payload.writeInteger(event.contextRef)
+            payload.writeLengthPrefixed(event.metadata)
+        }
+    }
+}
 
 /// INGEST_EVENTS as it travels: a string table (user ids, action types, contexts) and events that refer
 /// to it by index. Strings stay bytes here; ``resolve()`` validates them event by event, so one bad string
@@ -14,7 +62,14 @@ public struct IngestBatch: Equatable, Sendable {
         /// A JSON object, or empty.
         public var metadata: [UInt8]
 
-        public init(userRef: UInt32, eventID: [UInt8], timestampMs: Int64, actionRef: UInt32, contextRef: UInt32, metadata: [UInt8]) {
+        public init(
+            userRef: UInt32,
+            eventID: [UInt8],
+            timestampMs: Int64,
+            actionRef: UInt32,
+            contextRef: UInt32,
+            metadata: [UInt8]
+        ) {
             self.userRef = userRef
             self.eventID = eventID
             self.timestampMs = timestampMs
@@ -83,7 +138,14 @@ public struct IngestBatch: Equatable, Sendable {
             switch (lookup(wire.userRef), lookup(wire.actionRef), context) {
             case (.success(let user), .success(let action), .success(let context)):
                 events.append(
-                    Event(userID: user, eventID: eventID, timestampMs: wire.timestampMs, action: action, context: context, metadata: metadata)
+                    Event(
+                        userID: user,
+                        eventID: eventID,
+                        timestampMs: wire.timestampMs,
+                        action: action,
+                        context: context,
+                        metadata: metadata
+                    )
                 )
                 positions.append(position)
             case (.failure(let reason), _, _), (_, .failure(let reason), _), (_, _, .failure(let reason)):

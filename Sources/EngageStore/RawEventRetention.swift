@@ -1,0 +1,51 @@
+import EngageModel
+import LMDB
+
+/// Raw-event retention: which local days of raw events are kept, and dropping the older ones in slices of
+/// bounded size so that requests never wait long behind a purge. Derived records are untouched.
+struct RawEventRetention {
+    /// Days of raw events kept; nil keeps everything.
+    let days: Int?
+    let zone: ReportingTimeZone
+    /// Events deleted per transaction.
+    static let sliceSize = 50_000
+
+    /// The first local day whose events are kept, or nil without retention.
+    func horizon(nowMs: Int64) -> StoreDay? {
+        guard let days = self.days else { return nil }
+        return self.zone.localDay(epochMs: nowMs).adding(days: -days).storeDay ?? 0
+    }
+
+    /// Deletes up to ``sliceSize`` events of days before `horizon`, lowering `counters`' event count, and
+    /// records the horizon in `meta` once no older event is left. Returns how many it deleted and whether
+    /// more remain.
+    func dropSlice(
+        before horizon: StoreDay,
+        counters: inout StoreCounters,
+        _ txn: borrowing Transaction,
+        _ schema: Schema
+    ) throws -> (removed: Int, more: Bool) {
+        var removed = 0
+        var reachedEnd = true
+        try txn.withCursor(schema.events.database) { cursor in
+            var entry = try cursor.first()
+            while let current = entry, try EventKeyCodec.parts(current.key).day < horizon {
+                if removed == Self.sliceSize {
+                    reachedEnd = false
+                    return
+                }
+                try cursor.deleteCurrent()
+                removed += 1
+                entry = try cursor.current()
+            }
+        }
+        if removed > 0 {
+            counters.eventCount -= UInt64(removed)
+            try StoreMeta.write(counters, txn, schema)
+        }
+        if reachedEnd, UInt64(horizon) > (try StoreMeta.number(MetaKey.rawRetainedFrom, txn, schema) ?? 0) {
+            try StoreMeta.put(MetaKey.rawRetainedFrom, number: UInt64(horizon), txn, schema)
+        }
+        return (removed, !reachedEnd)
+    }
+}
