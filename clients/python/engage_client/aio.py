@@ -416,6 +416,14 @@ class AsyncClient:
         if (await self.request("PING", {"nonce": nonce}))["nonce"] != nonce:
             raise EngageError(None, "unexpected_response", "PONG carries another nonce")
 
+    async def wait_applied(self) -> int:
+        """Returns once every write acknowledged so far (on any connection) is visible to queries: send it
+        after the last acknowledgement when what follows reads those writes back. The result is the sequence
+        number of the last write batch applied (batches are numbered 1, 2, ... from the data directory's
+        creation). Needs no role."""
+        sequence: int = (await self.request("WAIT_APPLIED"))["applied_sequence"]
+        return sequence
+
     async def _send_rows(self, rows: Sequence[Any], message_name: str, list_field: str, convert: Any,
                          limit: int) -> BatchResult:
         async def one(start: int, chunk: Sequence[Any]) -> BatchResult:
@@ -443,7 +451,8 @@ class AsyncClient:
         """Stores events (dicts with ``event_id``, ``user_id``, ``ts`` as ISO 8601 text or epoch
         milliseconds, ``action``, optional ``context`` and ``metadata``) and returns once they are durable.
         Split into batches the server accepts, sent pipelined. Rejection indexes are positions in
-        ``events``. For a stream, :meth:`writer` batches and pipelines for you."""
+        ``events``. For a stream, :meth:`writer` batches and pipelines for you. A query sees the events once
+        :meth:`wait_applied` has returned."""
         info = self.server_info
         writer = AsyncEventWriter(self, info.max_batch_items, info.max_in_flight)
         await writer.write_many(events)
@@ -641,9 +650,13 @@ class AsyncEventWriter:
         while self._in_flight:
             await self._collect_oldest()
 
-    async def close(self) -> BatchResult:
-        """Flushes and returns the summary: accepted, duplicates and rejections (positions in the stream)."""
+    async def close(self, wait_applied: bool = False) -> BatchResult:
+        """Flushes and returns the summary: accepted, duplicates and rejections (positions in the stream).
+        With ``wait_applied``, also waits until every acknowledged event is visible to queries (see
+        :meth:`AsyncClient.wait_applied`)."""
         await self.flush()
+        if wait_applied:
+            await self.client.wait_applied()
         return self._summary
 
     async def __aenter__(self) -> "AsyncEventWriter":

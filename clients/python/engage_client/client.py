@@ -107,6 +107,11 @@ class Client:
         """A round trip to the server."""
         self._run(self._aio.ping())
 
+    def wait_applied(self) -> int:
+        """Returns once every write acknowledged so far (on any connection) is visible to queries; the
+        sequence number of the last write batch applied (see :meth:`AsyncClient.wait_applied`)."""
+        return self._run(self._aio.wait_applied())
+
     # MARK: writing
 
     def define_actions(self, rows: Iterable[Mapping[str, Any]]) -> BatchResult:
@@ -120,8 +125,9 @@ class Client:
         return self._run(self._aio.upsert_users(list(rows)))
 
     def ingest(self, events: Iterable[Mapping[str, Any]]) -> BatchResult:
-        """Stores events and returns once they are durable (see :meth:`AsyncClient.ingest`). The events are
-        encoded in the calling thread, batch by batch while earlier batches travel."""
+        """Stores events and returns once they are durable (see :meth:`AsyncClient.ingest`); a query sees
+        them once :meth:`wait_applied` has returned. The events are encoded in the calling thread, batch by
+        batch while earlier batches travel."""
         info = self.server_info
         writer = EventWriter(self, info.max_batch_items, info.max_in_flight)
         writer.write_many(events)
@@ -289,9 +295,13 @@ class EventWriter:
         while self._in_flight:
             self._collect_oldest()
 
-    def close(self) -> BatchResult:
-        """Flushes and returns the summary: accepted, duplicates and rejections (positions in the stream)."""
+    def close(self, wait_applied: bool = False) -> BatchResult:
+        """Flushes and returns the summary: accepted, duplicates and rejections (positions in the stream).
+        With ``wait_applied``, also waits until every acknowledged event is visible to queries (see
+        :meth:`Client.wait_applied`)."""
         self.flush()
+        if wait_applied:
+            self.client.wait_applied()
         self.summary = self._summary
         return self._summary
 

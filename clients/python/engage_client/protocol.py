@@ -552,9 +552,10 @@ _messages: List[Message] = [
     Message(0x93, "REBUILD_RESULT", Struct()),
     Message(0x14, "BACKUP", Struct(("path", TEXT))),
     Message(0x94, "BACKUP_RESULT", Struct(("bytes", COUNT64))),
-    # Announced, not yet in every server: the values of a dimension that at least one user holds.
     Message(0x15, "QUERY_VALUES", Struct(("dimension", TEXT))),
     Message(0x95, "VALUES_RESULT", _rows(("value", TEXT), ("users", COUNT64))),
+    Message(0x16, "WAIT_APPLIED", Struct()),
+    Message(0x96, "WAIT_APPLIED_RESULT", Struct(("applied_sequence", COUNT64))),
     Message(0xFF, "ERROR", Struct(("code", U16), ("message", TEXT))),
 ]
 

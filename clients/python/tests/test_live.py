@@ -151,6 +151,33 @@ def test_async_writer_and_ingest(fresh_server: Server) -> None:
     asyncio.run(run())
 
 
+def test_wait_applied_counts_write_batches(fresh_server: Server) -> None:
+    """WAIT_APPLIED answers with the sequence number of the last write batch applied: one per DEFINE_ACTIONS,
+    UPSERT_USERS and INGEST_EVENTS request, whatever connection sent it; after it, queries see every write."""
+    with fresh_server.client() as client, fresh_server.client() as other:
+        assert client.wait_applied() == 0
+        client.define_actions([{"action_type": "like"}])
+        client.upsert_users([{"user_id": "u-1", "region": "eu"}])
+        writer = client.writer(batch_size=10, max_in_flight=2)
+        writer.write_many(event(i, user=f"u-{i % 4}") for i in range(35))  # 4 batches
+        assert writer.close(wait_applied=True).accepted == 35
+        assert other.wait_applied() == 6
+        assert other.stats()["events"] == 35
+        assert other.activity(from_="2026-02-14", to="2026-02-14")[0]["dau"] == 4
+        assert client.ingest([event(0, user="u-0")]).duplicates == 1  # a batch with nothing new still counts
+        assert client.wait_applied() == 7
+
+    async def run() -> int:
+        async with AsyncClient(fresh_server.address) as client:
+            async with client.writer(batch_size=5) as writer:
+                for i in range(100, 112):
+                    await writer.write(event(i))
+            assert (await writer.close(wait_applied=True)).accepted == 12
+            return await client.wait_applied()
+
+    assert asyncio.run(run()) == 10
+
+
 # MARK: pipelining
 
 
@@ -393,11 +420,13 @@ def test_token_roles(token_server: Server, tmp_path: Path) -> None:
         client.ping()  # no role needed
         assert client.ingest(some).accepted == 1
         assert client.define_actions([{"action_type": "like"}]).accepted == 1
+        assert client.wait_applied() == 2  # no role needed either
         expect_error(12, "forbidden", client.stats)
         expect_error(12, "forbidden", client.activity, from_="2026-02-14", to="2026-02-14")
         expect_error(12, "forbidden", lambda: list(client.export("users")))
         assert client.is_open
     with token_server.client(token=TOKENS["query"]) as client:
+        assert client.wait_applied() == 2
         expect_error(12, "forbidden", client.ingest, some)
         expect_error(12, "forbidden", client.upsert_users, [{"user_id": "u-9"}])
         assert client.activity(from_="2026-02-14", to="2026-02-14")[0]["dau"] == 1
