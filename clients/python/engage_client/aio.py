@@ -19,9 +19,6 @@ DEFAULT_SERVER = "127.0.0.1:7733"
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_CLIENT_NAME = "engage-python"
 DEFAULT_PAGE_SIZE = 5000
-#: ERROR code too_many_in_flight, and how often a request refused with it is sent again (see _exchange).
-TOO_MANY_IN_FLIGHT = 14
-IN_FLIGHT_RETRIES = 5
 _LENGTH = struct.Struct(">I")
 _TYPE_AND_ID = struct.Struct(">BI")
 
@@ -329,22 +326,17 @@ class AsyncClient:
     async def _exchange(self, request_type: int, payload: bytes, handshake: bool = False) -> Tuple[int, bytes]:
         """Sends one request and waits for its response: ``(type, payload)``; an ERROR raises.
 
-        ``too_many_in_flight`` is retried (a few times, after a few milliseconds): the client never has more
-        than ``max_in_flight`` requests unanswered, so it only comes from the server still counting a request
-        whose answer has already arrived, and such a request was not carried out."""
-        for attempt in range(IN_FLIGHT_RETRIES + 1):
-            message_type, body, request_id = await self._send_once(request_type, payload, handshake)
-            if message_type != 0xFF:
-                break
+        The client never has more than the server's ``max_in_flight`` requests unanswered, so it never meets
+        ``too_many_in_flight`` (PROTOCOL.md 4.26); should a server send it anyway, it is raised like any
+        other error."""
+        message_type, body, request_id = await self._round_trip(request_type, payload, handshake)
+        if message_type == 0xFF:
             try:
                 fields = MESSAGES[0xFF].decode_payload(body)
             except DecodeError as error:
                 failure = EngageError(None, "malformed_response", f"ERROR frame: {error}")
                 self._fail_connection(failure)
                 raise failure from None
-            if fields["code"] == TOO_MANY_IN_FLIGHT and attempt < IN_FLIGHT_RETRIES:
-                await asyncio.sleep(0.001 * 2**attempt)
-                continue
             refusal = EngageError.from_server(fields["code"], fields["message"], request_id)
             if refusal.closes_connection:
                 self._fail_connection(refusal)
@@ -357,7 +349,7 @@ class AsyncClient:
             raise mismatch
         return message_type, body
 
-    async def _send_once(self, request_type: int, payload: bytes, handshake: bool) -> Tuple[int, bytes, int]:
+    async def _round_trip(self, request_type: int, payload: bytes, handshake: bool) -> Tuple[int, bytes, int]:
         """Sends a request frame and waits for the frame that answers it: ``(type, payload, request_id)``."""
         if self._failure is not None:
             raise self._failure

@@ -286,6 +286,68 @@ def test_too_many_in_flight(small_limits_server: Server) -> None:
         conn.close()
 
 
+@pytest.mark.parametrize("window", [1, 4])
+def test_exactly_max_in_flight_is_never_refused(live: None, window: int) -> None:
+    """PROTOCOL.md 4.26: a request's slot is free before its answer is written. Four raw connections each keep
+    exactly max_in_flight requests unanswered, sending the next one the moment an answer arrives, through
+    2,500 requests of every path (queries on the query threads, STATS, WAIT_APPLIED, ingest batches answered
+    by the writer, PING): none is refused. (A server that frees the slot after writing the answer refuses a
+    few in each run with a window of 1.) Then the client itself sends 2,000 requests at once."""
+    kinds = "asasasawip"
+    total = 2500
+    activity = MESSAGES_BY_NAME["QUERY_ACTIVITY"].encode_payload(
+        {"from": datetime.date(2026, 2, 14), "to": datetime.date(2026, 2, 14), "filters": [], "breakdown": ""})
+
+    def request(connection: int, n: int) -> bytes:
+        kind = kinds[n % len(kinds)]
+        if kind == "i":
+            return frame(0x05, n + 1, encode_events([event(n, user=f"f{connection}-{n % 7}")]).payload)
+        if kind == "p":
+            return frame(0x02, n + 1, struct.pack(">Q", n))
+        if kind == "a":
+            return frame(0x06, n + 1, activity)
+        return frame(0x07 if kind == "s" else 0x16, n + 1, b"")
+
+    for server in start_server("--max-in-flight", str(window)):
+        refusals: List[str] = []
+        answered: List[int] = []
+
+        def run(connection: int) -> None:
+            conn = RawConnection.connect(server.address)
+            try:
+                conn.sock.sendall(b"".join(request(connection, n) for n in range(window)))
+                ids = []
+                for n in range(window, total + window):
+                    message_type, request_id, payload = conn.read()
+                    if n < total:
+                        conn.sock.sendall(request(connection, n))  # at once: `window` unanswered again
+                    ids.append(request_id)
+                    if message_type == 0xFF:
+                        refusals.append(str(MESSAGES_BY_NAME["ERROR"].decode_payload(payload)))
+                answered.append(len(set(ids)))
+            finally:
+                conn.close()
+
+        threads = [threading.Thread(target=run, args=(c,)) for c in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert refusals == []
+        assert answered == [total] * 4
+
+        async def run_client() -> List[Any]:
+            async with AsyncClient(server.address) as client:
+                assert client.server_info.max_in_flight == window
+                calls = [client.ping() if i % 2 else client.stats() for i in range(2000)]
+                return await asyncio.gather(*calls, return_exceptions=True)
+
+        results = asyncio.run(run_client())
+        assert [r for r in results if isinstance(r, BaseException)] == []
+        with server.client() as client:
+            assert client.stats()["events"] == 4 * total // len(kinds)
+
+
 def test_framing_errors_close_the_connection(fresh_server: Server) -> None:
     for header, code, name in ((HEADER.pack(20_000_000, 0x02, 9), 2, "frame_too_large"),
                                (struct.pack(">I", 3), 1, "malformed_frame")):

@@ -255,28 +255,24 @@ def test_batch_result_that_does_not_add_up_is_malformed() -> None:
     server.join()
 
 
-def test_too_many_in_flight_is_retried_a_few_times() -> None:
-    """The client never exceeds max_in_flight, so a too_many_in_flight can only come from the server still
-    counting an answered request (seen with engaged of 2026-11-29): the request was not carried out and is
-    sent again, at most 5 times."""
+def test_too_many_in_flight_is_raised_not_resent() -> None:
+    """PROTOCOL.md 4.26 promises that a client keeping at most max_in_flight requests unanswered never sees
+    too_many_in_flight: if a server sends it anyway, the request fails with it at once (nothing is sent
+    again) and the connection stays usable."""
     def script(conn: RawConnection) -> None:
         first = conn.read()
         conn.error(first[1], 14, "busy")
-        retry = conn.read()
-        assert retry[0] == 0x02 and retry[2] == first[2] and retry[1] != first[1]
-        conn.pong(retry)
-        for _ in range(6):
-            request = conn.read()
-            conn.error(request[1], 14, "still busy")
-        conn.pong(conn.read())
+        following = conn.read()  # the next ping, not the first one again
+        assert following[0] == 0x02 and following[2] != first[2]
+        conn.pong(following)
 
     server = FakeServer(script)
     with Client(server.address) as client:
-        assert client.request("PING", {"nonce": 5}) == {"nonce": 5}
         with pytest.raises(EngageError) as caught:
-            client.ping()
-        assert (caught.value.code, caught.value.message) == (14, "still busy")
-        client.ping()
+            client.request("PING", {"nonce": 5})
+        assert (caught.value.code, caught.value.name, caught.value.message) == (14, "too_many_in_flight", "busy")
+        assert not caught.value.closes_connection
+        assert client.request("PING", {"nonce": 6}) == {"nonce": 6}
     server.join()
 
 
