@@ -526,8 +526,8 @@ class AsyncClient:
                            page_size: int = DEFAULT_PAGE_SIZE) -> AsyncGenerator[List[Row], None]:
         """The pages of an export, each a list of rows (see :meth:`export`)."""
         number, columns = export_table(table)
-        if page_size < 1:
-            raise ValueError("page_size must be at least 1")
+        if page_size < 0:
+            raise ValueError("page_size must be 0 (the server's maximum) or more")
         fields: Dict[str, Any] = {
             "table": number, "from": None if from_ is None else parse_date(from_, "from_"),
             "to": None if to is None else parse_date(to, "to"), "cursor": b"", "limit": page_size,
@@ -543,7 +543,9 @@ class AsyncClient:
                      page_size: int = DEFAULT_PAGE_SIZE) -> AsyncIterator[Row]:
         """The rows of a star-schema table (``users``, ``actions``, ``dates``, ``events``, ``sessions``,
         ``daily-activity``) as ``engage export --format jsonl`` writes them, fetched page by page;
-        ``from_``/``to`` select days of dated tables (default: every day with events)."""
+        ``from_``/``to`` select days of dated tables (default: every day with events). ``page_size`` is
+        the most rows a page holds; 0 asks for the server's maximum (10,000 rows; a page also ends near 4 MiB
+        of values)."""
         async for page in self.export_pages(table, from_, to, page_size):
             for row in page:
                 yield row

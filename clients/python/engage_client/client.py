@@ -218,7 +218,8 @@ class Client:
 
     def export(self, table: str, from_: Any = None, to: Any = None, page_size: int = DEFAULT_PAGE_SIZE) -> Iterator[Row]:
         """The rows of a star-schema table (``users``, ``actions``, ``dates``, ``events``, ``sessions``,
-        ``daily-activity``) as ``engage export --format jsonl`` writes them, fetched page by page."""
+        ``daily-activity``) as ``engage export --format jsonl`` writes them, fetched page by page
+        (``page_size`` rows at most; 0: the server's maximum)."""
         for page in self.export_pages(table, from_, to, page_size):
             yield from page
 

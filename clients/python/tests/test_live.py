@@ -178,6 +178,18 @@ def test_wait_applied_counts_write_batches(fresh_server: Server) -> None:
     assert asyncio.run(run()) == 10
 
 
+def test_export_page_size_zero_is_the_servers_maximum(conformance: Loaded) -> None:
+    """EXPORT limit 0 means the server's maximum, 10,000 rows a page (PROTOCOL.md 4.20): 30,979 events come in
+    4 pages, the same rows as with pages of 5,000; a negative page size is refused before sending."""
+    with conformance.server.client() as client:
+        pages = list(client.export_pages("events", page_size=0))
+        assert [len(page) for page in pages] == [10_000, 10_000, 10_000, 979]
+        assert [row for page in pages for row in page] == list(client.export("events"))
+        with pytest.raises(ValueError):
+            list(client.export("events", page_size=-1))
+        assert client.is_open
+
+
 # MARK: pipelining
 
 
