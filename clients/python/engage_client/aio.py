@@ -464,7 +464,7 @@ class AsyncClient:
         ``limit``, ``dimension``) and returns the rows ``engage query NAME --format json`` prints. ``user``
         returns ``{"user", "daily_activity", "sessions"}`` (``None`` for an unknown user)."""
         spec, given, fields = resolve(name, params)
-        return spec.rows(await self.request(spec.request, fields), given)
+        return spec.rows(await self.request(spec.request, fields), given, self.server_info.time_zone)
 
     async def _table(self, name: str, **params: Any) -> List[Row]:
         return cast(List[Row], await self.query(name, **params))

@@ -6,12 +6,15 @@ the response's fields become rows. The clients only look things up here.
 
 Rows: dates are ``YYYY-MM-DD`` strings, ratios are floats with at most 6 decimals (0 when the divisor is
 0), ``group`` is present only with ``by``. A count the server reports as unknown (an unfinished period) is
-``None``, and so is every ratio computed from it.
+``None``, and so is every ratio computed from it. The session times of ``user`` (``start``, ``end``) are
+local times of the server's reporting time zone with their offset (``2026-02-26T00:03:44.262-05:00``).
 """
 
 from __future__ import annotations
 
 import datetime
+import functools
+import zoneinfo
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
@@ -28,6 +31,7 @@ DEFAULT_AT_RISK_LIMIT = 100
 Where = Union[Mapping[str, Union[str, Sequence[str]]], Sequence[Tuple[str, str]], None]
 Row = Dict[str, Any]
 Params = Dict[str, Any]
+_EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
 
 
 def ratio(numerator: Optional[int], denominator: Optional[int]) -> Optional[float]:
@@ -52,6 +56,28 @@ def format_timestamp(epoch_ms: int) -> str:
     minutes, remainder = divmod(remainder, 60_000)
     seconds, millis = divmod(remainder, 1000)
     return f"{day.isoformat()}T{hours:02d}:{minutes:02d}:{seconds:02d}.{millis:03d}Z"
+
+
+@functools.lru_cache(maxsize=16)
+def time_zone(name: str) -> datetime.tzinfo:
+    """The IANA time zone ``name`` (the system's time zone database, or the ``tzdata`` package where there is
+    none); UTC when it is unknown here, as the CLI does."""
+    try:
+        return zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return datetime.timezone.utc
+
+
+def format_local_timestamp(epoch_ms: int, zone: str) -> str:
+    """``YYYY-MM-DDTHH:MM:SS.mmm+HH:MM``: the local time in ``zone`` with its offset from UTC, as ``engage query
+    user`` prints session times."""
+    instant = _EPOCH + datetime.timedelta(milliseconds=epoch_ms)
+    offset = instant.astimezone(time_zone(zone)).utcoffset()
+    seconds = 0 if offset is None else int(offset.total_seconds())
+    magnitude = abs(seconds)
+    sign = "-" if seconds < 0 else "+"
+    local = format_timestamp(epoch_ms + seconds * 1000)[:-1]
+    return f"{local}{sign}{magnitude // 3600:02d}:{magnitude % 3600 // 60:02d}"
 
 
 def filters(where: Where) -> List[Dict[str, str]]:
@@ -180,7 +206,7 @@ def _values_request(params: Params) -> Params:
 # MARK: - Rows from responses
 
 
-def _activity_rows(result: Params, params: Params) -> List[Row]:
+def _activity_rows(result: Params, params: Params, zone: str) -> List[Row]:
     return [
         {
             **_group(params, row), "date": row["date"].isoformat(), "dau": row["dau"], "wau": row["wau"],
@@ -190,11 +216,11 @@ def _activity_rows(result: Params, params: Params) -> List[Row]:
     ]
 
 
-def _active_days_rows(result: Params, params: Params) -> List[Row]:
+def _active_days_rows(result: Params, params: Params, zone: str) -> List[Row]:
     return [{**_group(params, row), "active_days": row["active_days"], "users": row["users"]} for row in result["rows"]]
 
 
-def _tiers_rows(result: Params, params: Params) -> List[Row]:
+def _tiers_rows(result: Params, params: Params, zone: str) -> List[Row]:
     return [
         {
             **_group(params, row), "tier": row["tier"], "users": row["users"],
@@ -205,11 +231,11 @@ def _tiers_rows(result: Params, params: Params) -> List[Row]:
     ]
 
 
-def _transitions_rows(result: Params, params: Params) -> List[Row]:
+def _transitions_rows(result: Params, params: Params, zone: str) -> List[Row]:
     return [{"from_tier": row["from_tier"], "to_tier": row["to_tier"], "users": row["users"]} for row in result["rows"]]
 
 
-def _retention_rows(result: Params, params: Params) -> List[Row]:
+def _retention_rows(result: Params, params: Params, zone: str) -> List[Row]:
     return [
         {
             **_group(params, row), "cohort": row["cohort"].isoformat(), "cohort_size": row["cohort_size"],
@@ -220,7 +246,7 @@ def _retention_rows(result: Params, params: Params) -> List[Row]:
     ]
 
 
-def _lifecycle_rows(result: Params, params: Params) -> List[Row]:
+def _lifecycle_rows(result: Params, params: Params, zone: str) -> List[Row]:
     return [
         {
             "period": row["period"].isoformat(), "new": row["new"], "returning": row["returning"],
@@ -230,7 +256,7 @@ def _lifecycle_rows(result: Params, params: Params) -> List[Row]:
     ]
 
 
-def _sessions_rows(result: Params, params: Params) -> List[Row]:
+def _sessions_rows(result: Params, params: Params, zone: str) -> List[Row]:
     sessions = result["sessions"]
     return [{
         "sessions": sessions, "users": result["users"],
@@ -240,7 +266,7 @@ def _sessions_rows(result: Params, params: Params) -> List[Row]:
     }]
 
 
-def _user_report(result: Params, params: Params) -> Optional[Dict[str, Any]]:
+def _user_report(result: Params, params: Params, zone: str) -> Optional[Dict[str, Any]]:
     detail = result["user"]
     if detail is None:
         return None
@@ -253,7 +279,8 @@ def _user_report(result: Params, params: Params) -> Optional[Dict[str, Any]]:
     days = [{**day, "date": day["date"].isoformat()} for day in detail["days"]]
     sessions = [
         {
-            "start": format_timestamp(s["start"]), "end": format_timestamp(s["end"]), "start_ms": s["start"],
+            "start": format_local_timestamp(s["start"], zone), "end": format_local_timestamp(s["end"], zone),
+            "start_ms": s["start"],
             "end_ms": s["end"], "session_duration_seconds": (s["end"] - s["start"]) // 1000,
             "actions_count": s["actions_count"], "screens_visited": s["screens_visited"], "session_type": s["session_type"],
         }
@@ -262,7 +289,7 @@ def _user_report(result: Params, params: Params) -> Optional[Dict[str, Any]]:
     return {"user": profile, "daily_activity": days, "sessions": sessions}
 
 
-def _at_risk_rows(result: Params, params: Params) -> List[Row]:
+def _at_risk_rows(result: Params, params: Params, zone: str) -> List[Row]:
     return [
         {
             "user_id": row["user_id"], "tier_7_days_ago": row["tier"], "active_days": row["active_days"],
@@ -272,7 +299,7 @@ def _at_risk_rows(result: Params, params: Params) -> List[Row]:
     ]
 
 
-def _actions_rows(result: Params, params: Params) -> List[Row]:
+def _actions_rows(result: Params, params: Params, zone: str) -> List[Row]:
     return [
         {
             "action_category": row["action_category"],
@@ -284,7 +311,7 @@ def _actions_rows(result: Params, params: Params) -> List[Row]:
     ]
 
 
-def _values_rows(result: Params, params: Params) -> List[Row]:
+def _values_rows(result: Params, params: Params, zone: str) -> List[Row]:
     return [{"value": row["value"], "users": row["users"]} for row in result["rows"]]
 
 
@@ -297,7 +324,8 @@ class QuerySpec:
     required: Tuple[str, ...]
     optional: Tuple[str, ...]
     build: Callable[[Params], Params]
-    rows: Callable[[Params, Params], Any]
+    #: ``rows(response fields, parameters, the server's reporting time zone)``
+    rows: Callable[[Params, Params, str], Any]
 
 
 _SELECTION = ("where", "by")
