@@ -36,9 +36,6 @@ Frame = Tuple[int, int, bytes]
 REPO_ROOT = Path(__file__).resolve().parents[3]
 CONFORMANCE_CANDIDATES = [REPO_ROOT / "shared" / "conformance", REPO_ROOT.parent / "shared" / "conformance"]
 TLS_DIR = REPO_ROOT / "Tests" / "Fixtures" / "tls"
-#: Set ENGAGE_EXPECT_NEW_SERVER=1 once the server does unfinished periods, invalid_cursor and QUERY_VALUES:
-#: the tests of those changes then fail instead of skipping when the server behaves the old way.
-EXPECT_NEW_SERVER = os.environ.get("ENGAGE_EXPECT_NEW_SERVER") == "1"
 
 
 def conformance_dir() -> Path:
@@ -167,15 +164,6 @@ def conformance(request: pytest.FixtureRequest, live: None) -> Iterator[Loaded]:
     """The conformance data set in a store of each reporting time zone."""
     for server in start_server(timezone=request.param):
         yield Loaded(server, request.param)
-
-
-def new_server_or_skip(condition_old: bool, what: str) -> None:
-    """Skips a test of an announced server change when the server still behaves the old way (unless
-    ENGAGE_EXPECT_NEW_SERVER=1, where that is a failure)."""
-    if condition_old:
-        if EXPECT_NEW_SERVER:
-            pytest.fail(f"ENGAGE_EXPECT_NEW_SERVER=1 but the server does not do {what} yet")
-        pytest.skip(f"this server predates {what}")
 
 
 class RawConnection:

@@ -1,6 +1,6 @@
 """Client behaviour against a live engaged: ingest results and positions, the writer, pipelining, one error
-of each error-code family, TLS, token roles, admin requests, and the announced server changes (skipped,
-with the reason, while the server predates them)."""
+of each error-code family, TLS, token roles, admin requests, unfinished periods, invalid_cursor and
+QUERY_VALUES."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from engage_client import AsyncClient, Client, EngageError
 from engage_client.protocol import HEADER, MESSAGES_BY_NAME, frame
 from engage_client.records import encode_events
 
-from conftest import TLS_DIR, Loaded, RawConnection, Server, new_server_or_skip, start_server
+from conftest import TLS_DIR, Loaded, RawConnection, Server, start_server
 
 TS = 1771111209608  # 2026-02-14T23:20:09.608Z
 
@@ -392,7 +392,7 @@ def test_handshake_errors(fresh_server: Server) -> None:
 
 
 def test_connection_limit_errors(live: None) -> None:
-    for server in start_server("--idle-timeout", "1", "--frame-timeout", "1", "--max-connections", "1"):
+    for server in start_server("--idle-timeout", "1s", "--frame-timeout", "1s", "--max-connections", "1"):
         first = server.client()
         try:
             expect_error(17, "too_many_connections", server.client)
@@ -441,6 +441,32 @@ def test_graceful_shutdown(live: None) -> None:
                 assert again.stats()["events"] == acknowledged
     finally:
         server.stop()
+
+
+def test_raw_event_retention(live: None) -> None:
+    """With --raw-retention-days, an event older than the horizon is rejected (older_than_retention), raw
+    events that age past it are dropped at start, and VERIFY and REBUILD are then raw_events_dropped (34)."""
+    yesterday = int(time.time() * 1000) - 86_400_000
+    first = Server()
+    try:
+        with first.client() as client:
+            assert client.ingest([event(i) for i in range(5)] + [event(9, ts=yesterday)]).accepted == 6
+        first.process.terminate()
+        assert first.process.wait(20) == 0
+        for server in start_server("--raw-retention-days", "30", data=first.data):
+            with server.client() as client:
+                deadline = time.monotonic() + 10
+                while client.stats()["events"] != 1 and time.monotonic() < deadline:  # dropped at start
+                    time.sleep(0.05)
+                assert client.stats()["events"] == 1
+                result = client.ingest([event(20), event(21, ts=yesterday)])
+                assert (result.accepted, [(r.index, r.reason, r.code) for r in result.rejections]) == (
+                    1, [(0, "older_than_retention", 9)])
+                assert "retention" in expect_error(34, "raw_events_dropped", client.admin_verify).message
+                expect_error(34, "raw_events_dropped", client.admin_rebuild)
+                assert client.is_open
+    finally:
+        first.stop()
 
 
 # MARK: TLS and tokens
@@ -530,13 +556,19 @@ def test_admin_verify_rebuild_backup(conformance: Loaded, tmp_path: Path) -> Non
         target = tmp_path / "backup"
         size = client.admin_backup(str(target))
         assert size > 0 and any(target.iterdir())
-        expect_error(7, "invalid_field", client.admin_backup, str(target))
+        sequence = client.wait_applied()
+        assert "already holds a data directory" in expect_error(
+            35, "backup_failed", client.admin_backup, str(target)).message
+        (tmp_path / "a-file").write_text("")
+        expect_error(35, "backup_failed", client.admin_backup, str(tmp_path / "a-file" / "backup"))
+        assert client.is_open
     for copy in start_server(data=target, timezone=conformance.timezone):
         with copy.client() as client:
             assert client.stats()["events"] == 30979
+            assert client.wait_applied() == sequence  # a backup keeps the count
 
 
-# MARK: announced server changes
+# MARK: unfinished periods, invalid_cursor, QUERY_VALUES
 
 
 def test_unfinished_days_are_unknown(conformance: Loaded) -> None:
@@ -545,7 +577,6 @@ def test_unfinished_days_are_unknown(conformance: Loaded) -> None:
         rows = client.activity(from_=last - datetime.timedelta(days=1), to=last + datetime.timedelta(days=2))
     assert [row["date"] for row in rows] == [(last + datetime.timedelta(days=d)).isoformat() for d in range(-1, 3)]
     assert all(isinstance(row["dau"], int) and isinstance(row["dau_mau"], float) for row in rows[:2])
-    new_server_or_skip(rows[2]["dau"] is not None, "unknown values for days after the last day")
     for row in rows[2:]:
         assert row["dau"] is None and row["wau"] is None and row["mau"] is None
         assert row["dau_mau"] is None and row["dau_wau"] is None
@@ -556,41 +587,54 @@ def test_unfinished_periods_are_unknown(conformance: Loaded) -> None:
         retention = client.retention(period="month", from_="2026-03-01", to="2026-03-31", periods=2)
         lifecycle = client.lifecycle(period="month", from_="2026-03-01", to="2026-05-31")
     assert [r["period_offset"] for r in retention] == [0, 1, 2] and isinstance(retention[0]["retained"], int)
-    new_server_or_skip(retention[1]["retained"] is not None, "unknown values for unfinished periods")
     assert [(r["retained"], r["rate"]) for r in retention[1:]] == [(None, None), (None, None)]
     assert isinstance(lifecycle[0]["new"], int)
     assert all(r[key] is None for r in lifecycle[1:] for key in ("new", "returning", "resurrecting", "dormant"))
 
 
+def test_an_empty_store_has_only_unknown_values(fresh_server: Server) -> None:
+    with fresh_server.client() as client:
+        assert client.stats()["last_day"] is None
+        rows = client.activity(from_="2026-01-01", to="2026-01-02")
+        assert [(r["dau"], r["wau"], r["mau"], r["dau_mau"]) for r in rows] == [(None, None, None, None)] * 2
+        assert client.lifecycle(period="week", from_="2026-01-05", to="2026-01-11") == [
+            {"period": "2026-01-05", "new": None, "returning": None, "resurrecting": None, "dormant": None}]
+
+
 def test_forged_export_cursor_is_invalid_cursor(conformance: Loaded) -> None:
-    """A cursor the server never gave, and one it gave for another table, are refused with invalid_cursor.
-    Today's server answers the first with an empty last page and restarts the export at the second."""
+    """A cursor the server never gave, one it gave for another table, one for the same table but another range,
+    and a genuine one with a byte changed are refused with invalid_cursor; the connection stays open."""
     with conformance.server.client() as client:
-        users_cursor = client.request("EXPORT", {"table": 0, "from": None, "to": None, "cursor": b"", "limit": 2})["next_cursor"]
-        assert users_cursor
-        old_behaviour = []
-        for cursor in (b"\xff" * 9, users_cursor):
+        def first_cursor(table: int, day_from: Any = None) -> bytes:
+            page = client.request("EXPORT", {"table": table, "from": day_from, "to": None, "cursor": b"", "limit": 2})
+            cursor: bytes = page["next_cursor"]
+            assert cursor
+            return cursor
+
+        users_cursor = first_cursor(0)
+        daily_cursor = first_cursor(5)
+        ranged_cursor = first_cursor(5, datetime.date(2026, 3, 1))
+        damaged = bytes([daily_cursor[0]]) + bytes([daily_cursor[1] ^ 0x01]) + daily_cursor[2:]
+        for cursor in (b"\xff" * 9, users_cursor, ranged_cursor, damaged):
             fields = {"table": 5, "from": None, "to": None, "cursor": cursor, "limit": 10}
-            try:
-                page = client.request("EXPORT", fields)
-            except EngageError as error:
-                assert (error.code, error.name) == (21, "invalid_cursor")
-                assert client.is_open
-                continue
-            old_behaviour.append(page)
-    new_server_or_skip(bool(old_behaviour), "invalid_cursor")
+            expect_error(21, "invalid_cursor", client.request, "EXPORT", fields)
+            assert client.is_open
+        page = client.request("EXPORT", {"table": 5, "from": None, "to": None, "cursor": daily_cursor, "limit": 10})
+        assert len(page["rows"]) == 10
 
 
 def test_query_values(conformance: Loaded) -> None:
     with conformance.server.client() as client:
-        try:
-            rows = client.query("values", dimension="region")
-        except EngageError as error:
-            new_server_or_skip(error.code == 3, "QUERY_VALUES")
-            raise
-        users = {row["user_id"]: row for row in client.export("users")}
-        counts: Dict[str, int] = {}
-        for user in users.values():
-            counts[user["region"]] = counts.get(user["region"], 0) + 1
-        assert rows == [{"value": value, "users": counts[value]} for value in sorted(counts)]
+        users = list(client.export("users"))
+        for dimension in ("region", "acquisition_channel"):
+            counts: Dict[str, int] = {}
+            for user in users:
+                counts[user[dimension]] = counts.get(user[dimension], 0) + 1
+            assert client.values(dimension) == [{"value": value, "users": counts[value]} for value in sorted(counts)]
+        months: Dict[str, int] = {}
+        for user in users:
+            if user["registration_date"] is not None:
+                months[user["registration_date"][:7]] = months.get(user["registration_date"][:7], 0) + 1
+        assert client.query("values", dimension="cohort") == [{"value": m, "users": months[m]} for m in sorted(months)]
         expect_error(20, "invalid_query", client.values, "shoe_size")
+        expect_error(20, "invalid_query", client.values, "")
