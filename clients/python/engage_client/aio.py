@@ -312,6 +312,10 @@ class AsyncClient:
             self._failure = error
         pending, self._pending = self._pending, {}
         for future in pending.values():
+            # The permit of every request that will never be answered comes back, so that the requests
+            # waiting for one wake up and fail with the connection instead of waiting forever.
+            if self._permits is not None:
+                self._permits.release()
             if not future.done():
                 future.set_exception(self._failure)
                 future.exception()  # retrieved here: a caller that timed out no longer waits for it

@@ -118,6 +118,25 @@ def test_connection_error_fails_every_waiting_request() -> None:
     server.join()
 
 
+def test_requests_waiting_for_a_slot_fail_when_the_connection_closes() -> None:
+    """With 2 in flight allowed, 6 requests are made; the server reads 2 and closes the connection: all 6
+    fail with connection_closed, the 4 that were waiting for a slot included (they were never sent)."""
+    def script(conn: RawConnection) -> None:
+        conn.read()
+        conn.read()
+
+    server = FakeServer(script, max_in_flight=2)
+
+    async def run() -> List[BaseException]:
+        async with AsyncClient(server.address, timeout=30) as client:
+            calls = [client.request("PING", {"nonce": n}) for n in range(6)]
+            return await asyncio.wait_for(asyncio.gather(*calls, return_exceptions=True), 10)
+
+    results = asyncio.run(run())
+    assert [isinstance(r, EngageError) and r.name for r in results] == ["connection_closed"] * 6
+    server.join()
+
+
 @pytest.mark.parametrize("code, name", [
     (21, "invalid_cursor"), (34, "raw_events_dropped"), (35, "backup_failed"), (31, "shutting_down"),
     (30, "storage_full"), (32, "internal_error"), (99, "error_99"),
