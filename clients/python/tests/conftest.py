@@ -156,6 +156,7 @@ class Loaded:
             self.actions = client.define_actions(read_jsonl(directory / "actions.jsonl"))
             self.users = client.upsert_users(read_jsonl(directory / "users.jsonl"))
             self.events = client.ingest(read_jsonl(directory / "events.jsonl"))
+            client.wait_applied()  # every acknowledged write visible to the queries that follow
             self.stats = client.stats()
 
 

@@ -74,6 +74,7 @@ def test_bad_events_are_each_rejected_with_a_reason(conformance: Loaded) -> None
     with conformance.server.client() as client:
         before = client.stats()
         result = client.ingest(events)
+        client.wait_applied()
         after = client.stats()
     assert result.accepted == 0 and result.duplicates == 0
     assert [(r.index, r.reason) for r in result.rejections] == [

@@ -48,6 +48,7 @@ def test_ingest_counts_duplicates_and_client_and_server_rejections(fresh_server:
     ]
     with fresh_server.client() as client:
         result = client.ingest(events)
+        client.wait_applied()
         assert (result.accepted, result.duplicates, result.rejected) == (4, 1, 5)
         assert [(r.index, r.reason) for r in result.rejections] == [
             (4, "invalid_user_id"), (5, "timestamp_out_of_range"), (6, "invalid_timestamp"), (7, "invalid_action"),
@@ -72,6 +73,7 @@ def test_define_actions_and_upsert_users(fresh_server: Server) -> None:
         ])
         assert (actions.accepted, [(r.index, r.reason) for r in actions.rejections]) == (
             3, [(3, "invalid_field"), (4, "invalid_attribute")])
+        client.wait_applied()
         assert list(client.export("actions")) == [
             {"action_key": 1, "action_type": "post", "action_category": "content_creation", "engagement_weight": 3, "is_core_action": True},
             {"action_key": 2, "action_type": "login", "action_category": "session", "engagement_weight": 0, "is_core_action": False},
@@ -88,6 +90,7 @@ def test_define_actions_and_upsert_users(fresh_server: Server) -> None:
         assert users.accepted == 3
         assert [(r.index, r.reason, r.code) for r in users.rejections] == [
             (3, "invalid_date", 11), (4, "invalid_date", 11), (5, "missing_field", None)]
+        client.wait_applied()
         exported = {row["user_id"]: row for row in client.export("users")}
         assert exported["u-1"] == {"user_key": exported["u-1"]["user_key"], "user_id": "u-1", "registration_date": "2026-01-15",
                                    "acquisition_channel": "organic", "user_segment": "unknown", "device_type": "ios",
@@ -116,6 +119,7 @@ def test_batches_are_split_to_the_servers_limits(small_limits_server: Server) ->
         assert summary is not None and (summary.accepted, summary.duplicates) == (0, 37)
         assert [r.index for r in summary.rejections] == [9, 33, 34]
         assert writer.written == 40
+        client.wait_applied()
         assert client.stats()["events"] == 37
 
 
@@ -130,7 +134,7 @@ def test_writer_streams_many_events(fresh_server: Server) -> None:
     with fresh_server.client() as client:
         writer = client.writer(batch_size=2000, max_in_flight=4)
         writer.write_many(events())
-        summary = writer.close()
+        summary = writer.close(wait_applied=True)
         assert (summary.accepted, summary.duplicates, summary.rejected) == (30000, 3000, 0)
         stats = client.stats()
         assert (stats["events"], stats["duplicates"], stats["users"]) == (30000, 3000, 997)
@@ -146,6 +150,7 @@ def test_async_writer_and_ingest(fresh_server: Server) -> None:
             assert (writer.acknowledged.accepted, [r.index for r in writer.acknowledged.rejections]) == (1000, [1000])
             result = await client.ingest([event(1, user="a-1"), event(2000, user="a-1")])
             assert (result.accepted, result.duplicates) == (1, 1)
+            await client.wait_applied()
             assert (await client.stats())["events"] == 1001
 
     asyncio.run(run())
@@ -357,6 +362,7 @@ def test_exactly_max_in_flight_is_never_refused(live: None, window: int) -> None
         results = asyncio.run(run_client())
         assert [r for r in results if isinstance(r, BaseException)] == []
         with server.client() as client:
+            client.wait_applied()
             assert client.stats()["events"] == 4 * total // len(kinds)
 
 
@@ -438,6 +444,7 @@ def test_graceful_shutdown(live: None) -> None:
         assert outcomes.get("shutting_down", 0) > 0 and sum(outcomes.values()) == 100
         for restarted in start_server(data=server.data):
             with restarted.client() as again:
+                again.wait_applied()
                 assert again.stats()["events"] == acknowledged
     finally:
         server.stop()
@@ -492,6 +499,7 @@ def trusting(ca: str, **options: Any) -> Dict[str, Any]:
 def test_tls(tls_server: Server, fresh_server: Server) -> None:
     with Client(tls_server.address, **trusting("ca.pem")) as client:
         assert client.ingest([event(1)]).accepted == 1
+        client.wait_applied()
         assert client.stats()["events"] == 1
     with Client(f"localhost:{tls_server.port}", **trusting("ca.pem")) as client:
         client.ping()
@@ -536,6 +544,7 @@ def test_token_roles(token_server: Server, tmp_path: Path) -> None:
         expect_error(12, "forbidden", client.admin_rebuild)
     with token_server.client(token=TOKENS["admin"]) as client:
         assert client.ingest([event(2)]).accepted == 1
+        client.wait_applied()
         assert client.stats()["events"] == 2
         assert client.admin_verify()["total_issues"] == 0
     expect_error(11, "unauthenticated", token_server.client)
