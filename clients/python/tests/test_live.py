@@ -9,7 +9,6 @@ import datetime
 import signal
 import ssl
 import struct
-import sys
 import threading
 import time
 from pathlib import Path
@@ -484,30 +483,25 @@ def tls_server(live: None) -> Iterator[Server]:
     yield from start_server("--tls-cert", str(TLS_DIR / "server.pem"), "--tls-key", str(TLS_DIR / "server-key.pem"))
 
 
-def trusting(ca: str, **options: Any) -> Dict[str, Any]:
-    """Client options trusting the fixture CA ``ca``: ``ca_file``; on Python 3.13+, whose default context
-    refuses CA certificates without a keyUsage extension (VERIFY_X509_STRICT), as the fixtures' are, a
-    context from the same file without that flag."""
-    path = str(TLS_DIR / ca)
-    if sys.version_info < (3, 13):
-        return {"ca_file": path, **options}
-    context = ssl.create_default_context(cafile=path)
-    context.verify_flags &= ~ssl.VERIFY_X509_STRICT
-    return {"tls": context, **options}
-
-
 def test_tls(tls_server: Server, fresh_server: Server) -> None:
-    with Client(tls_server.address, **trusting("ca.pem")) as client:
+    """The fixture CA verifies the server by IP address and by name under every Python's default checks
+    (Python 3.13's VERIFY_X509_STRICT included); another CA, another name, a plain client of a TLS server
+    and a TLS client of a plain server are refused."""
+    ca = str(TLS_DIR / "ca.pem")
+    with Client(tls_server.address, ca_file=ca) as client:
         assert client.ingest([event(1)]).accepted == 1
         client.wait_applied()
         assert client.stats()["events"] == 1
-    with Client(f"localhost:{tls_server.port}", **trusting("ca.pem")) as client:
+    with Client(f"localhost:{tls_server.port}", ca_file=ca) as client:
         client.ping()
-    assert expect_error(None, "tls", Client, tls_server.address, **trusting("other-ca.pem")).closes_connection  # type: ignore[arg-type]
-    assert expect_error(None, "tls", Client, tls_server.address,  # type: ignore[arg-type]
-                        **trusting("ca.pem", server_name="engage.example"))
+    context = ssl.create_default_context(cafile=ca)
+    context.verify_flags |= ssl.VERIFY_X509_STRICT
+    with Client(tls_server.address, tls=context) as client:
+        client.ping()
+    assert expect_error(None, "tls", Client, tls_server.address, ca_file=str(TLS_DIR / "other-ca.pem")).closes_connection  # type: ignore[arg-type]
+    assert expect_error(None, "tls", Client, tls_server.address, ca_file=ca, server_name="engage.example")  # type: ignore[arg-type]
     assert "only accepts TLS" in expect_error(None, "connection_closed", Client, tls_server.address).message  # type: ignore[arg-type]
-    expect_error(None, "tls", Client, fresh_server.address, **trusting("ca.pem"))  # type: ignore[arg-type]
+    expect_error(None, "tls", Client, fresh_server.address, ca_file=ca)  # type: ignore[arg-type]
 
 
 TOKENS = {"ingest": "ingest-token-0123456789", "query": "query-token-0123456789", "admin": "admin-token-0123456789",
