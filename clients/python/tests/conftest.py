@@ -1,10 +1,12 @@
 """Makes ``engage_client`` importable from the source tree (``python3 -m pytest clients/python/tests`` from
 the repository root works without installing the package) and starts the servers the live tests need.
 
-Servers come from the binaries in ``$ENGAGED_BIN_DIR`` (default: ``swift build --show-bin-path`` of the
-repository, which prints the path without building). Each listens on port 0 of 127.0.0.1, writes its port
-to a file, keeps its data in a temporary directory, and is stopped (SIGTERM, then SIGKILL) when its fixture
-ends. Without binaries the live tests fail; ``ENGAGE_SKIP_LIVE=1`` skips them instead.
+The server is ``$ENGAGED`` (default: ``.build/debug/engaged`` of the repository, which ``tools/test`` builds
+first); the ``engage`` CLI, the reference for row shapes, is the one next to it. Each server listens on port
+0 of 127.0.0.1, writes its port to a file, keeps its data in a temporary directory, and is stopped (SIGTERM,
+then SIGKILL) when its fixture ends. Without the binary the live tests fail; ``ENGAGE_SKIP_LIVE=1`` skips
+them instead. The conformance data set is the repository's ``Tests/Fixtures/conformance``
+(``$ENGAGE_CONFORMANCE_DIR`` overrides it).
 """
 
 from __future__ import annotations
@@ -34,39 +36,26 @@ from engage_client.protocol import HEADER, MESSAGES_BY_NAME, frame  # noqa: E402
 Frame = Tuple[int, int, bytes]
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
-CONFORMANCE_CANDIDATES = [REPO_ROOT / "shared" / "conformance", REPO_ROOT.parent / "shared" / "conformance"]
 TLS_DIR = REPO_ROOT / "Tests" / "Fixtures" / "tls"
 
 
 def conformance_dir() -> Path:
-    override = os.environ.get("ENGAGE_CONFORMANCE_DIR")
-    candidates = [Path(override)] if override else CONFORMANCE_CANDIDATES + [Path("/work/shared/conformance")]
-    for candidate in candidates:
-        if (candidate / "expected.json").is_file():
-            return candidate
-    raise RuntimeError("conformance data not found; set ENGAGE_CONFORMANCE_DIR")
+    directory = Path(os.environ.get("ENGAGE_CONFORMANCE_DIR") or REPO_ROOT / "Tests" / "Fixtures" / "conformance")
+    if not (directory / "expected.json").is_file():
+        raise RuntimeError(f"no conformance data in {directory} (set ENGAGE_CONFORMANCE_DIR)")
+    return directory
 
 
 def read_jsonl(path: Path) -> List[Any]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def bin_dir() -> Path:
-    configured = os.environ.get("ENGAGED_BIN_DIR")
-    if configured:
-        path = Path(configured)
-    else:
-        try:
-            output = subprocess.run(
-                ["swift", "build", "--show-bin-path"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120,
-                check=True,
-            ).stdout.strip()
-        except (OSError, subprocess.SubprocessError) as error:
-            raise RuntimeError(f"set ENGAGED_BIN_DIR: `swift build --show-bin-path` failed: {error}") from error
-        path = Path(output)
-    if not (path / "engaged").is_file():
-        raise RuntimeError(f"no engaged binary in {path} (set ENGAGED_BIN_DIR)")
-    return path
+def engaged_path() -> Path:
+    """``$ENGAGED``, or the repository's ``.build/debug/engaged``."""
+    path = Path(os.environ.get("ENGAGED") or REPO_ROOT / ".build" / "debug" / "engaged")
+    if not path.is_file():
+        raise RuntimeError(f"no engaged binary at {path} (build it, or set ENGAGED=/path/to/engaged)")
+    return path.resolve()
 
 
 class Server:
@@ -78,7 +67,7 @@ class Server:
         port_file = self.work / "port"
         self.log = open(self.work / "engaged.log", "wb")
         command = [
-            str(bin_dir() / "engaged"), "--data", str(self.data), "--port", "0", "--port-file", str(port_file),
+            str(engaged_path()), "--data", str(self.data), "--port", "0", "--port-file", str(port_file),
             "--timezone", timezone, "--log-level", "warning", *args,
         ]
         self.process = subprocess.Popen(command, stdout=self.log, stderr=subprocess.STDOUT)
@@ -111,13 +100,13 @@ class Server:
 def live() -> None:
     if os.environ.get("ENGAGE_SKIP_LIVE") == "1":
         pytest.skip("ENGAGE_SKIP_LIVE=1")
-    bin_dir()
+    engaged_path()
 
 
 @pytest.fixture(scope="session")
 def engage_cli(live: None) -> Path:
     """The ``engage`` CLI next to ``engaged``: the reference for row shapes."""
-    path = bin_dir() / "engage"
+    path = engaged_path().parent / "engage"
     if not path.is_file():
         raise RuntimeError(f"no engage binary in {path.parent}")
     return path
