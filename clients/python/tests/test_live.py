@@ -170,6 +170,17 @@ def test_wait_applied_counts_write_batches(fresh_server: Server) -> None:
         assert other.activity(from_="2026-02-14", to="2026-02-14")[0]["dau"] == 4
         assert client.ingest([event(0, user="u-0")]).duplicates == 1  # a batch with nothing new still counts
         assert client.wait_applied() == 7
+        # PROTOCOL.md 4.27: an INGEST_EVENTS with no event past the string-table checks takes no number, an
+        # empty DEFINE_ACTIONS does, a request answered with ERROR does not.
+        client.request("INGEST_EVENTS", {"strings": [], "events": []})
+        client.request("INGEST_EVENTS", {"strings": [b"u"], "events": [
+            {"user_ref": 0, "event_id": b"e", "ts": TS, "action_ref": 9, "context_ref": None, "metadata": b""}]})
+        assert client.wait_applied() == 7
+        client.request("DEFINE_ACTIONS", {"actions": []})
+        assert client.wait_applied() == 8
+        expect_error(7, "invalid_field", client.request, "UPSERT_USERS", {"users": [
+            {"user_id": "u-1", "registration_date": datetime.date(1600, 1, 1)}]})
+        assert client.wait_applied() == 8
 
     async def run() -> int:
         async with AsyncClient(fresh_server.address) as client:
@@ -179,7 +190,7 @@ def test_wait_applied_counts_write_batches(fresh_server: Server) -> None:
             assert (await writer.close(wait_applied=True)).accepted == 12
             return await client.wait_applied()
 
-    assert asyncio.run(run()) == 10
+    assert asyncio.run(run()) == 11
 
 
 def test_export_page_size_zero_is_the_servers_maximum(conformance: Loaded) -> None:
@@ -300,6 +311,19 @@ def test_too_many_in_flight(small_limits_server: Server) -> None:
         assert conn.read() == (0x82, 7, b"\x00" * 8)
     finally:
         conn.close()
+
+
+def test_ping_takes_no_in_flight_slot(live: None) -> None:
+    """PROTOCOL.md 4.26: PING is answered at once and takes no slot: 50 PINGs in one write to a server that
+    allows 1 request in flight are all answered with PONG."""
+    for server in start_server("--max-in-flight", "1"):
+        conn = RawConnection.connect(server.address)
+        try:
+            conn.sock.sendall(b"".join(frame(0x02, 10 + n, struct.pack(">Q", n)) for n in range(50)))
+            answers = [conn.read() for _ in range(50)]
+        finally:
+            conn.close()
+        assert sorted((t, i, p) for t, i, p in answers) == [(0x82, 10 + n, struct.pack(">Q", n)) for n in range(50)]
 
 
 @pytest.mark.parametrize("window", [1, 4])
