@@ -5,6 +5,7 @@ QUERY_VALUES."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import datetime
 import signal
 import ssl
@@ -12,7 +13,7 @@ import struct
 import threading
 import time
 from pathlib import Path
-from typing import Any, Dict, Iterator, List
+from typing import Any, Coroutine, Dict, Iterator, List
 
 import pytest
 
@@ -214,7 +215,7 @@ def test_many_requests_in_flight_are_matched_by_id(conformance: Loaded) -> None:
     async def run() -> None:
         async with AsyncClient(conformance.server.address) as client:
             days = [datetime.date(2026, 1, 1) + datetime.timedelta(days=i) for i in range(90)]
-            calls = []
+            calls: List[Coroutine[Any, Any, Any]] = []
             for i in range(500):
                 kind = i % 3
                 if kind == 0:
@@ -380,7 +381,7 @@ def test_exactly_max_in_flight_is_never_refused(live: None, window: int) -> None
             async with AsyncClient(server.address) as client:
                 assert client.server_info.max_in_flight == window
                 calls = [client.ping() if i % 2 else client.stats() for i in range(2000)]
-                return await asyncio.gather(*calls, return_exceptions=True)
+                return list(await asyncio.gather(*calls, return_exceptions=True))
 
         results = asyncio.run(run_client())
         assert [r for r in results if isinstance(r, BaseException)] == []
@@ -394,8 +395,8 @@ def test_framing_errors_close_the_connection(fresh_server: Server) -> None:
                                (struct.pack(">I", 3), 1, "malformed_frame")):
         with fresh_server.client() as client:
             async def poke() -> None:
-                transport = client._aio._protocol.transport  # type: ignore[union-attr]
-                transport.write(header)
+                assert client._aio._protocol is not None and client._aio._protocol.transport is not None
+                client._aio._protocol.transport.write(header)
             client._run(poke())
             error = expect_error(code, name, client.ping)
             assert error.request_id == 0 and error.closes_connection
@@ -448,7 +449,10 @@ def test_graceful_shutdown(live: None) -> None:
         client = server.client()
         events = [event(i, user=f"g-{i % 300}") for i in range(200_000)]
         payloads = [encode_events(events[i:i + 2000]).payload for i in range(0, len(events), 2000)]
-        send = lambda payload: client._submit(client._aio._send_batch("INGEST_EVENTS", payload))  # noqa: E731
+
+        def send(payload: bytes) -> "concurrent.futures.Future[Dict[str, Any]]":
+            return client._submit(client._aio._send_batch("INGEST_EVENTS", payload))
+
         futures = [send(payload) for payload in payloads[:60]]
         time.sleep(0.05)
         server.process.send_signal(signal.SIGTERM)

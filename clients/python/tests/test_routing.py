@@ -8,7 +8,7 @@ import asyncio
 import socket
 import threading
 import time
-from typing import Callable, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 import pytest
 
@@ -62,9 +62,9 @@ def test_answers_in_reverse_order_reach_their_callers() -> None:
 
     server = FakeServer(script)
 
-    async def run() -> List[int]:
+    async def run() -> List[Dict[str, Any]]:
         async with AsyncClient(server.address) as client:
-            return await asyncio.gather(*(client.request("PING", {"nonce": n}) for n in range(100, 110)))
+            return list(await asyncio.gather(*(client.request("PING", {"nonce": n}) for n in range(100, 110))))
 
     answers = asyncio.run(run())
     assert [a["nonce"] for a in answers] == list(range(100, 110))
@@ -104,17 +104,18 @@ def test_connection_error_fails_every_waiting_request() -> None:
 
     server = FakeServer(script)
 
-    async def run() -> List[BaseException]:
+    async def run() -> List[Optional[BaseException]]:
         async with AsyncClient(server.address) as client:
             results = await asyncio.gather(*(client.ping() for _ in range(3)), return_exceptions=True)
             with pytest.raises(EngageError) as later:
                 await client.ping()
             assert later.value.name == "idle_timeout"
-            return results
+            return list(results)
 
     results = asyncio.run(run())
-    assert all(isinstance(r, EngageError) and (r.code, r.name, r.request_id) == (15, "idle_timeout", 0) for r in results)
-    assert all(r.closes_connection for r in results)  # type: ignore[union-attr]
+    errors = [r for r in results if isinstance(r, EngageError)]
+    assert len(errors) == 3
+    assert all((r.code, r.name, r.request_id) == (15, "idle_timeout", 0) and r.closes_connection for r in errors)
     server.join()
 
 
@@ -127,10 +128,10 @@ def test_requests_waiting_for_a_slot_fail_when_the_connection_closes() -> None:
 
     server = FakeServer(script, max_in_flight=2)
 
-    async def run() -> List[BaseException]:
+    async def run() -> List[Any]:
         async with AsyncClient(server.address, timeout=30) as client:
             calls = [client.request("PING", {"nonce": n}) for n in range(6)]
-            return await asyncio.wait_for(asyncio.gather(*calls, return_exceptions=True), 10)
+            return list(await asyncio.wait_for(asyncio.gather(*calls, return_exceptions=True), 10))
 
     results = asyncio.run(run())
     assert [isinstance(r, EngageError) and r.name for r in results] == ["connection_closed"] * 6
@@ -241,7 +242,11 @@ def test_writer_back_pressure_and_stream_positions() -> None:
     events = [{"user_id": "u", "event_id": f"e{i}", "ts": 1771111209608 + i, "action": "a"} for i in range(15)]
     with Client(server.address) as client:
         writer = client.writer(batch_size=5, max_in_flight=2)
-        thread = threading.Thread(target=lambda: (writer.write_many(events), log.append("written")))
+        def write() -> None:
+            writer.write_many(events)
+            log.append("written")
+
+        thread = threading.Thread(target=write)
         thread.start()
         assert two_read.wait(10)
         time.sleep(0.5)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime
 import json
 from pathlib import Path
+from typing import Any, Dict
 
 import pytest
 
@@ -25,7 +26,7 @@ def test_every_message_type_has_a_vector() -> None:
 
 
 @pytest.mark.parametrize("entry", VECTORS, ids=[v["name"] for v in VECTORS])
-def test_vector_round_trip(entry: dict) -> None:
+def test_vector_round_trip(entry: Dict[str, Any]) -> None:
     data = bytes.fromhex(entry["hex"])
     message, request_id, fields = decode_frame(data)
     assert message.type == entry["type"]
