@@ -518,8 +518,8 @@ class AsyncClient:
         return await self._table("actions", from_=from_, to=to, where=where)
 
     async def values(self, dimension: str) -> List[Row]:
-        """The values of ``dimension`` that at least one user holds, with their user counts (needs a server
-        with QUERY_VALUES)."""
+        """The values of ``dimension`` that at least one user holds, with their user counts (for ``cohort``:
+        registration months ``YYYY-MM``), ordered by value."""
         return await self._table("values", dimension=dimension)
 
     async def stats(self) -> Dict[str, Any]:

@@ -191,7 +191,8 @@ class Client:
         return self._table("actions", from_=from_, to=to, where=where)
 
     def values(self, dimension: str) -> List[Row]:
-        """The values of ``dimension`` that at least one user holds (needs a server with QUERY_VALUES)."""
+        """The values of ``dimension`` that at least one user holds, with their user counts (see
+        :meth:`AsyncClient.values`)."""
         return self._table("values", dimension=dimension)
 
     def stats(self) -> Dict[str, Any]:

@@ -103,7 +103,7 @@ def test_truncated_and_trailing_payloads_are_refused() -> None:
 
 
 def test_unknown_values_decode_to_none() -> None:
-    # The announced "unknown" marker (u32 FF FF FF FF) in ACTIVITY, RETENTION and LIFECYCLE results.
+    # The "unknown" marker (u32 FF FF FF FF, PROTOCOL.md 4.25) field by field in ACTIVITY and LIFECYCLE results.
     activity = bytes.fromhex("00000001" "0000" "00004fe6" "ffffffff" "00000005" "ffffffff")
     assert MESSAGES[0x86].decode_payload(activity)["rows"] == [
         {"group": "", "date": datetime.date(2026, 1, 1), "dau": None, "wau": 5, "mau": None}]
