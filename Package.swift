@@ -39,6 +39,7 @@ var package = Package(
         ),
         // A small safe LMDB wrapper: environments, transactions as non-escaping closures, cursors.
         .target(name: "LMDB", dependencies: ["CLMDB"], swiftSettings: swiftSettings),
+        .target(name: "CEngageSystem"),
         // Domain values shared by the store, the protocol, the client and the tools. No dependencies.
         .target(name: "EngageModel", swiftSettings: swiftSettings),
         // An async semaphore (request bytes a server buffers, requests a client keeps in flight).
@@ -71,6 +72,7 @@ var package = Package(
             name: "EngageStore",
             dependencies: [
                 "LMDB",
+                "CEngageSystem",
                 "EngageModel",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

@@ -5,6 +5,7 @@ import os
 import sys
 
 results, users, events, cores = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+baseline_rev = sys.argv[5] if len(sys.argv) > 5 else "none"
 
 
 def load(name):
@@ -57,13 +58,57 @@ print("  ".join(h.ljust(w) for h, w in zip(header, widths)))
 for row in rows:
     print("  ".join(str(c).rjust(w) if i else str(c).ljust(w) for i, (c, w) in enumerate(zip(row, widths))))
 
+# Closed loop against the baseline, pair by pair (each pair ran back to back).
+pairs = []
+index = 1
+while load(f"full-{index}"):
+    new, old = load(f"full-{index}"), load(f"baseline-full-{index}")
+    pairs.append((new, old))
+    index += 1
+ratios = sorted(new["events_per_second"] / old["events_per_second"] for new, old in pairs if old)
+if pairs:
+    print(f"\nClosed loop, {len(pairs)} pairs alternating with the baseline ({baseline_rev}); acknowledged and applied events/s:")
+    for number, (new, old) in enumerate(pairs, 1):
+        applied = new.get("applied_events_per_second")
+        line = f"  pair {number}: this {new['events_per_second']:>9,.0f}/s (applied {applied:,.0f}/s)" if applied else f"  pair {number}: this {new['events_per_second']:>9,.0f}/s"
+        if old:
+            line += f"   baseline {old['events_per_second']:>9,.0f}/s   ratio {new['events_per_second'] / old['events_per_second']:.2f}"
+        print(line)
+    if ratios:
+        print(f"  median ratio {ratios[len(ratios) // 2]:.2f} (min {ratios[0]:.2f}, max {ratios[-1]:.2f})")
+
+sweep = sorted(
+    (load(name[:-5]) for name in os.listdir(results) if name.startswith("sweep-") and name.endswith(".json")),
+    key=lambda report: report["target_rate"],
+)
+if sweep:
+    print("\nOpen-loop sweep, fresh store each, batches of 500: acknowledgement latency and visibility lag (ms)")
+    print("  rate/s      ack p50   p99  p99.9 | lag p50   p99 | baseline ack p50   p99  p99.9")
+    for report in sweep:
+        rate = int(report["target_rate"])
+        latency, lag = report["latency_ms"], report.get("visibility_lag_ms")
+        line = f"  {rate:>9,}  {latency['p50']:7.2f} {latency['p99']:6.2f} {latency['p999']:6.2f} |"
+        line += f" {lag['p50']:7.1f} {lag['p99']:5.1f} |" if lag else "       -     - |"
+        old = load(f"baseline-sweep-{rate}")
+        if old:
+            line += f" {old['latency_ms']['p50']:16.2f} {old['latency_ms']['p99']:5.2f} {old['latency_ms']['p999']:6.2f}"
+        print(line)
+
 print("\nTargets")
 full = load("full")
 checks = []
 if full:
-    checks.append(("ingest >= 200,000 events/s sustained, durable", full["events_per_second"] >= 200_000, f"{full['events_per_second']:,.0f}/s"))
+    checks.append(("closed loop >= 600,000 events/s (2M events, 100k users)", full["events_per_second"] >= 600_000, f"{full['events_per_second']:,.0f}/s acknowledged, {full.get('applied_events_per_second', 0):,.0f}/s applied"))
+if ratios:
+    median = ratios[len(ratios) // 2]
+    checks.append((f"closed loop >= 1.6 x the baseline {baseline_rev}, same run", median >= 1.6, f"median ratio {median:.2f} over {len(ratios)} pairs"))
 if half:
-    checks.append(("ack p99 <= 10 ms at half the maximum rate", half["latency_ms"]["p99"] <= 10, f"p99 {half['latency_ms']['p99']:.1f} ms"))
+    checks.append(("ack p99 <= 5 ms at half the maximum rate", half["latency_ms"]["p99"] <= 5, f"p99 {half['latency_ms']['p99']:.1f} ms at {half['target_rate']:,.0f}/s"))
+    if half.get("visibility_lag_ms"):
+        checks.append(("visibility lag p99 <= 250 ms at half the maximum rate", half["visibility_lag_ms"]["p99"] <= 250, f"p99 {half['visibility_lag_ms']['p99']:.1f} ms"))
+fifty = load("sweep-50000")
+if fifty:
+    checks.append(("ack p99 <= 2 ms at 50,000 events/s", fifty["latency_ms"]["p99"] <= 2, f"p99 {fifty['latency_ms']['p99']:.2f} ms"))
 activity = load("query-activity")
 if activity:
     checks.append(("activity query (90-day series) p99 <= 2 ms", activity["latency_ms"]["p99"] <= 2, f"p99 {activity['latency_ms']['p99']:.2f} ms"))

@@ -143,7 +143,7 @@ public struct RequestHandler: Sendable {
             try await self.store.rebuildDerivedRecords()
             return .rebuildResult(RebuildResult())
         case .backup(let request):
-            return .backupResult(BackupResult(bytes: try await self.query { try $0.backup(to: request.path) }))
+            return .backupResult(BackupResult(bytes: try await self.store.backup(to: request.path)))
         case .queryValues(let request):
             return .valuesResult(ValuesResult(try await self.query { try $0.dimensionValues(request.dimension) }))
         case .waitApplied:

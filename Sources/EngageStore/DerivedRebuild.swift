@@ -23,8 +23,7 @@ struct DerivedRebuild {
         try self.resetUsers(txn)
 
         let counters = try StoreMeta.readCounters(txn, self.schema)
-        let caches = WriterCaches(userCacheLimit: 1, filterBytes: 64)
-        var session = self.makeSession(counters, caches)
+        var session = self.makeSession(counters)
         var staged = 0
         var currentDay = -1
         try self.schema.eventHeads.forEach(txn) { key, head in
@@ -32,13 +31,14 @@ struct DerivedRebuild {
             if day != currentDay && staged >= DerivedRebuild.sliceSize {
                 try session.applyDerivedUpdates(txn)
                 try session.flush(txn)
-                session = self.makeSession(counters, caches)
+                session = self.makeSession(counters)
                 staged = 0
             }
             currentDay = day
             try session.restage(
                 user: key.user,
                 event: NewEvent(
+                    user: key.user,
                     timestampMs: head.timestampMs,
                     day: day,
                     actionKey: head.actionKey,
@@ -53,14 +53,8 @@ struct DerivedRebuild {
         try session.flush(txn)
     }
 
-    private func makeSession(_ counters: StoreCounters, _ caches: WriterCaches) -> WriteSession {
-        WriteSession(
-            schema: self.schema,
-            settings: self.settings,
-            catalog: self.catalog,
-            counters: counters,
-            caches: caches
-        )
+    private func makeSession(_ counters: StoreCounters) -> WriteSession {
+        WriteSession(schema: self.schema, settings: self.settings, catalog: self.catalog, counters: counters)
     }
 
     /// Forgets every user's event days (and registration dates derived from them), in slices.

@@ -67,26 +67,65 @@ public final class EngageStore: Service, Sendable {
             let settings = try StoreMeta.settle(configuration, txn, schema)
             return (settings, try StoreMeta.readCatalog(txn, schema), try StoreMeta.readCounters(txn, schema))
         }
-        let caches = WriterCaches(
-            userCacheLimit: configuration.userCacheEntries,
-            filterBytes: configuration.eventFilterBytes
+        let retention = RawEventRetention(days: configuration.rawRetentionDays, zone: settings.zone)
+        let applier = Applier(
+            environment: environment,
+            schema: schema,
+            settings: settings,
+            retention: retention,
+            catalog: catalog,
+            counters: counters,
+            logger: logger
         )
+        // Acknowledged writes the store had not applied when it stopped: apply them before anything else.
+        let (journal, replay) = try Journal.open(
+            directory: directory + "/journal",
+            appliedSequence: counters.appliedSequence,
+            sync: !configuration.unsafeNoSync,
+            logger: logger
+        )
+        if !replay.isEmpty {
+            let started = Date()
+            var start = replay.startIndex
+            while start < replay.endIndex {
+                var end = start
+                var items = 0
+                while end < replay.endIndex
+                    && (end == start || items + replay[end].record.itemCount <= configuration.maxEventsPerCommit)
+                {
+                    items += replay[end].record.itemCount
+                    end += 1
+                }
+                if case .failure(let error) = applier.apply(replay[start..<end]) {
+                    throw StoreError(error.code, "cannot apply the journal: \(error.message)")
+                }
+                start = end
+            }
+            logger.info(
+                "journal replayed",
+                metadata: [
+                    "records": "\(replay.count)", "through": "\(applier.appliedSequence)",
+                    "seconds": "\(String(format: "%.2f", Date().timeIntervalSince(started)))",
+                ]
+            )
+        }
+        let filter = EventIDFilter(bytes: configuration.eventFilterBytes)
         let started = Date()
         try environment.read { txn in
             try txn.forEach(schema.events.database, prefix: []) { entry in
                 // Only the keys, read in place: start-up goes over every stored event.
                 let key = try EventKeyCodec.parts(entry.key)
-                caches.filter.insert(user: key.user, eventID: key.eventID)
+                filter.insert(user: key.user, eventID: key.eventID)
                 return true
             }
         }
-        if caches.filter.insertions > 0 {
+        if filter.insertions > 0 {
             logger.info(
                 "event-id filter rebuilt",
                 metadata: [
-                    "events": "\(caches.filter.insertions)",
+                    "events": "\(filter.insertions)",
                     "seconds": "\(String(format: "%.2f", Date().timeIntervalSince(started)))",
-                    "filter_bytes": "\(caches.filter.sizeInBytes)",
+                    "filter_bytes": "\(filter.sizeInBytes)",
                 ]
             )
         }
@@ -98,12 +137,18 @@ public final class EngageStore: Service, Sendable {
         self.logger = logger
         self.writer = StoreWriter(
             environment: environment,
-            schema: schema,
-            settings: settings,
             configuration: configuration,
-            catalog: catalog,
-            counters: counters,
-            caches: caches,
+            sequencer: Sequencer(
+                schema: schema,
+                settings: settings,
+                retention: retention,
+                catalog: applier.catalog,
+                counters: applier.counters,
+                filter: filter,
+                userCacheLimit: configuration.userCacheEntries
+            ),
+            journal: journal,
+            applier: applier,
             logger: logger
         )
     }
@@ -148,9 +193,10 @@ public final class EngageStore: Service, Sendable {
     }
 
     /// Returns once every write acknowledged before the call is visible to queries, with the sequence number
-    /// of the last write batch applied. (Writes are acknowledged once applied, so that is at once.)
+    /// of the last write batch applied. (Writes are acknowledged once journaled, and applied within the
+    /// visibility lag: see README, "Durability and visibility".)
     public func waitApplied() async throws -> Int {
-        Int(self.writer.published.withLockedValue { $0.appliedSequence })
+        Int(try await self.writer.waitApplied())
     }
 
     /// Recomputes every derived record from the raw events.
@@ -209,7 +255,17 @@ extension EngageStore {
     ///
     /// The target is locked while the copy is written, so no server can start on a half-written copy, and a
     /// directory another process holds (this store's own included) is refused.
-    public func backup(to path: String) throws -> Int {
+    ///
+    /// Every write acknowledged before the call is in the copy (it waits for them to be applied first).
+    public func backup(to path: String) async throws -> Int {
+        _ = try await self.waitApplied()
+        // The copy blocks for as long as it takes: on a thread of its own, not the caller's task.
+        return try await withCheckedThrowingContinuation { continuation in
+            Thread { continuation.resume(with: Result { try self.copy(to: path) }) }.start()
+        }
+    }
+
+    private func copy(to path: String) throws -> Int {
         let manager = FileManager.default
         if manager.fileExists(atPath: path + "/data.mdb") {
             throw StoreError(

@@ -25,20 +25,21 @@ struct RawEventRetention {
         _ txn: borrowing Transaction,
         _ schema: Schema
     ) throws -> (removed: Int, more: Bool) {
-        var removed = 0
+        // The keys first, then deletes by key: a cursor that deletes the table's last entry has no "current"
+        // entry left to move on from.
+        var doomed: [[UInt8]] = []
         var reachedEnd = true
-        try txn.withCursor(schema.events.database) { cursor in
-            var entry = try cursor.first()
-            while let current = entry, try EventKeyCodec.parts(current.key).day < horizon {
-                if removed == Self.sliceSize {
-                    reachedEnd = false
-                    return
-                }
-                try cursor.deleteCurrent()
-                removed += 1
-                entry = try cursor.current()
+        try txn.forEach(schema.events.database, prefix: []) { entry in
+            guard try EventKeyCodec.parts(entry.key).day < horizon else { return false }
+            guard doomed.count < Self.sliceSize else {
+                reachedEnd = false
+                return false
             }
+            doomed.append(Array(entry.key))
+            return true
         }
+        for key in doomed { try txn.delete(schema.events.database, key: key) }
+        let removed = doomed.count
         if removed > 0 {
             counters.eventCount -= UInt64(removed)
             try StoreMeta.write(counters, txn, schema)

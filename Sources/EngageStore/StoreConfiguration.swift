@@ -25,6 +25,16 @@ public struct StoreConfiguration: Sendable {
     public var maxEventsPerCommit: Int
     /// Events queued for the writer beyond which submitters wait (back-pressure).
     public var maxQueuedEvents: Int
+    /// Events acknowledged (journaled) but not yet applied beyond which the sequencer waits for the applier:
+    /// bounds the visibility lag and the memory of what is pending.
+    public var maxUnappliedEvents: Int
+    /// The applier commits at most this often (milliseconds) while its backlog is small: fewer, larger
+    /// transactions, and fewer disk syncs competing with the journal's; a backlog of `maxEventsPerCommit`
+    /// events is applied at once. Bounds the visibility lag from below.
+    public var applyIntervalMs = 50
+    /// For tests of recovery: the applier applies nothing, so that acknowledged writes exist only in the
+    /// journal (until a start without it replays them). Never set it in production.
+    public var holdsApplierForTesting = false
     /// Keep raw events (and their dedup keys) for this many days before today; older ones are dropped and
     /// refused (`older_than_retention`). Derived records are kept whole. nil: keep everything.
     public var rawRetentionDays: Int?
@@ -46,6 +56,7 @@ public struct StoreConfiguration: Sendable {
         unsafeNoSync: Bool = false,
         maxEventsPerCommit: Int = 200_000,
         maxQueuedEvents: Int = 1_000_000,
+        maxUnappliedEvents: Int = 1_000_000,
         rawRetentionDays: Int? = nil
     ) {
         self.path = path
@@ -59,6 +70,7 @@ public struct StoreConfiguration: Sendable {
         self.unsafeNoSync = unsafeNoSync
         self.maxEventsPerCommit = maxEventsPerCommit
         self.maxQueuedEvents = maxQueuedEvents
+        self.maxUnappliedEvents = maxUnappliedEvents
         self.rawRetentionDays = rawRetentionDays
     }
 }

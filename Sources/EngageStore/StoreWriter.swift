@@ -1,106 +1,154 @@
-import CoreMetrics
+import CEngageSystem
 import EngageModel
 import Foundation
 import LMDB
 import Logging
 import NIOConcurrencyHelpers
 
-/// The single writer: one thread owns every LMDB write transaction.
+/// The write path: two threads in a pipeline, so that acknowledging does not wait for applying.
 ///
-/// The thread takes everything queued (up to `maxEventsPerCommit`), applies it in one transaction, commits
-/// (fsync), then completes every waiting request: group commit. Under load, batches per commit grow by
-/// themselves; when idle, a lone batch commits at once. When idle for 30 s it drops raw events past
-/// retention. The thread starts in ``run()`` and ends once the queue is closed and drained.
+/// - The **sequencer** thread takes the queued requests in groups, decides each one (``Sequencer``: validation,
+///   duplicates, new keys), appends their records to the ``Journal`` with one write and one `fdatasync`, and
+///   acknowledges them: an acknowledged batch is durable from then on. It hands the records to the applier.
+/// - The **applier** thread applies what it was handed in transactions as large as the backlog (``Applier``),
+///   each storing the sequence it reached, and reports progress; then the sequencer forgets what it kept
+///   pending and deletes journal segments that are wholly applied.
+///
+/// The sequencer stays at most `maxUnappliedEvents` ahead of the applier; beyond that it waits, the queue
+/// fills and back-pressure reaches the sockets. Queries read LMDB: they see what is applied, within the
+/// visibility lag; ``waitApplied()`` waits for everything acknowledged before it.
 final class StoreWriter: @unchecked Sendable {
     let queue: WriteQueue
-    // Everything below is touched only by the writer thread, except where noted.
     private let environment: Environment
-    private let schema: Schema
-    private let settings: StoreSettings
     private let configuration: StoreConfiguration
     private let logger: Logger
-    private let retention: RawEventRetention
-    private let mapGrowth: MapGrowth
-    private var catalog: ActionCatalog
-    private var counters: StoreCounters
-    private let caches: WriterCaches
-    /// Published after each commit for readers that need no transaction (stats).
+    // The sequencer thread's.
+    private let sequencer: Sequencer
+    private let journal: Journal
+    // The applier thread's.
+    private let applier: Applier
+    /// Published after each applied transaction for readers that need no transaction (stats).
     let published: NIOLockedValueBox<StoreCounters>
 
+    /// What the sequencer hands the applier, in order.
+    private enum Handoff {
+        case record(UInt64, JournalRecord)
+        /// A rebuild or purge, carried out in order with the records and completed once committed.
+        case control(WriteQueue.Pending)
+    }
+
+    private struct ApplyQueue {
+        var items: [Handoff] = []
+        var closed = false
+        var signal: Int { self.items.isEmpty && !self.closed ? 0 : 1 }
+    }
+
+    /// Guards `applyQueue`; its value is 1 while the applier has something to do.
+    private let handoff = ConditionLock(value: 0)
+    private var applyQueue = ApplyQueue()
+
+    private struct Progress {
+        /// Sequence of the last record acknowledged and of the last one applied.
+        var acknowledged: UInt64
+        var applied: UInt64
+        var waiters: [(target: UInt64, continuation: CheckedContinuation<UInt64, any Error>)] = []
+        /// Set while the applier cannot apply (a full disk): new writes are refused with it.
+        var failure: StoreError?
+        var closed = false
+    }
+
+    private let progress: NIOLockedValueBox<Progress>
+    /// 1 once the applier has made progress the sequencer has not looked at (it waits on it when too far ahead).
+    private let appliedSignal = ConditionLock(value: 0)
+
     private enum ThreadState {
-        case notStarted
-        case running
-        /// Closed before it ever ran: it never will.
-        case cancelled
-        case finished
+        case notStarted, running, cancelled, finished
     }
 
     private let threadState = NIOLockedValueBox(ThreadState.notStarted)
-    /// 1 once the thread has ended (what a synchronous ``close()`` waits for).
+    /// Counts the threads that ended (a synchronous ``close()`` waits for 2).
     private let finished = ConditionLock(value: 0)
-
-    // Metrics (Prometheus names): commit duration and size.
-    private let commitDuration = Timer(label: "engage_commit_duration_seconds")
-    private let commitItems = Recorder(label: "engage_commit_items", aggregate: true)
-    private let commitsFailed = Counter(label: "engage_commits_failed_total")
 
     init(
         environment: Environment,
-        schema: Schema,
-        settings: StoreSettings,
         configuration: StoreConfiguration,
-        catalog: ActionCatalog,
-        counters: StoreCounters,
-        caches: WriterCaches,
+        sequencer: Sequencer,
+        journal: Journal,
+        applier: Applier,
         logger: Logger
     ) {
         self.queue = WriteQueue(capacity: configuration.maxQueuedEvents)
         self.environment = environment
-        self.schema = schema
-        self.settings = settings
         self.configuration = configuration
-        self.retention = RawEventRetention(days: configuration.rawRetentionDays, zone: settings.zone)
-        self.mapGrowth = MapGrowth(environment: environment, logger: logger)
-        self.catalog = catalog
-        self.counters = counters
-        self.caches = caches
+        self.sequencer = sequencer
+        self.journal = journal
+        self.applier = applier
         self.logger = logger
-        self.published = NIOLockedValueBox(counters)
+        self.published = NIOLockedValueBox(applier.counters)
+        self.progress = NIOLockedValueBox(
+            Progress(acknowledged: applier.appliedSequence, applied: applier.appliedSequence)
+        )
     }
 
     func submit(_ request: WriteRequest) async throws -> BatchResult {
         try await self.queue.submit(request)
     }
 
-    // MARK: - Running and closing
-
-    /// Runs the writer thread until the queue is closed and drained; returns when the thread has ended.
-    /// Returns at once when the writer was closed before it started.
-    func run() async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let start = self.threadState.withLockedValue { state in
-                guard case .notStarted = state else { return false }
-                state = .running
-                return true
+    /// Returns once every batch acknowledged before the call is applied, with the sequence applied.
+    func waitApplied() async throws -> UInt64 {
+        try await withCheckedThrowingContinuation { continuation in
+            let ready: Result<UInt64, StoreError>? = self.progress.withLockedValue { progress in
+                if progress.applied >= progress.acknowledged { return .success(progress.applied) }
+                if progress.closed { return .failure(StoreError(.closed, "the store is shutting down")) }
+                progress.waiters.append((progress.acknowledged, continuation))
+                return nil
             }
-            guard start else {
-                continuation.resume()
-                return
-            }
-            let thread = Thread { [self] in
-                self.loop()
-                self.threadState.withLockedValue { $0 = .finished }
-                self.finished.lock()
-                self.finished.unlock(withValue: 1)
-                continuation.resume()
-            }
-            thread.name = "engage-writer"
-            thread.start()
+            if let ready { continuation.resume(with: ready) }
         }
     }
 
-    /// Stops taking requests; the writer commits what is queued and ends (``run()`` returns). Blocks until
-    /// it has, when it is running; a writer that never started fails what was queued.
+    // MARK: - Running and closing
+
+    /// Runs both threads until the queue is closed and everything is applied; returns when both have ended,
+    /// at once when the writer was closed before it started.
+    func run() async {
+        let start = self.threadState.withLockedValue { state in
+            guard case .notStarted = state else { return false }
+            state = .running
+            return true
+        }
+        guard start else { return }
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let ended = NIOLockedValueBox(0)
+            @Sendable func threadEnded() {
+                let count = ended.withLockedValue {
+                    $0 += 1
+                    return $0
+                }
+                self.finished.lock()
+                self.finished.unlock(withValue: count)
+                if count == 2 {
+                    self.threadState.withLockedValue { $0 = .finished }
+                    continuation.resume()
+                }
+            }
+            let sequencerThread = Thread { [self] in
+                self.sequencerLoop()
+                threadEnded()
+            }
+            sequencerThread.name = "engage-sequencer"
+            let applierThread = Thread { [self] in
+                self.applierLoop()
+                threadEnded()
+            }
+            applierThread.name = "engage-applier"
+            applierThread.start()
+            sequencerThread.start()
+        }
+    }
+
+    /// Stops taking requests; what is queued is journaled, acknowledged and applied, then both threads end.
+    /// Blocks until they have, when they run; a writer that never started fails what was queued.
     func close() {
         self.queue.close()
         let state = self.threadState.withLockedValue { state in
@@ -110,7 +158,7 @@ final class StoreWriter: @unchecked Sendable {
         switch state {
         case .cancelled: self.queue.failQueued()
         case .running, .finished:
-            self.finished.lock(whenValue: 1)
+            self.finished.lock(whenValue: 2)
             self.finished.unlock()
         case .notStarted: break
         }
@@ -121,211 +169,230 @@ final class StoreWriter: @unchecked Sendable {
         self.queue.close()
     }
 
-    // MARK: - The writer thread
+    // MARK: - The sequencer thread
 
-    private func loop() {
-        self.purgeExpiredRawEvents()
+    private func sequencerLoop() {
+        Self.nameThread("engage-sequence")
         while true {
-            // Woken by work, or every half minute for maintenance (dropping raw events past retention).
+            self.catchUp()
+            // Too far ahead of the applier: wait for it (queued requests wait too: back-pressure).
+            while self.sequencer.unappliedEvents >= self.configuration.maxUnappliedEvents {
+                if self.appliedSignal.lock(whenValue: 1, timeoutSeconds: 1) { self.appliedSignal.unlock(withValue: 0) }
+                self.catchUp()
+                if self.progress.withLockedValue({ $0.failure != nil }) { break }
+            }
             switch self.queue.take(maximumItems: self.configuration.maxEventsPerCommit, timeoutSeconds: 30) {
-            case .idle: self.purgeExpiredRawEvents()
-            case .closed: return
-            case .requests(let taken): self.commit(taken)
+            case .idle: continue
+            case .closed:
+                self.handoff.lock()
+                self.applyQueue.closed = true
+                self.handoff.unlock(withValue: 1)
+                return
+            case .requests(let taken): self.sequence(taken)
             }
         }
     }
 
-    /// Drops raw events (and so their dedup keys) of days before the retention horizon, one slice per
-    /// transaction.
-    private func purgeExpiredRawEvents() {
-        guard let horizon = self.retention.horizon(nowMs: Int64(Date().timeIntervalSince1970 * 1000)) else { return }
-        do {
-            var removed = 0
-            var more = true
-            while more {
-                var counters = self.counters
-                let slice = try self.environment.write { txn in
-                    try self.retention.dropSlice(before: horizon, counters: &counters, txn, self.schema)
-                }
-                // Committed: the stored-event count follows.
-                removed += slice.removed
-                more = slice.more
-                self.counters = counters
-                self.published.withLockedValue { $0 = counters }
-            }
-            if removed > 0 {
-                self.logger.info(
-                    "raw events past retention dropped",
-                    metadata: ["events": "\(removed)", "before": "\(CivilDate(storeDay: horizon))"]
-                )
-            }
-        } catch {
-            self.logger.error("dropping raw events past retention failed: \(error)")
-        }
+    /// Lets the sequencer forget what the applier committed, and deletes wholly applied journal segments.
+    private func catchUp() {
+        let applied = self.progress.withLockedValue { $0.applied }
+        self.sequencer.applied(through: applied)
+        self.journal.removeSegments(appliedThrough: applied)
     }
 
-    private func commit(_ taken: [WriteQueue.Pending]) {
-        if taken.count == 1, case .purge = taken[0].request {
-            self.purgeExpiredRawEvents()
-            self.queue.complete(taken[0], with: .success(BatchResult(accepted: 1)))
+    private func sequence(_ taken: [WriteQueue.Pending]) {
+        if let failure = self.progress.withLockedValue({ $0.failure }) {
+            for pending in taken { self.queue.complete(pending, with: .failure(failure)) }
             return
         }
-        let started = DispatchTime.now().uptimeNanoseconds
-        let outcome = self.applyGrowingMap(taken.map(\.request))
-        self.commitDuration.recordNanoseconds(Int64(DispatchTime.now().uptimeNanoseconds - started))
-        self.commitItems.record(taken.reduce(0) { $0 + $1.request.itemCount })
-        self.mapGrowth.recordMetrics()
-        if case .failure = outcome { self.commitsFailed.increment() }
-        switch outcome {
-        case .success(let results):
-            for (pending, result) in zip(taken, results) { self.queue.complete(pending, with: .success(result)) }
-        case .failure(let error) where taken.count > 1 && error.code != .storageFull:
-            // One bad request must not fail the others: retry them one by one.
-            self.logger.warning("group commit failed, retrying its \(taken.count) requests one by one: \(error)")
-            for pending in taken { self.commit([pending]) }
-        case .failure(let error):
-            for pending in taken { self.queue.complete(pending, with: .failure(error)) }
-        }
-    }
-
-    /// Applies `requests` in one transaction, growing the map and retrying whenever it fills.
-    private func applyGrowingMap(_ requests: [WriteRequest]) -> Result<[BatchResult], StoreError> {
-        while true {
-            do {
-                try self.mapGrowth.growIfNeeded(force: false)
-                return .success(try self.apply(requests))
-            } catch let error as LMDBError where error.isMapFull {
-                do {
-                    try self.mapGrowth.growIfNeeded(force: true)
-                } catch {
-                    return .failure(StoreError(.failed, "cannot grow the LMDB map: \(error)"))
-                }
-            } catch let error as LMDBError
-                where error.isDiskFull
-                || (error.isIOError && StorageSpace.isExhausted(directory: self.environment.path))
-            {
-                self.logger.error("disk full: \(error)")
-                return .failure(StoreError(.storageFull, "the server's disk is full; nothing of this batch was stored"))
-            } catch let error as StoreError {
-                // A refusal with its own code (raw events dropped): not a server failure.
-                return .failure(error)
-            } catch {
-                self.logger.error("write failed: \(error)")
-                return .failure(StoreError(.failed, "\(error)"))
-            }
-        }
-    }
-
-    private func apply(_ requests: [WriteRequest]) throws -> [BatchResult] {
-        var phases = CommitPhases(enabled: self.logger.logLevel <= .debug)
         let nowMs = Int64(Date().timeIntervalSince1970 * 1000)
-        let session = WriteSession(
-            schema: self.schema,
-            settings: self.settings,
-            catalog: self.catalog,
-            counters: self.counters,
-            caches: self.caches
-        )
-        let results = try self.environment.write { txn in
-            var results = Array(repeating: BatchResult(), count: requests.count)
-            var mustRebuild = false
-            // Catalog and users first: the end state does not depend on the order within one commit.
-            for (index, request) in requests.enumerated() {
-                switch request {
-                case .actions(let actions):
-                    for (position, action) in actions.enumerated() {
-                        switch try session.define(action, txn) {
-                        case .rejected(let reason):
-                            results[index].rejected.append(Rejection(index: position, reason: reason))
-                        case .stored(let coreChanged):
-                            mustRebuild = mustRebuild || coreChanged
-                            results[index].accepted += 1
-                        }
-                    }
-                case .users(let users):
-                    for (position, profile) in users.enumerated() {
-                        if let reason = try session.upsert(profile, txn) {
-                            results[index].rejected.append(Rejection(index: position, reason: reason))
-                        } else {
-                            results[index].accepted += 1
-                        }
-                    }
-                case .rebuild:
-                    try StoreMeta.requireAllRawEvents(
-                        "rebuilding from what is left would lose those days",
-                        txn,
-                        self.schema
-                    )
-                    mustRebuild = true
-                    results[index].accepted = 1
-                case .purge, .events:
-                    continue
-                }
+        let decided: (decisions: [Sequencer.Decision], undo: Sequencer.Undo)
+        do {
+            decided = try self.environment.read { txn in
+                try self.sequencer.decide(taken.map(\.request), nowMs: nowMs, txn)
             }
-            phases.mark("prepare")
-            var eventRequests: [Int] = []
-            var eventBatches: [[Event]] = []
-            for (index, request) in requests.enumerated() {
-                guard case .events(let events) = request else { continue }
-                eventRequests.append(index)
-                eventBatches.append(events)
-            }
-            let outcomes = try session.stage(
-                eventBatches,
-                nowMs: nowMs,
-                horizon: self.retention.horizon(nowMs: nowMs),
-                txn
-            )
-            for (slot, index) in eventRequests.enumerated() {
-                for (position, outcome) in outcomes[slot].enumerated() {
-                    switch outcome {
-                    case .accepted: results[index].accepted += 1
-                    case .duplicate: results[index].duplicates += 1
-                    case .rejected(let reason):
-                        results[index].rejected.append(Rejection(index: position, reason: reason))
-                    }
-                }
-            }
-            phases.mark("stage")
-            try session.applyDerivedUpdates(txn)
-            phases.mark("derive")
-            // Each write batch gets the next sequence number (written with the counters by the flush).
-            session.counters.appliedSequence += UInt64(requests.count { $0.isBatch })
-            try session.flush(txn)
-            phases.mark("flush")
-            if mustRebuild {
-                try DerivedRebuild(schema: self.schema, settings: self.settings, catalog: session.catalog).run(txn)
-            }
-            return results
+        } catch {
+            self.logger.error("deciding writes failed: \(error)")
+            let failure = (error as? StoreError) ?? StoreError(.failed, "\(error)")
+            for pending in taken { self.queue.complete(pending, with: .failure(failure)) }
+            return
         }
-        phases.mark("commit")
-        if phases.enabled {
-            var metadata = phases.metadata
-            metadata["requests"] = "\(requests.count)"
-            metadata["items"] = "\(requests.reduce(0) { $0 + $1.itemCount })"
-            self.logger.debug("commit", metadata: metadata)
+        var records: [JournalRecord] = []
+        for decision in decided.decisions { if case .journal(let record, _) = decision { records.append(record) } }
+        var sequence: UInt64 = 0
+        if !records.isEmpty {
+            do {
+                sequence = try self.journal.append(records).lowerBound
+            } catch {
+                self.sequencer.undo(decided.undo)
+                let failure: StoreError
+                if let error = error as? JournalWriteError, error.isSpaceExhausted {
+                    self.logger.error("disk full: \(error)")
+                    failure = StoreError(.storageFull, "the server's disk is full; nothing of this batch was stored")
+                } else {
+                    self.logger.error("\(error)")
+                    failure = StoreError(.failed, "\(error)")
+                }
+                for pending in taken { self.queue.complete(pending, with: .failure(failure)) }
+                return
+            }
+            self.sequencer.journaled(records, firstSequence: sequence)
         }
-        session.publish()
-        self.catalog = session.catalog
-        self.counters = session.counters
-        self.published.withLockedValue { $0 = session.counters }
-        return results
+        // Durable: hand over to the applier, then acknowledge.
+        var handoffs: [Handoff] = []
+        var acknowledgements: [(WriteQueue.Pending, BatchResult)] = []
+        for (pending, decision) in zip(taken, decided.decisions) {
+            switch decision {
+            case .journal(let record, let result):
+                handoffs.append(.record(sequence, record))
+                acknowledgements.append((pending, result))
+                sequence += 1
+            case .control:
+                handoffs.append(.control(pending))
+            }
+        }
+        if !records.isEmpty {
+            let last = sequence - 1
+            self.progress.withLockedValue { $0.acknowledged = last }
+        }
+        self.handoff.lock()
+        self.applyQueue.items.append(contentsOf: handoffs)
+        self.handoff.unlock(withValue: 1)
+        for (pending, result) in acknowledgements { self.queue.complete(pending, with: .success(result)) }
     }
-}
 
-/// How long each phase of one commit took (logged at debug level: `engaged --log-level debug`).
-struct CommitPhases {
-    let enabled: Bool
-    private var last = DispatchTime.now().uptimeNanoseconds
-    private(set) var metadata: Logger.Metadata = [:]
+    // MARK: - The applier thread
 
-    init(enabled: Bool) { self.enabled = enabled }
+    private func applierLoop() {
+        Self.nameThread("engage-apply")
+        var lastCommit = DispatchTime.now().uptimeNanoseconds
+        if self.configuration.holdsApplierForTesting {
+            // Nothing is applied; the journal keeps every acknowledged write for the next start.
+            self.handoff.lock(whenValue: 1)
+            while !self.applyQueue.closed {
+                self.handoff.unlock()
+                Thread.sleep(forTimeInterval: 0.01)
+                self.handoff.lock()
+            }
+            self.handoff.unlock()
+            self.progress.withLockedValue { $0.closed = true }
+            return
+        }
+        self.applier.purgeExpiredRawEvents(publish: self.publish)
+        while true {
+            // Woken by records, or every half minute for maintenance (dropping raw events past retention).
+            guard self.handoff.lock(whenValue: 1, timeoutSeconds: 30) else {
+                self.applier.purgeExpiredRawEvents(publish: self.publish)
+                continue
+            }
+            if self.applyQueue.items.isEmpty {
+                let closed = self.applyQueue.closed
+                self.handoff.unlock(withValue: self.applyQueue.signal)
+                if closed { break }
+                continue
+            }
+            // A small backlog waits for the rest of the interval (unless the store is closing).
+            let sinceCommit = DispatchTime.now().uptimeNanoseconds - lastCommit
+            let interval = UInt64(self.configuration.applyIntervalMs) * 1_000_000
+            if sinceCommit < interval, !self.applyQueue.closed,
+                self.applyQueue.items.count < 64,
+                Self.events(in: self.applyQueue.items) < self.configuration.maxEventsPerCommit / 4
+            {
+                self.handoff.unlock(withValue: self.applyQueue.signal)
+                Thread.sleep(forTimeInterval: Double(interval - sinceCommit) / 1e9)
+                continue
+            }
+            // Everything waiting, up to a transaction's worth: records, or one control item alone.
+            var items: [Handoff] = []
+            var events = 0
+            while let next = self.applyQueue.items.first {
+                if case .control = next {
+                    if items.isEmpty {
+                        items.append(next)
+                        self.applyQueue.items.removeFirst()
+                    }
+                    break
+                }
+                guard case .record(_, let record) = next else { break }
+                if !items.isEmpty && events + record.itemCount > self.configuration.maxEventsPerCommit { break }
+                items.append(next)
+                events += record.itemCount
+                self.applyQueue.items.removeFirst()
+            }
+            self.handoff.unlock(withValue: self.applyQueue.signal)
+            lastCommit = DispatchTime.now().uptimeNanoseconds
+            if !self.apply(items) {
+                // Not applied (a full disk): keep the items first in line and try again shortly. The journal
+                // holds them, so a restart applies them too.
+                self.handoff.lock()
+                self.applyQueue.items.insert(contentsOf: items, at: 0)
+                let closed = self.applyQueue.closed
+                self.handoff.unlock(withValue: self.applyQueue.signal)
+                if closed {
+                    self.logger.error("stopping with journaled records not applied; the next start applies them")
+                    break
+                }
+                Thread.sleep(forTimeInterval: 1)
+            }
+        }
+        self.progress.withLockedValue { progress in
+            progress.closed = true
+            for waiter in progress.waiters {
+                waiter.continuation.resume(throwing: StoreError(.closed, "the store is shutting down"))
+            }
+            progress.waiters = []
+        }
+    }
 
-    /// Ends the phase called `name` (its milliseconds become `<name>_ms`).
-    mutating func mark(_ name: String) {
-        guard self.enabled else { return }
-        let now = DispatchTime.now().uptimeNanoseconds
-        self.metadata[name + "_ms"] = "\(String(format: "%.1f", Double(now - self.last) / 1e6))"
-        self.last = now
+    private static func events(in items: [Handoff]) -> Int {
+        items.reduce(0) { total, item in
+            if case .record(_, let record) = item { return total + record.itemCount }
+            return total
+        }
+    }
+
+    /// Applies `items`; false when they could not be (they stay to be tried again).
+    private func apply(_ items: [Handoff]) -> Bool {
+        if case .control(let pending) = items.first {
+            switch pending.request {
+            case .rebuild:
+                let outcome = self.applier.rebuild()
+                self.queue.complete(pending, with: outcome.map { BatchResult(accepted: 1) })
+            default:
+                self.applier.purgeExpiredRawEvents(publish: self.publish)
+                self.queue.complete(pending, with: .success(BatchResult(accepted: 1)))
+            }
+            return true
+        }
+        let records = items.compactMap { item -> (sequence: UInt64, record: JournalRecord)? in
+            if case .record(let sequence, let record) = item { return (sequence, record) }
+            return nil
+        }
+        switch self.applier.apply(records[...]) {
+        case .success:
+            self.publish(self.applier.counters)
+            let ready = self.progress.withLockedValue { progress in
+                progress.applied = self.applier.appliedSequence
+                progress.failure = nil
+                let ready = progress.waiters.filter { $0.target <= progress.applied }
+                progress.waiters.removeAll { $0.target <= progress.applied }
+                return (ready, progress.applied)
+            }
+            for waiter in ready.0 { waiter.continuation.resume(returning: ready.1) }
+            self.appliedSignal.lock()
+            self.appliedSignal.unlock(withValue: 1)
+            return true
+        case .failure(let error):
+            self.logger.error("applying journaled writes failed; retrying: \(error)")
+            self.progress.withLockedValue { $0.failure = error }
+            return false
+        }
+    }
+
+    /// Names the calling thread as `top` and `perf` show it.
+    private static func nameThread(_ name: String) { engage_set_thread_name(name) }
+
+    private func publish(_ counters: StoreCounters) {
+        self.published.withLockedValue { $0 = counters }
     }
 }

@@ -10,7 +10,7 @@ import LMDB
 struct UserDayUpdate {
     let user: UInt32
     /// Sorted by timestamp.
-    let events: [NewEvent]
+    let events: ArraySlice<NewEvent>
     /// The user's profile: its first event day (and the registration it implies) follow the new events.
     private(set) var record: UserRecord
     /// The last day with events before this transaction, when the user had events before (records of the
@@ -31,7 +31,7 @@ struct UserDayUpdate {
         let monthShareBefore: MonthRecord
     }
 
-    init(user: UInt32, events: [NewEvent], record: UserRecord, lastDayBefore: Int?, context: DerivedContext) {
+    init(user: UInt32, events: ArraySlice<NewEvent>, record: UserRecord, lastDayBefore: Int?, context: DerivedContext) {
         self.user = user
         self.events = events
         self.record = record
@@ -147,7 +147,7 @@ struct UserDayUpdate {
         // Existing sessions that can touch a new event: those overlapping [first - gap, last + gap] of each
         // cluster of new events (clusters split where new events are more than two gaps apart).
         var existing: [Int64: SessionRecord] = [:]
-        var clusterStart = self.events[0].timestampMs
+        var clusterStart = self.events.first!.timestampMs
         var previous = clusterStart
         for event in self.events.dropFirst() {
             if event.timestampMs - previous > 2 * gap {
@@ -273,19 +273,14 @@ struct UserDayUpdate {
     private mutating func activate(_ day: Int, _ txn: borrowing Transaction, _ output: inout DerivedOutput) throws {
         let previous = try output.dayBits.previousActive(user: self.user, before: day, within: 29, txn)
         let next = try output.dayBits.nextActive(user: self.user, after: day, within: 29, txn)
-        output.deltas.addSeries(day: day, dau: 1)
-        for (window, isMonth) in [(30, true), (7, false)] {
+        output.deltas.addSeries(days: day...day, dau: 1)
+        func covered(_ window: Int) -> ClosedRange<Int>? {
             let low = previous.map { max(day, $0 + window) } ?? day
             let high = next.map { min(day + window - 1, $0 - 1) } ?? day + window - 1
-            guard low <= high else { continue }
-            for covered in low...high {
-                if isMonth {
-                    output.deltas.addSeries(day: covered, mau: 1)
-                } else {
-                    output.deltas.addSeries(day: covered, wau: 1)
-                }
-            }
+            return low <= high ? low...high : nil
         }
+        if let days = covered(30) { output.deltas.addSeries(days: days, mau: 1) }
+        if let days = covered(7) { output.deltas.addSeries(days: days, wau: 1) }
         try output.dayBits.setActive(user: self.user, day: day, true, txn)
     }
 
@@ -384,16 +379,24 @@ struct DerivedOutput {
 /// Changes to the whole-population series, the day totals and the month totals, summed over the users of
 /// one transaction and written once each.
 struct DerivedDeltas {
-    private(set) var series: [Int: (dau: Int32, wau: Int32, mau: Int32)] = [:]
+    /// Changes to the series as a difference array: adding `n` over days `a...b` adds `n` at `a` and takes it
+    /// away at `b + 1` (a new active day changes up to 30 MAU days; this is two entries instead of 30).
+    private(set) var seriesSteps: [Int: (dau: Int32, wau: Int32, mau: Int32)] = [:]
     private(set) var dayTotals: [Int: (events: Int64, records: Int64)] = [:]
     private(set) var months: [MonthUser: MonthRecord] = [:]
 
-    mutating func addSeries(day: Int, dau: Int32 = 0, wau: Int32 = 0, mau: Int32 = 0) {
-        var delta = self.series[day] ?? (0, 0, 0)
+    /// Adds to the DAU, WAU or MAU of every day of `days`.
+    mutating func addSeries(days: ClosedRange<Int>, dau: Int32 = 0, wau: Int32 = 0, mau: Int32 = 0) {
+        self.step(days.lowerBound, dau, wau, mau)
+        self.step(days.upperBound + 1, -dau, -wau, -mau)
+    }
+
+    private mutating func step(_ day: Int, _ dau: Int32, _ wau: Int32, _ mau: Int32) {
+        var delta = self.seriesSteps[day] ?? (0, 0, 0)
         delta.dau += dau
         delta.wau += wau
         delta.mau += mau
-        self.series[day] = delta
+        self.seriesSteps[day] = delta
     }
 
     mutating func addMonth(_ month: Int, user: UInt32, _ delta: MonthRecord) {
@@ -419,8 +422,19 @@ struct DerivedDeltas {
                 try schema.userMonths.put(key, updated, txn)
             }
         }
-        for (day, delta) in self.series where delta != (0, 0, 0) {
-            let key = StoreDay(day)
+        // The running sum of the steps is each day's change.
+        var running: (dau: Int32, wau: Int32, mau: Int32) = (0, 0, 0)
+        var changes: [(day: Int, delta: (dau: Int32, wau: Int32, mau: Int32))] = []
+        let steps = self.seriesSteps.keys.sorted()
+        for (index, day) in steps.enumerated() {
+            let step = self.seriesSteps[day]!
+            running = (running.dau + step.dau, running.wau + step.wau, running.mau + step.mau)
+            guard running != (0, 0, 0) else { continue }
+            let end = index + 1 < steps.count ? steps[index + 1] : day + 1
+            for changed in day..<end { changes.append((changed, running)) }
+        }
+        for (day, delta) in changes {
+            guard let key = StoreDay(exactly: day) else { continue }
             let current = try schema.series.get(key, txn) ?? SeriesRecord(dau: 0, wau: 0, mau: 0)
             let updated = SeriesRecord(
                 dau: UInt32(Int64(current.dau) + Int64(delta.dau)),

@@ -1,5 +1,6 @@
 import ArgumentParser
 import EngageClient
+import EngageCommandLine
 import EngageModel
 import EngageWorkload
 import Foundation
@@ -38,6 +39,15 @@ struct Ingest: AsyncParsableCommand {
             "Also report the rate of each successive slice of this many acknowledged events (how ingest changes as the store grows)."
     )
     var sliceEvents: Int?
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Every this many milliseconds, measure the visibility lag on a connection of its own (0: off).",
+            discussion:
+                "A probe sends WAIT_APPLIED, answered once every batch acknowledged before it is visible to queries: its time is the lag of the newest acknowledgement."
+        )
+    )
+    var probeInterval: Int = 100
 
     func validate() throws {
         guard self.users >= 1, self.events >= 1 else { throw ValidationError("--users and --events must be positive") }
@@ -103,6 +113,21 @@ struct Ingest: AsyncParsableCommand {
                 }
             }
         }
+        // Visibility lag: how long until what was just acknowledged is visible to queries.
+        let lags = LatencyRecorder()
+        let probeClient =
+            self.probeInterval > 0 ? try? await self.options.client.connect(clientName: "engage-load-probe") : nil
+        let probeInterval = self.probeInterval
+        let probe = Task {
+            guard let probeClient else { return }
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(probeInterval))
+                let asked = Clock.now()
+                // A server without WAIT_APPLIED (older than protocol 4.27) ends the probe.
+                guard (try? await probeClient.waitApplied()) != nil else { return }
+                lags.record(microseconds: (Clock.now() - asked) / 1000)
+            }
+        }
         let progress = Task {
             guard ProgressLine.enabled else { return }
             while !Task.isCancelled {
@@ -136,7 +161,15 @@ struct Ingest: AsyncParsableCommand {
         let seconds = Double(Clock.now() - started) / 1e9
         progress.cancel()
         sliceWatch.cancel()
+        probe.cancel()
+        await probe.value
         ProgressLine.end()
+        // Acknowledged is durable; applied is visible to queries. How long until all of it was?
+        var appliedSeconds: Double?
+        if let probeClient, (try? await probeClient.waitApplied()) != nil {
+            appliedSeconds = Double(Clock.now() - started) / 1e9
+        }
+        try? await probeClient?.close()
         for client in clients { try? await client.close() }
 
         let totals = counters.withLockedValue { $0 }
@@ -150,6 +183,12 @@ struct Ingest: AsyncParsableCommand {
         report.add("seconds", seconds)
         report.add("events_per_second", Double(totals.acknowledged) / Swift.max(seconds, 1e-9))
         report.add("latency_ms", LoadReport.latency(recorder.snapshot))
+        if let appliedSeconds {
+            report.add("applied_seconds", appliedSeconds)
+            report.add("applied_events_per_second", Double(totals.acknowledged) / Swift.max(appliedSeconds, 1e-9))
+            report.add("visibility_lag_ms", LoadReport.latency(lags.snapshot))
+            report.add("visibility_probes", Int(lags.snapshot.totalCount))
+        }
         report.add("target_rate", self.rate ?? 0)
         report.add("users", self.users)
         report.add("batch", batchSize)

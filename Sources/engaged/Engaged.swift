@@ -251,20 +251,21 @@ struct Engaged: AsyncParsableCommand {
             tls = try startupStep { try ServerTLS.makeContext(certificateFile: tlsCert, keyFile: tlsKey) }
             httpTLS = try startupStep { try ServerTLS.makeConfiguration(certificateFile: tlsCert, keyFile: tlsKey) }
         }
+        var storeConfiguration = StoreConfiguration(
+            path: self.data,
+            timeZone: self.timezone,
+            sessionGapMs: self.sessionGap?.milliseconds,
+            powerThreshold: self.powerThreshold,
+            autoRegisteredActionsAreCore: self.autoRegisteredCore,
+            eventFilterBytes: self.eventFilterBytes,
+            unsafeNoSync: self.unsafeNoSync,
+            rawRetentionDays: self.rawRetentionDays
+        )
+        // Recovery tests only: acknowledged writes stay in the journal (see StoreConfiguration).
+        storeConfiguration.holdsApplierForTesting =
+            ProcessInfo.processInfo.environment["ENGAGE_TEST_HOLD_APPLIER"] == "1"
         let store = try startupStep("cannot open the data directory: ") {
-            try EngageStore(
-                configuration: StoreConfiguration(
-                    path: self.data,
-                    timeZone: self.timezone,
-                    sessionGapMs: self.sessionGap?.milliseconds,
-                    powerThreshold: self.powerThreshold,
-                    autoRegisteredActionsAreCore: self.autoRegisteredCore,
-                    eventFilterBytes: self.eventFilterBytes,
-                    unsafeNoSync: self.unsafeNoSync,
-                    rawRetentionDays: self.rawRetentionDays
-                ),
-                logger: Logger(label: "engaged.store")
-            )
+            try EngageStore(configuration: storeConfiguration, logger: Logger(label: "engaged.store"))
         }
         let queryPool = NIOThreadPool(numberOfThreads: self.queryThreads)
         queryPool.start()

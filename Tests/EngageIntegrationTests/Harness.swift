@@ -118,12 +118,14 @@ final class ServerProcess {
     }
 
     /// Starts the server and waits until it listens.
-    func start(_ arguments: [String] = []) throws {
+    func start(_ arguments: [String] = [], environment: [String: String] = [:]) throws {
         let portFile = NSTemporaryDirectory() + "engage-port-" + UUID().uuidString
         defer { try? FileManager.default.removeItem(atPath: portFile) }
         let running = try EngageIntegrationTests.start(
             "engaged",
-            ["--data", self.dataDirectory, "--port", "0", "--port-file", portFile, "--log-level", "warning"] + arguments
+            ["--data", self.dataDirectory, "--port", "0", "--port-file", portFile, "--log-level", "warning"]
+                + arguments,
+            environment: environment
         )
         self.running = running
         let deadline = Date().addingTimeInterval(30)

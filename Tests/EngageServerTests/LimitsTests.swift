@@ -86,6 +86,7 @@ struct LimitsTests {
         #expect(refused.count + accepted.count == 12)
         #expect(accepted.count >= 2)
         #expect(codes.1 == .pong(Pong(nonce: 9)))
+        _ = try await server.store.waitApplied()
         #expect(try server.store.stats().events == accepted.count * 3000)
         try await server.shutdown()
     }
@@ -155,6 +156,7 @@ struct LimitsTests {
                 if case .ingestResult(let result) = $0 { result.result.accepted == 4000 } else { false }
             }
         )
+        _ = try await server.store.waitApplied()
         #expect(try server.store.stats().events == 40 * 4000)
         let observed = peak.withLockedValue { $0 }
         #expect(observed > 0, "request bytes were seen in process")

@@ -302,6 +302,7 @@ struct ServerSocketTests {
             .init(index: 10, reason: .invalidAction), .init(index: 11, reason: .invalidEventID),
         ]
         #expect(result == .ingestResult(IngestResult(BatchResult(accepted: 2, duplicates: 0, rejected: expected))))
+        _ = try await server.store.waitApplied()
         #expect(try server.store.stats().events == 2)
         try await server.shutdown()
     }
@@ -360,6 +361,7 @@ struct ServerSocketTests {
             default: Issue.record("request \(id) answered with \(response.type)")
             }
         }
+        _ = try await server.store.waitApplied()
         #expect(try server.store.stats().events == 500)
         try await server.shutdown()
     }
@@ -394,7 +396,7 @@ struct ServerSocketTests {
                             next += 1
                         }
                         var refusals = 0
-                        for _ in 0..<1500 {
+                        for _ in 0..<800 {
                             guard let frame = try await connection.next() else { throw HarnessFailure("closed") }
                             if case .error = try Response.decode(frame) { refusals += 1 }
                             try await connection.send(request(next).encode(requestID: next))

@@ -135,6 +135,7 @@ struct ArrivalOrderPropertyTests {
         } else {
             for batch in batches { _ = try await store.ingest(batch) }
         }
+        _ = try await store.waitApplied()
         var daily: [String] = []
         for row in try store.exportedRows(.dailyActivity, from: Self.from, to: Self.to) {
             daily.append(

@@ -75,6 +75,8 @@ final class TemporaryStore {
             total.rejected += result.rejected.map { Rejection(index: $0.index + start, reason: $0.reason) }
             start += batchSize
         }
+        // Acknowledged is durable; what follows reads, so wait until it is applied too.
+        _ = try await self.store.waitApplied()
         return total
     }
 }

@@ -55,6 +55,7 @@ struct RetentionBackupTests {
             _ = try await store.defineActions(Fixtures.actions())
             _ = try await store.upsertUsers(Fixtures.users())
             _ = try await store.ingest(Fixtures.events())
+            _ = try await store.waitApplied()
             before = try Self.insideHorizon(store)
             eventsBefore = try store.stats().events
             store.close()
@@ -109,13 +110,13 @@ struct RetentionBackupTests {
         let temporary = try await ConformanceQueryTests.loaded("UTC")
         let copy = NSTemporaryDirectory() + "engage-backup-" + UUID().uuidString
         defer { try? FileManager.default.removeItem(atPath: copy) }
-        let bytes = try temporary.store.backup(to: copy)
+        let bytes = try await temporary.store.backup(to: copy)
         #expect(bytes > 0)
         // Into a data directory, or into the store's own (locked) directory: backup_failed, saying why.
-        let again = #expect(throws: StoreError.self) { try temporary.store.backup(to: copy) }
+        let again = await #expect(throws: StoreError.self) { try await temporary.store.backup(to: copy) }
         #expect(again?.code == .backupFailed && again?.message.contains("already holds a data directory") == true)
-        let own = #expect(throws: StoreError.self) {
-            try temporary.store.backup(to: temporary.store.configuration.path)
+        let own = await #expect(throws: StoreError.self) {
+            try await temporary.store.backup(to: temporary.store.configuration.path)
         }
         #expect(own?.code == .backupFailed, "\(String(describing: own))")
         let restored = try EngageStore.running(
@@ -125,5 +126,36 @@ struct RetentionBackupTests {
         #expect(firstDifference(try Self.insideHorizon(restored), try Self.insideHorizon(temporary.store)) == nil)
         #expect(try restored.stats().events == temporary.store.stats().events)
         #expect(try restored.verify().isClean)
+    }
+
+    @Test("a purge that drops every stored event (the last one included) leaves an empty, consistent store")
+    func purgeEverything() async throws {
+        let directory = NSTemporaryDirectory() + "engage-purge-all-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var configuration = StoreConfiguration(
+            path: directory,
+            eventFilterBytes: 1 << 16,
+            initialMapSize: 64 << 20,
+            unsafeNoSync: true
+        )
+        let events = try Fixtures.events().prefix(500)
+        let someDay = ReportingTimeZone.utc.localDay(epochMs: events.first!.timestampMs)
+        do {
+            let store = try EngageStore.running(configuration: configuration)
+            #expect(try await store.ingest(Array(events)).accepted == 500)
+            store.close()
+        }
+        // Every event of the data set is before this horizon.
+        let today = ReportingTimeZone.utc.localDay(epochMs: Int64(Date().timeIntervalSince1970 * 1000))
+        configuration.rawRetentionDays = Int(today.dayNumber - CivilDate("2026-06-01")!.dayNumber)
+        let store = try EngageStore.running(configuration: configuration)
+        defer { store.close() }
+        try await store.purgeExpiredRawEvents()
+        #expect(try store.stats().events == 0)
+        var rows = 0
+        try store.export(.events, from: CivilDate("2025-12-01")!, to: CivilDate("2026-04-30")!) { _ in rows += 1 }
+        #expect(rows == 0)
+        // Derived records stay: the days still count their users.
+        #expect(try store.activity(ActivityQuery(from: someDay, to: someDay)).first?.dau ?? 0 > 0)
     }
 }

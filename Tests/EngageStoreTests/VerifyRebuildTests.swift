@@ -103,6 +103,7 @@ struct VerifyRebuildTests {
             flipped.filter { $0.actionType == "login" || $0.actionType == "like" }
         )
         #expect(result.accepted == 2)
+        _ = try await changed.store.waitApplied()
 
         let fresh = try TemporaryStore()
         _ = try await fresh.store.defineActions(flipped)
