@@ -205,6 +205,12 @@ struct API: Sendable {
             case .error(let message): throw Problem.from(message.error)
             default: throw APIQuery.unexpected(response)
             }
+            // Acknowledged writes are journaled (durable) and applied to what queries read within the
+            // visibility lag; a client's next GET should see what its POST stored, so the answer waits for
+            // that too, as `engage import` does with WAIT_APPLIED before it reads back.
+            if result.accepted > 0, case .error(let message) = await self.handler.handle(.waitApplied(WaitApplied())) {
+                throw Problem.from(message.error)
+            }
             accepted = result.accepted
             duplicates = result.duplicates
             for rejection in result.rejected {
