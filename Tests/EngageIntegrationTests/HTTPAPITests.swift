@@ -543,3 +543,59 @@ struct HTTPAPITests {
         }
     }
 }
+
+/// `engage report`: one HTML file whose embedded data are the `engage query --format json` bodies.
+@Suite("engage report through a real engaged")
+struct ReportFileTests {
+    @Test("the file inlines everything, escapes the title, and embeds exactly the CLI's answers")
+    func reportFile() throws {
+        let server = ServerProcess()
+        try server.start()
+        defer { server.stop() }
+        _ = try ConformanceThroughServerTests.importConformance(into: server)
+        let output = NSTemporaryDirectory() + "engage-report-" + UUID().uuidString + ".html"
+        defer { try? FileManager.default.removeItem(atPath: output) }
+        let made = try server.cli([
+            "report", "--from", "2026-02-01", "--to", "2026-03-31", "--where", "region=eu", "--by", "device_type",
+            "--title", "EU </script> & <b>", "--output", output,
+        ])
+        #expect(made.status == 0, "\(made.standardError)")
+        let page = try String(contentsOfFile: output, encoding: .utf8)
+        #expect(!page.contains("{{ENGAGE_"))
+        #expect(page.contains("<title>EU &lt;/script&gt; &amp; &lt;b&gt;</title>"))
+        #expect(!page.contains("<script src") && !page.contains("<link"))
+        let block = try #require(
+            page.components(separatedBy: "<script type=\"application/json\" id=\"engage-data\">").dropFirst().first?
+                .components(separatedBy: "</script>").first
+        )
+        let data = try #require(try JSONSerialization.jsonObject(with: Data(block.utf8)) as? [String: Any])
+        #expect(data["format"] as? String == "engage-report/1")
+        let params = try #require(data["params"] as? [String: Any])
+        #expect(params["month"] as? String == "2026-03")
+        #expect(params["where"] as? [String] == ["region=eu"])
+        let queries = try #require(data["queries"] as? [String: Any])
+        let filter = ["--where", "region=eu"]
+        let range = ["--from", "2026-02-01", "--to", "2026-03-31"]
+        for (key, arguments) in [
+            ("activity", ["activity"] + range + filter + ["--by", "device_type"]),
+            ("active-days", ["active-days", "--month", "2026-03"] + filter + ["--by", "device_type"]),
+            ("tiers", ["tiers", "--month", "2026-03"] + filter + ["--by", "device_type"]),
+            ("transitions", ["transitions", "--month", "2026-02"] + filter),
+            (
+                "retention",
+                ["retention", "--period", "week"] + range + ["--periods", "8"] + filter + ["--by", "device_type"]
+            ),
+            ("lifecycle", ["lifecycle", "--period", "week"] + range + filter),
+            ("sessions", ["sessions"] + range + filter),
+        ] {
+            let cli = try server.cliJSON(["query"] + arguments)
+            let embedded = try #require(queries[key] as? [String: Any], "\(key)")
+            #expect(NSDictionary(dictionary: embedded).isEqual(to: cli), "\(key)")
+        }
+        #expect(
+            try server.cli([
+                "report", "--from", "2026-02-01", "--to", "2026-03-31", "--retention", "day", "--output", output,
+            ]).status == 64
+        )
+    }
+}
