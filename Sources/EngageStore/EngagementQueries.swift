@@ -228,7 +228,10 @@ extension EngageStore {
         return try self.read { txn, reader in
             let grouping = try reader.grouping(Selection(filters: selection.filters), txn)
             var users = UserSet(capacity: grouping.capacity)
-            var durations: [Int: Int] = [:]
+            // Sessions per duration in seconds: an array for the first hours (an increment instead of a hash
+            // per session; this query reads every session of its range), a dictionary beyond.
+            var shortDurations = [Int](repeating: 0, count: 1 << 14)
+            var longDurations: [Int: Int] = [:]
             var summary = SessionSummary(
                 sessions: 0,
                 users: 0,
@@ -247,7 +250,11 @@ extension EngageStore {
                     summary.totalDurationSeconds += duration
                     summary.totalActions += Int(record.actionsCount)
                     if record.actionsCount == 1 { summary.bounces += 1 }
-                    durations[duration, default: 0] += 1
+                    if duration >= 0 && duration < shortDurations.count {
+                        shortDurations[duration] += 1
+                    } else {
+                        longDurations[duration, default: 0] += 1
+                    }
                     users.insert(user)
                     return true
                 }
@@ -258,8 +265,16 @@ extension EngageStore {
                 guard summary.sessions > 0 else { return 0 }
                 let rank = max(1, Int((q * Double(summary.sessions)).rounded(.up)))
                 var seen = 0
-                for duration in durations.keys.sorted() {
-                    seen += durations[duration]!
+                for duration in longDurations.keys.sorted() where duration < 0 {
+                    seen += longDurations[duration]!
+                    if seen >= rank { return duration }
+                }
+                for (duration, count) in shortDurations.enumerated() where count > 0 {
+                    seen += count
+                    if seen >= rank { return duration }
+                }
+                for duration in longDurations.keys.sorted() where duration >= 0 {
+                    seen += longDurations[duration]!
                     if seen >= rank { return duration }
                 }
                 return 0
