@@ -242,7 +242,7 @@ extension EngageStore {
                 p90DurationSeconds: 0
             )
             for day in StoreReader.storeDays(from...to) {
-                try reader.schema.sessions.forEach(prefix: DayKey.prefix(StoreDay(day)), txn) { key, record in
+                try reader.schema.sessionTotals.forEach(prefix: DayKey.prefix(StoreDay(day)), txn) { key, record in
                     let user = key.user
                     guard grouping.group(user) >= 0 else { return true }
                     let duration = Int(record.durationSeconds)
