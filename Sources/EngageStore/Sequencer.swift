@@ -197,6 +197,10 @@ final class Sequencer {
         self.pendingEvents = PendingEvents()
         defer { self.pendingEvents = pending }
         var actionKeys = self.catalog.keysByName
+        // A batch uses few action types and contexts: a short list compared by equality (cheap for short
+        // strings) answers most lookups without hashing the string.
+        var recentActions = RecentNames<UInt16>()
+        var recentContexts = RecentNames<UInt32>()
         let filter = self.filter
         do {
             for (position, event) in events.enumerated() {
@@ -212,11 +216,12 @@ final class Sequencer {
                     result.rejected.append(Rejection(index: position, reason: .olderThanRetention))
                     continue
                 }
-                var actionKey = actionKeys[event.action]
+                var actionKey = recentActions[event.action] ?? actionKeys[event.action]
                 if actionKey == nil {
                     actionKey = self.registerAction(event.action, &record)
                     actionKeys = self.catalog.keysByName
                 }
+                if let actionKey { recentActions.remember(event.action, actionKey) }
                 guard let actionKey else {
                     result.rejected.append(Rejection(index: position, reason: .invalidAction))
                     continue
@@ -240,11 +245,16 @@ final class Sequencer {
                 }
                 var contextID: UInt32 = 0
                 if !event.context.isEmpty {
-                    let (id, isNew) = try self.contextID(for: event.context, txn)
-                    contextID = id
-                    if isNew {
-                        record.newContexts.append(NewContext(id: id, text: event.context))
-                        newContexts.append(event.context)
+                    if let id = recentContexts[event.context] {
+                        contextID = id
+                    } else {
+                        let (id, isNew) = try self.contextID(for: event.context, txn)
+                        contextID = id
+                        recentContexts.remember(event.context, id)
+                        if isNew {
+                            record.newContexts.append(NewContext(id: id, text: event.context))
+                            newContexts.append(event.context)
+                        }
                     }
                 }
                 filter.insert(hash: hash)
@@ -474,4 +484,22 @@ struct PendingEvents {
     }
 
     var count: Int { self.slots.count + self.overflow.values.reduce(0) { $0 + $1.count } }
+}
+
+/// The last few distinct names looked up and their keys, found by comparing strings (no hashing).
+struct RecentNames<Value> {
+    private var names: [String] = []
+    private var values: [Value] = []
+    static var capacity: Int { 16 }
+
+    subscript(name: String) -> Value? {
+        for index in self.names.indices where self.names[index] == name { return self.values[index] }
+        return nil
+    }
+
+    mutating func remember(_ name: String, _ value: Value) {
+        guard self.names.count < Self.capacity, self[name] == nil else { return }
+        self.names.append(name)
+        self.values.append(value)
+    }
 }

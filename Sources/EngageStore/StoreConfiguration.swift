@@ -56,7 +56,7 @@ public struct StoreConfiguration: Sendable {
         unsafeNoSync: Bool = false,
         maxEventsPerCommit: Int = 200_000,
         maxQueuedEvents: Int = 1_000_000,
-        maxUnappliedEvents: Int = 1_000_000,
+        maxUnappliedEvents: Int = 250_000,
         rawRetentionDays: Int? = nil
     ) {
         self.path = path
