@@ -24,6 +24,11 @@ var package = Package(
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        // The HTTP/JSON API (engaged --http-port). Without its default traits: no swift-configuration.
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1", traits: []),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        // Only the test that checks the router against the OpenAPI document reads YAML.
+        .package(url: "https://github.com/jpsim/Yams.git", from: "5.0.1"),
     ],
     targets: [
         // Debian's liblmdb-dev, never vendored.
@@ -42,6 +47,17 @@ var package = Package(
         // The import format (JSON lines of actions, users and events) read at byte level; shared by `engage
         // import` and the HTTP API.
         .target(name: "EngageJSONLines", dependencies: ["EngageModel"], swiftSettings: swiftSettings),
+        // Query results as rows and their JSON, CSV and table renderings: `engage query` prints them, the
+        // HTTP API answers with the same bytes.
+        .target(name: "EngageOutput", dependencies: ["EngageModel"], swiftSettings: swiftSettings),
+        // The dashboard's files (HTML, JS, CSS, the report template), served by the HTTP API and inlined by
+        // `engage report`.
+        .target(
+            name: "EngageDashboard",
+            exclude: ["Dashboard/README.md"],
+            resources: [.copy("Dashboard")],
+            swiftSettings: swiftSettings
+        ),
         // The wire protocol: the only module that knows byte layouts.
         .target(
             name: "EngageProtocol",
@@ -83,6 +99,33 @@ var package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The HTTP/JSON API and the dashboard on Hummingbird: the same requests as the binary protocol,
+        // described by openapi.yaml.
+        .target(
+            name: "EngageHTTP",
+            dependencies: [
+                "EngageServer",
+                "EngageStore",
+                "EngageProtocol",
+                "EngageModel",
+                "EngageOutput",
+                "EngageJSONLines",
+                "EngageDashboard",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            resources: [.copy("openapi.yaml")],
+            swiftSettings: swiftSettings
+        ),
         // The simulated population and event stream of engage-load and the benchmarks.
         .target(name: "EngageWorkload", dependencies: ["EngageModel"], swiftSettings: swiftSettings),
         .target(
@@ -108,6 +151,7 @@ var package = Package(
             name: "engaged",
             dependencies: [
                 "EngageServer",
+                "EngageHTTP",
                 "EngageStore",
                 "EngageCommandLine",
                 "EngageModel",
@@ -130,6 +174,8 @@ var package = Package(
                 "EngageCommandLine",
                 "EngageJSONLines",
                 "EngageModel",
+                "EngageOutput",
+                "EngageDashboard",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -192,6 +238,7 @@ var package = Package(
             name: "EngageIntegrationTests",
             dependencies: [
                 "EngageClient", "EngageModel", "EngageProtocol", "EngageTestSupport",
+                .product(name: "Yams", package: "Yams"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

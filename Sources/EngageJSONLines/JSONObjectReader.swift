@@ -78,10 +78,44 @@ struct JSONObjectReader {
         }
     }
 
-    private mutating func expectEnd() throws {
+    /// The byte ranges of the elements of one JSON array (each checked for syntax, nesting counted from the
+    /// array), for request bodies that hold a JSON array of import records.
+    mutating func arrayElements() throws -> [Range<Int>] {
+        self.skipWhitespace()
+        guard self.peek == UInt8(ascii: "[") else { throw JSONSyntaxError(detail: "the body is not a JSON array") }
+        self.index += 1
+        self.skipWhitespace()
+        var elements: [Range<Int>] = []
+        if self.peek == UInt8(ascii: "]") {
+            self.index += 1
+            try self.expectEnd(after: "array")
+            return elements
+        }
+        while true {
+            self.skipWhitespace()
+            let start = self.index
+            try self.skipValue(depth: 2)
+            elements.append(start..<self.index)
+            self.skipWhitespace()
+            switch self.peek {
+            case UInt8(ascii: ","): self.index += 1
+            case UInt8(ascii: "]"):
+                self.index += 1
+                try self.expectEnd(after: "array")
+                return elements
+            case nil: throw JSONSyntaxError(detail: "the body ends inside the array (element \(elements.count))")
+            default:
+                throw JSONSyntaxError(
+                    detail: "expected ',' or ']' after element \(elements.count - 1) at byte \(self.index + 1)"
+                )
+            }
+        }
+    }
+
+    private mutating func expectEnd(after what: String = "object") throws {
         self.skipWhitespace()
         guard self.index == self.bytes.count else {
-            throw JSONSyntaxError(detail: "text follows the object at byte \(self.index + 1)")
+            throw JSONSyntaxError(detail: "text follows the \(what) at byte \(self.index + 1)")
         }
     }
 

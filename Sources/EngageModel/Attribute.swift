@@ -75,3 +75,32 @@ public struct DimensionFilter: Hashable, Sendable {
         return filters
     }
 }
+
+/// One `attr=value` filter as people write it (`engage query --where`, the HTTP API's `where`), with errors
+/// that say what is accepted.
+public struct FilterArgument: Hashable, Sendable {
+    public let dimension: Dimension
+    public let value: String
+
+    public struct Invalid: Error, Hashable, Sendable, CustomStringConvertible {
+        public let description: String
+    }
+
+    public static let attributesHelp =
+        "acquisition_channel, user_segment, device_type, region, or cohort (registration month YYYY-MM)"
+
+    public static func parse(_ argument: String) throws(Invalid) -> FilterArgument {
+        guard let equals = argument.firstIndex(of: "="), argument.index(after: equals) < argument.endIndex else {
+            throw Invalid(description: "'\(argument)' is not attr=value (attributes: \(Self.attributesHelp))")
+        }
+        let name = String(argument[..<equals])
+        guard let dimension = Dimension(name: name) else {
+            throw Invalid(description: "unknown attribute '\(name)'; use \(Self.attributesHelp)")
+        }
+        let value = String(argument[argument.index(after: equals)...])
+        if dimension == .cohort && CivilMonth(value) == nil {
+            throw Invalid(description: "cohort values are registration months YYYY-MM, not '\(value)'")
+        }
+        return FilterArgument(dimension: dimension, value: value)
+    }
+}

@@ -9,7 +9,7 @@ public enum Role: String, CaseIterable, Sendable, Hashable {
 extension Command {
     /// The role an operation needs (`admin` may do everything); nil for none (HELLO, PING and WAIT_APPLIED,
     /// which reveals nothing but a sequence number).
-    var requiredRole: Role? {
+    public var requiredRole: Role? {
         switch self {
         case .waitApplied: return nil
         case .defineActions, .upsertUsers, .ingestEvents: return .ingest

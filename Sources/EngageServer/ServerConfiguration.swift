@@ -86,6 +86,7 @@ public struct ServerConfiguration: Sendable {
 
     public struct ExposureError: Error, CustomStringConvertible {
         public let description: String
+        public init(description: String) { self.description = description }
     }
 
     public static let defaultPort = 7733

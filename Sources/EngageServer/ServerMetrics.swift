@@ -3,7 +3,8 @@ import EngageModel
 import EngageProtocol
 
 /// The server's swift-metrics instruments (Prometheus names). Only `engaged`'s main chooses the backend.
-struct ServerMetrics: Sendable {
+/// The binary server and the HTTP API count into the same instruments.
+public struct ServerMetrics: Sendable {
     let connections = Meter(label: "engage_connections")
     let connectionsOpened = Counter(label: "engage_connections_opened_total")
     let eventsIngested = Counter(label: "engage_events_ingested_total")
@@ -11,6 +12,8 @@ struct ServerMetrics: Sendable {
     let batches = Counter(label: "engage_ingest_batches_total")
     /// Request bytes being carried out (the global back-pressure budget in use).
     let bufferedBytes = Gauge(label: "engage_buffered_request_bytes")
+
+    public init() {}
 
     func error(_ code: ErrorCode) {
         Counter(label: "engage_request_errors_total", dimensions: [("code", code.name)]).increment()
@@ -37,7 +40,7 @@ struct ServerMetrics: Sendable {
     }
 
     /// Counts what an operation did: events and rejections of ingest batches, durations of queries, errors.
-    func record(_ command: Command, _ response: Response, nanoseconds: Int64) {
+    public func record(_ command: Command, _ response: Response, nanoseconds: Int64) {
         switch response {
         case .ingestResult(let message):
             self.batches.increment()

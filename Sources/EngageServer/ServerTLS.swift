@@ -5,6 +5,19 @@ public enum ServerTLS {
     /// A context for TLS 1.2 and later with the certificate chain in `certificateFile` (server certificate
     /// first) and its private key; errors name the file that could not be used.
     public static func makeContext(certificateFile: String, keyFile: String) throws -> NIOSSLContext {
+        let configuration = try self.makeConfiguration(certificateFile: certificateFile, keyFile: keyFile)
+        do {
+            return try NIOSSLContext(configuration: configuration)
+        } catch {
+            throw TLSSetupError(
+                description:
+                    "the certificate in \(certificateFile) and the key in \(keyFile) cannot be used together: \(error)"
+            )
+        }
+    }
+
+    /// The same identity as a configuration (the HTTP API's TLS takes one).
+    public static func makeConfiguration(certificateFile: String, keyFile: String) throws -> TLSConfiguration {
         let chain: [NIOSSLCertificate]
         do {
             chain = try NIOSSLCertificate.fromPEMFile(certificateFile)
@@ -23,14 +36,7 @@ public enum ServerTLS {
             privateKey: .privateKey(key)
         )
         configuration.minimumTLSVersion = .tlsv12
-        do {
-            return try NIOSSLContext(configuration: configuration)
-        } catch {
-            throw TLSSetupError(
-                description:
-                    "the certificate in \(certificateFile) and the key in \(keyFile) cannot be used together: \(error)"
-            )
-        }
+        return configuration
     }
 }
 

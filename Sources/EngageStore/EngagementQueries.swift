@@ -49,21 +49,24 @@ extension EngageStore {
     public func tiers(_ window: TierWindow, _ selection: Selection = Selection()) throws -> [TierRow] {
         try self.read { txn, reader in
             let grouping = try reader.grouping(selection, txn)
-            var totals: [UInt32: MonthRecord] = [:]
-            switch window {
-            case .month(let month):
-                try reader.forEachUserMonth(month, txn) { user, record in totals[user] = record }
-            case .asOf:
-                totals = try reader.windowTotals(window.days, catalog: try reader.catalog(txn), txn)
-            }
             var sums = [[Tier: (users: Int, record: MonthRecord)]](repeating: [:], count: grouping.names.count)
-            for (user, record) in totals {
+            func add(_ user: UInt32, _ record: MonthRecord) {
                 let group = grouping.group(user)
-                guard group >= 0 else { continue }
+                guard group >= 0 else { return }
                 let tier = record.tier(powerThreshold: self.settings.powerThreshold)
-                guard tier != .inactive else { continue }
+                guard tier != .inactive else { return }
                 let current = sums[group][tier] ?? (0, MonthRecord())
                 sums[group][tier] = (current.users + 1, current.record + record)
+            }
+            switch window {
+            case .month(let month):
+                // Summed as the month's records are read: no table of every user in between (the dashboard
+                // asks this on every refresh).
+                try reader.forEachUserMonth(month, txn) { user, record in add(user, record) }
+            case .asOf:
+                for (user, record) in try reader.windowTotals(window.days, catalog: try reader.catalog(txn), txn) {
+                    add(user, record)
+                }
             }
             var rows: [TierRow] = []
             for (group, name) in grouping.names.enumerated() {
@@ -90,19 +93,20 @@ extension EngageStore {
     public func transitions(_ month: CivilMonth, _ selection: Selection = Selection()) throws -> [TransitionRow] {
         try self.read { txn, reader in
             let grouping = try reader.grouping(Selection(filters: selection.filters), txn)
-            var pairs: [UInt32: (from: Tier, to: Tier)] = [:]
+            // Tiers by user key in an array rather than a dictionary: both months' records are read in full.
+            let limit = try reader.userKeyLimit(txn)
+            var from = [Tier](repeating: .inactive, count: limit)
+            var to = [Tier](repeating: .inactive, count: limit)
             try reader.forEachUserMonth(month, txn) { user, record in
-                pairs[user] = (record.tier(powerThreshold: self.settings.powerThreshold), .inactive)
+                if Int(user) < limit { from[Int(user)] = record.tier(powerThreshold: self.settings.powerThreshold) }
             }
             try reader.forEachUserMonth(CivilMonth(index: month.index + 1), txn) { user, record in
-                pairs[user] = (
-                    pairs[user]?.from ?? .inactive, record.tier(powerThreshold: self.settings.powerThreshold)
-                )
+                if Int(user) < limit { to[Int(user)] = record.tier(powerThreshold: self.settings.powerThreshold) }
             }
             var counts: [[Tier]: Int] = [:]
-            for (user, pair) in pairs
-            where grouping.group(user) >= 0 && (pair.from != .inactive || pair.to != .inactive) {
-                counts[[pair.from, pair.to], default: 0] += 1
+            for user in 0..<limit
+            where (from[user] != .inactive || to[user] != .inactive) && grouping.group(UInt32(user)) >= 0 {
+                counts[[from[user], to[user]], default: 0] += 1
             }
             // Ordered by the tiers' names, as the protocol promises.
             return counts.keys.sorted { ($0[0].name, $0[1].name) < ($1[0].name, $1[1].name) }.map {
@@ -224,7 +228,10 @@ extension EngageStore {
         return try self.read { txn, reader in
             let grouping = try reader.grouping(Selection(filters: selection.filters), txn)
             var users = UserSet(capacity: grouping.capacity)
-            var durations: [Int: Int] = [:]
+            // Sessions per duration in seconds: an array for the first hours (an increment instead of a hash
+            // per session; this query reads every session of its range), a dictionary beyond.
+            var shortDurations = [Int](repeating: 0, count: 1 << 14)
+            var longDurations: [Int: Int] = [:]
             var summary = SessionSummary(
                 sessions: 0,
                 users: 0,
@@ -235,7 +242,7 @@ extension EngageStore {
                 p90DurationSeconds: 0
             )
             for day in StoreReader.storeDays(from...to) {
-                try reader.schema.sessions.forEach(prefix: DayKey.prefix(StoreDay(day)), txn) { key, record in
+                try reader.schema.sessionTotals.forEach(prefix: DayKey.prefix(StoreDay(day)), txn) { key, record in
                     let user = key.user
                     guard grouping.group(user) >= 0 else { return true }
                     let duration = Int(record.durationSeconds)
@@ -243,7 +250,11 @@ extension EngageStore {
                     summary.totalDurationSeconds += duration
                     summary.totalActions += Int(record.actionsCount)
                     if record.actionsCount == 1 { summary.bounces += 1 }
-                    durations[duration, default: 0] += 1
+                    if duration >= 0 && duration < shortDurations.count {
+                        shortDurations[duration] += 1
+                    } else {
+                        longDurations[duration, default: 0] += 1
+                    }
                     users.insert(user)
                     return true
                 }
@@ -254,8 +265,16 @@ extension EngageStore {
                 guard summary.sessions > 0 else { return 0 }
                 let rank = max(1, Int((q * Double(summary.sessions)).rounded(.up)))
                 var seen = 0
-                for duration in durations.keys.sorted() {
-                    seen += durations[duration]!
+                for duration in longDurations.keys.sorted() where duration < 0 {
+                    seen += longDurations[duration]!
+                    if seen >= rank { return duration }
+                }
+                for (duration, count) in shortDurations.enumerated() where count > 0 {
+                    seen += count
+                    if seen >= rank { return duration }
+                }
+                for duration in longDurations.keys.sorted() where duration >= 0 {
+                    seen += longDurations[duration]!
                     if seen >= rank { return duration }
                 }
                 return 0

@@ -467,6 +467,29 @@ enum SessionRecordValue: ValueCodec {
     }
 }
 
+/// The two fields of a session record that the session summary reads, decoded without the contexts (the
+/// summary reads every session of its range: no array allocated per session).
+struct SessionTotals {
+    var durationSeconds: Int64
+    var actionsCount: UInt32
+}
+
+/// A read-only view of the sessions table (``Schema/sessionTotals``); sessions are written as whole
+/// ``SessionRecord``s through ``SessionRecordValue``.
+enum SessionTotalsValue: ValueCodec {
+    static func encode(_ value: SessionTotals, key: SessionKey, into writer: inout ByteWriter) {
+        preconditionFailure("SessionTotalsValue is a read-only view: write SessionRecord through SessionRecordValue")
+    }
+    static func decode(_ bytes: UnsafeRawBufferPointer, key: SessionKey) throws(CorruptRecord) -> SessionTotals {
+        var reader = ByteReader(bytes)
+        let durationMs = Int64(truncatingIfNeeded: try reader.varint())
+        return SessionTotals(
+            durationSeconds: durationMs / 1000,
+            actionsCount: UInt32(truncatingIfNeeded: try reader.varint())
+        )
+    }
+}
+
 enum MonthRecordValue: ValueCodec {
     static func encode(_ value: MonthRecord, key: MonthUser, into writer: inout ByteWriter) {
         value.encode(into: &writer)

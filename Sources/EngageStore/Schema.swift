@@ -54,6 +54,8 @@ struct Schema: Sendable {
     var daily: Table<DayUserKey, DailyRecordValue>
     /// Sessions: (start day, user_key, start ms) -> ``SessionRecord``.
     var sessions: Table<SessionKeyCodec, SessionRecordValue>
+    /// The sessions table read for totals only (duration and actions; see ``SessionTotalsValue``).
+    var sessionTotals: Table<SessionKeyCodec, SessionTotalsValue> { Table(self.sessions.database) }
     /// Active users of a day: (day, chunk) -> bitset.
     var dayActive: Table<DayChunkKey, ChunkBitsValue<DayChunk>>
     /// Whole-population series: day -> dau, wau, mau.

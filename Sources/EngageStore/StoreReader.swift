@@ -28,9 +28,16 @@ struct StoreReader {
         case .attribute(let attribute):
             return try self.heldValues(attribute, txn).map { DimensionValueRow(value: $0.name, users: $0.users) }
         case .cohort:
-            var counts: [CivilMonth: Int] = [:]
-            for month in try self.registrationMonths(txn).values { counts[month, default: 0] += 1 }
-            return counts.keys.sorted().map { DimensionValueRow(value: $0.description, users: counts[$0]!) }
+            // From the registration index (users by registration day, as bitsets): a few bitsets per day
+            // instead of every user record. Each user with a registration date is in exactly one of them.
+            var counts: [Int: Int] = [:]
+            try self.schema.registrations.forEach(txn) { key, bits in
+                counts[CivilDate(storeDay: key.day).monthIndex, default: 0] += bits.count
+                return true
+            }
+            return counts.keys.sorted().compactMap {
+                counts[$0]! > 0 ? DimensionValueRow(value: CivilMonth(index: $0).description, users: counts[$0]!) : nil
+            }
         }
     }
 

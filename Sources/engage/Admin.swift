@@ -1,6 +1,7 @@
 import ArgumentParser
 import EngageClient
 import EngageModel
+import EngageOutput
 
 struct Admin: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

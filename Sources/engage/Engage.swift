@@ -2,6 +2,7 @@ import ArgumentParser
 import EngageClient
 import EngageCommandLine
 import EngageModel
+import EngageOutput
 import Foundation
 
 @main
@@ -17,7 +18,7 @@ struct Engage: AsyncParsableCommand {
             `engage --generate-completion-script bash|zsh|fish`.
             """,
         version: EngageVersion.current,
-        subcommands: [Import.self, Query.self, Export.self, Stats.self, Admin.self]
+        subcommands: [Import.self, Query.self, Export.self, Stats.self, ReportFile.self, Admin.self]
     )
 }
 
@@ -93,27 +94,14 @@ extension CivilMonth: ExpressibleByArgument {
     public init?(argument: String) { self.init(argument) }
 }
 
-/// `attr=value`, with an error that lists the attributes when the name is unknown.
-struct FilterArgument {
-    let dimension: EngageModel.Dimension
-    let value: String
-
-    static let attributesHelp =
-        "acquisition_channel, user_segment, device_type, region, or cohort (registration month YYYY-MM)"
-
-    static func parse(_ argument: String) throws -> FilterArgument {
-        guard let equals = argument.firstIndex(of: "="), argument.index(after: equals) < argument.endIndex else {
-            throw ValidationError("'\(argument)' is not attr=value (attributes: \(Self.attributesHelp))")
+extension FilterArgument {
+    /// `--where attr=value`, with the model's error as a usage error.
+    static func argument(_ text: String) throws -> FilterArgument {
+        do {
+            return try FilterArgument.parse(text)
+        } catch {
+            throw ValidationError(error.description)
         }
-        let name = String(argument[..<equals])
-        guard let dimension = EngageModel.Dimension(name: name) else {
-            throw ValidationError("unknown attribute '\(name)'; use \(Self.attributesHelp)")
-        }
-        let value = String(argument[argument.index(after: equals)...])
-        if dimension == .cohort && CivilMonth(value) == nil {
-            throw ValidationError("cohort values are registration months YYYY-MM, not '\(value)'")
-        }
-        return FilterArgument(dimension: dimension, value: value)
     }
 }
 
@@ -132,18 +120,7 @@ struct Stats: AsyncParsableCommand {
 
     func run() async throws {
         let stats = try await self.connection.withClient(json: self.output.format == .json) { try await $0.stats() }
-        var report = Report(
-            name: "stats",
-            columns: [
-                "events", "duplicates", "users", "actions", "days", "bytes_on_disk", "time_zone", "first_day",
-                "last_day",
-            ]
-        )
-        report.rows.append([
-            .int(stats.events), .int(stats.duplicates), .int(stats.users), .int(stats.actions), .int(stats.days),
-            .int(stats.bytesOnDisk), .string(stats.timeZone), .text(stats.firstDay?.description),
-            .text(stats.lastDay?.description),
-        ])
+        let report = QueryReports.stats(stats)
         try report.print(self.output.format)
     }
 }

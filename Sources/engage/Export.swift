@@ -1,6 +1,7 @@
 import ArgumentParser
 import EngageClient
 import EngageModel
+import EngageOutput
 import Foundation
 
 struct Export: AsyncParsableCommand {

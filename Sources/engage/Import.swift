@@ -2,6 +2,7 @@ import ArgumentParser
 import EngageClient
 import EngageJSONLines
 import EngageModel
+import EngageOutput
 import Foundation
 
 struct Import: AsyncParsableCommand {

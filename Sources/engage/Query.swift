@@ -1,6 +1,7 @@
 import ArgumentParser
 import EngageClient
 import EngageModel
+import EngageOutput
 import Foundation
 
 struct Query: AsyncParsableCommand {
@@ -29,7 +30,7 @@ struct FilterOptions: ParsableArguments {
             "attr=value filter (repeatable); attributes: \(FilterArgument.attributesHelp).",
             valueName: "attr=value"
         ),
-        transform: FilterArgument.parse
+        transform: FilterArgument.argument
     )
     var filters: [FilterArgument] = []
 
@@ -138,20 +139,7 @@ extension Query {
             ) {
                 try await $0.activity(query)
             }
-            var report = Report(
-                name: "activity",
-                columns: self.selection.groupColumn + ["date", "dau", "wau", "mau", "dau_mau", "dau_wau"]
-            )
-            for row in rows {
-                report.rows.append(
-                    self.selection.group(row.group)
-                        + [
-                            .string(row.date.description), .count(row.dau), .count(row.wau), .count(row.mau),
-                            .ratio(row.dauOverMau),
-                            .ratio(row.dauOverWau),
-                        ]
-                )
-            }
+            let report = QueryReports.activity(rows, grouped: self.selection.by != nil)
             try report.print(self.output.format)
         }
     }
@@ -174,10 +162,7 @@ extension Query {
             ) {
                 try await $0.activeDays(from: from, to: to, self.selection.selection)
             }
-            var report = Report(name: "active_days", columns: self.selection.groupColumn + ["active_days", "users"])
-            for row in rows {
-                report.rows.append(self.selection.group(row.group) + [.int(row.activeDays), .int(row.users)])
-            }
+            let report = QueryReports.activeDays(rows, grouped: self.selection.by != nil)
             try report.print(self.output.format)
         }
     }
@@ -209,18 +194,7 @@ extension Query {
             ) {
                 try await $0.tiers(window, self.selection.selection)
             }
-            var report = Report(
-                name: "tiers",
-                columns: self.selection.groupColumn + ["tier", "users", "avg_daily_sessions", "avg_daily_actions"]
-            )
-            for row in rows {
-                report.rows.append(
-                    self.selection.group(row.group) + [
-                        .string(row.tier.name), .int(row.users), .ratio(row.averageDailySessions),
-                        .ratio(row.averageDailyActions),
-                    ]
-                )
-            }
+            let report = QueryReports.tiers(rows, grouped: self.selection.by != nil)
             try report.print(self.output.format)
         }
     }
@@ -239,10 +213,7 @@ extension Query {
             ) {
                 try await $0.transitions(self.month, filters: self.filters.dimensionFilters)
             }
-            var report = Report(name: "transitions", columns: ["from_tier", "to_tier", "users"])
-            for row in rows {
-                report.rows.append([.string(row.fromTier.name), .string(row.toTier.name), .int(row.users)])
-            }
+            let report = QueryReports.transitions(rows)
             try report.print(self.output.format)
         }
     }
@@ -279,19 +250,7 @@ extension Query {
                     self.selection.selection
                 )
             }
-            var report = Report(
-                name: "retention",
-                columns: self.selection.groupColumn + ["cohort", "cohort_size", "period_offset", "retained", "rate"]
-            )
-            for row in rows {
-                report.rows.append(
-                    self.selection.group(row.group)
-                        + [
-                            .string(row.cohort.description), .int(row.cohortSize), .int(row.periodOffset),
-                            .count(row.retained), .ratio(row.rate),
-                        ]
-                )
-            }
+            let report = QueryReports.retention(rows, grouped: self.selection.by != nil)
             try report.print(self.output.format)
         }
     }
@@ -323,13 +282,7 @@ extension Query {
                     filters: self.filters.dimensionFilters
                 )
             }
-            var report = Report(name: "lifecycle", columns: ["period", "new", "returning", "resurrecting", "dormant"])
-            for row in rows {
-                report.rows.append([
-                    .string(row.period.description), .count(row.new), .count(row.returning), .count(row.resurrecting),
-                    .count(row.dormant),
-                ])
-            }
+            let report = QueryReports.lifecycle(rows)
             try report.print(self.output.format)
         }
     }
@@ -350,18 +303,7 @@ extension Query {
             ) {
                 try await $0.sessions(from: self.range.from, to: self.range.to, filters: self.filters.dimensionFilters)
             }
-            var report = Report(
-                name: "sessions",
-                columns: [
-                    "sessions", "users", "avg_duration_seconds", "p50_duration_seconds", "p90_duration_seconds",
-                    "avg_actions", "bounce_rate",
-                ]
-            )
-            report.rows.append([
-                .int(summary.sessions), .int(summary.users), .ratio(summary.averageDurationSeconds),
-                .int(summary.p50DurationSeconds),
-                .int(summary.p90DurationSeconds), .ratio(summary.averageActions), .ratio(summary.bounceRate),
-            ])
+            let report = QueryReports.sessions(summary)
             try report.print(self.output.format)
         }
     }
@@ -393,61 +335,17 @@ extension Query {
                 (try await $0.user(self.id), $0.timeZone)
             }
             guard let detail = found else { throw CLIError("no user with user_id '\(self.id)'") }
-            let local = LocalTimeFormatter(timeZone: zone)
-            var profile = Report(
-                name: "user",
-                columns: ["user_id", "registration_date"] + Attribute.allCases.map(\.rawValue) + [
-                    "current_tier", "as_of",
-                ]
-            )
-            profile.rows.append(
-                [.string(detail.profile.userID), .text(detail.profile.registrationDate?.description)]
-                    + Attribute.allCases.map { .string(detail.profile.attributes[$0] ?? Attribute.unknownValue) }
-                    + [.string(detail.currentTier.name), .string(detail.asOf.description)]
-            )
-            var days = Report(
-                name: "daily_activity",
-                columns: [
-                    "date", "sessions_count", "total_session_duration", "total_actions", "unique_action_types",
-                    "is_active_day", "engagement_tier",
-                ]
-            )
-            for day in detail.days {
-                days.rows.append([
-                    .string(day.date.description), .int(day.sessionsCount), .int(day.totalSessionDuration),
-                    .int(day.totalActions),
-                    .int(day.uniqueActionTypes), .bool(day.isActiveDay), .string(day.engagementTier.name),
-                ])
-            }
-            var sessions = Report(
-                name: "sessions",
-                columns: [
-                    "start", "end", "start_ms", "end_ms", "session_duration_seconds", "actions_count",
-                    "screens_visited", "session_type",
-                ]
-            )
-            for session in detail.sessions {
-                sessions.rows.append([
-                    .string(local.format(session.startMs)), .string(local.format(session.endMs)),
-                    .int(Int(session.startMs)),
-                    .int(Int(session.endMs)), .int(session.durationSeconds), .int(session.actionsCount),
-                    .int(session.screensVisited),
-                    .string(session.sessionType.rawValue),
-                ])
-            }
-            let sections: [(Section, Report)] = [(.profile, profile), (.days, days), (.sessions, sessions)]
+            let user = QueryReports.user(detail, timeZone: zone)
+            let sections: [(Section, Report)] = [
+                (.profile, user.profile), (.days, user.days), (.sessions, user.sessions),
+            ]
             if let section {
                 try sections.first { $0.0 == section }!.1.print(self.output.format)
                 return
             }
             switch self.output.format {
             case .json:
-                try StandardOutput.write(
-                    "{\"query\": \"user\", \"user\": \(profile.object(profile.rows[0])),\n \"daily_activity\": ["
-                        + days.rows.map { "\n  " + days.object($0) }.joined(separator: ",")
-                        + "],\n \"sessions\": ["
-                        + sessions.rows.map { "\n  " + sessions.object($0) }.joined(separator: ",") + "]}\n"
-                )
+                try StandardOutput.write(user.json + "\n")
             default:
                 for (index, (_, report)) in sections.enumerated() {
                     if index > 0 { try StandardOutput.write("\n") }
@@ -480,16 +378,7 @@ extension Query {
             ) {
                 try await $0.atRisk(asOf: self.asOf, limit: self.limit, filters: self.filters.dimensionFilters)
             }
-            var report = Report(
-                name: "at_risk",
-                columns: ["user_id", "tier_7_days_ago", "active_days", "actions", "last_active_day"]
-            )
-            for row in rows {
-                report.rows.append([
-                    .string(row.userID), .string(row.tierBefore.name), .int(row.activeDays), .int(row.actions),
-                    .string(row.lastActiveDay.description),
-                ])
-            }
+            let report = QueryReports.atRisk(rows)
             try report.print(self.output.format)
         }
     }
@@ -516,16 +405,7 @@ extension Query {
                     filters: self.filters.dimensionFilters
                 )
             }
-            var report = Report(
-                name: "actions",
-                columns: ["action_category", "action_type", "is_core_action", "events", "users"]
-            )
-            for row in rows {
-                report.rows.append([
-                    .string(row.category), .text(row.actionType), row.isCoreAction.map(Value.bool) ?? .null,
-                    .int(row.events), .int(row.users),
-                ])
-            }
+            let report = QueryReports.actions(rows)
             try report.print(self.output.format)
         }
     }
@@ -545,28 +425,8 @@ extension Query {
             let rows = try await QueryRun(connection: self.connection, format: self.output.format)() {
                 try await $0.values(self.dimension)
             }
-            var report = Report(name: "values", columns: ["value", "users"])
-            for row in rows { report.rows.append([.string(row.value), .int(row.users)]) }
+            let report = QueryReports.values(rows)
             try report.print(self.output.format)
         }
-    }
-}
-
-/// Instants as local times of the server's reporting time zone, with their UTC offset:
-/// `2026-03-01T09:15:00.000-05:00`.
-struct LocalTimeFormatter {
-    let zone: TimeZone
-
-    init(timeZone identifier: String) {
-        self.zone = TimeZone(identifier: identifier) ?? TimeZone(identifier: "UTC")!
-    }
-
-    func format(_ epochMs: Int64) -> String {
-        let offsetSeconds = self.zone.secondsFromGMT(for: Date(timeIntervalSince1970: Double(epochMs) / 1000))
-        let utc = Timestamp.formatISO8601(epochMs + Int64(offsetSeconds) * 1000)
-        let sign = offsetSeconds < 0 ? "-" : "+"
-        let magnitude = abs(offsetSeconds)
-        func two(_ value: Int) -> String { value < 10 ? "0\(value)" : "\(value)" }
-        return String(utc.dropLast()) + sign + two(magnitude / 3600) + ":" + two(magnitude % 3600 / 60)
     }
 }

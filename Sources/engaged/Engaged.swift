@@ -1,5 +1,6 @@
 import ArgumentParser
 import EngageCommandLine
+import EngageHTTP
 import EngageModel
 import EngageServer
 import EngageStore
@@ -135,6 +136,25 @@ struct Engaged: AsyncParsableCommand {
     @Option(name: .long, help: "Write the metrics port to this file once listening.")
     var metricsPortFile: String?
 
+    @Option(
+        name: .long,
+        help:
+            "Serve the HTTP/JSON API (described at /openapi.yaml) and the dashboard (at /) on this port (0 picks a free one)."
+    )
+    var httpPort: Int?
+
+    @Option(name: .long, help: "Address of the HTTP API; the same rule as --host: off loopback only with --tokens.")
+    var httpHost: String = "127.0.0.1"
+
+    @Option(name: .long, help: "Write the HTTP port to this file once listening.")
+    var httpPortFile: String?
+
+    @Option(name: .long, help: "Largest HTTP request body accepted, in bytes; larger ones get 413.")
+    var httpMaxBodyBytes: Int = 16 * 1024 * 1024
+
+    @Option(name: .long, help: "HTTP API requests carried out at once; more get 429 too_many_in_flight.")
+    var httpMaxRequests: Int = 64
+
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
 
@@ -158,6 +178,11 @@ struct Engaged: AsyncParsableCommand {
             throw ValidationError("--max-buffered-bytes must be at least 1048576")
         }
         guard (0...65535).contains(self.port) else { throw ValidationError("--port must be 0...65535") }
+        if let httpPort, !(0...65535).contains(httpPort) { throw ValidationError("--http-port must be 0...65535") }
+        guard self.httpMaxBodyBytes >= 1024 else {
+            throw ValidationError("--http-max-body-bytes must be at least 1024")
+        }
+        guard self.httpMaxRequests >= 1 else { throw ValidationError("--http-max-requests must be at least 1") }
         if let timezone, TimeZone(identifier: timezone) == nil {
             throw ValidationError("unknown time zone '\(timezone)': use an IANA name such as UTC or America/New_York")
         }
@@ -221,8 +246,10 @@ struct Engaged: AsyncParsableCommand {
         }
         let tokenTable = try self.tokens.map { path in try startupStep { try TokenTable(contentsOf: path) } }
         var tls: NIOSSLContext?
+        var httpTLS: TLSConfiguration?
         if let tlsCert, let tlsKey {
             tls = try startupStep { try ServerTLS.makeContext(certificateFile: tlsCert, keyFile: tlsKey) }
+            httpTLS = try startupStep { try ServerTLS.makeConfiguration(certificateFile: tlsCert, keyFile: tlsKey) }
         }
         var storeConfiguration = StoreConfiguration(
             path: self.data,
@@ -267,6 +294,31 @@ struct Engaged: AsyncParsableCommand {
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: store), .init(service: server),
         ]
+        if let httpPort = self.httpPort {
+            let configuration = HTTPConfiguration(
+                host: self.httpHost,
+                port: httpPort,
+                tokens: tokenTable,
+                allowUnauthenticatedRemote: self.insecureNoAuth,
+                tls: httpTLS,
+                maximumBodyBytes: self.httpMaxBodyBytes,
+                maximumBatchItems: self.maxBatchItems,
+                maximumConcurrentRequests: self.httpMaxRequests,
+                idleTimeoutSeconds: max(1, self.idleTimeout.milliseconds / 1000),
+                serverName: "engaged/\(EngageVersion.current)"
+            )
+            try startupStep { try configuration.checkExposure() }
+            let http = try startupStep("cannot serve HTTP: ") {
+                try HTTPServer(
+                    configuration: configuration,
+                    store: store,
+                    handler: RequestHandler(store: store, queryPool: queryPool, logger: Logger(label: "engaged.http")),
+                    logger: Logger(label: "engaged.http"),
+                    onListening: Self.writePort(to: self.httpPortFile)
+                )
+            }
+            services.append(.init(service: http))
+        }
         if let metricsPort = self.metricsPort {
             services.append(
                 .init(
