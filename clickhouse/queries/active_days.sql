@@ -12,12 +12,12 @@ FROM (
         )
         WHERE is_active_day = 1
         GROUP BY user_id
-    )
+    ) AS user_active_days
     ALL INNER JOIN (
         SELECT user_id, assumeNotNull(grp) AS grp
         FROM (SELECT user_id, {group_expr} AS grp FROM {db}.dim_users FINAL WHERE {user_filter})
         WHERE isNotNull(grp)
-    ) USING user_id
+    ) AS selected_users USING user_id
     GROUP BY grp, active_days
 )
 ORDER BY grp, active_days

@@ -15,8 +15,9 @@ SELECT {group_column}
     if(day > last_day, NULL, ratios[2]) AS dau_wau
 FROM (
     SELECT grp, day, dau, wau, mau,
-        -- num / den rounded to 6 decimals exactly as printf("%.6f", num / den) rounds; 0 when den = 0.
-        arrayMap(p -> if(p.2 = 0, 0., (intDiv(p.1 * 1000000, p.2) + multiIf(
+        -- num / den rounded to 6 decimals exactly as printf("%.6f", num / den) rounds; 0 when den = 0 (p = (num,
+        -- max(den, 1), den = 0): both branches of if() are evaluated, and intDiv by 0 throws).
+        arrayMap(p -> if(p.3, 0., (intDiv(p.1 * 1000000, p.2) + multiIf(
             2 * ((p.1 * 1000000) % p.2) > p.2, 1,
             2 * ((p.1 * 1000000) % p.2) < p.2, 0,
             -- an exact tie of the fraction: the double p.1 / p.2 lies on one side of it; M * 15625 against
@@ -29,7 +30,8 @@ FROM (
                 - if(1068 - bitShiftRight(reinterpretAsUInt64(reinterpretAsString(p.1 / p.2)), 52) >= 64, 0,
                      bitShiftLeft(2 * intDiv(p.1 * 1000000, p.2) + 1, 1068 - bitShiftRight(reinterpretAsUInt64(reinterpretAsString(p.1 / p.2)), 52)))
             ) = 0 AND intDiv(p.1 * 1000000, p.2) % 2 = 1))) / 1000000.),
-            [(toUInt64(dau), toUInt64(mau)), (toUInt64(dau), toUInt64(wau))]) AS ratios,
+            arrayMap(q -> (q.1, greatest(q.2, toUInt64(1)), q.2 = 0),
+            [(toUInt64(dau), toUInt64(mau)), (toUInt64(dau), toUInt64(wau))])) AS ratios,
         (SELECT max(date) FROM {db}.fact_daily_user_activity) AS last_day
     FROM (
         -- Per group: the day-ordered deltas, summed into running counts.
@@ -68,12 +70,12 @@ FROM (
                             WHERE is_active_day = 1
                             GROUP BY user_id
                         )
-                    )
+                    ) AS user_active_days
                     ALL INNER JOIN (
                         SELECT user_id, assumeNotNull(grp) AS grp
                         FROM (SELECT user_id, {group_expr} AS grp FROM {db}.dim_users FINAL WHERE {user_filter})
                         WHERE isNotNull(grp)
-                    ) USING user_id
+                    ) AS selected_users USING user_id
                     ARRAY JOIN days AS d, previous AS p
                 )
                 ARRAY JOIN [

@@ -15,7 +15,7 @@ FROM (
     FROM (
         SELECT DISTINCT multiIf({period} = 'day', day, {period} = 'week', toMonday(day), toStartOfMonth(day)) AS period
         FROM (SELECT toDate({from}) + number AS day FROM numbers(toUInt64(toDate({to}) - toDate({from}) + 1)))
-    )
+    ) AS periods_overlapping
     ALL LEFT JOIN (
         SELECT period,
             countIf(is_active AND registered) AS new,
@@ -40,14 +40,14 @@ FROM (
                     )
                     WHERE is_active_day = 1
                     GROUP BY user_id
-                )
+                ) AS user_periods
                 ALL INNER JOIN (
                     SELECT user_id,
                         if(isNull(registration_date), toDate('1970-01-01'),
                            multiIf({period} = 'day', assumeNotNull(registration_date), {period} = 'week',
                                    toMonday(assumeNotNull(registration_date)), toStartOfMonth(assumeNotNull(registration_date)))) AS registration_period
                     FROM (SELECT user_id, registration_date FROM {db}.dim_users FINAL WHERE {user_filter})
-                ) USING user_id
+                ) AS selected_users USING user_id
             )
             ARRAY JOIN arrayDistinct(arrayConcat(periods, arrayMap(x -> multiIf({period} = 'day', x + 1, {period} = 'week', x + 7,
                                                                                   addMonths(x, 1)), periods))) AS period
@@ -55,6 +55,6 @@ FROM (
                                          toStartOfMonth(toDate({from}))) AND toDate({to})
         )
         GROUP BY period
-    ) USING period
+    ) AS counts USING period
 )
 ORDER BY period

@@ -15,8 +15,9 @@ FROM (
         count() AS sessions,
         uniqExact(user_id) AS users,
         arraySort(groupArray(session_duration_seconds)) AS durations,
-        -- num / den rounded to 6 decimals exactly as printf("%.6f", num / den) rounds; 0 when den = 0.
-        arrayMap(p -> if(p.2 = 0, 0., (intDiv(p.1 * 1000000, p.2) + multiIf(
+        -- num / den rounded to 6 decimals exactly as printf("%.6f", num / den) rounds; 0 when den = 0 (p = (num,
+        -- max(den, 1), den = 0): both branches of if() are evaluated, and intDiv by 0 throws).
+        arrayMap(p -> if(p.3, 0., (intDiv(p.1 * 1000000, p.2) + multiIf(
             2 * ((p.1 * 1000000) % p.2) > p.2, 1,
             2 * ((p.1 * 1000000) % p.2) < p.2, 0,
             -- an exact tie of the fraction: the double p.1 / p.2 lies on one side of it; M * 15625 against
@@ -29,9 +30,10 @@ FROM (
                 - if(1068 - bitShiftRight(reinterpretAsUInt64(reinterpretAsString(p.1 / p.2)), 52) >= 64, 0,
                      bitShiftLeft(2 * intDiv(p.1 * 1000000, p.2) + 1, 1068 - bitShiftRight(reinterpretAsUInt64(reinterpretAsString(p.1 / p.2)), 52)))
             ) = 0 AND intDiv(p.1 * 1000000, p.2) % 2 = 1))) / 1000000.),
+            arrayMap(q -> (q.1, greatest(q.2, toUInt64(1)), q.2 = 0),
             [(toUInt64(sum(session_duration_seconds)), toUInt64(count())),
              (toUInt64(sum(actions_count)), toUInt64(count())),
-             (toUInt64(countIf(actions_count = 1)), toUInt64(count()))]) AS ratios
+             (toUInt64(countIf(actions_count = 1)), toUInt64(count()))])) AS ratios
     FROM (
         SELECT date, user_id, session_duration_seconds, actions_count
         FROM {db}.fact_user_sessions

@@ -8,8 +8,9 @@
 SELECT {group_column} tier, users, ratios[1] AS avg_daily_sessions, ratios[2] AS avg_daily_actions
 FROM (
     SELECT grp, tier, tier_rank, users,
-        -- num / den rounded to 6 decimals exactly as printf("%.6f", num / den) rounds; 0 when den = 0.
-        arrayMap(p -> if(p.2 = 0, 0., (intDiv(p.1 * 1000000, p.2) + multiIf(
+        -- num / den rounded to 6 decimals exactly as printf("%.6f", num / den) rounds; 0 when den = 0 (p = (num,
+        -- max(den, 1), den = 0): both branches of if() are evaluated, and intDiv by 0 throws).
+        arrayMap(p -> if(p.3, 0., (intDiv(p.1 * 1000000, p.2) + multiIf(
             2 * ((p.1 * 1000000) % p.2) > p.2, 1,
             2 * ((p.1 * 1000000) % p.2) < p.2, 0,
             -- an exact tie of the fraction: the double p.1 / p.2 lies on one side of it; M * 15625 against
@@ -22,7 +23,8 @@ FROM (
                 - if(1068 - bitShiftRight(reinterpretAsUInt64(reinterpretAsString(p.1 / p.2)), 52) >= 64, 0,
                      bitShiftLeft(2 * intDiv(p.1 * 1000000, p.2) + 1, 1068 - bitShiftRight(reinterpretAsUInt64(reinterpretAsString(p.1 / p.2)), 52)))
             ) = 0 AND intDiv(p.1 * 1000000, p.2) % 2 = 1))) / 1000000.),
-            [(toUInt64(sessions), toUInt64(records)), (toUInt64(actions), toUInt64(records))]) AS ratios
+            arrayMap(q -> (q.1, greatest(q.2, toUInt64(1)), q.2 = 0),
+            [(toUInt64(sessions), toUInt64(records)), (toUInt64(actions), toUInt64(records))])) AS ratios
     FROM (
         SELECT grp, tier, tier_rank
         FROM (
@@ -31,7 +33,7 @@ FROM (
             WHERE isNotNull(grp)
         )
         ARRAY JOIN ['power', 'core', 'regular', 'casual'] AS tier, [1, 2, 3, 4] AS tier_rank
-    )
+    ) AS tier_grid
     ALL LEFT JOIN (
         SELECT grp, tier, count() AS users, sum(user_records) AS records, sum(user_sessions) AS sessions,
             sum(user_actions) AS actions
@@ -52,15 +54,15 @@ FROM (
                     WHERE date BETWEEN toDate({from}) AND toDate({to})
                 )
                 GROUP BY user_id
-            )
+            ) AS user_windows
             ALL INNER JOIN (
                 SELECT user_id, assumeNotNull(grp) AS grp
                 FROM (SELECT user_id, {group_expr} AS grp FROM {db}.dim_users FINAL WHERE {user_filter})
                 WHERE isNotNull(grp)
-            ) USING user_id
+            ) AS selected_users USING user_id
         )
         WHERE tier != 'inactive'
         GROUP BY grp, tier
-    ) USING grp, tier
+    ) AS tier_sums USING grp, tier
 )
 ORDER BY grp, tier_rank
