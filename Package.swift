@@ -98,6 +98,22 @@ var package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The ClickHouse tier: an HTTP client (NIOHTTP1), the SQL files of clickhouse/ (embedded), the schema on
+        // every shard of a cluster, the queries, and the sync that follows an engaged node's change feed.
+        .target(
+            name: "EngageClickHouse",
+            dependencies: [
+                "EngageClient",
+                "EngageModel",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // Command-line options shared by engage and engage-load.
         .target(
             name: "EngageCommandLine",
@@ -127,6 +143,7 @@ var package = Package(
             name: "engage",
             dependencies: [
                 "EngageClient",
+                "EngageClickHouse",
                 "EngageCommandLine",
                 "EngageJSONLines",
                 "EngageModel",
@@ -157,6 +174,11 @@ var package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "LMDBTests", dependencies: ["LMDB"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "EngageClickHouseTests",
+            dependencies: ["EngageClickHouse", "EngageModel", "EngageTestSupport"],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "EngageProtocolTests",
             dependencies: [

@@ -17,7 +17,7 @@ struct Engage: AsyncParsableCommand {
             `engage --generate-completion-script bash|zsh|fish`.
             """,
         version: EngageVersion.current,
-        subcommands: [Import.self, Query.self, Export.self, Stats.self, Admin.self]
+        subcommands: [Import.self, Query.self, Export.self, Stats.self, Admin.self, ClickHouseCommand.self]
     )
 }
 
