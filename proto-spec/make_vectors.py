@@ -215,5 +215,14 @@ add("values_result", 0x95, 21, "VALUES_RESULT: eu held by 48 users, na by 51 use
 add("wait_applied", 0x16, 22, "WAIT_APPLIED (empty payload)", b"")
 add("wait_applied_result", 0x96, 22, "WAIT_APPLIED_RESULT: the last write batch applied is number 1234",
     u64(1234))
+add("changes", 0x17, 23, "CHANGES since commit 41, at most 100", u64(41) + u32(100))
+add("changes_result", 0x97, 23,
+    "CHANGES_RESULT: latest commit 43, oldest 1; commit 42 wrote daily rows of 2026-03-14 and 2026-03-15, "
+    "sessions and events of 2026-03-14, and users 7 and 9; commit 43 changed the catalog",
+    u64(43) + u64(1) + u32(2)
+    + u64(42) + u8(0) + u32(2) + date("2026-03-14") + date("2026-03-15") + u32(1) + date("2026-03-14")
+    + u32(1) + date("2026-03-14") + u32(2) + u32(7) + u32(9)
+    + u64(43) + u8(1) + u32(0) + u32(0) + u32(0) + u32(0))
+add("export_users", 0x18, 24, "EXPORT_USERS of user keys 7 and 9", u32(2) + u32(7) + u32(9))
 
 print(json.dumps({"protocol_version": 1, "vectors": vectors}, indent=1, ensure_ascii=False))

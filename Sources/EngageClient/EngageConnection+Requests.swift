@@ -18,6 +18,25 @@ extension EngageConnection {
         try await self.execute(WaitApplied()).appliedSequence
     }
 
+    /// The commits after `since` and what each rewrote (the change feed), at most `limit` (0: the server's
+    /// maximum). Export the units they name with ``export(_:from:to:pageSize:_:)`` (one day: `from` = `to`)
+    /// and ``exportUsers(keys:)``.
+    public func changes(since: UInt64, limit: Int = 0) async throws -> ChangeFeedPage {
+        try await self.execute(Changes(since: since, limit: limit)).page
+    }
+
+    /// The `users` rows (EXPORT's columns) of the given user keys that exist, in chunks of the server's limit.
+    public func exportUsers(keys: [UInt32]) async throws -> [[ExportValue]] {
+        var rows: [[ExportValue]] = []
+        var start = 0
+        while start < keys.count {
+            let chunk = Array(keys[start..<min(start + ExportUsers.maximumKeys, keys.count)])
+            rows += try await self.execute(ExportUsers(keys: chunk)).rows
+            start += chunk.count
+        }
+        return rows
+    }
+
     // MARK: - Writes
 
     /// Defines or updates catalog actions. A changed `is_core_action` re-derives every number that depends

@@ -125,3 +125,51 @@ extension CivilDate {
         return (Int(thursday.dayNumber) - Int(january1.dayNumber)) / 7 + 1
     }
 }
+
+/// Commits of a store after a given sequence and what each rewrote, by export unit (PROTOCOL.md 4.28).
+public struct ChangeFeedPage: Hashable, Sendable {
+    /// The sequence of the store's latest commit (0 before any).
+    public var current: UInt64
+    /// The lowest sequence the feed still holds (0 when empty): a reader whose checkpoint is below
+    /// `oldest - 1` has missed changes and must export everything again.
+    public var oldest: UInt64
+    /// Ascending by sequence.
+    public var changes: [StoreChange]
+
+    public init(current: UInt64, oldest: UInt64, changes: [StoreChange]) {
+        self.current = current
+        self.oldest = oldest
+        self.changes = changes
+    }
+}
+
+/// What one commit rewrote.
+public struct StoreChange: Hashable, Sendable {
+    public var sequence: UInt64
+    /// The action catalog changed: every day's daily rows and sessions may have changed, and dim_actions.
+    public var catalogChanged: Bool
+    /// Days whose daily activity rows were written.
+    public var dailyDays: [CivilDate]
+    /// Days whose sessions (by start day) were written or removed.
+    public var sessionDays: [CivilDate]
+    /// Days that received raw events.
+    public var eventDays: [CivilDate]
+    /// Users (user_key) whose dim_users row changed.
+    public var userKeys: [UInt32]
+
+    public init(
+        sequence: UInt64,
+        catalogChanged: Bool,
+        dailyDays: [CivilDate],
+        sessionDays: [CivilDate],
+        eventDays: [CivilDate],
+        userKeys: [UInt32]
+    ) {
+        self.sequence = sequence
+        self.catalogChanged = catalogChanged
+        self.dailyDays = dailyDays
+        self.sessionDays = sessionDays
+        self.eventDays = eventDays
+        self.userKeys = userKeys
+    }
+}

@@ -22,6 +22,8 @@ public enum MessageType: UInt8, Sendable, CaseIterable {
     case backup = 0x14
     case queryValues = 0x15
     case waitApplied = 0x16
+    case changes = 0x17
+    case exportUsers = 0x18
 
     case helloOK = 0x81
     case pong = 0x82
@@ -45,6 +47,7 @@ public enum MessageType: UInt8, Sendable, CaseIterable {
     case backupResult = 0x94
     case valuesResult = 0x95
     case waitAppliedResult = 0x96
+    case changesResult = 0x97
     case error = 0xFF
 
     public var isRequest: Bool { self.rawValue < 0x80 }

@@ -40,10 +40,12 @@ public enum Request: Sendable, Equatable {
         case .backup: request = .command(.backup(try Backup(decoding: &payload)))
         case .queryValues: request = .command(.queryValues(try QueryValues(decoding: &payload)))
         case .waitApplied: request = .command(.waitApplied(try WaitApplied(decoding: &payload)))
+        case .changes: request = .command(.changes(try Changes(decoding: &payload)))
+        case .exportUsers: request = .command(.exportUsers(try ExportUsers(decoding: &payload)))
         case .helloOK, .pong, .defineActionsResult, .upsertUsersResult, .ingestResult, .activityResult, .statsResult,
             .activeDaysResult, .tiersResult, .transitionsResult, .retentionResult, .lifecycleResult, .sessionsResult,
             .userResult, .atRiskResult, .actionsResult, .exportPage, .verifyResult, .rebuildResult, .backupResult,
-            .valuesResult, .waitAppliedResult, .error:
+            .valuesResult, .waitAppliedResult, .changesResult, .error:
             throw ProtocolError(
                 .unknownMessageType,
                 "message type 0x\(String(frame.type, radix: 16)) (\(type.specName)) is a response, not a request"
@@ -92,6 +94,8 @@ public enum Command: Sendable, Equatable {
     case backup(Backup)
     case queryValues(QueryValues)
     case waitApplied(WaitApplied)
+    case changes(Changes)
+    case exportUsers(ExportUsers)
 
     public var message: any WireMessage {
         switch self {
@@ -115,6 +119,8 @@ public enum Command: Sendable, Equatable {
         case .backup(let message): return message
         case .queryValues(let message): return message
         case .waitApplied(let message): return message
+        case .changes(let message): return message
+        case .exportUsers(let message): return message
         }
     }
 

@@ -26,6 +26,7 @@ public enum Response: Sendable, Equatable {
     case backupResult(BackupResult)
     case valuesResult(ValuesResult)
     case waitAppliedResult(WaitAppliedResult)
+    case changesResult(ChangesResult)
     case error(ErrorResponse)
 
     /// An ERROR response.
@@ -63,10 +64,11 @@ public enum Response: Sendable, Equatable {
         case .backupResult: response = .backupResult(try BackupResult(decoding: &payload))
         case .valuesResult: response = .valuesResult(try ValuesResult(decoding: &payload))
         case .waitAppliedResult: response = .waitAppliedResult(try WaitAppliedResult(decoding: &payload))
+        case .changesResult: response = .changesResult(try ChangesResult(decoding: &payload))
         case .error: response = .error(try ErrorResponse(decoding: &payload))
         case .hello, .ping, .defineActions, .upsertUsers, .ingestEvents, .queryActivity, .stats, .queryActiveDays,
             .queryTiers, .queryTransitions, .queryRetention, .queryLifecycle, .querySessions, .queryUser, .queryAtRisk,
-            .queryActions, .export, .verify, .rebuild, .backup, .queryValues, .waitApplied:
+            .queryActions, .export, .verify, .rebuild, .backup, .queryValues, .waitApplied, .changes, .exportUsers:
             throw ProtocolError(
                 .unknownMessageType,
                 "message type 0x\(String(frame.type, radix: 16)) (\(type.specName)) is a request, not a response"
@@ -101,6 +103,7 @@ public enum Response: Sendable, Equatable {
         case .backupResult(let message): return message
         case .valuesResult(let message): return message
         case .waitAppliedResult(let message): return message
+        case .changesResult(let message): return message
         case .error(let message): return message
         }
     }

@@ -14,7 +14,7 @@ extension Command {
         case .waitApplied: return nil
         case .defineActions, .upsertUsers, .ingestEvents: return .ingest
         case .queryActivity, .stats, .queryActiveDays, .queryTiers, .queryTransitions, .queryRetention, .queryLifecycle,
-            .querySessions, .queryUser, .queryAtRisk, .queryActions, .export, .queryValues:
+            .querySessions, .queryUser, .queryAtRisk, .queryActions, .export, .queryValues, .changes, .exportUsers:
             return .query
         case .verify, .rebuild, .backup: return .admin
         }

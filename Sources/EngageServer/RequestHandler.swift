@@ -148,6 +148,14 @@ public struct RequestHandler: Sendable {
             return .valuesResult(ValuesResult(try await self.query { try $0.dimensionValues(request.dimension) }))
         case .waitApplied:
             return .waitAppliedResult(WaitAppliedResult(appliedSequence: try await self.store.waitApplied()))
+        case .changes(let request):
+            return .changesResult(
+                ChangesResult(try await self.query { try $0.changes(since: request.since, limit: request.limit) })
+            )
+        case .exportUsers(let request):
+            return .exportPage(
+                ExportPageResult(rows: try await self.query { try $0.exportUsers(keys: request.keys) }, next: [])
+            )
         }
     }
 

@@ -62,7 +62,7 @@ extension Command {
     var isQuery: Bool {
         switch self {
         case .queryActivity, .stats, .queryActiveDays, .queryTiers, .queryTransitions, .queryRetention, .queryLifecycle,
-            .querySessions, .queryUser, .queryAtRisk, .queryActions, .export, .queryValues:
+            .querySessions, .queryUser, .queryAtRisk, .queryActions, .export, .queryValues, .changes, .exportUsers:
             return true
         case .defineActions, .upsertUsers, .ingestEvents, .verify, .rebuild, .backup, .waitApplied:
             return false

@@ -93,6 +93,7 @@ final class Applier {
             phases.mark("derive")
             session.counters.appliedSequence = last
             try session.flush(txn)
+            try ChangeFeed.record(session.derived.changes, txn, self.schema)
             phases.mark("flush")
             if mustRebuild {
                 try DerivedRebuild(schema: self.schema, settings: self.settings, catalog: session.catalog).run(txn)
@@ -126,6 +127,10 @@ final class Applier {
                     self.schema
                 )
                 try DerivedRebuild(schema: self.schema, settings: self.settings, catalog: self.catalog).run(txn)
+                // Every derived row may have changed: the feed says so as it does for a catalog change.
+                var changes = ChangeSet()
+                changes.catalogChanged = true
+                try ChangeFeed.record(changes, txn, self.schema)
             }
         }
     }

@@ -64,6 +64,8 @@ struct Schema: Sendable {
     var userMonths: Table<MonthUserKey, MonthRecordValue>
     /// Users by registration date: (day, chunk) -> bitset.
     var registrations: Table<DayChunkKey, ChunkBitsValue<DayChunk>>
+    /// The change feed: commit sequence -> what the commit rewrote (``ChangeFeed``).
+    let changes: Table<U64Key, ChangeSetValue>
 
     /// The raw events read for their fixed fields only (no copy of the metadata).
     var eventHeads: Table<EventKeyCodec, StoredEventHeadValue> { Table(self.events.database) }
@@ -75,7 +77,7 @@ struct Schema: Sendable {
     static let derivedNames = [
         "users", "daily", "sessions", "day_active", "series", "day_totals", "user_months", "registrations",
     ]
-    static let databaseCount = 17 + Schema.derivedNames.count
+    static let databaseCount = 18 + Schema.derivedNames.count
 
     init(environment: Environment) throws {
         func open(_ name: String) throws -> Database { try environment.openDatabase(name) }
@@ -96,6 +98,7 @@ struct Schema: Sendable {
         self.dayTotals = Table(try open("day_totals"))
         self.userMonths = Table(try open("user_months"))
         self.registrations = Table(try open("registrations"))
+        self.changes = Table(try open("changes"))
         var scratch: [String: Database] = [:]
         for name in Schema.derivedNames { scratch[name] = try open("verify_" + name) }
         self.scratch = scratch

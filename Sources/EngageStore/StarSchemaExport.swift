@@ -155,23 +155,48 @@ extension EngageStore {
             var lastKey: UInt32?
             let start = cursor.map { $0 + [0] } ?? []
             try reader.schema.users.forEach(startingAt: start, txn) { user, record in
-                var row: [ExportValue] = [
-                    .integer(Int64(user)), .text(String(decoding: record.userID, as: UTF8.self)),
-                    record.registrationDate.map { .text($0.description) } ?? .null,
-                ]
-                for attribute in Attribute.allCases {
-                    let value = AttributeValueID(attribute: attribute, id: record.attributeValueIDs[attribute.index])
-                    if names[value] == nil {
-                        names[value] = try reader.schema.attributeNames.get(value, txn)?.text ?? Attribute.unknownValue
-                    }
-                    row.append(.text(names[value]!))
-                }
-                rows.append(row)
+                rows.append(try Self.userRow(user, record, &names, txn, reader))
                 lastKey = user
                 return rows.count < limit
             }
             return ExportPage(rows: rows, next: rows.count == limit ? lastKey.map(U32Key.bytes) : nil)
         }
+    }
+
+    /// The `users` rows of the given user keys (those that exist), in the order given: the unit by which a
+    /// change of users is exported (EXPORT_USERS).
+    public func exportUsers(keys: [UInt32]) throws -> [[ExportValue]] {
+        try self.read { txn, reader in
+            var names: [AttributeValueID: String] = [:]
+            var rows: [[ExportValue]] = []
+            for key in keys {
+                guard let record = try reader.schema.users.get(key, txn) else { continue }
+                rows.append(try Self.userRow(key, record, &names, txn, reader))
+            }
+            return rows
+        }
+    }
+
+    /// One `users` row; `names` caches attribute value texts across rows.
+    private static func userRow(
+        _ user: UInt32,
+        _ record: UserRecord,
+        _ names: inout [AttributeValueID: String],
+        _ txn: borrowing Transaction,
+        _ reader: StoreReader
+    ) throws -> [ExportValue] {
+        var row: [ExportValue] = [
+            .integer(Int64(user)), .text(String(decoding: record.userID, as: UTF8.self)),
+            record.registrationDate.map { .text($0.description) } ?? .null,
+        ]
+        for attribute in Attribute.allCases {
+            let value = AttributeValueID(attribute: attribute, id: record.attributeValueIDs[attribute.index])
+            if names[value] == nil {
+                names[value] = try reader.schema.attributeNames.get(value, txn)?.text ?? Attribute.unknownValue
+            }
+            row.append(.text(names[value]!))
+        }
+        return row
     }
 
     private func exportActions(after cursor: [UInt8]?, limit: Int) throws -> ExportPage {

@@ -18,6 +18,8 @@ struct UserDayUpdate {
     let lastDayBefore: Int?
     let context: DerivedContext
     private var days: [Int: DayEntry] = [:]
+    /// Start days of sessions written or removed.
+    private var sessionDays: [Int] = []
 
     /// A daily record in the working set.
     struct DayEntry {
@@ -126,7 +128,9 @@ struct UserDayUpdate {
             let share = MonthRecord(day: entry.record, isActive: entry.record.isActive(self.catalog))
             output.deltas.addMonth(date.monthIndex, user: self.user, share - entry.monthShareBefore)
             try self.context.schema.daily.put(DayUser(day: StoreDay(day), user: self.user), entry.record, txn)
+            output.changes.dailyDays.insert(StoreDay(day))
         }
+        for day in self.sessionDays { output.changes.sessionDays.insert(StoreDay(day)) }
     }
 
     // MARK: - Sessions
@@ -205,6 +209,7 @@ struct UserDayUpdate {
                     SessionKey(day: StoreDay(day), user: self.user, startMs: old.startMs),
                     txn
                 )
+                self.sessionDays.append(day)
                 try self.modify(day, txn) {
                     $0.sessionsCount -= 1
                     $0.sessionSeconds -= UInt64(old.durationSeconds)
@@ -218,6 +223,7 @@ struct UserDayUpdate {
                 contexts: component.contexts.sorted()
             )
             let startDay = self.localDay(merged.startMs)
+            self.sessionDays.append(startDay)
             try self.context.schema.sessions.put(
                 SessionKey(day: StoreDay(startDay), user: self.user, startMs: merged.startMs),
                 merged,
@@ -374,6 +380,8 @@ struct DerivedContext {
 struct DerivedOutput {
     var dayBits: DayBitsCache
     var deltas = DerivedDeltas()
+    /// What the transaction rewrote, for the change feed.
+    var changes = ChangeSet()
 }
 
 /// Changes to the whole-population series, the day totals and the month totals, summed over the users of

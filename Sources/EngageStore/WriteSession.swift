@@ -146,6 +146,7 @@ final class WriteSession {
     func define(_ assignment: ActionAssignment, _ txn: borrowing Transaction) throws -> Bool {
         let previous = self.catalog.record(assignment.key)
         guard previous != assignment.record else { return false }
+        self.derived.changes.catalogChanged = true
         self.catalog.set(assignment.key, assignment.record)
         try self.schema.actions.put(assignment.key, assignment.record, txn)
         return previous.map { $0.isCore != assignment.record.isCore } ?? false
@@ -189,6 +190,7 @@ final class WriteSession {
                 continue
             }
             self.counters.eventCount += 1
+            self.derived.changes.eventDays.insert(event.day)
             self.newEvents.append(
                 NewEvent(
                     user: event.user,
@@ -244,6 +246,7 @@ final class WriteSession {
     func flush(_ txn: borrowing Transaction) throws {
         for (key, state) in self.users where state.record != state.original {
             try self.schema.users.put(key, state.record, txn)
+            self.derived.changes.users.insert(key)
             if state.record.registration != state.original?.registration {
                 if let old = state.original?.registrationDate?.storeDay {
                     try self.registrationBits.set(user: key, registeredOn: old, false, txn)

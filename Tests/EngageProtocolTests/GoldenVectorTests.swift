@@ -438,6 +438,26 @@ enum ExpectedMessage {
             )
         case "wait_applied": return .message(WaitApplied())
         case "wait_applied_result": return .message(WaitAppliedResult(appliedSequence: 1234))
+        case "changes": return .message(Changes(since: 41, limit: 100))
+        case "changes_result":
+            let first = StoreChange(
+                sequence: 42,
+                catalogChanged: false,
+                dailyDays: [CivilDate("2026-03-14")!, CivilDate("2026-03-15")!],
+                sessionDays: [CivilDate("2026-03-14")!],
+                eventDays: [CivilDate("2026-03-14")!],
+                userKeys: [7, 9]
+            )
+            let second = StoreChange(
+                sequence: 43,
+                catalogChanged: true,
+                dailyDays: [],
+                sessionDays: [],
+                eventDays: [],
+                userKeys: []
+            )
+            return .message(ChangesResult(ChangeFeedPage(current: 43, oldest: 1, changes: [first, second])))
+        case "export_users": return .message(ExportUsers(keys: [7, 9]))
         default: return nil
         }
     }

@@ -171,6 +171,8 @@ struct ConnectionStateMachineTests {
         Backup(path: "/tmp/x"),
         QueryValues(.attribute(.region)),
         WaitApplied(),
+        Changes(since: 0),
+        ExportUsers(keys: [1]),
     ]
 
     @Test("the auth matrix: each role against each request")
