@@ -213,7 +213,7 @@ var package = Package(
         .testTarget(
             name: "EngageIntegrationTests",
             dependencies: [
-                "EngageClient", "EngageModel", "EngageProtocol", "EngageTestSupport",
+                "EngageClient", "EngageClickHouse", "EngageModel", "EngageProtocol", "EngageTestSupport",
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
