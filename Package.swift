@@ -124,9 +124,12 @@ var package = Package(
             name: "engaged",
             dependencies: [
                 "EngageServer",
+                "EngageClickHouse",
+                "EngageClient",
                 "EngageStore",
                 "EngageCommandLine",
                 "EngageModel",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -114,7 +114,9 @@ public final class ClickHouseHTTP: Sendable {
         var path = "/"
         if !parameters.isEmpty {
             var components = URLComponents()
-            components.queryItems = parameters.sorted { $0.key < $1.key }.map { URLQueryItem(name: $0.key, value: $0.value) }
+            components.queryItems = parameters.sorted { $0.key < $1.key }.map {
+                URLQueryItem(name: $0.key, value: $0.value)
+            }
             // URLComponents leaves '+' alone, which a server reads as a space.
             path += "?" + (components.percentEncodedQuery ?? "").replacingOccurrences(of: "+", with: "%2B")
         }

@@ -48,7 +48,12 @@ public struct ClickHouseQuery: Sendable {
         return Self(file: "retention", values: values)
     }
 
-    public static func lifecycle(period: Period, from: CivilDate, to: CivilDate, filters: [DimensionFilter])
+    public static func lifecycle(
+        period: Period,
+        from: CivilDate,
+        to: CivilDate,
+        filters: [DimensionFilter]
+    )
         -> ClickHouseQuery
     {
         var values = Self.range(from, to).merging(Self.selection(Selection(filters: filters))) { $1 }

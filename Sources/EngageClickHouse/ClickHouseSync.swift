@@ -148,16 +148,21 @@ public final class ClickHouseSync: Sendable {
         try await self.target.createSchema()
         var behindSince: ContinuousClock.Instant?
         while !Task.isCancelled {
-            let (window, _) = try await self.step(forceFull: false, onLag: { behind in
-                if behind == 0 {
-                    behindSince = nil
-                } else if behindSince == nil {
-                    behindSince = .now
+            let (window, _) = try await self.step(
+                forceFull: false,
+                onLag: { behind in
+                    if behind == 0 {
+                        behindSince = nil
+                    } else if behindSince == nil {
+                        behindSince = .now
+                    }
+                    self.lagSequences.record(Int64(clamping: behind))
+                    let seconds = behindSince.map { ContinuousClock.now - $0 } ?? .zero
+                    self.lagSeconds.record(
+                        Double(seconds.components.seconds) + Double(seconds.components.attoseconds) / 1e18
+                    )
                 }
-                self.lagSequences.record(Int64(clamping: behind))
-                let seconds = behindSince.map { ContinuousClock.now - $0 } ?? .zero
-                self.lagSeconds.record(Double(seconds.components.seconds) + Double(seconds.components.attoseconds) / 1e18)
-            })
+            )
             if let window {
                 self.logger.info("synced \(window)")
             } else {
@@ -207,7 +212,13 @@ public final class ClickHouseSync: Sendable {
     // MARK: - Windows
 
     func writeFull(version: UInt64, checkpoint: UInt64) async throws -> SyncWindow {
-        var window = SyncWindow(version: version, previousCheckpoint: checkpoint, changes: 0, full: true, catalogChanged: true)
+        var window = SyncWindow(
+            version: version,
+            previousCheckpoint: checkpoint,
+            changes: 0,
+            full: true,
+            catalogChanged: true
+        )
         let stats = try await self.source.stats()
         try await self.writeDimensions(catalog: true, days: nil, version: version)
         window.users = try await self.copy(.users, into: RowBinaryTable.users, version: version)
@@ -250,7 +261,12 @@ public final class ClickHouseSync: Sendable {
         if !users.isEmpty {
             window.users = try await self.copyUsers(users.sorted(), version: version)
         }
-        window.dailyRows = try await self.copyDays(.dailyActivity, RowBinaryTable.dailyActivity, daily.sorted(), version: version)
+        window.dailyRows = try await self.copyDays(
+            .dailyActivity,
+            RowBinaryTable.dailyActivity,
+            daily.sorted(),
+            version: version
+        )
         window.eventRows = try await self.copyDays(.events, RowBinaryTable.events, events.sorted(), version: version)
         window.sessionRows = try await self.replaceSessions(days: sessions.sorted(), version: version)
         window.sessionDays = sessions.count
@@ -264,14 +280,18 @@ public final class ClickHouseSync: Sendable {
         if catalog {
             var buffer = ByteBuffer()
             try await self.forEachPage(.actions, from: nil, to: nil) { rows in
-                for row in rows { try RowBinaryTable.actions.encode(row, node: self.node, version: version, into: &buffer) }
+                for row in rows {
+                    try RowBinaryTable.actions.encode(row, node: self.node, version: version, into: &buffer)
+                }
             }
             buffers.append((RowBinaryTable.actions, buffer))
         }
         if days == nil || !(days?.isEmpty ?? true) {
             var buffer = ByteBuffer()
             try await self.forEachPage(.dates, from: days?.min(), to: days?.max()) { rows in
-                for row in rows { try RowBinaryTable.dates.encode(row, node: self.node, version: version, into: &buffer) }
+                for row in rows {
+                    try RowBinaryTable.dates.encode(row, node: self.node, version: version, into: &buffer)
+                }
             }
             buffers.append((RowBinaryTable.dates, buffer))
         }
@@ -304,7 +324,12 @@ public final class ClickHouseSync: Sendable {
     }
 
     /// The rows of `days` (exported as runs of consecutive days) upserted through the entry table.
-    func copyDays(_ table: ExportTable, _ spec: RowBinaryTable, _ days: [CivilDate], version: UInt64) async throws
+    func copyDays(
+        _ table: ExportTable,
+        _ spec: RowBinaryTable,
+        _ days: [CivilDate],
+        version: UInt64
+    ) async throws
         -> Int
     {
         var writer = BatchWriter(target: self.target, spec: spec, limit: self.configuration.batchRows)
@@ -325,7 +350,9 @@ public final class ClickHouseSync: Sendable {
         let sessions = self.target.local("fact_user_sessions")
         let partitions = days.map { "(\(self.node), '\($0.description)')" }
         try await self.onEveryShard { shard in
-            for partition in partitions { try await shard.execute("ALTER TABLE \(staging) DROP PARTITION \(partition)") }
+            for partition in partitions {
+                try await shard.execute("ALTER TABLE \(staging) DROP PARTITION \(partition)")
+            }
         }
         var writer = BatchWriter(
             target: self.target,
@@ -343,7 +370,9 @@ public final class ClickHouseSync: Sendable {
             for partition in partitions {
                 try await shard.execute("ALTER TABLE \(sessions) REPLACE PARTITION \(partition) FROM \(staging)")
             }
-            for partition in partitions { try await shard.execute("ALTER TABLE \(staging) DROP PARTITION \(partition)") }
+            for partition in partitions {
+                try await shard.execute("ALTER TABLE \(staging) DROP PARTITION \(partition)")
+            }
         }
         return count
     }

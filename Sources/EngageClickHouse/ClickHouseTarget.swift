@@ -12,7 +12,12 @@ public struct ClickHouseConfiguration: Sendable {
     /// The longest any one HTTP request may take (large inserts included).
     public var requestTimeout: Duration
 
-    public init(url: String, database: String = "engage", cluster: String? = nil, requestTimeout: Duration = .seconds(600)) {
+    public init(
+        url: String,
+        database: String = "engage",
+        cluster: String? = nil,
+        requestTimeout: Duration = .seconds(600)
+    ) {
         self.url = url
         self.database = database
         self.cluster = cluster
@@ -50,7 +55,10 @@ public final class ClickHouseTarget: Sendable {
     public func entryTable(_ table: String) -> String { "\(self.database).\(table)" }
 
     /// Connects to the entry server and finds the cluster's shards.
-    public static func connect(_ configuration: ClickHouseConfiguration, logger: Logger? = nil) async throws
+    public static func connect(
+        _ configuration: ClickHouseConfiguration,
+        logger: Logger? = nil
+    ) async throws
         -> ClickHouseTarget
     {
         _ = try ClickHouseSQL.identifier(configuration.database, what: "database")
@@ -96,7 +104,9 @@ public final class ClickHouseTarget: Sendable {
         let values = ["db": database, "cluster": cluster ?? "", "local": cluster == nil ? "" : "_local"]
         var statements = ClickHouseSQL.statements(try ClickHouseSQL.render(ClickHouseSQL.schema("local"), values))
         if cluster != nil {
-            statements += ClickHouseSQL.statements(try ClickHouseSQL.render(ClickHouseSQL.schema("distributed"), values))
+            statements += ClickHouseSQL.statements(
+                try ClickHouseSQL.render(ClickHouseSQL.schema("distributed"), values)
+            )
         }
         return statements
     }

@@ -5,619 +5,619 @@
 enum EmbeddedSQL {
     static let schema: [String: String] = [
         "distributed": #"""
--- The cluster's read and write entry points over the local tables of local.sql (run local.sql first, with
--- {local} = `_local`, on every shard; then this file on every shard). Placeholders: {db}, {cluster} (a
--- cluster of remote_servers; tools/clickhouse names it `engage`). Rows of one user live on one shard:
--- cityHash64(user_id) modulo the shard count (equal weights). The shard count must not change under data.
+        -- The cluster's read and write entry points over the local tables of local.sql (run local.sql first, with
+        -- {local} = `_local`, on every shard; then this file on every shard). Placeholders: {db}, {cluster} (a
+        -- cluster of remote_servers; tools/clickhouse names it `engage`). Rows of one user live on one shard:
+        -- cityHash64(user_id) modulo the shard count (equal weights). The shard count must not change under data.
 
-CREATE TABLE IF NOT EXISTS {db}.dim_users AS {db}.dim_users_local
-    ENGINE = Distributed({cluster}, {db}, dim_users_local, cityHash64(user_id));
+        CREATE TABLE IF NOT EXISTS {db}.dim_users AS {db}.dim_users_local
+            ENGINE = Distributed({cluster}, {db}, dim_users_local, cityHash64(user_id));
 
-CREATE TABLE IF NOT EXISTS {db}.fact_daily_user_activity AS {db}.fact_daily_user_activity_local
-    ENGINE = Distributed({cluster}, {db}, fact_daily_user_activity_local, cityHash64(user_id));
+        CREATE TABLE IF NOT EXISTS {db}.fact_daily_user_activity AS {db}.fact_daily_user_activity_local
+            ENGINE = Distributed({cluster}, {db}, fact_daily_user_activity_local, cityHash64(user_id));
 
-CREATE TABLE IF NOT EXISTS {db}.fact_user_sessions AS {db}.fact_user_sessions_local
-    ENGINE = Distributed({cluster}, {db}, fact_user_sessions_local, cityHash64(user_id));
+        CREATE TABLE IF NOT EXISTS {db}.fact_user_sessions AS {db}.fact_user_sessions_local
+            ENGINE = Distributed({cluster}, {db}, fact_user_sessions_local, cityHash64(user_id));
 
--- Inserting here (with insert_distributed_sync = 1) puts each staged session on its user's shard.
-CREATE TABLE IF NOT EXISTS {db}.fact_user_sessions_staging AS {db}.fact_user_sessions_staging_local
-    ENGINE = Distributed({cluster}, {db}, fact_user_sessions_staging_local, cityHash64(user_id));
+        -- Inserting here (with insert_distributed_sync = 1) puts each staged session on its user's shard.
+        CREATE TABLE IF NOT EXISTS {db}.fact_user_sessions_staging AS {db}.fact_user_sessions_staging_local
+            ENGINE = Distributed({cluster}, {db}, fact_user_sessions_staging_local, cityHash64(user_id));
 
-CREATE TABLE IF NOT EXISTS {db}.fact_user_actions AS {db}.fact_user_actions_local
-    ENGINE = Distributed({cluster}, {db}, fact_user_actions_local, cityHash64(user_id));
+        CREATE TABLE IF NOT EXISTS {db}.fact_user_actions AS {db}.fact_user_actions_local
+            ENGINE = Distributed({cluster}, {db}, fact_user_actions_local, cityHash64(user_id));
 
-"""#,
+        """#,
         "local": #"""
--- Engage's OLAP tier: the tables every shard holds (or the only server, on a single node such as chDB).
--- Placeholders (replaced textually by the caller before sending; see clickhouse/README.md):
---   {db}     database name, an identifier
---   {local}  suffix of the sharded tables' local parts: `_local` on a cluster (where tables of the plain name
---            are Distributed ones, distributed.sql), empty on a single server (the local tables then carry the
---            names the queries read)
--- One statement per `;` at the end of a line. Every statement is idempotent (IF NOT EXISTS).
---
--- Versions: `version` is the commit sequence of the engaged node that wrote the row (a UInt64 that only
--- grows). ReplacingMergeTree(version) keeps, per sorting key, the row with the highest version; queries read
--- with FINAL, so a row sent twice, or an older state sent after a newer one, never counts twice or wins.
--- A user belongs to exactly one engaged node, so versions of one user's rows are always comparable.
+        -- Engage's OLAP tier: the tables every shard holds (or the only server, on a single node such as chDB).
+        -- Placeholders (replaced textually by the caller before sending; see clickhouse/README.md):
+        --   {db}     database name, an identifier
+        --   {local}  suffix of the sharded tables' local parts: `_local` on a cluster (where tables of the plain name
+        --            are Distributed ones, distributed.sql), empty on a single server (the local tables then carry the
+        --            names the queries read)
+        -- One statement per `;` at the end of a line. Every statement is idempotent (IF NOT EXISTS).
+        --
+        -- Versions: `version` is the commit sequence of the engaged node that wrote the row (a UInt64 that only
+        -- grows). ReplacingMergeTree(version) keeps, per sorting key, the row with the highest version; queries read
+        -- with FINAL, so a row sent twice, or an older state sent after a newer one, never counts twice or wins.
+        -- A user belongs to exactly one engaged node, so versions of one user's rows are always comparable.
 
-CREATE DATABASE IF NOT EXISTS {db};
+        CREATE DATABASE IF NOT EXISTS {db};
 
--- Users, sharded by cityHash64(user_id) with their facts, so per-user work is shard-local.
-CREATE TABLE IF NOT EXISTS {db}.dim_users{local} (
-    user_id String,
-    -- engaged's surrogate key: unique within one node only
-    user_key UInt64,
-    registration_date Nullable(Date),
-    acquisition_channel String,
-    user_segment String,
-    device_type String,
-    region String,
-    node_id UInt16,
-    version UInt64
-) ENGINE = ReplacingMergeTree(version)
-ORDER BY user_id;
+        -- Users, sharded by cityHash64(user_id) with their facts, so per-user work is shard-local.
+        CREATE TABLE IF NOT EXISTS {db}.dim_users{local} (
+            user_id String,
+            -- engaged's surrogate key: unique within one node only
+            user_key UInt64,
+            registration_date Nullable(Date),
+            acquisition_channel String,
+            user_segment String,
+            device_type String,
+            region String,
+            node_id UInt16,
+            version UInt64
+        ) ENGINE = ReplacingMergeTree(version)
+        ORDER BY user_id;
 
--- Daily user activity: one row per (user, local day with any event). Late events, tier flips (up to 29 days
--- after a new active day) and catalog changes rewrite rows: upsert with a higher version.
-CREATE TABLE IF NOT EXISTS {db}.fact_daily_user_activity{local} (
-    date Date,
-    user_id String,
-    user_key UInt64,
-    date_key UInt32,
-    sessions_count UInt32,
-    total_session_duration UInt64,
-    total_actions UInt32,
-    unique_action_types UInt32,
-    is_active_day UInt8,
-    engagement_tier String,
-    node_id UInt16,
-    version UInt64
-) ENGINE = ReplacingMergeTree(version)
-PARTITION BY toYYYYMM(date)
-ORDER BY (date, user_id);
+        -- Daily user activity: one row per (user, local day with any event). Late events, tier flips (up to 29 days
+        -- after a new active day) and catalog changes rewrite rows: upsert with a higher version.
+        CREATE TABLE IF NOT EXISTS {db}.fact_daily_user_activity{local} (
+            date Date,
+            user_id String,
+            user_key UInt64,
+            date_key UInt32,
+            sessions_count UInt32,
+            total_session_duration UInt64,
+            total_actions UInt32,
+            unique_action_types UInt32,
+            is_active_day UInt8,
+            engagement_tier String,
+            node_id UInt16,
+            version UInt64
+        ) ENGINE = ReplacingMergeTree(version)
+        PARTITION BY toYYYYMM(date)
+        ORDER BY (date, user_id);
 
--- Sessions by the local day of their start. A late event can merge two sessions into one (a row
--- disappears), so sessions are not upserted: each (engaged node, day) is one partition, replaced whole by
--- `ALTER TABLE ... REPLACE PARTITION (node_id, 'YYYY-MM-DD') FROM fact_user_sessions_staging{local}`. Several
--- nodes write into one shard; the node in the partition key keeps one node's replace from touching another
--- node's sessions of the same day. Plain MergeTree: a partition replace is already idempotent.
-CREATE TABLE IF NOT EXISTS {db}.fact_user_sessions{local} (
-    date Date,
-    user_id String,
-    start_ms Int64,
-    end_ms Int64,
-    session_id String,
-    session_key UInt64,
-    user_key UInt64,
-    date_key UInt32,
-    session_duration_seconds UInt32,
-    actions_count UInt32,
-    screens_visited UInt32,
-    session_type String,
-    node_id UInt16,
-    version UInt64
-) ENGINE = MergeTree
-PARTITION BY (node_id, date)
-ORDER BY (user_id, start_ms);
+        -- Sessions by the local day of their start. A late event can merge two sessions into one (a row
+        -- disappears), so sessions are not upserted: each (engaged node, day) is one partition, replaced whole by
+        -- `ALTER TABLE ... REPLACE PARTITION (node_id, 'YYYY-MM-DD') FROM fact_user_sessions_staging{local}`. Several
+        -- nodes write into one shard; the node in the partition key keeps one node's replace from touching another
+        -- node's sessions of the same day. Plain MergeTree: a partition replace is already idempotent.
+        CREATE TABLE IF NOT EXISTS {db}.fact_user_sessions{local} (
+            date Date,
+            user_id String,
+            start_ms Int64,
+            end_ms Int64,
+            session_id String,
+            session_key UInt64,
+            user_key UInt64,
+            date_key UInt32,
+            session_duration_seconds UInt32,
+            actions_count UInt32,
+            screens_visited UInt32,
+            session_type String,
+            node_id UInt16,
+            version UInt64
+        ) ENGINE = MergeTree
+        PARTITION BY (node_id, date)
+        ORDER BY (user_id, start_ms);
 
--- Where a node's sessions of a day are assembled before the replace; same structure and partitioning
--- (REPLACE PARTITION requires both). Never read by queries.
-CREATE TABLE IF NOT EXISTS {db}.fact_user_sessions_staging{local} AS {db}.fact_user_sessions{local};
+        -- Where a node's sessions of a day are assembled before the replace; same structure and partitioning
+        -- (REPLACE PARTITION requires both). Never read by queries.
+        CREATE TABLE IF NOT EXISTS {db}.fact_user_sessions_staging{local} AS {db}.fact_user_sessions{local};
 
--- Events, as engaged keeps them (deduplicated by (user, event_id)). An event's session_key changes when its
--- session merges with another: upsert by version.
-CREATE TABLE IF NOT EXISTS {db}.fact_user_actions{local} (
-    date Date,
-    user_id String,
-    ts_ms Int64,
-    event_id String,
-    action_type String,
-    action_context Nullable(String),
-    action_metadata Nullable(String),
-    action_instance_key UInt64,
-    user_key UInt64,
-    session_key UInt64,
-    action_key UInt64,
-    date_key UInt32,
-    node_id UInt16,
-    version UInt64
-) ENGINE = ReplacingMergeTree(version)
-PARTITION BY toYYYYMM(date)
-ORDER BY (user_id, event_id);
+        -- Events, as engaged keeps them (deduplicated by (user, event_id)). An event's session_key changes when its
+        -- session merges with another: upsert by version.
+        CREATE TABLE IF NOT EXISTS {db}.fact_user_actions{local} (
+            date Date,
+            user_id String,
+            ts_ms Int64,
+            event_id String,
+            action_type String,
+            action_context Nullable(String),
+            action_metadata Nullable(String),
+            action_instance_key UInt64,
+            user_key UInt64,
+            session_key UInt64,
+            action_key UInt64,
+            date_key UInt32,
+            node_id UInt16,
+            version UInt64
+        ) ENGINE = ReplacingMergeTree(version)
+        PARTITION BY toYYYYMM(date)
+        ORDER BY (user_id, event_id);
 
--- Dimensions complete on every shard (not sharded, no Distributed table): any shard can join them locally.
--- Every node writes its own copy of the catalog (node_id in the key): versions of different nodes are not
--- comparable, and the nodes' catalogs are equal once each has applied a catalog change.
-CREATE TABLE IF NOT EXISTS {db}.dim_actions (
-    action_type String,
-    node_id UInt16,
-    action_key UInt64,
-    action_category String,
-    engagement_weight Int64,
-    is_core_action UInt8,
-    version UInt64
-) ENGINE = ReplacingMergeTree(version)
-ORDER BY (action_type, node_id);
+        -- Dimensions complete on every shard (not sharded, no Distributed table): any shard can join them locally.
+        -- Every node writes its own copy of the catalog (node_id in the key): versions of different nodes are not
+        -- comparable, and the nodes' catalogs are equal once each has applied a catalog change.
+        CREATE TABLE IF NOT EXISTS {db}.dim_actions (
+            action_type String,
+            node_id UInt16,
+            action_key UInt64,
+            action_category String,
+            engagement_weight Int64,
+            is_core_action UInt8,
+            version UInt64
+        ) ENGINE = ReplacingMergeTree(version)
+        ORDER BY (action_type, node_id);
 
-CREATE TABLE IF NOT EXISTS {db}.dim_date (
-    full_date Date,
-    date_key UInt32,
-    year UInt16,
-    quarter UInt8,
-    month UInt8,
-    day_of_month UInt8,
-    day_of_week UInt8,
-    week_of_year UInt8,
-    is_weekend UInt8,
-    day_number Int64,
-    version UInt64
-) ENGINE = ReplacingMergeTree(version)
-ORDER BY full_date;
+        CREATE TABLE IF NOT EXISTS {db}.dim_date (
+            full_date Date,
+            date_key UInt32,
+            year UInt16,
+            quarter UInt8,
+            month UInt8,
+            day_of_month UInt8,
+            day_of_week UInt8,
+            week_of_year UInt8,
+            is_weekend UInt8,
+            day_number Int64,
+            version UInt64
+        ) ENGINE = ReplacingMergeTree(version)
+        ORDER BY full_date;
 
--- The last commit sequence of each engaged node whose changes every table holds. Written to every shard
--- after all of a sync's rows are in; a node resumes from the smallest value over the shards.
-CREATE TABLE IF NOT EXISTS {db}.sync_checkpoint (
-    node_id UInt16,
-    version UInt64,
-    synced_at DateTime
-) ENGINE = ReplacingMergeTree(version)
-ORDER BY node_id;
+        -- The last commit sequence of each engaged node whose changes every table holds. Written to every shard
+        -- after all of a sync's rows are in; a node resumes from the smallest value over the shards.
+        CREATE TABLE IF NOT EXISTS {db}.sync_checkpoint (
+            node_id UInt16,
+            version UInt64,
+            synced_at DateTime
+        ) ENGINE = ReplacingMergeTree(version)
+        ORDER BY node_id;
 
-"""#,
+        """#,
     ]
     static let queries: [String: String] = [
         "active_days": #"""
--- active_days: for k >= 1, the users with exactly k active days in [{from}, {to}] (a month: its first and
--- last day), per group; values of k without users are left out. Placeholders: clickhouse/README.md.
-SELECT {group_column} active_days, users
-FROM (
-    SELECT grp, active_days, count() AS users
-    FROM (
-        SELECT user_id, count() AS active_days
+        -- active_days: for k >= 1, the users with exactly k active days in [{from}, {to}] (a month: its first and
+        -- last day), per group; values of k without users are left out. Placeholders: clickhouse/README.md.
+        SELECT {group_column} active_days, users
         FROM (
-            SELECT date, user_id, is_active_day
-            FROM {db}.fact_daily_user_activity FINAL
-            WHERE date BETWEEN toDate({from}) AND toDate({to})
-        )
-        WHERE is_active_day = 1
-        GROUP BY user_id
-    ) AS user_active_days
-    ALL INNER JOIN (
-        SELECT user_id, assumeNotNull(grp) AS grp
-        FROM (SELECT user_id, {group_expr} AS grp FROM {db}.dim_users FINAL WHERE {user_filter})
-        WHERE isNotNull(grp)
-    ) AS selected_users USING user_id
-    GROUP BY grp, active_days
-)
-ORDER BY grp, active_days
-
-"""#,
-        "activity": #"""
--- activity: DAU, WAU, MAU, DAU/MAU and DAU/WAU for every day of [{from}, {to}], per group (SEMANTICS.md).
--- Placeholders: see clickhouse/README.md ({db}, {from}, {to}, {user_filter}, {group_expr}, {group_column}).
---
--- Exact windows with equality joins only: a user's active day d, after that user's previous active day p
--- (counting only active days in [from - 29, to], which decide every window ending in [from, to]), covers
--- MAU over [max(d, p + 30), d + 29] and WAU over [max(d, p + 7), d + 6]. These intervals are disjoint per
--- user, so +1 at each start and -1 after each end, summed in day order, give exact counts; sums of users of
--- different shards add. Days after the store's last day (the latest date of any event) are unknown: NULL.
-SELECT {group_column}
-    toString(day) AS date,
-    if(day > last_day, NULL, dau) AS dau,
-    if(day > last_day, NULL, wau) AS wau,
-    if(day > last_day, NULL, mau) AS mau,
-    if(day > last_day, NULL, ratios[1]) AS dau_mau,
-    if(day > last_day, NULL, ratios[2]) AS dau_wau
-FROM (
-    SELECT grp, day, dau, wau, mau,
-        -- num / den rounded to 6 decimals exactly as printf("%.6f", num / den) rounds; 0 when den = 0 (p = (num,
-        -- max(den, 1), den = 0): both branches of if() are evaluated, and intDiv by 0 throws).
-        arrayMap(p -> if(p.3, 0., (intDiv(p.1 * 1000000, p.2) + multiIf(
-            2 * ((p.1 * 1000000) % p.2) > p.2, 1,
-            2 * ((p.1 * 1000000) % p.2) < p.2, 0,
-            -- an exact tie of the fraction: the double p.1 / p.2 lies on one side of it; M * 15625 against
-            -- (2q + 1) * 2^s tells which (wrapping 64-bit arithmetic is exact here: they differ by < 2^13)
-            toInt64((bitAnd(reinterpretAsUInt64(reinterpretAsString(p.1 / p.2)), 4503599627370495) + 4503599627370496) * 15625
-                - if(1068 - bitShiftRight(reinterpretAsUInt64(reinterpretAsString(p.1 / p.2)), 52) >= 64, 0,
-                     bitShiftLeft(2 * intDiv(p.1 * 1000000, p.2) + 1, 1068 - bitShiftRight(reinterpretAsUInt64(reinterpretAsString(p.1 / p.2)), 52)))
-            ) > 0
-            OR (toInt64((bitAnd(reinterpretAsUInt64(reinterpretAsString(p.1 / p.2)), 4503599627370495) + 4503599627370496) * 15625
-                - if(1068 - bitShiftRight(reinterpretAsUInt64(reinterpretAsString(p.1 / p.2)), 52) >= 64, 0,
-                     bitShiftLeft(2 * intDiv(p.1 * 1000000, p.2) + 1, 1068 - bitShiftRight(reinterpretAsUInt64(reinterpretAsString(p.1 / p.2)), 52)))
-            ) = 0 AND intDiv(p.1 * 1000000, p.2) % 2 = 1))) / 1000000.),
-            arrayMap(q -> (q.1, greatest(q.2, toUInt64(1)), q.2 = 0),
-            [(toUInt64(dau), toUInt64(mau)), (toUInt64(dau), toUInt64(wau))])) AS ratios,
-        (SELECT max(date) FROM {db}.fact_daily_user_activity) AS last_day
-    FROM (
-        -- Per group: the day-ordered deltas, summed into running counts.
-        SELECT grp,
-            arraySort(groupArray((day, d_dau, d_wau, d_mau))) AS deltas,
-            arrayMap(t -> t.1, deltas) AS days,
-            arrayMap(t -> t.2, deltas) AS daus,
-            arrayCumSum(arrayMap(t -> t.3, deltas)) AS waus,
-            arrayCumSum(arrayMap(t -> t.4, deltas)) AS maus
-        FROM (
-            SELECT grp, day, sum(dd) AS d_dau, sum(dw) AS d_wau, sum(dm) AS d_mau
+            SELECT grp, active_days, count() AS users
             FROM (
-                -- Every day of every group, so that days without any change still get a row.
-                SELECT grp, toDate({from}) + offset AS day, toInt64(0) AS dd, toInt64(0) AS dw, toInt64(0) AS dm
+                SELECT user_id, count() AS active_days
                 FROM (
-                    SELECT DISTINCT assumeNotNull(grp) AS grp
-                    FROM (SELECT user_id, {group_expr} AS grp FROM {db}.dim_users FINAL)
-                    WHERE isNotNull(grp)
-                )
-                ARRAY JOIN range(toUInt32(toDate({to}) - toDate({from}) + 1)) AS offset
-                UNION ALL
-                -- Deltas of each active day, moved to {from} when earlier (they count from the start) and
-                -- dropped when after {to}.
-                SELECT grp, greatest(delta.1, toDate({from})) AS day, delta.2 AS dd, delta.3 AS dw, delta.4 AS dm
-                FROM (
-                    SELECT grp, d, p
-                    FROM (
-                        SELECT user_id, days, arrayPushFront(arrayPopBack(days), toDate('1970-01-01')) AS previous
-                        FROM (
-                            SELECT user_id, arraySort(groupArray(date)) AS days
-                            FROM (
-                                SELECT date, user_id, is_active_day
-                                FROM {db}.fact_daily_user_activity FINAL
-                                WHERE date BETWEEN toDate({from}) - 29 AND toDate({to})
-                            )
-                            WHERE is_active_day = 1
-                            GROUP BY user_id
-                        )
-                    ) AS user_active_days
-                    ALL INNER JOIN (
-                        SELECT user_id, assumeNotNull(grp) AS grp
-                        FROM (SELECT user_id, {group_expr} AS grp FROM {db}.dim_users FINAL WHERE {user_filter})
-                        WHERE isNotNull(grp)
-                    ) AS selected_users USING user_id
-                    ARRAY JOIN days AS d, previous AS p
-                )
-                ARRAY JOIN [
-                    (d, toInt64(1), toInt64(0), toInt64(0)),
-                    (greatest(d, p + 7), toInt64(0), toInt64(1), toInt64(0)),
-                    (d + 7, toInt64(0), toInt64(-1), toInt64(0)),
-                    (greatest(d, p + 30), toInt64(0), toInt64(0), toInt64(1)),
-                    (d + 30, toInt64(0), toInt64(0), toInt64(-1))
-                ] AS delta
-                WHERE delta.1 <= toDate({to}) AND (delta.2 = 0 OR delta.1 >= toDate({from}))
-            )
-            GROUP BY grp, day
-        )
-        GROUP BY grp
-    )
-    ARRAY JOIN days AS day, daus AS dau, waus AS wau, maus AS mau
-)
-ORDER BY grp, day
-
-"""#,
-        "daily_activity": #"""
--- daily_activity: every daily user activity record of [{from}, {to}] (the latest version of each), by user
--- and date; the columns of `engage export daily-activity` that the conformance file lists (is_active_day is
--- 0/1: 18.16 has no Bool type). Placeholders: {db}, {from}, {to}, {user_filter}.
-SELECT user_id, toString(date) AS date, sessions_count, total_session_duration, total_actions, unique_action_types,
-    is_active_day, engagement_tier
-FROM (
-    SELECT date, user_id, sessions_count, total_session_duration, total_actions, unique_action_types, is_active_day,
-        engagement_tier
-    FROM {db}.fact_daily_user_activity FINAL
-    WHERE date BETWEEN toDate({from}) AND toDate({to})
-)
-WHERE user_id GLOBAL IN (SELECT user_id FROM (SELECT user_id FROM {db}.dim_users FINAL WHERE {user_filter}))
-ORDER BY user_id, date
-
-"""#,
-        "lifecycle": #"""
--- lifecycle: per period P ({period}: 'day', 'week' from Monday, or 'month') overlapping [{from}, {to}], among
--- the selected users active in P: new (registered in P), returning (active in P - 1 too), resurrecting
--- (not); dormant = active in P - 1 and not in P. A period that ends after the store's last day is
--- unfinished: its counts are NULL. Placeholders: {db}, {period}, {from}, {to}, {user_filter}.
-SELECT
-    toString(period) AS period,
-    if(unfinished, NULL, new) AS new,
-    if(unfinished, NULL, returning) AS returning,
-    if(unfinished, NULL, resurrecting) AS resurrecting,
-    if(unfinished, NULL, dormant) AS dormant
-FROM (
-    SELECT period, new, returning, resurrecting, dormant,
-        multiIf({period} = 'day', period + 1, {period} = 'week', period + 7, addMonths(period, 1)) - 1
-            > (SELECT max(date) FROM {db}.fact_daily_user_activity) AS unfinished
-    FROM (
-        SELECT DISTINCT multiIf({period} = 'day', day, {period} = 'week', toMonday(day), toStartOfMonth(day)) AS period
-        FROM (SELECT toDate({from}) + number AS day FROM numbers(toUInt64(toDate({to}) - toDate({from}) + 1)))
-    ) AS periods_overlapping
-    ALL LEFT JOIN (
-        SELECT period,
-            countIf(is_active AND registered) AS new,
-            countIf(is_active AND was_active AND NOT registered) AS returning,
-            countIf(is_active AND NOT was_active AND NOT registered) AS resurrecting,
-            countIf(was_active AND NOT is_active) AS dormant
-        FROM (
-            SELECT period,
-                has(periods, period) AS is_active,
-                has(periods, multiIf({period} = 'day', period - 1, {period} = 'week', period - 7, addMonths(period, -1))) AS was_active,
-                registration_period = period AS registered
-            FROM (
-                SELECT user_id, periods, registration_period
-                FROM (
-                    SELECT user_id,
-                        groupUniqArray(multiIf({period} = 'day', date, {period} = 'week', toMonday(date), toStartOfMonth(date))) AS periods
-                    FROM (
-                        SELECT date, user_id, is_active_day
-                        FROM {db}.fact_daily_user_activity FINAL
-                        WHERE date >= multiIf({period} = 'day', toDate({from}) - 1, {period} = 'week', toMonday(toDate({from})) - 7,
-                                              addMonths(toStartOfMonth(toDate({from})), -1))
-                    )
-                    WHERE is_active_day = 1
-                    GROUP BY user_id
-                ) AS user_periods
-                ALL INNER JOIN (
-                    SELECT user_id,
-                        if(isNull(registration_date), toDate('1970-01-01'),
-                           multiIf({period} = 'day', assumeNotNull(registration_date), {period} = 'week',
-                                   toMonday(assumeNotNull(registration_date)), toStartOfMonth(assumeNotNull(registration_date)))) AS registration_period
-                    FROM (SELECT user_id, registration_date FROM {db}.dim_users FINAL WHERE {user_filter})
-                ) AS selected_users USING user_id
-            )
-            ARRAY JOIN arrayDistinct(arrayConcat(periods, arrayMap(x -> multiIf({period} = 'day', x + 1, {period} = 'week', x + 7,
-                                                                                  addMonths(x, 1)), periods))) AS period
-            WHERE period BETWEEN multiIf({period} = 'day', toDate({from}), {period} = 'week', toMonday(toDate({from})),
-                                         toStartOfMonth(toDate({from}))) AND toDate({to})
-        )
-        GROUP BY period
-    ) AS counts USING period
-)
-ORDER BY period
-
-"""#,
-        "retention": #"""
--- retention: cohorts = users registered in each period ({period}: 'day', 'week' from Monday, or 'month')
--- that overlaps [{from}, {to}]; cohorts without users are left out. For k = 0..{periods}: retained = cohort
--- users active on any day of period cohort + k (activity after {to} counts), rate = retained / cohort_size.
--- An offset whose period ends after the store's last day (the latest date of any event) is unfinished:
--- retained and rate are NULL. Placeholders: clickhouse/README.md.
-SELECT {group_column}
-    toString(cohort) AS cohort,
-    cohort_size,
-    period_offset,
-    if(unfinished, NULL, retained) AS retained,
-    if(unfinished, NULL, ratio[1]) AS rate
-FROM (
-    SELECT grp, cohort, cohort_size, period_offset, retained,
-        multiIf({period} = 'day', cohort + (period_offset + 1), {period} = 'week', cohort + 7 * (period_offset + 1),
-                addMonths(cohort, period_offset + 1)) - 1 > (SELECT max(date) FROM {db}.fact_daily_user_activity) AS unfinished,
-        -- num / den rounded to 6 decimals exactly as printf("%.6f", num / den) rounds; 0 when den = 0 (p = (num,
-        -- max(den, 1), den = 0): both branches of if() are evaluated, and intDiv by 0 throws).
-        arrayMap(p -> if(p.3, 0., (intDiv(p.1 * 1000000, p.2) + multiIf(
-            2 * ((p.1 * 1000000) % p.2) > p.2, 1,
-            2 * ((p.1 * 1000000) % p.2) < p.2, 0,
-            -- an exact tie of the fraction: the double p.1 / p.2 lies on one side of it; M * 15625 against
-            -- (2q + 1) * 2^s tells which (wrapping 64-bit arithmetic is exact here: they differ by < 2^13)
-            toInt64((bitAnd(reinterpretAsUInt64(reinterpretAsString(p.1 / p.2)), 4503599627370495) + 4503599627370496) * 15625
-                - if(1068 - bitShiftRight(reinterpretAsUInt64(reinterpretAsString(p.1 / p.2)), 52) >= 64, 0,
-                     bitShiftLeft(2 * intDiv(p.1 * 1000000, p.2) + 1, 1068 - bitShiftRight(reinterpretAsUInt64(reinterpretAsString(p.1 / p.2)), 52)))
-            ) > 0
-            OR (toInt64((bitAnd(reinterpretAsUInt64(reinterpretAsString(p.1 / p.2)), 4503599627370495) + 4503599627370496) * 15625
-                - if(1068 - bitShiftRight(reinterpretAsUInt64(reinterpretAsString(p.1 / p.2)), 52) >= 64, 0,
-                     bitShiftLeft(2 * intDiv(p.1 * 1000000, p.2) + 1, 1068 - bitShiftRight(reinterpretAsUInt64(reinterpretAsString(p.1 / p.2)), 52)))
-            ) = 0 AND intDiv(p.1 * 1000000, p.2) % 2 = 1))) / 1000000.),
-            arrayMap(q -> (q.1, greatest(q.2, toUInt64(1)), q.2 = 0),
-            [(toUInt64(retained), toUInt64(cohort_size))])) AS ratio
-    FROM (
-        SELECT grp, cohort, cohort_size, period_offset
-        FROM (
-            SELECT grp, cohort, count() AS cohort_size
-            FROM (
-                SELECT user_id, assumeNotNull(grp) AS grp,
-                    multiIf({period} = 'day', assumeNotNull(registration_date), {period} = 'week',
-                            toMonday(assumeNotNull(registration_date)), toStartOfMonth(assumeNotNull(registration_date))) AS cohort
-                FROM (SELECT user_id, {group_expr} AS grp, registration_date FROM {db}.dim_users FINAL WHERE {user_filter})
-                WHERE isNotNull(grp) AND isNotNull(registration_date)
-            )
-            WHERE cohort BETWEEN multiIf({period} = 'day', toDate({from}), {period} = 'week', toMonday(toDate({from})),
-                                         toStartOfMonth(toDate({from}))) AND toDate({to})
-            GROUP BY grp, cohort
-        )
-        ARRAY JOIN range(toUInt32({periods} + 1)) AS period_offset
-    ) AS cohort_offsets
-    ALL LEFT JOIN (
-        SELECT grp, cohort, period_offset, uniqExact(user_id) AS retained
-        FROM (
-            SELECT user_id, grp, cohort, toUInt32(offset) AS period_offset
-            FROM (
-                SELECT user_id, grp, cohort,
-                    multiIf({period} = 'day', toInt64(toRelativeDayNum(date)) - toRelativeDayNum(cohort),
-                            {period} = 'week', intDiv(toInt64(toRelativeDayNum(toMonday(date))) - toRelativeDayNum(cohort), 7),
-                            toInt64(toRelativeMonthNum(date)) - toRelativeMonthNum(cohort)) AS offset
-                FROM (
-                    SELECT user_id, date
-                    FROM (
-                        SELECT date, user_id, is_active_day
-                        FROM {db}.fact_daily_user_activity FINAL
-                        WHERE date >= multiIf({period} = 'day', toDate({from}), {period} = 'week', toMonday(toDate({from})),
-                                              toStartOfMonth(toDate({from})))
-                    )
-                    WHERE is_active_day = 1
-                ) AS active_days
-                ALL INNER JOIN (
-                    SELECT user_id, assumeNotNull(grp) AS grp,
-                        multiIf({period} = 'day', assumeNotNull(registration_date), {period} = 'week',
-                                toMonday(assumeNotNull(registration_date)), toStartOfMonth(assumeNotNull(registration_date))) AS cohort
-                    FROM (SELECT user_id, {group_expr} AS grp, registration_date FROM {db}.dim_users FINAL WHERE {user_filter})
-                    WHERE isNotNull(grp) AND isNotNull(registration_date)
-                ) AS cohort_users USING user_id
-            )
-            WHERE offset >= 0 AND offset <= {periods}
-        )
-        GROUP BY grp, cohort, period_offset
-    ) AS retained_counts USING grp, cohort, period_offset
-)
-ORDER BY grp, cohort, period_offset
-
-"""#,
-        "sessions": #"""
--- sessions: sessions starting on a day of [{from}, {to}]: count, users, average duration, nearest-rank
--- p50 / p90 durations (the ceil(q * n)-th smallest: ceil(n / 2) and ceil(9 n / 10) in integers), average
--- actions, bounce rate (sessions of one event). Placeholders: {db}, {from}, {to}, {user_filter}.
--- A session row stands for itself: each (node, day) partition is replaced whole (no FINAL needed).
-SELECT
-    sessions,
-    users,
-    ratios[1] AS avg_duration_seconds,
-    if(sessions = 0, 0, durations[intDiv(sessions + 1, 2)]) AS p50_duration_seconds,
-    if(sessions = 0, 0, durations[intDiv(9 * sessions + 9, 10)]) AS p90_duration_seconds,
-    ratios[2] AS avg_actions,
-    ratios[3] AS bounce_rate
-FROM (
-    SELECT
-        count() AS sessions,
-        uniqExact(user_id) AS users,
-        arraySort(groupArray(session_duration_seconds)) AS durations,
-        -- num / den rounded to 6 decimals exactly as printf("%.6f", num / den) rounds; 0 when den = 0 (p = (num,
-        -- max(den, 1), den = 0): both branches of if() are evaluated, and intDiv by 0 throws).
-        arrayMap(p -> if(p.3, 0., (intDiv(p.1 * 1000000, p.2) + multiIf(
-            2 * ((p.1 * 1000000) % p.2) > p.2, 1,
-            2 * ((p.1 * 1000000) % p.2) < p.2, 0,
-            -- an exact tie of the fraction: the double p.1 / p.2 lies on one side of it; M * 15625 against
-            -- (2q + 1) * 2^s tells which (wrapping 64-bit arithmetic is exact here: they differ by < 2^13)
-            toInt64((bitAnd(reinterpretAsUInt64(reinterpretAsString(p.1 / p.2)), 4503599627370495) + 4503599627370496) * 15625
-                - if(1068 - bitShiftRight(reinterpretAsUInt64(reinterpretAsString(p.1 / p.2)), 52) >= 64, 0,
-                     bitShiftLeft(2 * intDiv(p.1 * 1000000, p.2) + 1, 1068 - bitShiftRight(reinterpretAsUInt64(reinterpretAsString(p.1 / p.2)), 52)))
-            ) > 0
-            OR (toInt64((bitAnd(reinterpretAsUInt64(reinterpretAsString(p.1 / p.2)), 4503599627370495) + 4503599627370496) * 15625
-                - if(1068 - bitShiftRight(reinterpretAsUInt64(reinterpretAsString(p.1 / p.2)), 52) >= 64, 0,
-                     bitShiftLeft(2 * intDiv(p.1 * 1000000, p.2) + 1, 1068 - bitShiftRight(reinterpretAsUInt64(reinterpretAsString(p.1 / p.2)), 52)))
-            ) = 0 AND intDiv(p.1 * 1000000, p.2) % 2 = 1))) / 1000000.),
-            arrayMap(q -> (q.1, greatest(q.2, toUInt64(1)), q.2 = 0),
-            [(toUInt64(sum(session_duration_seconds)), toUInt64(count())),
-             (toUInt64(sum(actions_count)), toUInt64(count())),
-             (toUInt64(countIf(actions_count = 1)), toUInt64(count()))])) AS ratios
-    FROM (
-        SELECT date, user_id, session_duration_seconds, actions_count
-        FROM {db}.fact_user_sessions
-        WHERE date BETWEEN toDate({from}) AND toDate({to})
-    )
-    WHERE user_id GLOBAL IN (SELECT user_id FROM (SELECT user_id FROM {db}.dim_users FINAL WHERE {user_filter}))
-)
-
-"""#,
-        "sessions_table": #"""
--- sessions_table: every session starting on a day of [{from}, {to}], by user and start (epoch ms).
--- Placeholders: {db}, {from}, {to}, {user_filter}.
-SELECT user_id, start_ms, end_ms, session_duration_seconds, actions_count, screens_visited, session_type
-FROM (
-    SELECT date, user_id, start_ms, end_ms, session_duration_seconds, actions_count, screens_visited, session_type
-    FROM {db}.fact_user_sessions
-    WHERE date BETWEEN toDate({from}) AND toDate({to})
-)
-WHERE user_id GLOBAL IN (SELECT user_id FROM (SELECT user_id FROM {db}.dim_users FINAL WHERE {user_filter}))
-ORDER BY user_id, start_ms
-
-"""#,
-        "tiers": #"""
--- tiers: the tier table over the window [{from}, {to}]: a calendar month (its first and last day), or the
--- rolling window as of a day D (D - 29 and D). Per group, every tier but inactive in the order power, core,
--- regular, casual (0 users when none): users, and avg_daily_sessions / avg_daily_actions = sums over all
--- daily records of those users inside the window (active or not) divided by the number of those records.
--- Tier of a user over the window, a = active days, A = total_actions summed over the active days:
--- 1..5 casual, 6..15 regular, >= 16 core, or power when also A >= {power_threshold} * a.
--- Placeholders: clickhouse/README.md.
-SELECT {group_column} tier, users, ratios[1] AS avg_daily_sessions, ratios[2] AS avg_daily_actions
-FROM (
-    SELECT grp, tier, tier_rank, users,
-        -- num / den rounded to 6 decimals exactly as printf("%.6f", num / den) rounds; 0 when den = 0 (p = (num,
-        -- max(den, 1), den = 0): both branches of if() are evaluated, and intDiv by 0 throws).
-        arrayMap(p -> if(p.3, 0., (intDiv(p.1 * 1000000, p.2) + multiIf(
-            2 * ((p.1 * 1000000) % p.2) > p.2, 1,
-            2 * ((p.1 * 1000000) % p.2) < p.2, 0,
-            -- an exact tie of the fraction: the double p.1 / p.2 lies on one side of it; M * 15625 against
-            -- (2q + 1) * 2^s tells which (wrapping 64-bit arithmetic is exact here: they differ by < 2^13)
-            toInt64((bitAnd(reinterpretAsUInt64(reinterpretAsString(p.1 / p.2)), 4503599627370495) + 4503599627370496) * 15625
-                - if(1068 - bitShiftRight(reinterpretAsUInt64(reinterpretAsString(p.1 / p.2)), 52) >= 64, 0,
-                     bitShiftLeft(2 * intDiv(p.1 * 1000000, p.2) + 1, 1068 - bitShiftRight(reinterpretAsUInt64(reinterpretAsString(p.1 / p.2)), 52)))
-            ) > 0
-            OR (toInt64((bitAnd(reinterpretAsUInt64(reinterpretAsString(p.1 / p.2)), 4503599627370495) + 4503599627370496) * 15625
-                - if(1068 - bitShiftRight(reinterpretAsUInt64(reinterpretAsString(p.1 / p.2)), 52) >= 64, 0,
-                     bitShiftLeft(2 * intDiv(p.1 * 1000000, p.2) + 1, 1068 - bitShiftRight(reinterpretAsUInt64(reinterpretAsString(p.1 / p.2)), 52)))
-            ) = 0 AND intDiv(p.1 * 1000000, p.2) % 2 = 1))) / 1000000.),
-            arrayMap(q -> (q.1, greatest(q.2, toUInt64(1)), q.2 = 0),
-            [(toUInt64(sessions), toUInt64(records)), (toUInt64(actions), toUInt64(records))])) AS ratios
-    FROM (
-        SELECT grp, tier, tier_rank
-        FROM (
-            SELECT DISTINCT assumeNotNull(grp) AS grp
-            FROM (SELECT user_id, {group_expr} AS grp FROM {db}.dim_users FINAL)
-            WHERE isNotNull(grp)
-        )
-        ARRAY JOIN ['power', 'core', 'regular', 'casual'] AS tier, [1, 2, 3, 4] AS tier_rank
-    ) AS tier_grid
-    ALL LEFT JOIN (
-        SELECT grp, tier, count() AS users, sum(user_records) AS records, sum(user_sessions) AS sessions,
-            sum(user_actions) AS actions
-        FROM (
-            SELECT grp, user_records, user_sessions, user_actions,
-                multiIf(active_days = 0, 'inactive', active_days <= 5, 'casual', active_days <= 15, 'regular',
-                        active_actions >= {power_threshold} * active_days, 'power', 'core') AS tier
-            FROM (
-                SELECT user_id,
-                    count() AS user_records,
-                    sum(sessions_count) AS user_sessions,
-                    sum(total_actions) AS user_actions,
-                    sum(is_active_day) AS active_days,
-                    sum(if(is_active_day = 1, total_actions, 0)) AS active_actions
-                FROM (
-                    SELECT date, user_id, sessions_count, total_actions, is_active_day
+                    SELECT date, user_id, is_active_day
                     FROM {db}.fact_daily_user_activity FINAL
                     WHERE date BETWEEN toDate({from}) AND toDate({to})
                 )
+                WHERE is_active_day = 1
                 GROUP BY user_id
-            ) AS user_windows
+            ) AS user_active_days
             ALL INNER JOIN (
                 SELECT user_id, assumeNotNull(grp) AS grp
                 FROM (SELECT user_id, {group_expr} AS grp FROM {db}.dim_users FINAL WHERE {user_filter})
                 WHERE isNotNull(grp)
             ) AS selected_users USING user_id
+            GROUP BY grp, active_days
         )
-        WHERE tier != 'inactive'
-        GROUP BY grp, tier
-    ) AS tier_sums USING grp, tier
-)
-ORDER BY grp, tier_rank
+        ORDER BY grp, active_days
 
-"""#,
-        "transitions": #"""
--- transitions: monthly tiers of each user in the month starting {month} (a date 'YYYY-MM-01') and in the
--- next month; users inactive in both are left out; count per (from_tier, to_tier), ordered by the names.
--- Tiers as in tiers.sql over the days of each month. Placeholders: {db}, {month}, {power_threshold},
--- {user_filter} (no breakdown).
-SELECT from_tier, to_tier, count() AS users
-FROM (
-    SELECT
-        multiIf(a1 = 0, 'inactive', a1 <= 5, 'casual', a1 <= 15, 'regular', x1 >= {power_threshold} * a1, 'power', 'core') AS from_tier,
-        multiIf(a2 = 0, 'inactive', a2 <= 5, 'casual', a2 <= 15, 'regular', x2 >= {power_threshold} * a2, 'power', 'core') AS to_tier
-    FROM (
-        SELECT user_id,
-            sum(if(in_first, is_active_day, 0)) AS a1,
-            sum(if(in_first AND is_active_day = 1, total_actions, 0)) AS x1,
-            sum(if(in_first, 0, is_active_day)) AS a2,
-            sum(if(NOT in_first AND is_active_day = 1, total_actions, 0)) AS x2
+        """#,
+        "activity": #"""
+        -- activity: DAU, WAU, MAU, DAU/MAU and DAU/WAU for every day of [{from}, {to}], per group (SEMANTICS.md).
+        -- Placeholders: see clickhouse/README.md ({db}, {from}, {to}, {user_filter}, {group_expr}, {group_column}).
+        --
+        -- Exact windows with equality joins only: a user's active day d, after that user's previous active day p
+        -- (counting only active days in [from - 29, to], which decide every window ending in [from, to]), covers
+        -- MAU over [max(d, p + 30), d + 29] and WAU over [max(d, p + 7), d + 6]. These intervals are disjoint per
+        -- user, so +1 at each start and -1 after each end, summed in day order, give exact counts; sums of users of
+        -- different shards add. Days after the store's last day (the latest date of any event) are unknown: NULL.
+        SELECT {group_column}
+            toString(day) AS date,
+            if(day > last_day, NULL, dau) AS dau,
+            if(day > last_day, NULL, wau) AS wau,
+            if(day > last_day, NULL, mau) AS mau,
+            if(day > last_day, NULL, ratios[1]) AS dau_mau,
+            if(day > last_day, NULL, ratios[2]) AS dau_wau
         FROM (
-            SELECT user_id, is_active_day, total_actions, date < addMonths(toDate({month}), 1) AS in_first
+            SELECT grp, day, dau, wau, mau,
+                -- num / den rounded to 6 decimals exactly as printf("%.6f", num / den) rounds; 0 when den = 0 (p = (num,
+                -- max(den, 1), den = 0): both branches of if() are evaluated, and intDiv by 0 throws).
+                arrayMap(p -> if(p.3, 0., (intDiv(p.1 * 1000000, p.2) + multiIf(
+                    2 * ((p.1 * 1000000) % p.2) > p.2, 1,
+                    2 * ((p.1 * 1000000) % p.2) < p.2, 0,
+                    -- an exact tie of the fraction: the double p.1 / p.2 lies on one side of it; M * 15625 against
+                    -- (2q + 1) * 2^s tells which (wrapping 64-bit arithmetic is exact here: they differ by < 2^13)
+                    toInt64((bitAnd(reinterpretAsUInt64(reinterpretAsString(p.1 / p.2)), 4503599627370495) + 4503599627370496) * 15625
+                        - if(1068 - bitShiftRight(reinterpretAsUInt64(reinterpretAsString(p.1 / p.2)), 52) >= 64, 0,
+                             bitShiftLeft(2 * intDiv(p.1 * 1000000, p.2) + 1, 1068 - bitShiftRight(reinterpretAsUInt64(reinterpretAsString(p.1 / p.2)), 52)))
+                    ) > 0
+                    OR (toInt64((bitAnd(reinterpretAsUInt64(reinterpretAsString(p.1 / p.2)), 4503599627370495) + 4503599627370496) * 15625
+                        - if(1068 - bitShiftRight(reinterpretAsUInt64(reinterpretAsString(p.1 / p.2)), 52) >= 64, 0,
+                             bitShiftLeft(2 * intDiv(p.1 * 1000000, p.2) + 1, 1068 - bitShiftRight(reinterpretAsUInt64(reinterpretAsString(p.1 / p.2)), 52)))
+                    ) = 0 AND intDiv(p.1 * 1000000, p.2) % 2 = 1))) / 1000000.),
+                    arrayMap(q -> (q.1, greatest(q.2, toUInt64(1)), q.2 = 0),
+                    [(toUInt64(dau), toUInt64(mau)), (toUInt64(dau), toUInt64(wau))])) AS ratios,
+                (SELECT max(date) FROM {db}.fact_daily_user_activity) AS last_day
             FROM (
-                SELECT date, user_id, is_active_day, total_actions
-                FROM {db}.fact_daily_user_activity FINAL
-                WHERE date BETWEEN toDate({month}) AND addMonths(toDate({month}), 2) - 1
+                -- Per group: the day-ordered deltas, summed into running counts.
+                SELECT grp,
+                    arraySort(groupArray((day, d_dau, d_wau, d_mau))) AS deltas,
+                    arrayMap(t -> t.1, deltas) AS days,
+                    arrayMap(t -> t.2, deltas) AS daus,
+                    arrayCumSum(arrayMap(t -> t.3, deltas)) AS waus,
+                    arrayCumSum(arrayMap(t -> t.4, deltas)) AS maus
+                FROM (
+                    SELECT grp, day, sum(dd) AS d_dau, sum(dw) AS d_wau, sum(dm) AS d_mau
+                    FROM (
+                        -- Every day of every group, so that days without any change still get a row.
+                        SELECT grp, toDate({from}) + offset AS day, toInt64(0) AS dd, toInt64(0) AS dw, toInt64(0) AS dm
+                        FROM (
+                            SELECT DISTINCT assumeNotNull(grp) AS grp
+                            FROM (SELECT user_id, {group_expr} AS grp FROM {db}.dim_users FINAL)
+                            WHERE isNotNull(grp)
+                        )
+                        ARRAY JOIN range(toUInt32(toDate({to}) - toDate({from}) + 1)) AS offset
+                        UNION ALL
+                        -- Deltas of each active day, moved to {from} when earlier (they count from the start) and
+                        -- dropped when after {to}.
+                        SELECT grp, greatest(delta.1, toDate({from})) AS day, delta.2 AS dd, delta.3 AS dw, delta.4 AS dm
+                        FROM (
+                            SELECT grp, d, p
+                            FROM (
+                                SELECT user_id, days, arrayPushFront(arrayPopBack(days), toDate('1970-01-01')) AS previous
+                                FROM (
+                                    SELECT user_id, arraySort(groupArray(date)) AS days
+                                    FROM (
+                                        SELECT date, user_id, is_active_day
+                                        FROM {db}.fact_daily_user_activity FINAL
+                                        WHERE date BETWEEN toDate({from}) - 29 AND toDate({to})
+                                    )
+                                    WHERE is_active_day = 1
+                                    GROUP BY user_id
+                                )
+                            ) AS user_active_days
+                            ALL INNER JOIN (
+                                SELECT user_id, assumeNotNull(grp) AS grp
+                                FROM (SELECT user_id, {group_expr} AS grp FROM {db}.dim_users FINAL WHERE {user_filter})
+                                WHERE isNotNull(grp)
+                            ) AS selected_users USING user_id
+                            ARRAY JOIN days AS d, previous AS p
+                        )
+                        ARRAY JOIN [
+                            (d, toInt64(1), toInt64(0), toInt64(0)),
+                            (greatest(d, p + 7), toInt64(0), toInt64(1), toInt64(0)),
+                            (d + 7, toInt64(0), toInt64(-1), toInt64(0)),
+                            (greatest(d, p + 30), toInt64(0), toInt64(0), toInt64(1)),
+                            (d + 30, toInt64(0), toInt64(0), toInt64(-1))
+                        ] AS delta
+                        WHERE delta.1 <= toDate({to}) AND (delta.2 = 0 OR delta.1 >= toDate({from}))
+                    )
+                    GROUP BY grp, day
+                )
+                GROUP BY grp
             )
+            ARRAY JOIN days AS day, daus AS dau, waus AS wau, maus AS mau
         )
-        GROUP BY user_id
-    )
-    WHERE user_id GLOBAL IN (SELECT user_id FROM (SELECT user_id FROM {db}.dim_users FINAL WHERE {user_filter}))
-)
-WHERE from_tier != 'inactive' OR to_tier != 'inactive'
-GROUP BY from_tier, to_tier
-ORDER BY from_tier, to_tier
+        ORDER BY grp, day
 
-"""#,
+        """#,
+        "daily_activity": #"""
+        -- daily_activity: every daily user activity record of [{from}, {to}] (the latest version of each), by user
+        -- and date; the columns of `engage export daily-activity` that the conformance file lists (is_active_day is
+        -- 0/1: 18.16 has no Bool type). Placeholders: {db}, {from}, {to}, {user_filter}.
+        SELECT user_id, toString(date) AS date, sessions_count, total_session_duration, total_actions, unique_action_types,
+            is_active_day, engagement_tier
+        FROM (
+            SELECT date, user_id, sessions_count, total_session_duration, total_actions, unique_action_types, is_active_day,
+                engagement_tier
+            FROM {db}.fact_daily_user_activity FINAL
+            WHERE date BETWEEN toDate({from}) AND toDate({to})
+        )
+        WHERE user_id GLOBAL IN (SELECT user_id FROM (SELECT user_id FROM {db}.dim_users FINAL WHERE {user_filter}))
+        ORDER BY user_id, date
+
+        """#,
+        "lifecycle": #"""
+        -- lifecycle: per period P ({period}: 'day', 'week' from Monday, or 'month') overlapping [{from}, {to}], among
+        -- the selected users active in P: new (registered in P), returning (active in P - 1 too), resurrecting
+        -- (not); dormant = active in P - 1 and not in P. A period that ends after the store's last day is
+        -- unfinished: its counts are NULL. Placeholders: {db}, {period}, {from}, {to}, {user_filter}.
+        SELECT
+            toString(period) AS period,
+            if(unfinished, NULL, new) AS new,
+            if(unfinished, NULL, returning) AS returning,
+            if(unfinished, NULL, resurrecting) AS resurrecting,
+            if(unfinished, NULL, dormant) AS dormant
+        FROM (
+            SELECT period, new, returning, resurrecting, dormant,
+                multiIf({period} = 'day', period + 1, {period} = 'week', period + 7, addMonths(period, 1)) - 1
+                    > (SELECT max(date) FROM {db}.fact_daily_user_activity) AS unfinished
+            FROM (
+                SELECT DISTINCT multiIf({period} = 'day', day, {period} = 'week', toMonday(day), toStartOfMonth(day)) AS period
+                FROM (SELECT toDate({from}) + number AS day FROM numbers(toUInt64(toDate({to}) - toDate({from}) + 1)))
+            ) AS periods_overlapping
+            ALL LEFT JOIN (
+                SELECT period,
+                    countIf(is_active AND registered) AS new,
+                    countIf(is_active AND was_active AND NOT registered) AS returning,
+                    countIf(is_active AND NOT was_active AND NOT registered) AS resurrecting,
+                    countIf(was_active AND NOT is_active) AS dormant
+                FROM (
+                    SELECT period,
+                        has(periods, period) AS is_active,
+                        has(periods, multiIf({period} = 'day', period - 1, {period} = 'week', period - 7, addMonths(period, -1))) AS was_active,
+                        registration_period = period AS registered
+                    FROM (
+                        SELECT user_id, periods, registration_period
+                        FROM (
+                            SELECT user_id,
+                                groupUniqArray(multiIf({period} = 'day', date, {period} = 'week', toMonday(date), toStartOfMonth(date))) AS periods
+                            FROM (
+                                SELECT date, user_id, is_active_day
+                                FROM {db}.fact_daily_user_activity FINAL
+                                WHERE date >= multiIf({period} = 'day', toDate({from}) - 1, {period} = 'week', toMonday(toDate({from})) - 7,
+                                                      addMonths(toStartOfMonth(toDate({from})), -1))
+                            )
+                            WHERE is_active_day = 1
+                            GROUP BY user_id
+                        ) AS user_periods
+                        ALL INNER JOIN (
+                            SELECT user_id,
+                                if(isNull(registration_date), toDate('1970-01-01'),
+                                   multiIf({period} = 'day', assumeNotNull(registration_date), {period} = 'week',
+                                           toMonday(assumeNotNull(registration_date)), toStartOfMonth(assumeNotNull(registration_date)))) AS registration_period
+                            FROM (SELECT user_id, registration_date FROM {db}.dim_users FINAL WHERE {user_filter})
+                        ) AS selected_users USING user_id
+                    )
+                    ARRAY JOIN arrayDistinct(arrayConcat(periods, arrayMap(x -> multiIf({period} = 'day', x + 1, {period} = 'week', x + 7,
+                                                                                          addMonths(x, 1)), periods))) AS period
+                    WHERE period BETWEEN multiIf({period} = 'day', toDate({from}), {period} = 'week', toMonday(toDate({from})),
+                                                 toStartOfMonth(toDate({from}))) AND toDate({to})
+                )
+                GROUP BY period
+            ) AS counts USING period
+        )
+        ORDER BY period
+
+        """#,
+        "retention": #"""
+        -- retention: cohorts = users registered in each period ({period}: 'day', 'week' from Monday, or 'month')
+        -- that overlaps [{from}, {to}]; cohorts without users are left out. For k = 0..{periods}: retained = cohort
+        -- users active on any day of period cohort + k (activity after {to} counts), rate = retained / cohort_size.
+        -- An offset whose period ends after the store's last day (the latest date of any event) is unfinished:
+        -- retained and rate are NULL. Placeholders: clickhouse/README.md.
+        SELECT {group_column}
+            toString(cohort) AS cohort,
+            cohort_size,
+            period_offset,
+            if(unfinished, NULL, retained) AS retained,
+            if(unfinished, NULL, ratio[1]) AS rate
+        FROM (
+            SELECT grp, cohort, cohort_size, period_offset, retained,
+                multiIf({period} = 'day', cohort + (period_offset + 1), {period} = 'week', cohort + 7 * (period_offset + 1),
+                        addMonths(cohort, period_offset + 1)) - 1 > (SELECT max(date) FROM {db}.fact_daily_user_activity) AS unfinished,
+                -- num / den rounded to 6 decimals exactly as printf("%.6f", num / den) rounds; 0 when den = 0 (p = (num,
+                -- max(den, 1), den = 0): both branches of if() are evaluated, and intDiv by 0 throws).
+                arrayMap(p -> if(p.3, 0., (intDiv(p.1 * 1000000, p.2) + multiIf(
+                    2 * ((p.1 * 1000000) % p.2) > p.2, 1,
+                    2 * ((p.1 * 1000000) % p.2) < p.2, 0,
+                    -- an exact tie of the fraction: the double p.1 / p.2 lies on one side of it; M * 15625 against
+                    -- (2q + 1) * 2^s tells which (wrapping 64-bit arithmetic is exact here: they differ by < 2^13)
+                    toInt64((bitAnd(reinterpretAsUInt64(reinterpretAsString(p.1 / p.2)), 4503599627370495) + 4503599627370496) * 15625
+                        - if(1068 - bitShiftRight(reinterpretAsUInt64(reinterpretAsString(p.1 / p.2)), 52) >= 64, 0,
+                             bitShiftLeft(2 * intDiv(p.1 * 1000000, p.2) + 1, 1068 - bitShiftRight(reinterpretAsUInt64(reinterpretAsString(p.1 / p.2)), 52)))
+                    ) > 0
+                    OR (toInt64((bitAnd(reinterpretAsUInt64(reinterpretAsString(p.1 / p.2)), 4503599627370495) + 4503599627370496) * 15625
+                        - if(1068 - bitShiftRight(reinterpretAsUInt64(reinterpretAsString(p.1 / p.2)), 52) >= 64, 0,
+                             bitShiftLeft(2 * intDiv(p.1 * 1000000, p.2) + 1, 1068 - bitShiftRight(reinterpretAsUInt64(reinterpretAsString(p.1 / p.2)), 52)))
+                    ) = 0 AND intDiv(p.1 * 1000000, p.2) % 2 = 1))) / 1000000.),
+                    arrayMap(q -> (q.1, greatest(q.2, toUInt64(1)), q.2 = 0),
+                    [(toUInt64(retained), toUInt64(cohort_size))])) AS ratio
+            FROM (
+                SELECT grp, cohort, cohort_size, period_offset
+                FROM (
+                    SELECT grp, cohort, count() AS cohort_size
+                    FROM (
+                        SELECT user_id, assumeNotNull(grp) AS grp,
+                            multiIf({period} = 'day', assumeNotNull(registration_date), {period} = 'week',
+                                    toMonday(assumeNotNull(registration_date)), toStartOfMonth(assumeNotNull(registration_date))) AS cohort
+                        FROM (SELECT user_id, {group_expr} AS grp, registration_date FROM {db}.dim_users FINAL WHERE {user_filter})
+                        WHERE isNotNull(grp) AND isNotNull(registration_date)
+                    )
+                    WHERE cohort BETWEEN multiIf({period} = 'day', toDate({from}), {period} = 'week', toMonday(toDate({from})),
+                                                 toStartOfMonth(toDate({from}))) AND toDate({to})
+                    GROUP BY grp, cohort
+                )
+                ARRAY JOIN range(toUInt32({periods} + 1)) AS period_offset
+            ) AS cohort_offsets
+            ALL LEFT JOIN (
+                SELECT grp, cohort, period_offset, uniqExact(user_id) AS retained
+                FROM (
+                    SELECT user_id, grp, cohort, toUInt32(offset) AS period_offset
+                    FROM (
+                        SELECT user_id, grp, cohort,
+                            multiIf({period} = 'day', toInt64(toRelativeDayNum(date)) - toRelativeDayNum(cohort),
+                                    {period} = 'week', intDiv(toInt64(toRelativeDayNum(toMonday(date))) - toRelativeDayNum(cohort), 7),
+                                    toInt64(toRelativeMonthNum(date)) - toRelativeMonthNum(cohort)) AS offset
+                        FROM (
+                            SELECT user_id, date
+                            FROM (
+                                SELECT date, user_id, is_active_day
+                                FROM {db}.fact_daily_user_activity FINAL
+                                WHERE date >= multiIf({period} = 'day', toDate({from}), {period} = 'week', toMonday(toDate({from})),
+                                                      toStartOfMonth(toDate({from})))
+                            )
+                            WHERE is_active_day = 1
+                        ) AS active_days
+                        ALL INNER JOIN (
+                            SELECT user_id, assumeNotNull(grp) AS grp,
+                                multiIf({period} = 'day', assumeNotNull(registration_date), {period} = 'week',
+                                        toMonday(assumeNotNull(registration_date)), toStartOfMonth(assumeNotNull(registration_date))) AS cohort
+                            FROM (SELECT user_id, {group_expr} AS grp, registration_date FROM {db}.dim_users FINAL WHERE {user_filter})
+                            WHERE isNotNull(grp) AND isNotNull(registration_date)
+                        ) AS cohort_users USING user_id
+                    )
+                    WHERE offset >= 0 AND offset <= {periods}
+                )
+                GROUP BY grp, cohort, period_offset
+            ) AS retained_counts USING grp, cohort, period_offset
+        )
+        ORDER BY grp, cohort, period_offset
+
+        """#,
+        "sessions": #"""
+        -- sessions: sessions starting on a day of [{from}, {to}]: count, users, average duration, nearest-rank
+        -- p50 / p90 durations (the ceil(q * n)-th smallest: ceil(n / 2) and ceil(9 n / 10) in integers), average
+        -- actions, bounce rate (sessions of one event). Placeholders: {db}, {from}, {to}, {user_filter}.
+        -- A session row stands for itself: each (node, day) partition is replaced whole (no FINAL needed).
+        SELECT
+            sessions,
+            users,
+            ratios[1] AS avg_duration_seconds,
+            if(sessions = 0, 0, durations[intDiv(sessions + 1, 2)]) AS p50_duration_seconds,
+            if(sessions = 0, 0, durations[intDiv(9 * sessions + 9, 10)]) AS p90_duration_seconds,
+            ratios[2] AS avg_actions,
+            ratios[3] AS bounce_rate
+        FROM (
+            SELECT
+                count() AS sessions,
+                uniqExact(user_id) AS users,
+                arraySort(groupArray(session_duration_seconds)) AS durations,
+                -- num / den rounded to 6 decimals exactly as printf("%.6f", num / den) rounds; 0 when den = 0 (p = (num,
+                -- max(den, 1), den = 0): both branches of if() are evaluated, and intDiv by 0 throws).
+                arrayMap(p -> if(p.3, 0., (intDiv(p.1 * 1000000, p.2) + multiIf(
+                    2 * ((p.1 * 1000000) % p.2) > p.2, 1,
+                    2 * ((p.1 * 1000000) % p.2) < p.2, 0,
+                    -- an exact tie of the fraction: the double p.1 / p.2 lies on one side of it; M * 15625 against
+                    -- (2q + 1) * 2^s tells which (wrapping 64-bit arithmetic is exact here: they differ by < 2^13)
+                    toInt64((bitAnd(reinterpretAsUInt64(reinterpretAsString(p.1 / p.2)), 4503599627370495) + 4503599627370496) * 15625
+                        - if(1068 - bitShiftRight(reinterpretAsUInt64(reinterpretAsString(p.1 / p.2)), 52) >= 64, 0,
+                             bitShiftLeft(2 * intDiv(p.1 * 1000000, p.2) + 1, 1068 - bitShiftRight(reinterpretAsUInt64(reinterpretAsString(p.1 / p.2)), 52)))
+                    ) > 0
+                    OR (toInt64((bitAnd(reinterpretAsUInt64(reinterpretAsString(p.1 / p.2)), 4503599627370495) + 4503599627370496) * 15625
+                        - if(1068 - bitShiftRight(reinterpretAsUInt64(reinterpretAsString(p.1 / p.2)), 52) >= 64, 0,
+                             bitShiftLeft(2 * intDiv(p.1 * 1000000, p.2) + 1, 1068 - bitShiftRight(reinterpretAsUInt64(reinterpretAsString(p.1 / p.2)), 52)))
+                    ) = 0 AND intDiv(p.1 * 1000000, p.2) % 2 = 1))) / 1000000.),
+                    arrayMap(q -> (q.1, greatest(q.2, toUInt64(1)), q.2 = 0),
+                    [(toUInt64(sum(session_duration_seconds)), toUInt64(count())),
+                     (toUInt64(sum(actions_count)), toUInt64(count())),
+                     (toUInt64(countIf(actions_count = 1)), toUInt64(count()))])) AS ratios
+            FROM (
+                SELECT date, user_id, session_duration_seconds, actions_count
+                FROM {db}.fact_user_sessions
+                WHERE date BETWEEN toDate({from}) AND toDate({to})
+            )
+            WHERE user_id GLOBAL IN (SELECT user_id FROM (SELECT user_id FROM {db}.dim_users FINAL WHERE {user_filter}))
+        )
+
+        """#,
+        "sessions_table": #"""
+        -- sessions_table: every session starting on a day of [{from}, {to}], by user and start (epoch ms).
+        -- Placeholders: {db}, {from}, {to}, {user_filter}.
+        SELECT user_id, start_ms, end_ms, session_duration_seconds, actions_count, screens_visited, session_type
+        FROM (
+            SELECT date, user_id, start_ms, end_ms, session_duration_seconds, actions_count, screens_visited, session_type
+            FROM {db}.fact_user_sessions
+            WHERE date BETWEEN toDate({from}) AND toDate({to})
+        )
+        WHERE user_id GLOBAL IN (SELECT user_id FROM (SELECT user_id FROM {db}.dim_users FINAL WHERE {user_filter}))
+        ORDER BY user_id, start_ms
+
+        """#,
+        "tiers": #"""
+        -- tiers: the tier table over the window [{from}, {to}]: a calendar month (its first and last day), or the
+        -- rolling window as of a day D (D - 29 and D). Per group, every tier but inactive in the order power, core,
+        -- regular, casual (0 users when none): users, and avg_daily_sessions / avg_daily_actions = sums over all
+        -- daily records of those users inside the window (active or not) divided by the number of those records.
+        -- Tier of a user over the window, a = active days, A = total_actions summed over the active days:
+        -- 1..5 casual, 6..15 regular, >= 16 core, or power when also A >= {power_threshold} * a.
+        -- Placeholders: clickhouse/README.md.
+        SELECT {group_column} tier, users, ratios[1] AS avg_daily_sessions, ratios[2] AS avg_daily_actions
+        FROM (
+            SELECT grp, tier, tier_rank, users,
+                -- num / den rounded to 6 decimals exactly as printf("%.6f", num / den) rounds; 0 when den = 0 (p = (num,
+                -- max(den, 1), den = 0): both branches of if() are evaluated, and intDiv by 0 throws).
+                arrayMap(p -> if(p.3, 0., (intDiv(p.1 * 1000000, p.2) + multiIf(
+                    2 * ((p.1 * 1000000) % p.2) > p.2, 1,
+                    2 * ((p.1 * 1000000) % p.2) < p.2, 0,
+                    -- an exact tie of the fraction: the double p.1 / p.2 lies on one side of it; M * 15625 against
+                    -- (2q + 1) * 2^s tells which (wrapping 64-bit arithmetic is exact here: they differ by < 2^13)
+                    toInt64((bitAnd(reinterpretAsUInt64(reinterpretAsString(p.1 / p.2)), 4503599627370495) + 4503599627370496) * 15625
+                        - if(1068 - bitShiftRight(reinterpretAsUInt64(reinterpretAsString(p.1 / p.2)), 52) >= 64, 0,
+                             bitShiftLeft(2 * intDiv(p.1 * 1000000, p.2) + 1, 1068 - bitShiftRight(reinterpretAsUInt64(reinterpretAsString(p.1 / p.2)), 52)))
+                    ) > 0
+                    OR (toInt64((bitAnd(reinterpretAsUInt64(reinterpretAsString(p.1 / p.2)), 4503599627370495) + 4503599627370496) * 15625
+                        - if(1068 - bitShiftRight(reinterpretAsUInt64(reinterpretAsString(p.1 / p.2)), 52) >= 64, 0,
+                             bitShiftLeft(2 * intDiv(p.1 * 1000000, p.2) + 1, 1068 - bitShiftRight(reinterpretAsUInt64(reinterpretAsString(p.1 / p.2)), 52)))
+                    ) = 0 AND intDiv(p.1 * 1000000, p.2) % 2 = 1))) / 1000000.),
+                    arrayMap(q -> (q.1, greatest(q.2, toUInt64(1)), q.2 = 0),
+                    [(toUInt64(sessions), toUInt64(records)), (toUInt64(actions), toUInt64(records))])) AS ratios
+            FROM (
+                SELECT grp, tier, tier_rank
+                FROM (
+                    SELECT DISTINCT assumeNotNull(grp) AS grp
+                    FROM (SELECT user_id, {group_expr} AS grp FROM {db}.dim_users FINAL)
+                    WHERE isNotNull(grp)
+                )
+                ARRAY JOIN ['power', 'core', 'regular', 'casual'] AS tier, [1, 2, 3, 4] AS tier_rank
+            ) AS tier_grid
+            ALL LEFT JOIN (
+                SELECT grp, tier, count() AS users, sum(user_records) AS records, sum(user_sessions) AS sessions,
+                    sum(user_actions) AS actions
+                FROM (
+                    SELECT grp, user_records, user_sessions, user_actions,
+                        multiIf(active_days = 0, 'inactive', active_days <= 5, 'casual', active_days <= 15, 'regular',
+                                active_actions >= {power_threshold} * active_days, 'power', 'core') AS tier
+                    FROM (
+                        SELECT user_id,
+                            count() AS user_records,
+                            sum(sessions_count) AS user_sessions,
+                            sum(total_actions) AS user_actions,
+                            sum(is_active_day) AS active_days,
+                            sum(if(is_active_day = 1, total_actions, 0)) AS active_actions
+                        FROM (
+                            SELECT date, user_id, sessions_count, total_actions, is_active_day
+                            FROM {db}.fact_daily_user_activity FINAL
+                            WHERE date BETWEEN toDate({from}) AND toDate({to})
+                        )
+                        GROUP BY user_id
+                    ) AS user_windows
+                    ALL INNER JOIN (
+                        SELECT user_id, assumeNotNull(grp) AS grp
+                        FROM (SELECT user_id, {group_expr} AS grp FROM {db}.dim_users FINAL WHERE {user_filter})
+                        WHERE isNotNull(grp)
+                    ) AS selected_users USING user_id
+                )
+                WHERE tier != 'inactive'
+                GROUP BY grp, tier
+            ) AS tier_sums USING grp, tier
+        )
+        ORDER BY grp, tier_rank
+
+        """#,
+        "transitions": #"""
+        -- transitions: monthly tiers of each user in the month starting {month} (a date 'YYYY-MM-01') and in the
+        -- next month; users inactive in both are left out; count per (from_tier, to_tier), ordered by the names.
+        -- Tiers as in tiers.sql over the days of each month. Placeholders: {db}, {month}, {power_threshold},
+        -- {user_filter} (no breakdown).
+        SELECT from_tier, to_tier, count() AS users
+        FROM (
+            SELECT
+                multiIf(a1 = 0, 'inactive', a1 <= 5, 'casual', a1 <= 15, 'regular', x1 >= {power_threshold} * a1, 'power', 'core') AS from_tier,
+                multiIf(a2 = 0, 'inactive', a2 <= 5, 'casual', a2 <= 15, 'regular', x2 >= {power_threshold} * a2, 'power', 'core') AS to_tier
+            FROM (
+                SELECT user_id,
+                    sum(if(in_first, is_active_day, 0)) AS a1,
+                    sum(if(in_first AND is_active_day = 1, total_actions, 0)) AS x1,
+                    sum(if(in_first, 0, is_active_day)) AS a2,
+                    sum(if(NOT in_first AND is_active_day = 1, total_actions, 0)) AS x2
+                FROM (
+                    SELECT user_id, is_active_day, total_actions, date < addMonths(toDate({month}), 1) AS in_first
+                    FROM (
+                        SELECT date, user_id, is_active_day, total_actions
+                        FROM {db}.fact_daily_user_activity FINAL
+                        WHERE date BETWEEN toDate({month}) AND addMonths(toDate({month}), 2) - 1
+                    )
+                )
+                GROUP BY user_id
+            )
+            WHERE user_id GLOBAL IN (SELECT user_id FROM (SELECT user_id FROM {db}.dim_users FINAL WHERE {user_filter}))
+        )
+        WHERE from_tier != 'inactive' OR to_tier != 'inactive'
+        GROUP BY from_tier, to_tier
+        ORDER BY from_tier, to_tier
+
+        """#,
     ]
 }

@@ -53,7 +53,8 @@ public final class EngageCluster: Sendable {
         var result = results[0]
         let rejected = Set(results.flatMap { $0.rejected.map(\.index) })
         if rejected.count > result.rejected.count {
-            let reasons = Dictionary(results.flatMap { $0.rejected.map { ($0.index, $0.reason) } }) { first, _ in first }
+            let reasons = Dictionary(results.flatMap { $0.rejected.map { ($0.index, $0.reason) } }) { first, _ in first
+            }
             result.rejected = rejected.sorted().map { Rejection(index: $0, reason: reasons[$0]!) }
             result.accepted = actions.count - result.duplicates - result.rejected.count
         }
@@ -71,14 +72,19 @@ public final class EngageCluster: Sendable {
     }
 
     /// Splits `items` by node (keeping each node's items in their order).
-    public func partition<Item>(_ items: [Item], userID: (Item) -> String) -> [(node: Int, items: [Item], positions: [Int])] {
+    public func partition<Item>(
+        _ items: [Item],
+        userID: (Item) -> String
+    ) -> [(node: Int, items: [Item], positions: [Int])] {
         var parts = Array(repeating: (items: [Item](), positions: [Int]()), count: self.nodes.count)
         for (position, item) in items.enumerated() {
             let node = self.nodeIndex(of: userID(item))
             parts[node].items.append(item)
             parts[node].positions.append(position)
         }
-        return parts.enumerated().filter { !$0.element.items.isEmpty }.map { ($0.offset, $0.element.items, $0.element.positions) }
+        return parts.enumerated().filter { !$0.element.items.isEmpty }.map {
+            ($0.offset, $0.element.items, $0.element.positions)
+        }
     }
 
     /// Waits until every node has applied what it acknowledged; the nodes' applied sequences.
@@ -120,7 +126,9 @@ public final class EngageCluster: Sendable {
         return total
     }
 
-    private func onEveryNode<Result: Sendable>(_ body: @escaping @Sendable (EngageConnection) async throws -> Result)
+    private func onEveryNode<Result: Sendable>(
+        _ body: @escaping @Sendable (EngageConnection) async throws -> Result
+    )
         async throws -> [Result]
     {
         try await withThrowingTaskGroup(of: (Int, Result).self) { group in

@@ -94,7 +94,10 @@ public struct ClientConnectionOptions: ParsableArguments {
     }
 
     /// Connects to every node of `--server A,B,...` (users partitioned over them by ``NodeRouting``).
-    public func connectCluster(clientName: String, requestTimeout: Duration? = .seconds(60)) async throws
+    public func connectCluster(
+        clientName: String,
+        requestTimeout: Duration? = .seconds(60)
+    ) async throws
         -> EngageCluster
     {
         let base = try self.configuration(clientName: clientName, requestTimeout: requestTimeout)

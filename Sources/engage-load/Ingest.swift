@@ -121,7 +121,8 @@ struct Ingest: AsyncParsableCommand {
         // Visibility lag: how long until what was just acknowledged is visible to queries.
         let lags = LatencyRecorder()
         let probeClient =
-            self.probeInterval > 0 ? try? await Self.probeOptions(self.options.client).connect(clientName: "engage-load-probe") : nil
+            self.probeInterval > 0
+            ? try? await Self.probeOptions(self.options.client).connect(clientName: "engage-load-probe") : nil
         let probeInterval = self.probeInterval
         let probe = Task {
             guard let probeClient else { return }
@@ -287,7 +288,9 @@ struct Ingest: AsyncParsableCommand {
                                     defer { value[node] += 1 }
                                     return value[node]
                                 }
-                                guard index < batches.count, counters.withLockedValue({ $0.errors == 0 }) else { return }
+                                guard index < batches.count, counters.withLockedValue({ $0.errors == 0 }) else {
+                                    return
+                                }
                                 let batch = batches[index]
                                 counters.withLockedValue { $0.sent += batch.eventCount }
                                 let sent = Clock.now()

@@ -23,7 +23,10 @@ struct ClickHouseTargetOptions: ParsableArguments {
     @Option(name: .long, help: "ClickHouse database.")
     var database: String = "engage"
 
-    @Option(name: .long, help: "Cluster of the server's remote_servers to spread the tables over (default: one server).")
+    @Option(
+        name: .long,
+        help: "Cluster of the server's remote_servers to spread the tables over (default: one server)."
+    )
     var cluster: String?
 
     var configuration: ClickHouseConfiguration {
@@ -57,7 +60,9 @@ extension ClickHouseCommand {
                 throw CLIError(error.message)
             }
             let shards = target.shards.map(\.url).joined(separator: ", ")
-            StandardError.write("created the tables of \(target.database) on \(target.shards.count) server(s): \(shards)")
+            StandardError.write(
+                "created the tables of \(target.database) on \(target.shards.count) server(s): \(shards)"
+            )
         }
     }
 }

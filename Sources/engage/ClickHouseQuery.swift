@@ -7,7 +7,8 @@ import EngageModel
 struct ClickHouseQueryOptions: ParsableArguments {
     @Option(
         name: .customLong("clickhouse"),
-        help: "Run the query on this ClickHouse (http://host:port/) instead of engaged: the tables `engage clickhouse sync` keeps."
+        help:
+            "Run the query on this ClickHouse (http://host:port/) instead of engaged: the tables `engage clickhouse sync` keeps."
     )
     var url: String?
 

@@ -279,7 +279,10 @@ struct Import: AsyncParsableCommand {
         func flush(_ node: Int) {
             guard !events[node].isEmpty else { return }
             parsed.batches.append(
-                ParsedBatch(payload: RoutedBatch(node: node, batch: PreparedIngestBatch(events: events[node])), lines: lines[node])
+                ParsedBatch(
+                    payload: RoutedBatch(node: node, batch: PreparedIngestBatch(events: events[node])),
+                    lines: lines[node]
+                )
             )
             events[node].removeAll(keepingCapacity: true)
             lines[node].removeAll(keepingCapacity: true)

@@ -436,7 +436,8 @@ extension Query {
         func run() async throws {
             if self.clickhouse.url != nil {
                 let columns: [(String, ClickHouseQueryOptions.Cell)] = [
-                    ("sessions", .int), ("users", .int), ("avg_duration_seconds", .ratio), ("p50_duration_seconds", .int),
+                    ("sessions", .int), ("users", .int), ("avg_duration_seconds", .ratio),
+                    ("p50_duration_seconds", .int),
                     ("p90_duration_seconds", .int), ("avg_actions", .ratio), ("bounce_rate", .ratio),
                 ]
                 return try await self.clickhouse.run(

@@ -15,7 +15,10 @@ import Testing
         #expect(Set(names.map { String($0.dropLast(4)) }) == Set(embedded.keys), "run tools/embed-clickhouse-sql")
         for name in names {
             let text = try String(contentsOf: directory.appendingPathComponent(name), encoding: .utf8)
-            #expect(embedded[String(name.dropLast(4))] == text, "\(folder)/\(name) differs: run tools/embed-clickhouse-sql")
+            #expect(
+                embedded[String(name.dropLast(4))] == text,
+                "\(folder)/\(name) differs: run tools/embed-clickhouse-sql"
+            )
         }
     }
 }
@@ -31,14 +34,22 @@ import Testing
 
     @Test func statementsSplitAtSemicolonsEndingALine() {
         let sql = "-- head\nCREATE DATABASE x;\nCREATE TABLE y (\n  a String -- not a comment line\n);  \n\n"
-        #expect(ClickHouseSQL.statements(sql) == ["CREATE DATABASE x", "CREATE TABLE y (\n  a String -- not a comment line\n)"])
+        #expect(
+            ClickHouseSQL.statements(sql) == [
+                "CREATE DATABASE x", "CREATE TABLE y (\n  a String -- not a comment line\n)",
+            ]
+        )
     }
 
     @Test func everySchemaStatementRenders() throws {
         let cluster = try ClickHouseTarget.schemaStatements(database: "engage", cluster: "engage")
         let single = try ClickHouseTarget.schemaStatements(database: "engage", cluster: nil)
         #expect(cluster.count > single.count)
-        #expect(cluster.contains { $0.contains("ENGINE = Distributed(engage, engage, dim_users_local, cityHash64(user_id))") })
+        #expect(
+            cluster.contains {
+                $0.contains("ENGINE = Distributed(engage, engage, dim_users_local, cityHash64(user_id))")
+            }
+        )
         #expect(!single.contains { $0.contains("_local") })
         #expect(throws: ClickHouseError.self) { try ClickHouseSQL.identifier("x; DROP", what: "database") }
     }
@@ -52,7 +63,10 @@ import Testing
             (.attribute(.region), "eu"), (.attribute(.region), "na"), (.cohort, "2026-01"),
         ])
         let values = ClickHouseSQL.selectionPlaceholders(filters: filters, breakdown: .attribute(.deviceType))
-        #expect(values["user_filter"] == "region IN ('eu', 'na') AND substring(toString(registration_date), 1, 7) IN ('2026-01')")
+        #expect(
+            values["user_filter"]
+                == "region IN ('eu', 'na') AND substring(toString(registration_date), 1, 7) IN ('2026-01')"
+        )
         #expect(values["group_expr"] == "device_type")
         #expect(values["group_column"] == "grp AS `group`,")
         let none = ClickHouseSQL.selectionPlaceholders(filters: [], breakdown: nil)
@@ -76,8 +90,13 @@ import Testing
 
 @Suite struct JSONValueTests {
     @Test func parsesWhatClickHouseWrites() throws {
-        let value = try JSONValue.parse(Array(#"{"a":1,"b":0.714286,"c":null,"d":"x\"y\u00e9\ud83d\ude00","e":[true,false]}"#.utf8))
-        guard case .object(let object) = value else { Issue.record("not an object"); return }
+        let value = try JSONValue.parse(
+            Array(#"{"a":1,"b":0.714286,"c":null,"d":"x\"y\u00e9\ud83d\ude00","e":[true,false]}"#.utf8)
+        )
+        guard case .object(let object) = value else {
+            Issue.record("not an object")
+            return
+        }
         #expect(object["a"]?.int == 1)
         #expect(object["b"]?.double == 0.714286)
         #expect(object["c"]?.isNull == true)
@@ -90,11 +109,17 @@ import Testing
 @Suite struct NodeRoutingTests {
     /// The test vectors of proto-spec/PROTOCOL.md section 8, read from the document itself.
     @Test func protocolVectors() throws {
-        let text = try String(contentsOf: RepositoryPaths.root.appendingPathComponent("proto-spec/PROTOCOL.md"), encoding: .utf8)
+        let text = try String(
+            contentsOf: RepositoryPaths.root.appendingPathComponent("proto-spec/PROTOCOL.md"),
+            encoding: .utf8
+        )
         let section = try #require(text.range(of: "## 8. Several nodes"))
         var checked = 0
-        for line in text[section.upperBound...].split(separator: "\n") where line.hasPrefix("| ") && line.contains("`") {
-            let cells = line.split(separator: "|", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+        for line in text[section.upperBound...].split(separator: "\n") where line.hasPrefix("| ") && line.contains("`")
+        {
+            let cells = line.split(separator: "|", omittingEmptySubsequences: false).map {
+                $0.trimmingCharacters(in: .whitespaces)
+            }
             guard cells.count >= 7, cells[3].hasPrefix("`") else { continue }
             let userID = cells[1] == "(empty)" ? "" : String(cells[1].dropFirst().dropLast())
             let hex = cells[2].isEmpty ? "" : String(cells[2].dropFirst().dropLast())

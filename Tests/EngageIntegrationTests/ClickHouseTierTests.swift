@@ -39,22 +39,23 @@ struct ClickHouseTierTests {
 
         deinit {
             for server in self.nodes + [self.single] { server.stop() }
-            _ = try? run(
-                "curl",
-                ["-fsS", "--max-time", "10", self.url, "--data-binary", "DROP DATABASE IF EXISTS \(self.database)"]
-            )
-            if let url = URL(string: self.url), let port = url.port {
+            let shards = (try? run(ClickHouseTierTests.tool, ["urls"]))?.standardOutput.split(separator: "\n") ?? []
+            for shard in shards {
                 _ = try? run(
                     "curl",
-                    ["-fsS", "--max-time", "10", "http://127.0.0.1:\(port + 10)/", "--data-binary",
-                     "DROP DATABASE IF EXISTS \(self.database)"]
+                    [
+                        "-fsS", "--max-time", "10", String(shard), "--data-binary",
+                        "DROP DATABASE IF EXISTS \(self.database)",
+                    ]
                 )
             }
         }
 
         var nodeList: String { self.nodes.map(\.address).joined(separator: ",") }
 
-        var clickhouseOptions: [String] { ["--clickhouse", self.url, "--database", self.database, "--cluster", "engage"] }
+        var clickhouseOptions: [String] {
+            ["--clickhouse", self.url, "--database", self.database, "--cluster", "engage"]
+        }
 
         /// `engage import` into the two nodes (partitioned) and into the single engaged.
         func importFiles(_ files: [String: String]) throws {
@@ -89,11 +90,16 @@ struct ClickHouseTierTests {
                 ["active-days", "--from", "2026-01-20", "--to", "2026-03-10", "--by", "device_type"],
                 ["tiers", "--month", "2026-02", "--by", "region"], ["tiers", "--as-of", "2026-03-15"],
                 ["transitions", "--month", "2026-02", "--where", "region=eu"],
-                ["retention", "--period", "week", "--periods", "4", "--from", "2026-02-01", "--to", last, "--by", "cohort"],
+                [
+                    "retention", "--period", "week", "--periods", "4", "--from", "2026-02-01", "--to", last, "--by",
+                    "cohort",
+                ],
                 ["retention", "--period", "day", "--periods", "7", "--from", "2026-03-01", "--to", "2026-03-20"],
-                ["lifecycle", "--period", "month"] + full, ["lifecycle", "--period", "day", "--from", "2026-03-01", "--to", last],
+                ["lifecycle", "--period", "month"] + full,
+                ["lifecycle", "--period", "day", "--from", "2026-03-01", "--to", last],
                 ["lifecycle", "--period", "week", "--where", "device_type=ios"] + full,
-                ["sessions"] + full, ["sessions", "--from", "2026-02-01", "--to", last, "--where", "user_segment=free"],
+                ["sessions"] + full,
+                ["sessions", "--from", "2026-02-01", "--to", last, "--where", "user_segment=free"],
             ]
             for month in ["2026-01", "2026-02", "2026-03"] {
                 queries.append(["active-days", "--month", month])
@@ -146,7 +152,8 @@ struct ClickHouseTierTests {
                 ("dim_users", "users", true), ("fact_daily_user_activity", "daily-activity", true),
                 ("fact_user_actions", "events", true), ("fact_user_sessions", "sessions", false),
             ] {
-                let sql = "SELECT count() AS n FROM (SELECT user_id FROM \(self.database).\(table)\(final ? " FINAL" : ""))"
+                let sql =
+                    "SELECT count() AS n FROM (SELECT user_id FROM \(self.database).\(table)\(final ? " FINAL" : ""))"
                 let got = try await target.entry.rows(sql).first?["n"]?.int
                 let want = try self.single.exportRows([export]).count
                 #expect(got == want, "\(table): ClickHouse \(got ?? -1), engaged \(want)")
@@ -198,7 +205,10 @@ struct ClickHouseTierTests {
         }
     }
 
-    @Test("conformance keys from ClickHouse after a partitioned import and sync", arguments: ["UTC", "America/New_York"])
+    @Test(
+        "conformance keys from ClickHouse after a partitioned import and sync",
+        arguments: ["UTC", "America/New_York"]
+    )
     func conformance(timeZone: String) async throws {
         let deployment = try Deployment(timeZone: timeZone)
         try deployment.importFiles([
@@ -217,7 +227,9 @@ struct ClickHouseTierTests {
             ("activity", []), ("activity_paid_search", ["--where", "acquisition_channel=paid_search"]),
             ("activity_by_region", ["--by", "region"]),
         ] {
-            let actual = rows(try deployment.single.cliJSON(["query", "activity"] + range + extra + deployment.clickhouseOptions))
+            let actual = rows(
+                try deployment.single.cliJSON(["query", "activity"] + range + extra + deployment.clickhouseOptions)
+            )
             #expect(
                 compareRows(actual, expected[key] as! [[String: Any]], keys: ConformanceThroughServerTests.activityKeys)
                     == nil,
@@ -233,11 +245,15 @@ struct ClickHouseTierTests {
         )
         try await deployment.checkRowLevel()
         // Every format in UTC; JSON in New York (the formats' code is the same, the numbers are not).
-        let mismatches = try deployment.compareQueries(formats: timeZone == "UTC" ? ["json", "csv", "table"] : ["json"])
+        let mismatches = try deployment.compareQueries(
+            formats: timeZone == "UTC" ? ["json", "csv", "table"] : ["json"]
+        )
         #expect(mismatches.isEmpty, "\(mismatches.count) queries differ: \(mismatches.prefix(3))")
     }
 
-    @Test("late events, a session bridge, a tier flip and a catalog flip; a sync killed mid-way and ClickHouse restarted")
+    @Test(
+        "late events, a session bridge, a tier flip and a catalog flip; a sync killed mid-way and ClickHouse restarted"
+    )
     func lateChangesAndCrash() async throws {
         let deployment = try Deployment(timeZone: "UTC")
         try deployment.importFiles([
@@ -258,7 +274,9 @@ struct ClickHouseTierTests {
         let events = directory + "/late.jsonl"
         try (bridge.event + "\n" + flip.event + "\n").write(toFile: events, atomically: true, encoding: .utf8)
         try deployment.importFiles(["events": events])
-        let after = try deployment.single.exportRows(["daily-activity"]).filter { $0["user_id"] as? String == flip.user }
+        let after = try deployment.single.exportRows(["daily-activity"]).filter {
+            $0["user_id"] as? String == flip.user
+        }
         let changedTiers = after.filter { row in
             daily.contains {
                 $0["user_id"] as? String == flip.user && $0["date"] as? String == row["date"] as? String
@@ -291,7 +309,10 @@ struct ClickHouseTierTests {
             deployment.syncArguments(0, deployment.nodes[0]) + ["--once", "--batch-rows", "20"]
         )
         try await Task.sleep(for: .seconds(1))
-        #expect(syncing.process.isRunning, "the sync ended before it could be killed: \(syncing.result().standardError)")
+        #expect(
+            syncing.process.isRunning,
+            "the sync ended before it could be killed: \(syncing.result().standardError)"
+        )
         kill(syncing.process.processIdentifier, SIGKILL)
         syncing.process.waitUntilExit()
         _ = syncing.result()
@@ -323,7 +344,9 @@ enum LateChanges {
         for row in sessions { byUser[row["user_id"] as! String, default: []].append(row) }
         var best: (sameDay: Bool, user: String, start: Int64, event: String)?
         for (user, rows) in byUser {
-            let sorted = rows.sorted { ($0["start_ms"] as! NSNumber).int64Value < ($1["start_ms"] as! NSNumber).int64Value }
+            let sorted = rows.sorted {
+                ($0["start_ms"] as! NSNumber).int64Value < ($1["start_ms"] as! NSNumber).int64Value
+            }
             for (a, b) in zip(sorted, sorted.dropFirst()) {
                 let end = (a["end_ms"] as! NSNumber).int64Value
                 let start = (b["start_ms"] as! NSNumber).int64Value
@@ -331,7 +354,9 @@ enum LateChanges {
                 let sameDay = a["date"] as! String == b["date"] as! String
                 let candidate = (sameDay, user, end, "")
                 let better =
-                    best.map { (candidate.0 ? 1 : 0, candidate.1, candidate.2) < ($0.sameDay ? 1 : 0, $0.user, $0.start) }
+                    best.map {
+                        (candidate.0 ? 1 : 0, candidate.1, candidate.2) < ($0.sameDay ? 1 : 0, $0.user, $0.start)
+                    }
                     ?? true
                 if better {
                     let event =
