@@ -49,6 +49,8 @@ public struct SyncWindow: Sendable, CustomStringConvertible {
     public var sessionDays = 0
     public var eventRows = 0
     public var seconds = 0.0
+    /// Seconds spent on the daily rows alone (export, encoding and INSERTs).
+    public var dailySeconds = 0.0
 
     public var rows: Int { self.users + self.dailyRows + self.sessionRows + self.eventRows }
 
@@ -224,7 +226,9 @@ public final class ClickHouseSync: Sendable {
         window.users = try await self.copy(.users, into: RowBinaryTable.users, version: version)
         guard let first = stats.firstDay, let last = stats.lastDay else { return window }
         let days = Array(DaySequence(first...last))
+        let dailyStarted = ContinuousClock.now
         window.dailyRows = try await self.copyDays(.dailyActivity, RowBinaryTable.dailyActivity, days, version: version)
+        window.dailySeconds = Self.seconds(since: dailyStarted)
         window.eventRows = try await self.copyDays(.events, RowBinaryTable.events, days, version: version)
         window.sessionRows = try await self.replaceSessions(days: days, version: version)
         window.sessionDays = days.count
@@ -261,12 +265,14 @@ public final class ClickHouseSync: Sendable {
         if !users.isEmpty {
             window.users = try await self.copyUsers(users.sorted(), version: version)
         }
+        let dailyStarted = ContinuousClock.now
         window.dailyRows = try await self.copyDays(
             .dailyActivity,
             RowBinaryTable.dailyActivity,
             daily.sorted(),
             version: version
         )
+        window.dailySeconds = Self.seconds(since: dailyStarted)
         window.eventRows = try await self.copyDays(.events, RowBinaryTable.events, events.sorted(), version: version)
         window.sessionRows = try await self.replaceSessions(days: sessions.sorted(), version: version)
         window.sessionDays = sessions.count
@@ -409,6 +415,11 @@ public final class ClickHouseSync: Sendable {
             for shard in self.target.shards { group.addTask { try await body(shard) } }
             try await group.waitForAll()
         }
+    }
+
+    static func seconds(since start: ContinuousClock.Instant) -> Double {
+        let elapsed = ContinuousClock.now - start
+        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
     }
 
     /// Consecutive days grouped into ranges.

@@ -148,7 +148,7 @@ extension ClickHouseCommand {
                 name: "clickhouse_sync",
                 columns: [
                     "node", "version", "changes", "full", "users", "daily_rows", "sessions", "session_days", "events",
-                    "seconds", "rows_per_second",
+                    "seconds", "rows_per_second", "daily_rows_per_second",
                 ]
             )
             for window in windows {
@@ -157,6 +157,7 @@ extension ClickHouseCommand {
                     .int(window.users), .int(window.dailyRows), .int(window.sessionRows), .int(window.sessionDays),
                     .int(window.eventRows), .ratio(window.seconds),
                     .int(window.seconds > 0 ? Int((Double(window.rows) / window.seconds).rounded()) : 0),
+                    .int(window.dailySeconds > 0 ? Int((Double(window.dailyRows) / window.dailySeconds).rounded()) : 0),
                 ])
             }
             report.extraJSON = [("checkpoint", String(checkpoint))]
