@@ -45,6 +45,17 @@ private protocol DescribedRecords: ValueCodec where Value: Equatable {
     ) throws -> [String]
 }
 
+extension DescribedRecords where Key == StoreDay {
+    /// Records keyed by a day are named by it.
+    fileprivate static func name(
+        of key: StoreDay,
+        _ comparison: inout Comparison,
+        _ txn: borrowing Transaction
+    ) throws -> String {
+        CivilDate(storeDay: key).description
+    }
+}
+
 /// Walks each stored table and its recomputed twin in key order, in slices, so that a large table is
 /// compared in bounded memory.
 private struct Comparison {
@@ -268,14 +279,6 @@ extension ChunkBitsValue: DescribedRecords where Key == DayChunk {
 }
 
 extension SeriesValue: DescribedRecords {
-    fileprivate static func name(
-        of key: StoreDay,
-        _ comparison: inout Comparison,
-        _ txn: borrowing Transaction
-    ) throws -> String {
-        CivilDate(storeDay: key).description
-    }
-
     fileprivate static func differences(
         _ stored: SeriesRecord,
         _ recomputed: SeriesRecord,
@@ -289,14 +292,6 @@ extension SeriesValue: DescribedRecords {
 }
 
 extension DayTotalsValue: DescribedRecords {
-    fileprivate static func name(
-        of key: StoreDay,
-        _ comparison: inout Comparison,
-        _ txn: borrowing Transaction
-    ) throws -> String {
-        CivilDate(storeDay: key).description
-    }
-
     fileprivate static func differences(
         _ stored: DayTotals,
         _ recomputed: DayTotals,

@@ -38,8 +38,9 @@ final class TrackedLoad: Sendable {
         }
     }
 
-    /// Sends batches on `lanes` concurrent tasks until a send fails (the server went away) or `limit` is reached.
-    func run(address: String, lanes: Int = 4, limit: Int = 1_000_000) async {
+    /// Sends batches on `lanes` concurrent tasks until a send fails (the server went away) or `limit` is reached;
+    /// with `pause`, each lane waits that long after every acknowledgement (a steady load rather than a flood).
+    func run(address: String, lanes: Int = 4, limit: Int = 1_000_000, pause: Duration? = nil) async {
         guard let client = try? await EngageConnection.connect(to: address, clientName: "tracked-load") else { return }
         let next = NIOLockedValueBox(0)
         await withTaskGroup(of: Void.self) { group in
@@ -57,6 +58,7 @@ final class TrackedLoad: Sendable {
                             let result = try await client.ingest(events)
                             guard result.rejected.isEmpty else { return }
                             self.state.withLockedValue { $0.acknowledged.append(events) }
+                            if let pause { try await Task.sleep(for: pause) }
                         } catch {
                             self.state.withLockedValue { $0.failures += 1 }
                             return
@@ -255,7 +257,9 @@ struct HardeningTests {
             }
             let load = TrackedLoad(prefix: "crash\(cycle)", batchSize: 300)
             let address = server.address
-            let running = Task { await load.run(address: address, lanes: 3) }
+            // Paced so a cycle stores tens of thousands of events, not a million: every cycle re-reads the whole
+            // store, and the kill still lands while batches are in flight.
+            let running = Task { await load.run(address: address, lanes: 3, pause: .milliseconds(30)) }
             try await Task.sleep(for: .milliseconds(Int.random(in: 200...700, using: &random)))
             sendSignal(server, SIGKILL)
             await running.value

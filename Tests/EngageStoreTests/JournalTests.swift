@@ -10,6 +10,18 @@ import Testing
 struct JournalTests {
     static func directory() -> String { NSTemporaryDirectory() + "engage-journal-" + UUID().uuidString }
 
+    /// Where each record of a segment's bytes ends (from the length fields).
+    static func recordEnds(_ bytes: Data) -> [Int] {
+        var ends: [Int] = []
+        var offset = 0
+        while offset + 4 <= bytes.count {
+            let length = bytes[offset..<offset + 4].reduce(0) { $0 << 8 | Int($1) }
+            offset += 8 + length
+            ends.append(offset)
+        }
+        return ends
+    }
+
     /// Records of every kind, with varied sizes.
     static func records(_ count: Int) -> [JournalRecord] {
         (0..<count).map { index in
@@ -109,15 +121,7 @@ struct JournalTests {
         let path = directory + "/" + segment
         let whole = try Data(contentsOf: URL(fileURLWithPath: path))
         // Where each record ends.
-        var ends: [Int] = []
-        var offset = 0
-        while offset < whole.count {
-            let length =
-                Int(whole[offset]) << 24 | Int(whole[offset + 1]) << 16 | Int(whole[offset + 2]) << 8
-                | Int(whole[offset + 3])
-            offset += 8 + length
-            ends.append(offset)
-        }
+        let ends = Self.recordEnds(whole)
         #expect(ends.count == records.count && ends.last == whole.count)
         for cut in stride(from: 0, through: whole.count, by: 7) + [whole.count - 1] {
             let copy = Self.directory()
@@ -162,15 +166,7 @@ struct JournalTests {
         let segment = try #require(try FileManager.default.contentsOfDirectory(atPath: directory).sorted().first)
         let path = directory + "/" + segment
         let whole = try Data(contentsOf: URL(fileURLWithPath: path))
-        var ends: [Int] = []
-        var offset = 0
-        while offset < whole.count {
-            let length =
-                Int(whole[offset]) << 24 | Int(whole[offset + 1]) << 16 | Int(whole[offset + 2]) << 8
-                | Int(whole[offset + 3])
-            offset += 8 + length
-            ends.append(offset)
-        }
+        let ends = Self.recordEnds(whole)
         for position in stride(from: 0, to: whole.count, by: 5) {
             let copy = Self.directory()
             defer { try? FileManager.default.removeItem(atPath: copy) }
@@ -260,15 +256,7 @@ struct JournalTests {
         let journal = directory + "/journal"
         let segment = try #require(try FileManager.default.contentsOfDirectory(atPath: journal).sorted().first)
         let whole = try Data(contentsOf: URL(fileURLWithPath: journal + "/" + segment))
-        var ends: [Int] = []
-        var offset = 0
-        while offset < whole.count {
-            let length =
-                Int(whole[offset]) << 24 | Int(whole[offset + 1]) << 16 | Int(whole[offset + 2]) << 8
-                | Int(whole[offset + 3])
-            offset += 8 + length
-            ends.append(offset)
-        }
+        let ends = Self.recordEnds(whole)
         #expect(ends.count == 1 + accepted.count, "one record for the actions, one per batch")
         for cut in [whole.count, whole.count - 1, ends[4] + 3, ends[4], ends[1] - 1] {
             let copy = Self.directory()

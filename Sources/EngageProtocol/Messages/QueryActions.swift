@@ -2,7 +2,7 @@ import EngageModel
 import NIOCore
 
 /// QUERY_ACTIONS (0x10): events and distinct users per action category and action type (4.19).
-public struct QueryActions: RequestMessage {
+public struct QueryActions: DateRangeRequest {
     public typealias Response = ActionsResult
     public static let messageType = MessageType.queryActions
 
@@ -14,18 +14,6 @@ public struct QueryActions: RequestMessage {
         self.from = from
         self.to = to
         self.filters = filters
-    }
-
-    public init(decoding payload: inout ByteBuffer) throws(ProtocolError) {
-        self.from = try payload.readDate("from")
-        self.to = try payload.readDate("to")
-        self.filters = try payload.readFilters()
-    }
-
-    public func encode(into payload: inout ByteBuffer) {
-        payload.writeDate(self.from)
-        payload.writeDate(self.to)
-        payload.writeFilters(self.filters)
     }
 }
 

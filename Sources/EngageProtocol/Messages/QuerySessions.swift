@@ -2,7 +2,7 @@ import EngageModel
 import NIOCore
 
 /// QUERY_SESSIONS (0x0D): sessions whose start is on a day in the range (4.16).
-public struct QuerySessions: RequestMessage {
+public struct QuerySessions: DateRangeRequest {
     public typealias Response = SessionsResult
     public static let messageType = MessageType.querySessions
 
@@ -14,18 +14,6 @@ public struct QuerySessions: RequestMessage {
         self.from = from
         self.to = to
         self.filters = filters
-    }
-
-    public init(decoding payload: inout ByteBuffer) throws(ProtocolError) {
-        self.from = try payload.readDate("from")
-        self.to = try payload.readDate("to")
-        self.filters = try payload.readFilters()
-    }
-
-    public func encode(into payload: inout ByteBuffer) {
-        payload.writeDate(self.from)
-        payload.writeDate(self.to)
-        payload.writeFilters(self.filters)
     }
 }
 
@@ -58,5 +46,28 @@ public struct SessionsResult: ResponseMessage {
         }
         payload.writeCount(summary.p50DurationSeconds)
         payload.writeCount(summary.p90DurationSeconds)
+    }
+}
+
+/// A request whose payload is `from date`, `to date`, `filters` (QUERY_SESSIONS, QUERY_ACTIONS): one codec for
+/// both.
+public protocol DateRangeRequest: RequestMessage {
+    var from: CivilDate { get }
+    var to: CivilDate { get }
+    var filters: [DimensionFilter] { get }
+    init(from: CivilDate, to: CivilDate, filters: [DimensionFilter])
+}
+
+extension DateRangeRequest {
+    public init(decoding payload: inout ByteBuffer) throws(ProtocolError) {
+        let from = try payload.readDate("from")
+        let to = try payload.readDate("to")
+        self.init(from: from, to: to, filters: try payload.readFilters())
+    }
+
+    public func encode(into payload: inout ByteBuffer) {
+        payload.writeDate(self.from)
+        payload.writeDate(self.to)
+        payload.writeFilters(self.filters)
     }
 }
