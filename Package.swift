@@ -141,6 +141,22 @@ var package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The ClickHouse tier: an HTTP client (NIOHTTP1), the SQL files of clickhouse/ (embedded), the schema on
+        // every shard of a cluster, the queries, and the sync that follows an engaged node's change feed.
+        .target(
+            name: "EngageClickHouse",
+            dependencies: [
+                "EngageClient",
+                "EngageModel",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // Command-line options shared by engage and engage-load.
         .target(
             name: "EngageCommandLine",
@@ -152,9 +168,12 @@ var package = Package(
             dependencies: [
                 "EngageServer",
                 "EngageHTTP",
+                "EngageClickHouse",
+                "EngageClient",
                 "EngageStore",
                 "EngageCommandLine",
                 "EngageModel",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -171,6 +190,7 @@ var package = Package(
             name: "engage",
             dependencies: [
                 "EngageClient",
+                "EngageClickHouse",
                 "EngageCommandLine",
                 "EngageJSONLines",
                 "EngageModel",
@@ -203,6 +223,11 @@ var package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "LMDBTests", dependencies: ["LMDB"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "EngageClickHouseTests",
+            dependencies: ["EngageClickHouse", "EngageModel", "EngageTestSupport"],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "EngageProtocolTests",
             dependencies: [
@@ -237,7 +262,7 @@ var package = Package(
         .testTarget(
             name: "EngageIntegrationTests",
             dependencies: [
-                "EngageClient", "EngageModel", "EngageProtocol", "EngageTestSupport",
+                "EngageClient", "EngageClickHouse", "EngageModel", "EngageProtocol", "EngageTestSupport",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),

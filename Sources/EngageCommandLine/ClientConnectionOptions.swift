@@ -7,13 +7,21 @@ public struct ClientConnectionOptions: ParsableArguments {
     // Optional, the environment read at use: a default computed from it would be printed by --help as if fixed.
     @Option(
         name: .customLong("server"),
-        help: "Server address HOST:PORT (default: $ENGAGE_SERVER, else 127.0.0.1:7733)."
+        help:
+            "Server address HOST:PORT (default: $ENGAGE_SERVER, else 127.0.0.1:7733); where users are partitioned over several nodes, HOST:PORT,HOST:PORT,... in node order."
     )
     public var serverOption: String?
 
     /// `--server`, else `$ENGAGE_SERVER`, else `127.0.0.1:7733`.
     public var server: String {
         self.serverOption ?? ProcessInfo.processInfo.environment["ENGAGE_SERVER"] ?? "127.0.0.1:7733"
+    }
+
+    /// The nodes of `--server HOST:PORT,HOST:PORT,...` in order (one for a single server).
+    public var servers: [String] {
+        self.server.split(separator: ",", omittingEmptySubsequences: false).map {
+            String($0).trimmingCharacters(in: .whitespaces)
+        }
     }
 
     @Option(name: .long, help: "Authentication token (default: $ENGAGE_TOKEN). Visible in `ps`: prefer --token-file.")
@@ -85,10 +93,33 @@ public struct ClientConnectionOptions: ParsableArguments {
         )
     }
 
+    /// Connects to every node of `--server A,B,...` (users partitioned over them by ``NodeRouting``).
+    public func connectCluster(
+        clientName: String,
+        requestTimeout: Duration? = .seconds(60)
+    ) async throws
+        -> EngageCluster
+    {
+        let base = try self.configuration(clientName: clientName, requestTimeout: requestTimeout)
+        return try await EngageCluster.connect(
+            self.servers.map { server in
+                var configuration = base
+                configuration.server = server
+                return configuration
+            }
+        )
+    }
+
     /// Connects and shakes hands; failures are ``EngageClientError``s whose message names the server and the
     /// cause in words ("connection refused (is engaged running there?)").
     public func connect(clientName: String, requestTimeout: Duration? = .seconds(60)) async throws -> EngageConnection {
-        try await EngageConnection.connect(
+        if self.servers.count > 1 {
+            throw EngageClientError(
+                .invalidAddress,
+                "--server lists \(self.servers.count) nodes: this command talks to one node (importing routes users over several)"
+            )
+        }
+        return try await EngageConnection.connect(
             try self.configuration(clientName: clientName, requestTimeout: requestTimeout)
         )
     }

@@ -29,6 +29,26 @@ struct ServerOptions: ParsableArguments {
     @Option(name: .long, help: "Report format: table or json.")
     var format: ReportFormat = .table
 
+    /// `connections` connections to each node of `--server A,B,...` (users partitioned over the nodes).
+    func connectNodes(_ name: String) async throws -> [[EngageConnection]] {
+        var nodes: [[EngageConnection]] = []
+        for server in self.client.servers {
+            var options = self.client
+            options.serverOption = server
+            var clients: [EngageConnection] = []
+            do {
+                for index in 0..<Swift.max(1, self.connections) {
+                    clients.append(try await options.connect(clientName: "\(name)-\(nodes.count)-\(index)"))
+                }
+            } catch {
+                for client in clients + nodes.flatMap({ $0 }) { try? await client.close() }
+                throw error
+            }
+            nodes.append(clients)
+        }
+        return nodes
+    }
+
     func connect(_ name: String) async throws -> [EngageConnection] {
         var clients: [EngageConnection] = []
         for index in 0..<Swift.max(1, self.connections) {

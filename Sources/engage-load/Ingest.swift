@@ -56,7 +56,9 @@ struct Ingest: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let clients = try await self.options.connect("engage-load")
+        // One list of connections per node of --server A,B,...; each user's events go to its node.
+        let nodes = try await self.options.connectNodes("engage-load")
+        let clients = nodes.flatMap { $0 }
         let maximumBatch = clients[0].maximumBatchItems
         let batchSize = Swift.min(self.batch, maximumBatch)
 
@@ -73,24 +75,27 @@ struct Ingest: AsyncParsableCommand {
             days: self.days
         )
         let stream = EventStream(configuration)
-        _ = try await clients[0].defineActions(SimulatedCatalog.actions)
+        let cluster = EngageCluster(nodes: nodes.map { $0[0] })
+        _ = try await cluster.defineActions(SimulatedCatalog.actions)
         let profiles = stream.population.users.map(\.profile)
         var start = 0
         while start < profiles.count {
-            _ = try await clients[0].upsertUsers(Array(profiles[start..<Swift.min(start + 20_000, profiles.count)]))
+            _ = try await cluster.upsertUsers(Array(profiles[start..<Swift.min(start + 20_000, profiles.count)]))
             start += 20_000
         }
-        var batches: [PreparedIngestBatch] = []
-        var pending: [Event] = []
-        pending.reserveCapacity(batchSize)
+        var batches: [RoutedBatch] = []
+        var pending = [[Event]](repeating: [], count: nodes.count)
         for event in stream {
-            pending.append(event)
-            if pending.count == batchSize {
-                batches.append(PreparedIngestBatch(events: pending))
-                pending.removeAll(keepingCapacity: true)
+            let node = nodes.count == 1 ? 0 : cluster.nodeIndex(of: event.userID)
+            pending[node].append(event)
+            if pending[node].count == batchSize {
+                batches.append(RoutedBatch(node: node, batch: PreparedIngestBatch(events: pending[node])))
+                pending[node].removeAll(keepingCapacity: true)
             }
         }
-        if !pending.isEmpty { batches.append(PreparedIngestBatch(events: pending)) }
+        for (node, events) in pending.enumerated() where !events.isEmpty {
+            batches.append(RoutedBatch(node: node, batch: PreparedIngestBatch(events: events)))
+        }
         let prepareSeconds = Double(Clock.now() - prepareStarted) / 1e9
 
         // Measurement.
@@ -116,7 +121,8 @@ struct Ingest: AsyncParsableCommand {
         // Visibility lag: how long until what was just acknowledged is visible to queries.
         let lags = LatencyRecorder()
         let probeClient =
-            self.probeInterval > 0 ? try? await self.options.client.connect(clientName: "engage-load-probe") : nil
+            self.probeInterval > 0
+            ? try? await Self.probeOptions(self.options.client).connect(clientName: "engage-load-probe") : nil
         let probeInterval = self.probeInterval
         let probe = Task {
             guard let probeClient else { return }
@@ -148,11 +154,11 @@ struct Ingest: AsyncParsableCommand {
             }
         }
         if let rate = self.rate {
-            await Self.openLoop(batches: batches, clients: clients, rate: rate, recorder: recorder, counters: counters)
+            await Self.openLoop(batches: batches, nodes: nodes, rate: rate, recorder: recorder, counters: counters)
         } else {
             await Self.closedLoop(
                 batches: batches,
-                clients: clients,
+                nodes: nodes,
                 window: self.window,
                 recorder: recorder,
                 counters: counters
@@ -166,7 +172,7 @@ struct Ingest: AsyncParsableCommand {
         ProgressLine.end()
         // Acknowledged is durable; applied is visible to queries. How long until all of it was?
         var appliedSeconds: Double?
-        if let probeClient, (try? await probeClient.waitApplied()) != nil {
+        if probeClient != nil, (try? await cluster.waitApplied()) != nil {
             appliedSeconds = Double(Clock.now() - started) / 1e9
         }
         try? await probeClient?.close()
@@ -193,6 +199,7 @@ struct Ingest: AsyncParsableCommand {
         report.add("users", self.users)
         report.add("batch", batchSize)
         report.add("connections", clients.count)
+        report.add("nodes", nodes.count)
         report.add("seed", Int(self.seed))
         report.add("simulated_days", stream.days)
         report.add("prepare_seconds", prepareSeconds)
@@ -246,40 +253,60 @@ struct Ingest: AsyncParsableCommand {
         }
     }
 
-    /// Each connection keeps `window` batches in flight; the next batch goes as soon as one is acknowledged.
+    /// An ingest batch and the node of its users.
+    struct RoutedBatch: Sendable {
+        let node: Int
+        let batch: PreparedIngestBatch
+    }
+
+    /// The probe watches the first node.
+    static func probeOptions(_ options: ClientConnectionOptions) -> ClientConnectionOptions {
+        var options = options
+        options.serverOption = options.servers[0]
+        return options
+    }
+
+    /// Each connection keeps `window` batches in flight; the next batch of its node goes as soon as one is
+    /// acknowledged.
     static func closedLoop(
-        batches: [PreparedIngestBatch],
-        clients: [EngageConnection],
+        batches: [RoutedBatch],
+        nodes: [[EngageConnection]],
         window: Int,
         recorder: LatencyRecorder,
         counters: NIOLockedValueBox<LoadCounters>
     ) async {
-        let next = NIOLockedValueBox(0)
+        let queues = (0..<nodes.count).map { node in batches.filter { $0.node == node }.map(\.batch) }
+        let next = NIOLockedValueBox([Int](repeating: 0, count: nodes.count))
         await withTaskGroup(of: Void.self) { group in
-            for client in clients {
-                for _ in 0..<Swift.max(1, window) {
-                    group.addTask {
-                        while true {
-                            let index = next.withLockedValue { value -> Int in
-                                defer { value += 1 }
-                                return value
-                            }
-                            guard index < batches.count, counters.withLockedValue({ $0.errors == 0 }) else { return }
-                            let batch = batches[index]
-                            counters.withLockedValue { $0.sent += batch.eventCount }
-                            let sent = Clock.now()
-                            do {
-                                let result = try await client.ingest(batch)
-                                Self.account(
-                                    result,
-                                    events: batch.eventCount,
-                                    latency: Clock.now() - sent,
-                                    recorder,
-                                    counters
-                                )
-                            } catch {
-                                Self.failed(error, counters)
-                                return
+            for (node, clients) in nodes.enumerated() {
+                let batches = queues[node]
+                for client in clients {
+                    for _ in 0..<Swift.max(1, window) {
+                        group.addTask {
+                            while true {
+                                let index = next.withLockedValue { value -> Int in
+                                    defer { value[node] += 1 }
+                                    return value[node]
+                                }
+                                guard index < batches.count, counters.withLockedValue({ $0.errors == 0 }) else {
+                                    return
+                                }
+                                let batch = batches[index]
+                                counters.withLockedValue { $0.sent += batch.eventCount }
+                                let sent = Clock.now()
+                                do {
+                                    let result = try await client.ingest(batch)
+                                    Self.account(
+                                        result,
+                                        events: batch.eventCount,
+                                        latency: Clock.now() - sent,
+                                        recorder,
+                                        counters
+                                    )
+                                } catch {
+                                    Self.failed(error, counters)
+                                    return
+                                }
                             }
                         }
                     }
@@ -290,8 +317,8 @@ struct Ingest: AsyncParsableCommand {
 
     /// Batch i is due at start + i * batch / rate, whatever happened to the others; latency counts from then.
     static func openLoop(
-        batches: [PreparedIngestBatch],
-        clients: [EngageConnection],
+        batches: [RoutedBatch],
+        nodes: [[EngageConnection]],
         rate: Double,
         recorder: LatencyRecorder,
         counters: NIOLockedValueBox<LoadCounters>
@@ -299,12 +326,14 @@ struct Ingest: AsyncParsableCommand {
         let start = Clock.now()
         await withTaskGroup(of: Void.self) { group in
             var due = 0.0
-            for (index, batch) in batches.enumerated() {
+            for (index, routed) in batches.enumerated() {
+                let batch = routed.batch
                 let intended = start + UInt64(due * 1e9)
                 due += Double(batch.eventCount) / rate
                 let now = Clock.now()
                 if intended > now { try? await Task.sleep(nanoseconds: intended - now) }
                 if counters.withLockedValue({ $0.errors > 0 }) { break }
+                let clients = nodes[routed.node]
                 let client = clients[index % clients.count]
                 counters.withLockedValue { $0.sent += batch.eventCount }
                 group.addTask {

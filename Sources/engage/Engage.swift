@@ -18,7 +18,9 @@ struct Engage: AsyncParsableCommand {
             `engage --generate-completion-script bash|zsh|fish`.
             """,
         version: EngageVersion.current,
-        subcommands: [Import.self, Query.self, Export.self, Stats.self, ReportFile.self, Admin.self]
+        subcommands: [
+            Import.self, Query.self, Export.self, Stats.self, ReportFile.self, Admin.self, ClickHouseCommand.self,
+        ]
     )
 }
 

@@ -27,6 +27,13 @@ struct Export: AsyncParsableCommand {
         name: .long,
         help: "Write to this file (replaced only when the export succeeds) instead of standard output."
     ) var output: String?
+    @Option(name: .long, help: "ddl only: standard (SQLite, DuckDB, PostgreSQL) or clickhouse.") var dialect:
+        DDLDialect = .standard
+    @Option(name: .long, help: "ddl --dialect clickhouse: the database.") var database: String = "engage"
+    @Option(
+        name: .long,
+        help: "ddl --dialect clickhouse: local tables and Distributed tables over this cluster (default: one server)."
+    ) var cluster: String?
 
     func validate() throws {
         guard self.table == "ddl" || ExportTable(rawValue: self.table) != nil else {
@@ -35,12 +42,20 @@ struct Export: AsyncParsableCommand {
             )
         }
         if let from, let to, from > to { throw ValidationError("--from \(from) is after --to \(to)") }
+        if self.table != "ddl" && (self.dialect != .standard || self.cluster != nil || self.database != "engage") {
+            throw ValidationError("--dialect, --database and --cluster go with ddl")
+        }
     }
 
     func run() async throws {
         guard let table = ExportTable(rawValue: self.table) else {
+            let text: String
+            switch self.dialect {
+            case .standard: text = ExportTable.allCases.map(\.ddl).joined(separator: "\n\n")
+            case .clickhouse: text = try clickHouseDDL(database: self.database, cluster: self.cluster)
+            }
             let sink = try OutputSink(path: self.output)
-            try sink.write(ExportTable.allCases.map(\.ddl).joined(separator: "\n\n") + "\n")
+            try sink.write(text + "\n")
             try sink.commit()
             return
         }

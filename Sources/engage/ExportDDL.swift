@@ -1,3 +1,5 @@
+import ArgumentParser
+import EngageClickHouse
 import EngageModel
 
 // The SQL that `engage export --ddl` prints lives with the command: the model only says what the columns hold.
@@ -24,5 +26,19 @@ extension ExportColumn.ColumnType {
         case .timestamp: return "TIMESTAMP"
         case .json: return "VARCHAR"
         }
+    }
+}
+
+enum DDLDialect: String, ExpressibleByArgument, CaseIterable {
+    case standard, clickhouse
+}
+
+/// The ClickHouse schema (clickhouse/schema/*.sql rendered): what `engage clickhouse init` runs on every shard.
+func clickHouseDDL(database: String, cluster: String?) throws -> String {
+    do {
+        return try ClickHouseTarget.schemaStatements(database: database, cluster: cluster).map { $0 + ";" }
+            .joined(separator: "\n\n")
+    } catch let error as ClickHouseError {
+        throw ValidationError(error.message)
     }
 }

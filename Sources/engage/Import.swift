@@ -1,5 +1,6 @@
 import ArgumentParser
 import EngageClient
+import EngageCommandLine
 import EngageJSONLines
 import EngageModel
 import EngageOutput
@@ -74,55 +75,65 @@ struct Import: AsyncParsableCommand {
         for path in [self.actions, self.users, self.events].compactMap({ $0 }) where path != "-" {
             try Self.checkFirstLine(path: path, maximumLineBytes: self.maxLineBytes)
         }
-        let client = try await self.connection.connect()
+        let cluster: EngageCluster
+        do {
+            cluster = try await self.connection.client.connectCluster(clientName: "engage-cli")
+        } catch let error as EngageClientError {
+            throw self.connection.present(error, json: false)
+        }
         var summaries: [Summary] = []
         var autoRegistered: [(name: String, events: Int)] = []
         do {
             if let path = self.actions {
                 summaries.append(
-                    try await self.importFile(path, kind: "actions", client: client, parse: Self.parseActions) {
-                        try await client.defineActions($0)
+                    try await self.importFile(path, kind: "actions", parse: Self.parseActions) {
+                        try await cluster.defineActions($0)
                     }
                 )
             }
             if let path = self.users {
                 summaries.append(
-                    try await self.importFile(path, kind: "users", client: client, parse: Self.parseUsers) {
-                        try await client.upsertUsers($0)
+                    try await self.importFile(path, kind: "users", parse: Self.parseUsers) {
+                        try await cluster.upsertUsers($0)
                     }
                 )
             }
             if let path = self.events {
-                let before = try await Self.catalog(client)
+                let before = try await Self.catalog(cluster)
                 let reject = self.rejectUnknownActions
                 var unknownCounts: [String: Int] = [:]
                 summaries.append(
                     try await self.importFile(
                         path,
                         kind: "events",
-                        client: client,
                         parse: { block, size in
-                            Self.parseEvents(block, batchSize: size, catalog: before, rejectUnknown: reject)
+                            Self.parseEvents(
+                                block,
+                                batchSize: size,
+                                catalog: before,
+                                rejectUnknown: reject,
+                                nodeCount: cluster.nodeCount
+                            )
                         },
                         unknownActions: { for (name, count) in $0 { unknownCounts[name, default: 0] += count } },
-                        send: { try await client.ingest($0) }
+                        send: { try await cluster.nodes[$0.node].ingest($0.batch) }
                     )
                 )
                 // Queries (the catalog here, a report after the import) must see every acknowledged event.
-                try await client.waitApplied()
-                let after = try await Self.catalog(client)
+                try await cluster.waitApplied()
+                let after = try await Self.catalog(cluster)
                 autoRegistered = after.subtracting(before).sorted().map { ($0, unknownCounts[$0] ?? 0) }
             } else {
-                try await client.waitApplied()
+                try await cluster.waitApplied()
             }
         } catch let error as EngageClientError {
-            try? await client.close()
+            try? await cluster.close()
             throw self.connection.present(error, json: false)
         } catch {
-            try? await client.close()
+            try? await cluster.close()
             throw error
         }
-        try? await client.close()
+        try? await cluster.close()
         try self.printSummary(summaries, autoRegistered: autoRegistered)
         for summary in summaries where summary.lines > 0 && summary.accepted + summary.duplicates == 0 {
             StandardError.write(
@@ -153,11 +164,13 @@ struct Import: AsyncParsableCommand {
         }
     }
 
-    /// The action types in the server's catalog.
-    static func catalog(_ client: EngageConnection) async throws -> Set<String> {
+    /// The action types in the catalog (of any node: a node registers the unknown actions of its own events).
+    static func catalog(_ cluster: EngageCluster) async throws -> Set<String> {
         var names = Set<String>()
-        try await client.export(.actions) { row in
-            if case .text(let name) = row[1] { names.insert(name) }
+        for node in cluster.nodes {
+            try await node.export(.actions) { row in
+                if case .text(let name) = row[1] { names.insert(name) }
+            }
         }
         return names
     }
@@ -185,7 +198,6 @@ struct Import: AsyncParsableCommand {
     private func importFile<Payload: Sendable>(
         _ path: String,
         kind: String,
-        client: EngageConnection,
         parse: @escaping @Sendable (LineBlock, Int) -> ParsedBlock<Payload>,
         unknownActions: ([String: Int]) -> Void = { _ in },
         send: @escaping @Sendable (Payload) async throws -> BatchResult
@@ -248,21 +260,33 @@ struct Import: AsyncParsableCommand {
 
     // MARK: - Decoding, one block at a time (runs concurrently)
 
+    /// An ingest batch and the node it goes to.
+    struct RoutedBatch: Sendable {
+        let node: Int
+        let batch: PreparedIngestBatch
+    }
+
     static func parseEvents(
         _ block: LineBlock,
         batchSize: Int,
         catalog: Set<String>,
-        rejectUnknown: Bool
-    ) -> ParsedBlock<PreparedIngestBatch> {
-        var parsed = ParsedBlock<PreparedIngestBatch>()
-        var events: [Event] = []
-        var lines: [Int] = []
-        events.reserveCapacity(batchSize)
-        func flush() {
-            guard !events.isEmpty else { return }
-            parsed.batches.append(ParsedBatch(payload: PreparedIngestBatch(events: events), lines: lines))
-            events.removeAll(keepingCapacity: true)
-            lines.removeAll(keepingCapacity: true)
+        rejectUnknown: Bool,
+        nodeCount: Int = 1
+    ) -> ParsedBlock<RoutedBatch> {
+        var parsed = ParsedBlock<RoutedBatch>()
+        // Per node: its events and their lines.
+        var events = [[Event]](repeating: [], count: nodeCount)
+        var lines = [[Int]](repeating: [], count: nodeCount)
+        func flush(_ node: Int) {
+            guard !events[node].isEmpty else { return }
+            parsed.batches.append(
+                ParsedBatch(
+                    payload: RoutedBatch(node: node, batch: PreparedIngestBatch(events: events[node])),
+                    lines: lines[node]
+                )
+            )
+            events[node].removeAll(keepingCapacity: true)
+            lines[node].removeAll(keepingCapacity: true)
         }
         (parsed.lines, parsed.errors) = self.forEachLine(block, ImportRecords.event) { event, line in
             if !catalog.contains(event.action) {
@@ -275,12 +299,13 @@ struct Import: AsyncParsableCommand {
                     )
                 }
             }
-            events.append(event)
-            lines.append(line)
-            if events.count >= batchSize { flush() }
+            let node = nodeCount == 1 ? 0 : NodeRouting.node(of: event.userID, nodeCount: nodeCount)
+            events[node].append(event)
+            lines[node].append(line)
+            if events[node].count >= batchSize { flush(node) }
             return nil
         }
-        flush()
+        for node in 0..<nodeCount { flush(node) }
         parsed.bytesThrough = block.bytesThrough
         return parsed
     }

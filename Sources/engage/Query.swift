@@ -1,4 +1,5 @@
 import ArgumentParser
+import EngageClickHouse
 import EngageClient
 import EngageModel
 import EngageOutput
@@ -62,6 +63,7 @@ struct SelectionOptions: ParsableArguments {
 
     var selection: Selection { Selection(filters: self.filters.dimensionFilters, breakdown: self.by) }
     var groupColumn: [String] { self.by == nil ? [] : ["group"] }
+    var groupCells: [(String, ClickHouseQueryOptions.Cell)] { self.by == nil ? [] : [("group", .string)] }
 
     func group(_ name: String?) -> [Value] { self.by == nil ? [] : [.string(name ?? "")] }
 }
@@ -126,8 +128,22 @@ extension Query {
         @OptionGroup var output: FormatOption
         @OptionGroup var range: RangeOptions
         @OptionGroup var selection: SelectionOptions
+        @OptionGroup var clickhouse: ClickHouseQueryOptions
 
         func run() async throws {
+            if self.clickhouse.url != nil {
+                let columns: [(String, ClickHouseQueryOptions.Cell)] = [
+                    ("date", .string), ("dau", .count), ("wau", .count), ("mau", .count), ("dau_mau", .ratio),
+                    ("dau_wau", .ratio),
+                ]
+                return try await self.clickhouse.run(
+                    .activity(from: self.range.from, to: self.range.to, self.selection.selection),
+                    name: "activity",
+                    columns: self.selection.groupCells + columns,
+                    format: self.output.format,
+                    filters: self.selection.filters
+                )
+            }
             let query = ActivityQuery(
                 from: self.range.from,
                 to: self.range.to,
@@ -154,9 +170,19 @@ extension Query {
         @OptionGroup var output: FormatOption
         @OptionGroup var range: MonthOrRangeOptions
         @OptionGroup var selection: SelectionOptions
+        @OptionGroup var clickhouse: ClickHouseQueryOptions
 
         func run() async throws {
             let (from, to) = self.range.days
+            if self.clickhouse.url != nil {
+                return try await self.clickhouse.run(
+                    .activeDays(from: from, to: to, self.selection.selection),
+                    name: "active_days",
+                    columns: self.selection.groupCells + [("active_days", .int), ("users", .int)],
+                    format: self.output.format,
+                    filters: self.selection.filters
+                )
+            }
             let rows = try await QueryRun(connection: self.connection, format: self.output.format)(
                 filters: self.selection.filters
             ) {
@@ -180,6 +206,7 @@ extension Query {
         @Option(name: .customLong("as-of"), help: "Rolling window ending on this day, YYYY-MM-DD (or give --month).")
         var asOf: CivilDate?
         @OptionGroup var selection: SelectionOptions
+        @OptionGroup var clickhouse: ClickHouseQueryOptions
 
         func validate() throws {
             guard (self.month == nil) != (self.asOf == nil) else {
@@ -189,6 +216,18 @@ extension Query {
 
         func run() async throws {
             let window: TierWindow = self.month.map { .month($0) } ?? .asOf(self.asOf!)
+            if self.clickhouse.url != nil {
+                let columns: [(String, ClickHouseQueryOptions.Cell)] = [
+                    ("tier", .string), ("users", .int), ("avg_daily_sessions", .ratio), ("avg_daily_actions", .ratio),
+                ]
+                return try await self.clickhouse.run(
+                    .tiers(window, self.selection.selection),
+                    name: "tiers",
+                    columns: self.selection.groupCells + columns,
+                    format: self.output.format,
+                    filters: self.selection.filters
+                )
+            }
             let rows = try await QueryRun(connection: self.connection, format: self.output.format)(
                 filters: self.selection.filters
             ) {
@@ -206,8 +245,18 @@ extension Query {
         @OptionGroup var output: FormatOption
         @Option(name: .long, help: "The first month, YYYY-MM.") var month: CivilMonth
         @OptionGroup var filters: FilterOptions
+        @OptionGroup var clickhouse: ClickHouseQueryOptions
 
         func run() async throws {
+            if self.clickhouse.url != nil {
+                return try await self.clickhouse.run(
+                    .transitions(self.month, filters: self.filters.dimensionFilters),
+                    name: "transitions",
+                    columns: [("from_tier", .string), ("to_tier", .string), ("users", .int)],
+                    format: self.output.format,
+                    filters: self.filters
+                )
+            }
             let rows = try await QueryRun(connection: self.connection, format: self.output.format)(
                 filters: self.filters
             ) {
@@ -233,12 +282,32 @@ extension Query {
         @OptionGroup var range: RangeOptions
         @Option(name: .long, help: "Offsets after each cohort period (0...400).") var periods: Int
         @OptionGroup var selection: SelectionOptions
+        @OptionGroup var clickhouse: ClickHouseQueryOptions
 
         func validate() throws {
             guard (0...400).contains(self.periods) else { throw ValidationError("--periods must be 0...400") }
         }
 
         func run() async throws {
+            if self.clickhouse.url != nil {
+                let columns: [(String, ClickHouseQueryOptions.Cell)] = [
+                    ("cohort", .string), ("cohort_size", .int), ("period_offset", .int), ("retained", .count),
+                    ("rate", .ratio),
+                ]
+                return try await self.clickhouse.run(
+                    .retention(
+                        period: self.period,
+                        from: self.range.from,
+                        to: self.range.to,
+                        periods: self.periods,
+                        self.selection.selection
+                    ),
+                    name: "retention",
+                    columns: self.selection.groupCells + columns,
+                    format: self.output.format,
+                    filters: self.selection.filters
+                )
+            }
             let rows = try await QueryRun(connection: self.connection, format: self.output.format)(
                 filters: self.selection.filters
             ) {
@@ -270,8 +339,27 @@ extension Query {
         @Option(name: .long, help: "day, week (starting Monday) or month.") var period: Period
         @OptionGroup var range: RangeOptions
         @OptionGroup var filters: FilterOptions
+        @OptionGroup var clickhouse: ClickHouseQueryOptions
 
         func run() async throws {
+            if self.clickhouse.url != nil {
+                let columns: [(String, ClickHouseQueryOptions.Cell)] = [
+                    ("period", .string), ("new", .count), ("returning", .count), ("resurrecting", .count),
+                    ("dormant", .count),
+                ]
+                return try await self.clickhouse.run(
+                    .lifecycle(
+                        period: self.period,
+                        from: self.range.from,
+                        to: self.range.to,
+                        filters: self.filters.dimensionFilters
+                    ),
+                    name: "lifecycle",
+                    columns: columns,
+                    format: self.output.format,
+                    filters: self.filters
+                )
+            }
             let rows = try await QueryRun(connection: self.connection, format: self.output.format)(
                 filters: self.filters
             ) {
@@ -296,8 +384,23 @@ extension Query {
         @OptionGroup var output: FormatOption
         @OptionGroup var range: RangeOptions
         @OptionGroup var filters: FilterOptions
+        @OptionGroup var clickhouse: ClickHouseQueryOptions
 
         func run() async throws {
+            if self.clickhouse.url != nil {
+                let columns: [(String, ClickHouseQueryOptions.Cell)] = [
+                    ("sessions", .int), ("users", .int), ("avg_duration_seconds", .ratio),
+                    ("p50_duration_seconds", .int),
+                    ("p90_duration_seconds", .int), ("avg_actions", .ratio), ("bounce_rate", .ratio),
+                ]
+                return try await self.clickhouse.run(
+                    .sessions(from: self.range.from, to: self.range.to, filters: self.filters.dimensionFilters),
+                    name: "sessions",
+                    columns: columns,
+                    format: self.output.format,
+                    filters: self.filters
+                )
+            }
             let summary = try await QueryRun(connection: self.connection, format: self.output.format)(
                 filters: self.filters
             ) {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import EngageClickHouse
 import EngageCommandLine
 import EngageHTTP
 import EngageModel
@@ -7,6 +8,7 @@ import EngageStore
 import Foundation
 import Logging
 import Metrics
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import NIOSSL
@@ -168,6 +170,25 @@ struct Engaged: AsyncParsableCommand {
     @Flag(name: .long, help: .hidden)
     var unsafeNoSync = false
 
+    @Option(
+        name: .long,
+        help:
+            "Keep this ClickHouse (http://host:port/) in sync with the store, as `engage clickhouse sync` does; lag in /metrics."
+    )
+    var clickhouseUrl: String?
+
+    @Option(name: .long, help: "With --clickhouse-url: the database.")
+    var clickhouseDatabase: String = "engage"
+
+    @Option(name: .long, help: "With --clickhouse-url: the cluster of remote_servers (default: one server).")
+    var clickhouseCluster: String?
+
+    @Option(name: .long, help: "With --clickhouse-url: this node's number in the deployment (0...65535).")
+    var clickhouseNode: Int = 0
+
+    @Option(name: .long, help: "With --clickhouse-url and --tokens: file holding a token with the query role.")
+    var clickhouseTokenFile: String?
+
     func validate() throws {
         guard (1...Int(UInt32.max)).contains(self.maxFrameBytes), self.maxFrameBytes >= 64 else {
             throw ValidationError("--max-frame-bytes must be between 64 and 4294967295")
@@ -197,6 +218,20 @@ struct Engaged: AsyncParsableCommand {
         guard self.maxConnections >= 1 else { throw ValidationError("--max-connections must be at least 1") }
         if let days = self.rawRetentionDays, days < 1 {
             throw ValidationError("--raw-retention-days must be at least 1")
+        }
+        if self.clickhouseUrl == nil
+            && (self.clickhouseCluster != nil || self.clickhouseDatabase != "engage" || self.clickhouseNode != 0
+                || self.clickhouseTokenFile != nil)
+        {
+            throw ValidationError("--clickhouse-database, -cluster, -node and -token-file go with --clickhouse-url")
+        }
+        guard (0...65535).contains(self.clickhouseNode) else {
+            throw ValidationError("--clickhouse-node must be 0...65535")
+        }
+        if self.clickhouseUrl != nil && self.tlsCert != nil {
+            throw ValidationError(
+                "--clickhouse-url syncs over the server's own port, which --tls-cert makes TLS-only: run `engage clickhouse sync --tls-ca ...` beside it instead"
+            )
         }
         guard self.idleTimeout.milliseconds >= 1000, self.frameTimeout.milliseconds >= 1000 else {
             throw ValidationError("--idle-timeout and --frame-timeout must be at least 1s")
@@ -267,6 +302,7 @@ struct Engaged: AsyncParsableCommand {
         let store = try startupStep("cannot open the data directory: ") {
             try EngageStore(configuration: storeConfiguration, logger: Logger(label: "engaged.store"))
         }
+        let listeningPort = NIOLockedValueBox<Int?>(nil)
         let queryPool = NIOThreadPool(numberOfThreads: self.queryThreads)
         queryPool.start()
         let server = EngageServer(
@@ -288,7 +324,10 @@ struct Engaged: AsyncParsableCommand {
             store: store,
             queryPool: queryPool,
             logger: Logger(label: "engaged.server"),
-            onListening: Self.writePort(to: self.portFile)
+            onListening: { address in
+                Self.writePort(to: self.portFile)(address)
+                listeningPort.withLockedValue { $0 = address.port }
+            }
         )
         try startupStep { try server.configuration.checkExposure() }
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
@@ -328,6 +367,30 @@ struct Engaged: AsyncParsableCommand {
                         logger: Logger(label: "engaged.metrics"),
                         onListening: Self.writePort(to: self.metricsPortFile),
                         render: { registry.emitToBuffer() }
+                    )
+                )
+            )
+        }
+        if let clickhouseUrl = self.clickhouseUrl {
+            let token = try self.clickhouseTokenFile.map { path in
+                try startupStep("cannot read --clickhouse-token-file: ") {
+                    try String(contentsOfFile: path, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+                }
+            }
+            services.append(
+                .init(
+                    service: ClickHouseSyncService(
+                        configuration: ClickHouseSyncConfiguration(
+                            clickhouse: ClickHouseConfiguration(
+                                url: clickhouseUrl,
+                                database: self.clickhouseDatabase,
+                                cluster: self.clickhouseCluster
+                            ),
+                            nodeID: UInt16(self.clickhouseNode)
+                        ),
+                        port: listeningPort,
+                        token: token,
+                        logger: Logger(label: "engaged.clickhouse")
                     )
                 )
             )

@@ -62,8 +62,16 @@ struct ConformanceThroughServerTests {
         try Self.checkEngagementQueries(server, expected, timeZone)
     }
 
-    /// Every other key of the contract through `engage query` and `engage export`.
-    static func checkEngagementQueries(_ server: ServerProcess, _ expected: [String: Any], _ timeZone: String) throws {
+    /// Every other key of the contract through `engage query` and `engage export`. `queryOptions` go after
+    /// every query's arguments (`--clickhouse URL ...` asks ClickHouse instead of `server`); `exports: false`
+    /// leaves out the row-level keys, which come through `engage export` of `server`.
+    static func checkEngagementQueries(
+        _ server: ServerProcess,
+        _ expected: [String: Any],
+        _ timeZone: String,
+        queryOptions: [String] = [],
+        exports: Bool = true
+    ) throws {
         // Periods that end after the data's last day are unfinished: exactly their values must be null.
         let lastDay = CivilDate(try UnfinishedPeriods.lastDay(timeZone: timeZone))!
         func endsAfterLastDay(_ period: Period, _ start: Any?, offset: Any? = 0) -> Bool {
@@ -76,7 +84,7 @@ struct ConformanceThroughServerTests {
             unknown: [String] = [],
             isUnfinished: ([String: Any]) -> Bool = { _ in false }
         ) throws {
-            let actual = rows(try server.cliJSON(arguments))
+            let actual = rows(try server.cliJSON(arguments + queryOptions))
             let want = UnfinishedPeriods.mark(expected[key] as! [[String: Any]], keys: unknown, where: isUnfinished)
             #expect(compareRows(actual, want, keys: keys) == nil, "\(key) in \(timeZone)")
         }
@@ -129,6 +137,7 @@ struct ConformanceThroughServerTests {
                 "avg_actions", "bounce_rate",
             ]
         )
+        guard exports else { return }
         // daily_activity and sessions_table through the exports, sorted as the contract lists them.
         let daily = try server.exportRows(["daily-activity"] + range).sorted {
             ("\($0["user_id"]!)", "\($0["date"]!)") < ("\($1["user_id"]!)", "\($1["date"]!)")

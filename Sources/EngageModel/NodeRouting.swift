@@ -1,0 +1,24 @@
+/// Which engaged node of a partitioned deployment owns a user (proto-spec/PROTOCOL.md section 8): FNV-1a 64
+/// of the UTF-8 bytes of `user_id`, modulo the node count. Every event, the profile and every other record of
+/// a user go to that node; the action catalog goes to every node. The node count of a deployment is fixed:
+/// changing it would move users between nodes.
+public enum NodeRouting {
+    static let offsetBasis: UInt64 = 0xcbf2_9ce4_8422_2325
+    static let prime: UInt64 = 0x0000_0100_0000_01b3
+
+    /// FNV-1a, 64 bits, of the UTF-8 bytes of `userID`.
+    public static func hash(_ userID: String) -> UInt64 {
+        var value = Self.offsetBasis
+        for byte in userID.utf8 {
+            value ^= UInt64(byte)
+            value = value &* Self.prime
+        }
+        return value
+    }
+
+    /// The node (0 ..< `nodeCount`) that owns `userID`.
+    public static func node(of userID: String, nodeCount: Int) -> Int {
+        precondition(nodeCount >= 1, "a deployment has at least one node")
+        return Int(Self.hash(userID) % UInt64(nodeCount))
+    }
+}
