@@ -1,6 +1,7 @@
 import ArgumentParser
 import EngageClickHouse
 import EngageModel
+import EngageOutput
 
 struct ClickHouseCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -25,7 +26,8 @@ struct ClickHouseTargetOptions: ParsableArguments {
 
     @Option(
         name: .long,
-        help: "Cluster of the server's remote_servers to spread the tables over (default: one server)."
+        help:
+            "Cluster of the server's remote_servers to spread the tables over; without it, the tables are on one server."
     )
     var cluster: String?
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import EngageClickHouse
 import EngageModel
+import EngageOutput
 
 /// `--clickhouse URL` and its companions: the query runs as SQL (clickhouse/queries/) on ClickHouse instead
 /// of on an engaged, and prints exactly what it prints against one engaged holding all the users.

@@ -32,7 +32,8 @@ struct Export: AsyncParsableCommand {
     @Option(name: .long, help: "ddl --dialect clickhouse: the database.") var database: String = "engage"
     @Option(
         name: .long,
-        help: "ddl --dialect clickhouse: local tables and Distributed tables over this cluster (default: one server)."
+        help:
+            "ddl --dialect clickhouse: local tables and Distributed tables over this cluster; without it, the tables are on one server."
     ) var cluster: String?
 
     func validate() throws {

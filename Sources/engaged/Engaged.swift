@@ -180,7 +180,10 @@ struct Engaged: AsyncParsableCommand {
     @Option(name: .long, help: "With --clickhouse-url: the database.")
     var clickhouseDatabase: String = "engage"
 
-    @Option(name: .long, help: "With --clickhouse-url: the cluster of remote_servers (default: one server).")
+    @Option(
+        name: .long,
+        help: "With --clickhouse-url: the cluster of remote_servers; without it, the tables are on one server."
+    )
     var clickhouseCluster: String?
 
     @Option(name: .long, help: "With --clickhouse-url: this node's number in the deployment (0...65535).")

@@ -427,8 +427,10 @@ struct HTTPAPITests {
                 return String(name)
             }
         #expect(subcommands.count == 11)
+        // Where the CLI sends the query (engaged or ClickHouse) and how it prints it; not query parameters.
         let outputOnly: Set<String> = [
             "server", "token", "token-file", "tls", "tls-ca", "tls-server-name", "verbose", "format", "section",
+            "clickhouse", "database", "cluster", "power-threshold",
         ]
         let components = document["components"] as? [String: Any]
         let shared = components?["parameters"] as? [String: [String: Any]] ?? [:]
