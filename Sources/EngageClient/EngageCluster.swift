@@ -19,6 +19,8 @@ public final class EngageCluster: Sendable {
     /// The nodes, in routing order.
     public let nodes: [EngageConnection]
 
+    /// A cluster over connections already open, in routing order (node `i` of PROTOCOL.md section 8 is
+    /// `nodes[i]`); at least one (an empty list is a programming error and stops the program).
     public init(nodes: [EngageConnection]) {
         precondition(!nodes.isEmpty, "a cluster has at least one node")
         self.nodes = nodes
@@ -39,11 +41,13 @@ public final class EngageCluster: Sendable {
         return EngageCluster(nodes: nodes)
     }
 
+    /// How many nodes the users are partitioned over (fixed for a deployment: it decides every user's node).
     public var nodeCount: Int { self.nodes.count }
 
     /// The node that owns `userID`.
     public func nodeIndex(of userID: String) -> Int { NodeRouting.node(of: userID, nodeCount: self.nodes.count) }
 
+    /// The connection to the node that owns `userID`.
     public func node(of userID: String) -> EngageConnection { self.nodes[self.nodeIndex(of: userID)] }
 
     /// Defines (or changes) actions on every node. The result is the first node's; a node that refuses
@@ -93,6 +97,7 @@ public final class EngageCluster: Sendable {
         try await self.onEveryNode { try await $0.waitApplied() }
     }
 
+    /// Closes every node's connection; the first failure is thrown after all were closed.
     public func close() async throws {
         var failure: (any Error)?
         for node in self.nodes {

@@ -2,7 +2,9 @@ import EngageProtocol
 
 /// One page of an export and the cursor of the next (empty: the export is complete).
 public struct ExportPage: Sendable {
+    /// The page's rows, each holding the table's columns in order.
     public var rows: [[ExportValue]]
+    /// The cursor that asks for the next page; empty on the last page.
     public var nextCursor: [UInt8]
 }
 

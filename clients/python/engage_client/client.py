@@ -224,6 +224,14 @@ class Client:
         for page in self.export_pages(table, from_, to, page_size):
             yield from page
 
+    def changes(self, since: int = 0, limit: int = 0) -> Dict[str, Any]:
+        """The change feed after ``since`` (see :meth:`AsyncClient.changes`)."""
+        return self._run(self._aio.changes(since, limit))
+
+    def export_users(self, keys: Iterable[int]) -> List[Row]:
+        """The ``users`` rows of these user keys (see :meth:`AsyncClient.export_users`)."""
+        return self._run(self._aio.export_users(keys))
+
     def admin_verify(self, max_reported: int = 1000) -> Dict[str, Any]:
         """Recomputes every derived record and reports the differences (see :meth:`AsyncClient.admin_verify`)."""
         return self._run(self._aio.admin_verify(max_reported))

@@ -556,6 +556,14 @@ _messages: List[Message] = [
     Message(0x95, "VALUES_RESULT", _rows(("value", TEXT), ("users", COUNT64))),
     Message(0x16, "WAIT_APPLIED", Struct()),
     Message(0x96, "WAIT_APPLIED_RESULT", Struct(("applied_sequence", COUNT64))),
+    Message(0x17, "CHANGES", Struct(("since", COUNT64), ("limit", U32))),
+    Message(0x97, "CHANGES_RESULT", Struct(
+        ("current", COUNT64), ("oldest", COUNT64),
+        ("changes", Array(U32, Struct(
+            ("sequence", COUNT64), ("flags", U8), ("daily_days", Array(U32, DATE)),
+            ("session_days", Array(U32, DATE)), ("event_days", Array(U32, DATE)),
+            ("user_keys", Array(U32, U32))))))),
+    Message(0x18, "EXPORT_USERS", Struct(("user_keys", Array(U32, U32)))),
     Message(0xFF, "ERROR", Struct(("code", U16), ("message", TEXT))),
 ]
 
@@ -566,9 +574,13 @@ MESSAGES_BY_NAME: Dict[str, Message] = {message.name: message for message in _me
 del _messages
 
 
+#: Requests answered by another request's response type (PROTOCOL.md 4: EXPORT_USERS -> EXPORT_PAGE).
+_SHARED_RESPONSES = {0x18: 0x91}
+
+
 def response_type(request_type: int) -> int:
-    """The type of the response that answers a request (``request | 0x80``)."""
-    return request_type | 0x80
+    """The type of the response that answers a request (``request | 0x80``, except EXPORT_USERS)."""
+    return _SHARED_RESPONSES.get(request_type, request_type | 0x80)
 
 
 def split_frame(data: Bytes) -> Tuple[int, int, bytes]:

@@ -194,6 +194,42 @@ def test_wait_applied_counts_write_batches(fresh_server: Server) -> None:
     assert asyncio.run(run()) == 11
 
 
+def test_change_feed_and_export_users(fresh_server: Server) -> None:
+    """CHANGES names what each applied commit rewrote (PROTOCOL.md 4.28), and EXPORT_USERS reads back the users
+    it names (4.29); a late active day rewrites the user's later daily rows too (the rolling tier)."""
+    with fresh_server.client() as client:
+        assert client.changes() == {"current": 0, "oldest": 0, "changes": []}
+        client.define_actions([{"action_type": "like"}])
+        client.upsert_users([{"user_id": "u-1", "region": "eu"}, {"user_id": "u-2", "region": "na"}])
+        assert client.ingest([event(0, user="u-1"), event(1, user="u-2")]).accepted == 2
+        client.wait_applied()
+        feed = client.changes()
+        changes = feed["changes"]
+        assert feed["current"] == changes[-1]["sequence"] and feed["oldest"] == 1
+        assert [c["sequence"] for c in changes] == list(range(1, len(changes) + 1))
+        assert any(c["catalog_changed"] for c in changes)
+        day = datetime.datetime.fromtimestamp(TS / 1000, datetime.timezone.utc).date()
+        daily = sorted({d for c in changes for d in c["daily_days"]})
+        assert daily == [day]
+        assert {d for c in changes for d in c["event_days"]} == {day}
+        assert {d for c in changes for d in c["session_days"]} == {day}
+        keys = sorted({k for c in changes for k in c["user_keys"]})
+        assert len(keys) == 2
+        rows = client.export_users(list(reversed(keys)) + [999_999])
+        assert [row["user_id"] for row in rows] == ["u-2", "u-1"]
+        assert [row["region"] for row in rows] == ["na", "eu"]
+        # Since the latest commit there is nothing; a limit bounds the answer.
+        assert client.changes(since=feed["current"])["changes"] == []
+        assert [c["sequence"] for c in client.changes(since=0, limit=1)["changes"]] == [1]
+        # A late active day rewrites its own row and the rolling tier of the user's rows up to 29 days later.
+        late = {"user_id": "u-2", "event_id": "late", "ts": TS - 86_400_000, "action": "like"}
+        assert client.ingest([late]).accepted == 1
+        client.wait_applied()
+        after = client.changes(since=feed["current"])["changes"]
+        assert sorted({d for c in after for d in c["daily_days"]}) == [day - datetime.timedelta(days=1), day]
+        assert {d for c in after for d in c["event_days"]} == {day - datetime.timedelta(days=1)}
+
+
 def test_export_page_size_zero_is_the_servers_maximum(conformance: Loaded) -> None:
     """EXPORT limit 0 means the server's maximum, 10,000 rows a page (PROTOCOL.md 4.20): 30,979 events come in
     4 pages, the same rows as with pages of 5,000; a negative page size is refused before sending."""
