@@ -3,6 +3,7 @@ import EngageClient
 import EngageModel
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 
 /// How `engage clickhouse sync` (and `engaged --clickhouse-url`) keeps ClickHouse equal to one engaged node.
@@ -17,6 +18,8 @@ public struct ClickHouseSyncConfiguration: Sendable {
     public var batchRows: Int
     /// Continuous mode: how long to wait when caught up before asking the feed again.
     public var pollInterval: Duration
+    /// How often continuous mode asks the node for its latest commit, for the lag metrics.
+    public var lagSampleInterval: Duration = .milliseconds(250)
 
     public init(
         clickhouse: ClickHouseConfiguration,
@@ -144,37 +147,58 @@ public final class ClickHouseSync: Sendable {
     }
 
     /// Runs windows until the task is cancelled; when caught up, waits `pollInterval` before asking again.
-    /// Lag metrics: sequences applied by the node and not yet in ClickHouse, and the seconds since the oldest
-    /// of them was first seen.
+    /// Lag metrics (``SyncLag``): commits applied by the node and not yet in ClickHouse, and the seconds since
+    /// the oldest of them was first seen; a sampler asks the node for its latest commit every `lagSampleInterval`
+    /// so that both move while a long window is written.
     public func run() async throws {
         try await self.target.createSchema()
-        var behindSince: ContinuousClock.Instant?
-        while !Task.isCancelled {
-            let (window, _) = try await self.step(
-                forceFull: false,
-                onLag: { behind in
-                    if behind == 0 {
-                        behindSince = nil
-                    } else if behindSince == nil {
-                        behindSince = .now
+        let lag = NIOLockedValueBox(SyncLag())
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                while !Task.isCancelled {
+                    // The feed's head only: `since` the latest known commit, at most one change.
+                    let known = lag.withLockedValue { $0.current }
+                    if let page = try? await self.source.changes(since: known, limit: 1) {
+                        lag.withLockedValue { $0.observe(current: page.current, at: ContinuousClock.now) }
                     }
-                    self.lagSequences.record(Int64(clamping: behind))
-                    let seconds = behindSince.map { ContinuousClock.now - $0 } ?? .zero
-                    self.lagSeconds.record(
-                        Double(seconds.components.seconds) + Double(seconds.components.attoseconds) / 1e18
-                    )
+                    self.recordLag(lag)
+                    try await Task.sleep(for: self.configuration.lagSampleInterval)
                 }
-            )
-            if let window {
-                self.logger.info("synced \(window)")
-            } else {
-                try await Task.sleep(for: self.configuration.pollInterval)
             }
+            while !Task.isCancelled {
+                let (window, _) = try await self.step(
+                    forceFull: false,
+                    onFeed: { current, synced in
+                        lag.withLockedValue {
+                            $0.observe(current: current, at: ContinuousClock.now)
+                            $0.synced(upTo: synced)
+                        }
+                        self.recordLag(lag)
+                    }
+                )
+                if let window {
+                    self.logger.info("synced \(window)")
+                } else {
+                    try await Task.sleep(for: self.configuration.pollInterval)
+                }
+            }
+            group.cancelAll()
         }
     }
 
+    private func recordLag(_ lag: NIOLockedValueBox<SyncLag>) {
+        let (behind, seconds) = lag.withLockedValue { ($0.behind, $0.seconds(at: ContinuousClock.now)) }
+        self.lagSequences.record(Int64(clamping: behind))
+        self.lagSeconds.record(seconds)
+    }
+
     /// One window (nil when there was nothing to sync), and the node's applied sequence before it.
-    func step(forceFull: Bool, onLag: (UInt64) -> Void = { _ in }) async throws -> (SyncWindow?, UInt64) {
+    /// `onFeed(current, synced)` is called with the node's latest commit and what ClickHouse holds, before and
+    /// after the window.
+    func step(
+        forceFull: Bool,
+        onFeed: (_ current: UInt64, _ synced: UInt64) -> Void = { _, _ in }
+    ) async throws -> (SyncWindow?, UInt64) {
         let checkpoint = try await self.checkpoint()
         let page = try await self.source.changes(since: checkpoint, limit: self.configuration.changesPerWindow)
         self.syncedSequence.record(Int64(clamping: checkpoint))
@@ -186,7 +210,7 @@ public final class ClickHouseSync: Sendable {
                     + "new node id, or drop the node's rows first (clickhouse/README.md \"Operations\")"
             )
         }
-        onLag(page.current - checkpoint)
+        onFeed(page.current, checkpoint)
         guard page.current > 0 else { return (nil, 0) }
         let started = ContinuousClock.now
         var window: SyncWindow
@@ -207,7 +231,7 @@ public final class ClickHouseSync: Sendable {
         self.syncedSequence.record(Int64(clamping: window.version))
         self.rowsWritten.increment(by: Int64(window.rows))
         self.windows.increment()
-        onLag(page.current > window.version ? page.current - window.version : 0)
+        onFeed(page.current, window.version)
         return (window, page.current)
     }
 
