@@ -17,7 +17,7 @@ public final class EngageStore: Service, Sendable {
     private let lock: DataDirectoryLock
     let schema: Schema
     let settings: StoreSettings
-    private let writer: StoreWriter
+    let writer: StoreWriter
     let logger: Logger
 
     /// The data directory's reporting time zone (IANA name).

@@ -144,6 +144,11 @@ final class Sequencer {
         self.catalog = undo.catalog
         self.nextUserKey = undo.nextUserKey
         self.nextContextID = undo.nextContextID
+        // Keys are handed out in order, so the names the group added (including those of a batch that failed
+        // half-way) are exactly the pending ones at or past the keys handed out again: forget them, or a name
+        // would keep a key that the next new name is also given, and its NewUser/NewContext never be journaled.
+        self.pendingUsers = self.pendingUsers.filter { $0.value < undo.nextUserKey }
+        self.pendingContexts = self.pendingContexts.filter { $0.value < undo.nextContextID }
     }
 
     /// The applier committed every record up to `sequence`: LMDB answers for them from now on (read

@@ -22,8 +22,8 @@ final class StoreWriter: @unchecked Sendable {
     private let environment: Environment
     private let configuration: StoreConfiguration
     private let logger: Logger
-    // The sequencer thread's.
-    private let sequencer: Sequencer
+    // The sequencer thread's (internal for tests that drive it on a store whose threads never started).
+    let sequencer: Sequencer
     private let journal: Journal
     // The applier thread's.
     private let applier: Applier
