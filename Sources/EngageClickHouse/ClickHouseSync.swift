@@ -226,8 +226,7 @@ public final class ClickHouseSync: Sendable {
             window = try await self.writeChanges(page.changes, version: last.sequence, checkpoint: checkpoint)
         }
         try await self.writeCheckpoint(window.version)
-        let elapsed = ContinuousClock.now - started
-        window.seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        window.seconds = Self.seconds(since: started)
         self.syncedSequence.record(Int64(clamping: window.version))
         self.rowsWritten.increment(by: Int64(window.rows))
         self.windows.increment()
@@ -442,8 +441,7 @@ public final class ClickHouseSync: Sendable {
     }
 
     static func seconds(since start: ContinuousClock.Instant) -> Double {
-        let elapsed = ContinuousClock.now - start
-        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        (ContinuousClock.now - start).inSeconds
     }
 
     /// Consecutive days grouped into ranges.

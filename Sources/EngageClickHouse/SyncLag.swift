@@ -30,7 +30,11 @@ struct SyncLag: Sendable {
     /// Seconds since the oldest commit ClickHouse does not hold was first seen.
     func seconds(at now: ContinuousClock.Instant) -> Double {
         guard let oldest = self.seen.first else { return 0 }
-        let age = now - oldest.at
-        return Double(age.components.seconds) + Double(age.components.attoseconds) / 1e18
+        return (now - oldest.at).inSeconds
     }
+}
+
+extension Duration {
+    /// The duration as a number of seconds (for gauges and reports).
+    var inSeconds: Double { Double(self.components.seconds) + Double(self.components.attoseconds) / 1e18 }
 }

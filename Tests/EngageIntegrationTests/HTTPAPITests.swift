@@ -29,17 +29,8 @@ final class HTTPServerProcess {
         let portFile = NSTemporaryDirectory() + "engage-http-port-" + UUID().uuidString
         defer { try? FileManager.default.removeItem(atPath: portFile) }
         try self.server.start(["--http-port", "0", "--http-port-file", portFile] + arguments)
-        let deadline = Date().addingTimeInterval(30)
-        while Date() < deadline {
-            if let text = try? String(contentsOfFile: portFile, encoding: .utf8),
-                let port = Int(text.trimmingCharacters(in: .whitespacesAndNewlines))
-            {
-                self.httpPort = port
-                return
-            }
-            Thread.sleep(forTimeInterval: 0.02)
-        }
-        throw HarnessError("engaged did not listen for HTTP within 30 s")
+        guard let running = self.server.running else { throw HarnessError("engaged is not running") }
+        self.httpPort = try waitForPortFile(portFile, of: running, listeningFor: "listen for HTTP")
     }
 
     func stop() { self.server.stop() }

@@ -72,6 +72,25 @@ final class RunningProcess {
     var standardErrorSoFar: String { (try? String(contentsOf: self.errorURL, encoding: .utf8)) ?? "" }
 }
 
+/// The port `process` writes to `portFile` once it listens (30 s at most); fails at once if the process exits.
+func waitForPortFile(_ portFile: String, of process: RunningProcess, listeningFor what: String) throws -> Int {
+    let deadline = Date().addingTimeInterval(30)
+    while Date() < deadline {
+        if let text = try? String(contentsOfFile: portFile, encoding: .utf8),
+            let port = Int(text.trimmingCharacters(in: .whitespacesAndNewlines))
+        {
+            return port
+        }
+        if !process.process.isRunning {
+            throw HarnessError(
+                "engaged exited with \(process.process.terminationStatus): \(process.result().standardError)"
+            )
+        }
+        Thread.sleep(forTimeInterval: 0.02)
+    }
+    throw HarnessError("engaged did not \(what) within 30 s")
+}
+
 func start(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws -> RunningProcess {
     let process = Process()
     if executable.contains("/") || ["engaged", "engage", "engage-load"].contains(executable) {
@@ -128,22 +147,7 @@ final class ServerProcess {
             environment: environment
         )
         self.running = running
-        let deadline = Date().addingTimeInterval(30)
-        while Date() < deadline {
-            if let text = try? String(contentsOfFile: portFile, encoding: .utf8),
-                let port = Int(text.trimmingCharacters(in: .whitespacesAndNewlines))
-            {
-                self.port = port
-                return
-            }
-            if !running.process.isRunning {
-                throw HarnessError(
-                    "engaged exited with \(running.process.terminationStatus): \(running.result().standardError)"
-                )
-            }
-            Thread.sleep(forTimeInterval: 0.02)
-        }
-        throw HarnessError("engaged did not start listening within 30 s")
+        self.port = try waitForPortFile(portFile, of: running, listeningFor: "start listening")
     }
 
     /// Sends SIGTERM and waits; returns the exit status and standard error.

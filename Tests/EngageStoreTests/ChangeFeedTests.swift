@@ -114,12 +114,7 @@ struct ChangeFeedTests {
     func pagingAndUsers() async throws {
         let directory = NSTemporaryDirectory() + "engage-changes-" + UUID().uuidString
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let configuration = StoreConfiguration(
-            path: directory,
-            eventFilterBytes: 1 << 16,
-            initialMapSize: 64 << 20,
-            unsafeNoSync: true
-        )
+        let configuration = StoreConfiguration.forTests(path: directory)
         let events = Array(try Fixtures.events().prefix(1200))
         var current: UInt64 = 0
         do {

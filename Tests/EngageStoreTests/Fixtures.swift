@@ -52,8 +52,8 @@ final class TemporaryStore {
                 sessionGapMs: sessionGapMs,
                 powerThreshold: powerThreshold,
                 autoRegisteredActionsAreCore: defaultCore,
-                eventFilterBytes: 1 << 16,
-                initialMapSize: 64 << 20,
+                eventFilterBytes: StoreConfiguration.testEventFilterBytes,
+                initialMapSize: StoreConfiguration.testInitialMapSize,
                 unsafeNoSync: true
             )
         )
@@ -104,5 +104,21 @@ extension EngageStore {
             rows.append(row)
         }
         return rows
+    }
+}
+
+extension StoreConfiguration {
+    static let testEventFilterBytes = 1 << 16
+    static let testInitialMapSize = 64 << 20
+
+    /// A small store without disk syncs, for tests that reopen their directory (``TemporaryStore`` removes its
+    /// own when it goes away).
+    static func forTests(path: String) -> StoreConfiguration {
+        StoreConfiguration(
+            path: path,
+            eventFilterBytes: Self.testEventFilterBytes,
+            initialMapSize: Self.testInitialMapSize,
+            unsafeNoSync: true
+        )
     }
 }

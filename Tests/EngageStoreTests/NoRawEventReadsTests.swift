@@ -13,12 +13,7 @@ struct NoRawEventReadsTests {
     func activityWithoutRawEvents() async throws {
         let directory = NSTemporaryDirectory() + "engage-noraw-" + UUID().uuidString
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let configuration = StoreConfiguration(
-            path: directory,
-            eventFilterBytes: 1 << 16,
-            initialMapSize: 64 << 20,
-            unsafeNoSync: true
-        )
+        let configuration = StoreConfiguration.forTests(path: directory)
         let queries = [
             ActivityQuery(from: CivilDate("2025-06-01")!, to: CivilDate("2026-05-31")!),
             ActivityQuery(

@@ -42,12 +42,7 @@ struct RetentionBackupTests {
     func retention() async throws {
         let directory = NSTemporaryDirectory() + "engage-retention-" + UUID().uuidString
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        var configuration = StoreConfiguration(
-            path: directory,
-            eventFilterBytes: 1 << 16,
-            initialMapSize: 64 << 20,
-            unsafeNoSync: true
-        )
+        var configuration = StoreConfiguration.forTests(path: directory)
         let before: [String]
         let eventsBefore: Int
         do {
@@ -132,12 +127,7 @@ struct RetentionBackupTests {
     func purgeEverything() async throws {
         let directory = NSTemporaryDirectory() + "engage-purge-all-" + UUID().uuidString
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        var configuration = StoreConfiguration(
-            path: directory,
-            eventFilterBytes: 1 << 16,
-            initialMapSize: 64 << 20,
-            unsafeNoSync: true
-        )
+        var configuration = StoreConfiguration.forTests(path: directory)
         let events = try Fixtures.events().prefix(500)
         let someDay = ReportingTimeZone.utc.localDay(epochMs: events.first!.timestampMs)
         do {

@@ -11,12 +11,7 @@ struct VerifyRebuildTests {
     func verifyAndRebuild() async throws {
         let directory = NSTemporaryDirectory() + "engage-verify-" + UUID().uuidString
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let configuration = StoreConfiguration(
-            path: directory,
-            eventFilterBytes: 1 << 16,
-            initialMapSize: 64 << 20,
-            unsafeNoSync: true
-        )
+        let configuration = StoreConfiguration.forTests(path: directory)
         do {
             let store = try EngageStore.running(configuration: configuration)
             _ = try await store.defineActions(Fixtures.actions())

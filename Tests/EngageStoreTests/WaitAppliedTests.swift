@@ -10,12 +10,7 @@ struct WaitAppliedTests {
     func sequence() async throws {
         let directory = NSTemporaryDirectory() + "engage-wait-" + UUID().uuidString
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let configuration = StoreConfiguration(
-            path: directory,
-            eventFilterBytes: 1 << 16,
-            initialMapSize: 64 << 20,
-            unsafeNoSync: true
-        )
+        let configuration = StoreConfiguration.forTests(path: directory)
         let events = Array(try Fixtures.events().prefix(900))
         do {
             let store = try EngageStore.running(configuration: configuration)
