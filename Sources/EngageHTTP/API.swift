@@ -173,14 +173,14 @@ struct API: Sendable {
         if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > maximum {
             throw Self.bodyTooLarge(maximum)
         }
-        var body: ByteBuffer
+        let body: ByteBuffer
         do {
             body = try await request.body.collect(upTo: maximum)
         } catch let error as HTTPError where error.status == .contentTooLarge {
             throw Self.bodyTooLarge(maximum)
         }
-        let bytes = body.readBytes(length: body.readableBytes) ?? []
-        let parsed = bytes.withUnsafeBytes { raw in Self.decode(kind, raw) }
+        // Read in place: the body is up to maximumBodyBytes, no copy needed.
+        let parsed = body.withUnsafeReadableBytes { raw in Self.decode(kind, raw) }
         let (command, positions, items) = try parsed.get()
         guard items.count <= self.configuration.maximumBatchItems else {
             throw Problem.from(

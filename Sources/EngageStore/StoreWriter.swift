@@ -99,7 +99,7 @@ final class StoreWriter: @unchecked Sendable {
         try await withCheckedThrowingContinuation { continuation in
             let ready: Result<UInt64, StoreError>? = self.progress.withLockedValue { progress in
                 if progress.applied >= progress.acknowledged { return .success(progress.applied) }
-                if progress.closed { return .failure(StoreError(.closed, "the store is shutting down")) }
+                if progress.closed { return .failure(WriteQueue.closedError) }
                 progress.waiters.append((progress.acknowledged, continuation))
                 return nil
             }
@@ -136,12 +136,10 @@ final class StoreWriter: @unchecked Sendable {
                 self.sequencerLoop()
                 threadEnded()
             }
-            sequencerThread.name = "engage-sequencer"
             let applierThread = Thread { [self] in
                 self.applierLoop()
                 threadEnded()
             }
-            applierThread.name = "engage-applier"
             applierThread.start()
             sequencerThread.start()
         }
@@ -338,7 +336,7 @@ final class StoreWriter: @unchecked Sendable {
         self.progress.withLockedValue { progress in
             progress.closed = true
             for waiter in progress.waiters {
-                waiter.continuation.resume(throwing: StoreError(.closed, "the store is shutting down"))
+                waiter.continuation.resume(throwing: WriteQueue.closedError)
             }
             progress.waiters = []
         }

@@ -72,20 +72,6 @@ struct Table<Keys: KeyCodec, Values: ValueCodec>: Sendable where Values.Key == K
         )
     }
 
-    /// The same, encoding into `buffers` that a loop reuses (the ingest path stores one event per call).
-    func insert(
-        _ key: Key,
-        _ value: Value,
-        _ txn: borrowing Transaction,
-        reusing buffers: inout EncodingBuffers
-    ) throws -> Bool {
-        buffers.key.bytes.removeAll(keepingCapacity: true)
-        buffers.value.bytes.removeAll(keepingCapacity: true)
-        Keys.encode(key, into: &buffers.key)
-        Values.encode(value, key: key, into: &buffers.value)
-        return try txn.put(self.database, key: buffers.key.bytes, value: buffers.value.bytes, flags: .noOverwrite)
-    }
-
     @discardableResult
     func delete(_ key: Key, _ txn: borrowing Transaction) throws -> Bool {
         try txn.delete(self.database, key: Self.keyBytes(key))
@@ -155,12 +141,6 @@ struct Table<Keys: KeyCodec, Values: ValueCodec>: Sendable where Values.Key == K
         }
         return rows
     }
-}
-
-/// Key and value bytes kept between calls of ``Table/insert(_:_:_:reusing:)``.
-struct EncodingBuffers {
-    var key = ByteWriter(capacity: 64)
-    var value = ByteWriter(capacity: 256)
 }
 
 // MARK: - Key layouts

@@ -64,7 +64,9 @@ struct ClickHouseQueryOptions: ParsableArguments {
         defer { target.shutdown() }
         var report = Report(name: name, columns: columns.map(\.0))
         do {
-            if let filters { try await Self.warnAboutUnheldValues(filters, target) }
+            if let filters {
+                try await filters.warnAboutUnheldValues(heldValues: { try await target.heldValues($0).sorted() })
+            }
             for row in try await target.rows(of: query, powerThreshold: self.powerThreshold) {
                 report.rows.append(
                     try columns.map { column, cell in
@@ -92,20 +94,5 @@ struct ClickHouseQueryOptions: ParsableArguments {
             if let number = value.double { return .ratio(number) }
         }
         throw CLIError("ClickHouse answered \(value) for the column \(column)")
-    }
-
-    static func warnAboutUnheldValues(_ filters: FilterOptions, _ target: ClickHouseTarget) async throws {
-        for filter in filters.dimensionFilters {
-            let held = try await target.heldValues(filter.dimension)
-            for value in filter.values where !held.contains(value) {
-                let known = held.sorted().prefix(20).joined(separator: ", ")
-                StandardError.write(
-                    "warning: no user holds \(filter.dimension.name)=\(value)"
-                        + (held.isEmpty
-                            ? " (no user holds any value of it)"
-                            : " (values held: \(known)\(held.count > 20 ? ", ..." : ""))")
-                )
-            }
-        }
     }
 }

@@ -39,11 +39,16 @@ struct FilterOptions: ParsableArguments {
 
     /// Warns on standard error about filter values no user holds (a typo gives zeros, not an error).
     func warnAboutUnheldValues(_ client: EngageConnection) async throws {
+        try await self.warnAboutUnheldValues(heldValues: { try await client.values($0).map(\.value) })
+    }
+
+    /// The same, with the values users hold of a dimension from `heldValues` (listed in its order).
+    func warnAboutUnheldValues(heldValues: (EngageModel.Dimension) async throws -> [String]) async throws {
         for filter in self.dimensionFilters {
-            let held = try await client.values(filter.dimension)
-            let names = Set(held.map(\.value))
+            let held = try await heldValues(filter.dimension)
+            let names = Set(held)
             for value in filter.values where !names.contains(value) {
-                let known = held.prefix(20).map(\.value).joined(separator: ", ")
+                let known = held.prefix(20).joined(separator: ", ")
                 StandardError.write(
                     "warning: no user holds \(filter.dimension.name)=\(value)"
                         + (held.isEmpty

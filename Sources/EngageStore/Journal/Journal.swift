@@ -260,13 +260,6 @@ final class Journal {
         }
         if removed { try? self.syncDirectory() }
     }
-
-    /// Bytes in the journal's files.
-    var totalBytes: Int {
-        self.segments.reduce(0) { total, segment in
-            total + ((try? FileManager.default.attributesOfItem(atPath: segment.path))?[.size] as? Int ?? 0)
-        }
-    }
 }
 
 /// A journal write or sync failed (a full disk, a file size limit, an I/O error): nothing was acknowledged.
