@@ -196,6 +196,8 @@ var package = Package(
                 "EngageModel",
                 "EngageOutput",
                 "EngageDashboard",
+                // IngestPayloadBuilder: import writes lines straight into the wire form.
+                "EngageProtocol",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -223,6 +225,11 @@ var package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "LMDBTests", dependencies: ["LMDB"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "EngageJSONLinesTests",
+            dependencies: ["EngageJSONLines", "EngageModel"],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "EngageClickHouseTests",
             dependencies: ["EngageClickHouse", "EngageModel", "EngageTestSupport"],

@@ -227,10 +227,15 @@ public struct PreparedIngestBatch: Sendable {
 
     /// Encodes `events` as one INGEST_EVENTS payload.
     public init(events: [Event]) {
-        var payload = ByteBuffer()
-        IngestEvents(IngestBatch(events: events)).encode(into: &payload)
-        self.payload = payload
-        self.eventCount = events.count
+        var builder = IngestPayloadBuilder(expectedEvents: events.count)
+        for event in events { builder.append(event) }
+        self.init(&builder)
+    }
+
+    /// Takes the batch `builder` holds (and leaves it empty for the next).
+    public init(_ builder: inout IngestPayloadBuilder) {
+        self.eventCount = builder.eventCount
+        self.payload = builder.finish()
     }
 
     /// Encoded size in bytes.

@@ -25,70 +25,114 @@ public struct LineError: Error, Hashable, Sendable, CustomStringConvertible {
 ///
 /// Members not listed are ignored. Only the shape is checked here; the server checks lengths and ranges.
 public enum ImportRecords {
-    public static func event(_ line: UnsafeRawBufferPointer) -> Result<Event, LineError> {
-        var fields = [JSONMember?](repeating: nil, count: EventField.allCases.count)
-        if let error = self.read(line, into: &fields, names: EventField.names) { return .failure(error) }
-        func string(_ field: EventField, required: Bool = true) -> Result<String?, LineError> {
-            self.string(fields[field.rawValue], field.name, required: required)
-        }
-        let timestamp: Int64
-        switch fields[EventField.ts.rawValue] {
-        case nil, .null?:
-            return .failure(LineError(reason: "missing_field", detail: "field 'ts' is missing"))
-        case .string(let text)?:
-            guard let parsed = Timestamp.parseISO8601(text) else {
-                return .failure(
-                    LineError(
-                        reason: "invalid_timestamp",
-                        detail: "ts '\(text.prefix(64))' is not an ISO 8601 time with Z or an offset"
-                    )
-                )
+    /// An event line's values in place: slices of the line (or of a scratch buffer where a string had
+    /// escapes), valid only inside ``withEventText(_:_:)``'s closure. Strings are valid UTF-8.
+    public struct EventText {
+        public var eventID: UnsafeRawBufferPointer
+        public var userID: UnsafeRawBufferPointer
+        public var timestampMs: Int64
+        public var action: UnsafeRawBufferPointer
+        /// Empty when the line has none (an empty context and none are the same).
+        public var context: UnsafeRawBufferPointer
+        /// The JSON object's exact text, or empty.
+        public var metadata: UnsafeRawBufferPointer
+    }
+
+    /// Reads an event line without making a `String` of any of its values (what `engage import` sends), and
+    /// calls `body` with them. Returns why the line is refused: its own error, or the one `body` returns.
+    /// (Not generic: a generic result type cost a run-time metadata lookup per line, 15% of an import.)
+    public static func withEventText(
+        _ line: UnsafeRawBufferPointer,
+        _ body: (EventText) -> LineError?
+    ) -> LineError? {
+        withUnsafeTemporaryAllocation(byteCount: max(line.count, 1), alignment: 1) { scratch -> LineError? in
+            var fields = [JSONMember?](repeating: nil, count: EventField.allCases.count)
+            if let error = self.read(line, into: &fields, names: EventField.names, textScratch: scratch) {
+                return error
             }
-            timestamp = parsed
-        case .integer(let value)?:
-            timestamp = value
-        default:
-            return .failure(
-                LineError(
+            func text(_ field: EventField, required: Bool = true) -> Result<UnsafeRawBufferPointer, LineError> {
+                switch fields[field.rawValue] {
+                case nil, .null?:
+                    return required
+                        ? .failure(LineError(reason: "missing_field", detail: "field '\(field.name)' is missing"))
+                        : .success(UnsafeRawBufferPointer(start: nil, count: 0))
+                case .text(let bytes)?:
+                    return .success(bytes)
+                default:
+                    return .failure(
+                        LineError(reason: "invalid_field", detail: "field '\(field.name)' must be a string")
+                    )
+                }
+            }
+            let timestamp: Int64
+            switch fields[EventField.ts.rawValue] {
+            case nil, .null?:
+                return LineError(reason: "missing_field", detail: "field 'ts' is missing")
+            case .text(let bytes)?:
+                guard let parsed = Timestamp.parseISO8601(utf8: bytes) else {
+                    return LineError(
+                        reason: "invalid_timestamp",
+                        detail:
+                            "ts '\(String(decoding: bytes, as: UTF8.self).prefix(64))' is not an ISO 8601 time with Z or an offset"
+                    )
+                }
+                timestamp = parsed
+            case .integer(let value)?:
+                timestamp = value
+            default:
+                return LineError(
                     reason: "invalid_timestamp",
                     detail: "ts must be an ISO 8601 string or integer epoch milliseconds"
                 )
-            )
-        }
-        var metadata = ""
-        switch fields[EventField.metadata.rawValue] {
-        case nil, .null?:
-            break
-        case .object(let text)?:
-            guard text.count <= Limits.metadataBytes else {
-                return .failure(
-                    LineError(
+            }
+            var metadata = UnsafeRawBufferPointer(start: nil, count: 0)
+            switch fields[EventField.metadata.rawValue] {
+            case nil, .null?:
+                break
+            case .object(let text)?:
+                guard text.count <= Limits.metadataBytes else {
+                    return LineError(
                         reason: RejectReason.invalidMetadata.name,
                         detail: "metadata is \(text.count) bytes; at most \(Limits.metadataBytes)"
                     )
-                )
+                }
+                // Already checked as JSON by the reader, and UTF-8 because every string in it was.
+                metadata = text
+            default:
+                return LineError(reason: RejectReason.invalidMetadata.name, detail: "metadata must be a JSON object")
             }
-            // Already checked as JSON by the reader, and UTF-8 because every string in it was.
-            metadata = String(decoding: text, as: UTF8.self)
-        default:
-            return .failure(
-                LineError(reason: RejectReason.invalidMetadata.name, detail: "metadata must be a JSON object")
-            )
-        }
-        do {
-            return .success(
-                Event(
-                    userID: try string(.userID).get()!,
-                    eventID: try string(.eventID).get()!,
-                    timestampMs: timestamp,
-                    action: try string(.action).get()!,
-                    context: try string(.context, required: false).get() ?? "",
-                    metadata: metadata
+            do throws(LineError) {
+                return body(
+                    EventText(
+                        eventID: try text(.eventID).get(),
+                        userID: try text(.userID).get(),
+                        timestampMs: timestamp,
+                        action: try text(.action).get(),
+                        context: try text(.context, required: false).get(),
+                        metadata: metadata
+                    )
                 )
-            )
-        } catch {
-            return .failure(error)
+            } catch {
+                return error
+            }
         }
+    }
+
+    public static func event(_ line: UnsafeRawBufferPointer) -> Result<Event, LineError> {
+        var made: Event?
+        let refusal = self.withEventText(line) { event in
+            made = Event(
+                userID: String(decoding: event.userID, as: UTF8.self),
+                eventID: String(decoding: event.eventID, as: UTF8.self),
+                timestampMs: event.timestampMs,
+                action: String(decoding: event.action, as: UTF8.self),
+                context: String(decoding: event.context, as: UTF8.self),
+                metadata: String(decoding: event.metadata, as: UTF8.self)
+            )
+            return nil
+        }
+        if let refusal { return .failure(refusal) }
+        return .success(made!)
     }
 
     public static func user(_ line: UnsafeRawBufferPointer) -> Result<UserProfile, LineError> {
@@ -193,9 +237,10 @@ public enum ImportRecords {
     private static func read(
         _ line: UnsafeRawBufferPointer,
         into fields: inout [JSONMember?],
-        names: [[UInt8]]
+        names: [[UInt8]],
+        textScratch: UnsafeMutableRawBufferPointer? = nil
     ) -> LineError? {
-        var reader = JSONObjectReader(line)
+        var reader = JSONObjectReader(line, textScratch: textScratch)
         do {
             try reader.forEachMember(
                 wants: { name in names.firstIndex { $0.elementsEqual(name) } },

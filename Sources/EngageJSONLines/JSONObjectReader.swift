@@ -10,6 +10,9 @@ enum JSONMember {
     case null
     /// An object, as the exact text it was written with (already checked to be valid JSON).
     case object(UnsafeRawBufferPointer)
+    /// A string as valid UTF-8 bytes, from a reader given a scratch buffer: a slice of the line, or of the
+    /// scratch buffer where escapes were decoded.
+    case text(UnsafeRawBufferPointer)
     case array
 }
 
@@ -26,8 +29,15 @@ struct JSONSyntaxError: Error {
 struct JSONObjectReader {
     private let bytes: UnsafeRawBufferPointer
     private var index = 0
+    /// With one (at least as long as the line), strings come as ``JSONMember/text(_:)``, escaped ones decoded
+    /// into it; without, as ``JSONMember/string(_:)``.
+    private let scratch: UnsafeMutableRawBufferPointer?
+    private var scratchUsed = 0
 
-    init(_ bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
+    init(_ bytes: UnsafeRawBufferPointer, textScratch: UnsafeMutableRawBufferPointer? = nil) {
+        self.bytes = bytes
+        self.scratch = textScratch
+    }
 
     /// Calls `member` with each name (as bytes) and its position; `member` returns whether it wants the value
     /// decoded (true) or skipped (false), and then receives it through `value`.
@@ -133,7 +143,7 @@ struct JSONObjectReader {
     private mutating func readValue() throws -> JSONMember {
         guard let byte = self.peek else { throw JSONSyntaxError(detail: "the line ends inside a value") }
         switch byte {
-        case UInt8(ascii: "\""): return .string(try self.readString())
+        case UInt8(ascii: "\""): return try self.readString()
         case UInt8(ascii: "{"):
             let start = self.index
             try self.skipValue(depth: 1)
@@ -233,7 +243,7 @@ struct JSONObjectReader {
     private static let simpleEscapes: Set<UInt8> = Set("\"\\/bfnrt".utf8)
 
     /// Reads a string value, decoding escapes; the result must be valid UTF-8 (else `invalid_utf8`).
-    private mutating func readString() throws -> String {
+    private mutating func readString() throws -> JSONMember {
         let start = self.index + 1
         var cursor = start
         var ascii = true
@@ -245,9 +255,9 @@ struct JSONObjectReader {
                 self.index = cursor + 1
                 // ASCII needs no validation; String(validating:as:) is generic and looks its metadata up at run
                 // time on every call (12% of engage import's CPU when every string went through it).
-                if ascii { return String(decoding: raw, as: UTF8.self) }
+                if ascii { return self.scratch == nil ? .string(String(decoding: raw, as: UTF8.self)) : .text(raw) }
                 guard let text = String(validating: raw, as: UTF8.self) else { throw InvalidUTF8() }
-                return text
+                return self.scratch == nil ? .string(text) : .text(raw)
             }
             ascii = ascii && byte < 0x80
             if byte == UInt8(ascii: "\\") { break }
@@ -264,7 +274,14 @@ struct JSONObjectReader {
             switch byte {
             case UInt8(ascii: "\""):
                 guard let text = String(validating: decoded, as: UTF8.self) else { throw InvalidUTF8() }
-                return text
+                guard let scratch = self.scratch else { return .string(text) }
+                // Decoded text is never longer than its escaped form, so the line's length is enough for all.
+                let target = UnsafeMutableRawBufferPointer(
+                    rebasing: scratch[self.scratchUsed..<(self.scratchUsed + decoded.count)]
+                )
+                target.copyBytes(from: decoded)
+                self.scratchUsed += decoded.count
+                return .text(UnsafeRawBufferPointer(target))
             case UInt8(ascii: "\\"):
                 guard let escaped = self.peek else { throw JSONSyntaxError(detail: "the line ends inside a string") }
                 self.index += 1

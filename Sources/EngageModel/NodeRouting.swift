@@ -8,8 +8,12 @@ public enum NodeRouting {
 
     /// FNV-1a, 64 bits, of the UTF-8 bytes of `userID`.
     public static func hash(_ userID: String) -> UInt64 {
+        Self.hash(utf8: userID.utf8)
+    }
+
+    static func hash(utf8 bytes: some Sequence<UInt8>) -> UInt64 {
         var value = Self.offsetBasis
-        for byte in userID.utf8 {
+        for byte in bytes {
             value ^= UInt64(byte)
             value = value &* Self.prime
         }
@@ -20,5 +24,11 @@ public enum NodeRouting {
     public static func node(of userID: String, nodeCount: Int) -> Int {
         precondition(nodeCount >= 1, "a deployment has at least one node")
         return Int(Self.hash(userID) % UInt64(nodeCount))
+    }
+
+    /// The node that owns the user whose id has these UTF-8 bytes.
+    public static func node(ofUTF8 userID: UnsafeRawBufferPointer, nodeCount: Int) -> Int {
+        precondition(nodeCount >= 1, "a deployment has at least one node")
+        return Int(Self.hash(utf8: userID) % UInt64(nodeCount))
     }
 }

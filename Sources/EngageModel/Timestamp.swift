@@ -3,7 +3,16 @@ public enum Timestamp {
     /// Milliseconds since 1970-01-01T00:00:00Z for `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM|±HHMM)`.
     /// Fractions beyond milliseconds are truncated. Returns nil for anything else.
     public static func parseISO8601(_ text: some StringProtocol) -> Int64? {
-        let bytes = Array(text.utf8)
+        if let parsed = text.utf8.withContiguousStorageIfAvailable({
+            Self.parseISO8601(utf8: UnsafeRawBufferPointer($0))
+        }) {
+            return parsed
+        }
+        return Array(text.utf8).withUnsafeBytes { Self.parseISO8601(utf8: $0) }
+    }
+
+    /// ``parseISO8601(_:)`` of UTF-8 bytes.
+    public static func parseISO8601(utf8 bytes: UnsafeRawBufferPointer) -> Int64? {
         guard bytes.count >= 20 else { return nil }
         func number(_ range: Range<Int>) -> Int? {
             var value = 0

@@ -4,6 +4,7 @@ import EngageCommandLine
 import EngageJSONLines
 import EngageModel
 import EngageOutput
+import EngageProtocol
 import Foundation
 
 struct Import: AsyncParsableCommand {
@@ -273,41 +274,107 @@ struct Import: AsyncParsableCommand {
         rejectUnknown: Bool,
         nodeCount: Int = 1
     ) -> ParsedBlock<RoutedBatch> {
-        var parsed = ParsedBlock<RoutedBatch>()
-        // Per node: its events and their lines.
-        var events = [[Event]](repeating: [], count: nodeCount)
-        var lines = [[Int]](repeating: [], count: nodeCount)
-        func flush(_ node: Int) {
-            guard !events[node].isEmpty else { return }
-            parsed.batches.append(
-                ParsedBatch(
-                    payload: RoutedBatch(node: node, batch: PreparedIngestBatch(events: events[node])),
-                    lines: lines[node]
-                )
-            )
-            events[node].removeAll(keepingCapacity: true)
-            lines[node].removeAll(keepingCapacity: true)
+        var batches = EventBatches(
+            batchSize: batchSize,
+            catalog: catalog,
+            rejectUnknown: rejectUnknown,
+            nodeCount: nodeCount
+        )
+        var lines = 0
+        var errors: [(line: Int, error: LineError)] = []
+        // One captured value, so few exclusivity checks per line (a closure capturing each table and list
+        // has every access checked at run time).
+        (lines, errors) = self.forEachLine(block) { bytes, line in
+            ImportRecords.withEventText(bytes) { batches.take($0, line: line) }
         }
-        (parsed.lines, parsed.errors) = self.forEachLine(block, ImportRecords.event) { event, line in
-            if !catalog.contains(event.action) {
-                parsed.unknownActions[event.action, default: 0] += 1
-                if rejectUnknown {
+        var parsed = batches.finish()
+        parsed.lines = lines
+        parsed.errors = errors
+        parsed.bytesThrough = block.bytesThrough
+        return parsed
+    }
+
+    /// Event lines going into INGEST_EVENTS payloads, per node, in their wire form as they come.
+    struct EventBatches {
+        let batchSize: Int
+        let catalog: Set<String>
+        let rejectUnknown: Bool
+        let nodeCount: Int
+        var parsed = ParsedBlock<RoutedBatch>()
+        var builders: [IngestPayloadBuilder]
+        var lines: [[Int]]
+        // Per node, by position in the batch's string table: whether that string, as an action, is in the
+        // catalog (0: not looked up yet, 1: yes, 2: no); a catalog lookup needs a String, so once per batch.
+        var actionKnown: [[UInt8]]
+
+        init(batchSize: Int, catalog: Set<String>, rejectUnknown: Bool, nodeCount: Int) {
+            self.batchSize = batchSize
+            self.catalog = catalog
+            self.rejectUnknown = rejectUnknown
+            self.nodeCount = nodeCount
+            self.builders = (0..<nodeCount).map { _ in IngestPayloadBuilder(expectedEvents: batchSize) }
+            self.lines = [[Int]](repeating: [], count: nodeCount)
+            self.actionKnown = [[UInt8]](repeating: [], count: nodeCount)
+        }
+
+        /// Adds a line's event to its node's batch, or says why it is refused.
+        mutating func take(_ event: ImportRecords.EventText, line: Int) -> LineError? {
+            let node = self.nodeCount == 1 ? 0 : NodeRouting.node(ofUTF8: event.userID, nodeCount: self.nodeCount)
+            let action = self.builders[node].reference(event.action).reference
+            let position = Int(action)
+            if position >= self.actionKnown[node].count {
+                self.actionKnown[node].append(
+                    contentsOf: repeatElement(0, count: position + 1 - self.actionKnown[node].count)
+                )
+            }
+            if self.actionKnown[node][position] == 0 {
+                let known = self.catalog.contains(String(decoding: event.action, as: UTF8.self))
+                self.actionKnown[node][position] = known ? 1 : 2
+            }
+            if self.actionKnown[node][position] == 2 {
+                let name = String(decoding: event.action, as: UTF8.self)
+                self.parsed.unknownActions[name, default: 0] += 1
+                if self.rejectUnknown {
                     return LineError(
                         reason: "unknown_action",
                         detail:
-                            "action '\(event.action.prefix(64))' is not in the catalog (define it with --actions, or import without --reject-unknown-actions)"
+                            "action '\(name.prefix(64))' is not in the catalog (define it with --actions, or import without --reject-unknown-actions)"
                     )
                 }
             }
-            let node = nodeCount == 1 ? 0 : NodeRouting.node(of: event.userID, nodeCount: nodeCount)
-            events[node].append(event)
-            lines[node].append(line)
-            if events[node].count >= batchSize { flush(node) }
+            let user = self.builders[node].reference(event.userID).reference
+            let context =
+                event.context.isEmpty ? IngestBatch.noContext : self.builders[node].reference(event.context).reference
+            self.builders[node].append(
+                userReference: user,
+                eventID: event.eventID,
+                timestampMs: event.timestampMs,
+                actionReference: action,
+                contextReference: context,
+                metadata: event.metadata
+            )
+            self.lines[node].append(line)
+            if self.builders[node].eventCount >= self.batchSize { self.flush(node) }
             return nil
         }
-        for node in 0..<nodeCount { flush(node) }
-        parsed.bytesThrough = block.bytesThrough
-        return parsed
+
+        /// Every batch, the partial ones included.
+        mutating func finish() -> ParsedBlock<RoutedBatch> {
+            for node in 0..<self.nodeCount { self.flush(node) }
+            return self.parsed
+        }
+
+        private mutating func flush(_ node: Int) {
+            guard self.builders[node].eventCount > 0 else { return }
+            self.parsed.batches.append(
+                ParsedBatch(
+                    payload: RoutedBatch(node: node, batch: PreparedIngestBatch(&self.builders[node])),
+                    lines: self.lines[node]
+                )
+            )
+            self.lines[node].removeAll(keepingCapacity: true)
+            self.actionKnown[node].removeAll(keepingCapacity: true)
+        }
     }
 
     static func parseUsers(_ block: LineBlock, batchSize: Int) -> ParsedBlock<[UserProfile]> {
@@ -326,27 +393,31 @@ struct Import: AsyncParsableCommand {
         var parsed = ParsedBlock<[Record]>()
         var records: [Record] = []
         var lines: [Int] = []
-        (parsed.lines, parsed.errors) = self.forEachLine(block, decode) { record, line in
-            records.append(record)
-            lines.append(line)
-            if records.count >= batchSize {
-                parsed.batches.append(ParsedBatch(payload: records, lines: lines))
-                records = []
-                lines = []
+        (parsed.lines, parsed.errors) = self.forEachLine(block) { bytes, line in
+            switch decode(bytes) {
+            case .success(let record):
+                records.append(record)
+                lines.append(line)
+                if records.count >= batchSize {
+                    parsed.batches.append(ParsedBatch(payload: records, lines: lines))
+                    records = []
+                    lines = []
+                }
+                return nil
+            case .failure(let error):
+                return error
             }
-            return nil
         }
         if !records.isEmpty { parsed.batches.append(ParsedBatch(payload: records, lines: lines)) }
         parsed.bytesThrough = block.bytesThrough
         return parsed
     }
 
-    /// Decodes each non-blank line of `block`; `accept` may still refuse a record (returning why). Returns
-    /// the lines counted and the bad ones.
-    private static func forEachLine<Record>(
+    /// Hands each non-blank line of `block` and its number to `take`, which returns why it refused it, if it
+    /// did. Returns the lines counted and the bad ones.
+    private static func forEachLine(
         _ block: LineBlock,
-        _ decode: (UnsafeRawBufferPointer) -> Result<Record, LineError>,
-        _ accept: (Record, Int) -> LineError?
+        _ take: (UnsafeRawBufferPointer, Int) -> LineError?
     ) -> (lines: Int, errors: [(line: Int, error: LineError)]) {
         var count = 0
         var errors: [(line: Int, error: LineError)] = []
@@ -368,12 +439,7 @@ struct Import: AsyncParsableCommand {
                 if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { continue }
                 let line = block.firstLineNumber + offset
                 count += 1
-                switch decode(bytes) {
-                case .success(let record):
-                    if let refusal = accept(record, line) { errors.append((line, refusal)) }
-                case .failure(let error):
-                    errors.append((line, error))
-                }
+                if let refusal = take(bytes, line) { errors.append((line, refusal)) }
             }
         }
         return (count, errors)

@@ -105,13 +105,20 @@ struct LineBlockReader {
         // Oversized lines were numbered when met; the kept lines of this block come after them.
         lineNumber += oversized.count
         let firstKept = lineNumber
-        while start < bytes.count {
-            let end = bytes[start...].firstIndex(of: UInt8(ascii: "\n")) ?? bytes.count
-            var lineEnd = end
-            if lineEnd > start && bytes[lineEnd - 1] == UInt8(ascii: "\r") { lineEnd -= 1 }
-            lines.append(start..<lineEnd)
-            lineNumber += 1
-            start = end + 1
+        bytes.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
+            guard let base = raw.baseAddress else { return }
+            while start < raw.count {
+                // memchr: the generic firstIndex(of:) was most of this serial step's time.
+                var end = raw.count
+                if let found = memchr(base + start, 0x0A, raw.count - start) {
+                    end = UnsafeRawPointer(found) - base
+                }
+                var lineEnd = end
+                if lineEnd > start && raw[lineEnd - 1] == UInt8(ascii: "\r") { lineEnd -= 1 }
+                lines.append(start..<lineEnd)
+                lineNumber += 1
+                start = end + 1
+            }
         }
         self.nextLineNumber = lineNumber
         return LineBlock(

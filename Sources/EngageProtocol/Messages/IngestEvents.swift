@@ -160,3 +160,155 @@ public struct IngestBatch: Equatable, Sendable {
         case failure(RejectReason)
     }
 }
+
+/// Builds an INGEST_EVENTS payload event by event from UTF-8 bytes, without an ``IngestBatch`` in between:
+/// each distinct string goes into the table once, each event is written in its wire form as it comes. What
+/// `engage import` and the batch encoders use (building `Event`s, then `WireEvent`s and a `[String: UInt32]`
+/// index cost a quarter of the import's CPU).
+///
+/// The table's index is a small open-addressing hash table over the bytes (FNV-1a), written here because a
+/// `Dictionary` needs a key value per lookup (an allocation per string of every event) and hashes with SipHash.
+/// Strings longer than a `u16` length are cut, as ``IngestEvents/encode(into:)`` does.
+public struct IngestPayloadBuilder {
+    /// The table's strings, one after the other, and where each starts (plus the end).
+    private var stringBytes: [UInt8] = []
+    private var stringStarts: [Int] = [0]
+    /// Slots hold a table position + 1 (0: empty); a power of two, at most half full.
+    private var slots: [UInt32]
+    private var events: ByteBuffer
+    public private(set) var eventCount = 0
+
+    public init(expectedEvents: Int = 1024) {
+        self.slots = [UInt32](repeating: 0, count: Self.slotCount(for: max(expectedEvents, 16)))
+        self.events = ByteBuffer()
+        self.events.reserveCapacity(expectedEvents * 48)
+        self.stringBytes.reserveCapacity(expectedEvents * 16)
+    }
+
+    /// Strings in the table.
+    public var stringCount: Int { self.stringStarts.count - 1 }
+
+    /// The table position of `string`, added if new; `isNew` tells which.
+    public mutating func reference(_ string: UnsafeRawBufferPointer) -> (reference: UInt32, isNew: Bool) {
+        let string = UnsafeRawBufferPointer(rebasing: string.prefix(Int(UInt16.max)))
+        let mask = self.slots.count - 1
+        var slot = Self.hash(string) & mask
+        while self.slots[slot] != 0 {
+            let position = Int(self.slots[slot] - 1)
+            let start = self.stringStarts[position]
+            let end = self.stringStarts[position + 1]
+            if end - start == string.count,
+                self.stringBytes.withUnsafeBytes({
+                    string.elementsEqual(UnsafeRawBufferPointer(rebasing: $0[start..<end]))
+                })
+            {
+                return (UInt32(position), false)
+            }
+            slot = (slot + 1) & mask
+        }
+        let position = self.stringCount
+        self.stringBytes.append(contentsOf: string)
+        self.stringStarts.append(self.stringBytes.count)
+        self.slots[slot] = UInt32(position + 1)
+        if self.stringCount * 2 > self.slots.count { self.growSlots() }
+        return (UInt32(position), true)
+    }
+
+    /// Appends an event whose strings are already in the table (``reference(_:)``); `contextReference` is
+    /// ``IngestBatch/noContext`` for none, `metadata` a JSON object's text or empty.
+    public mutating func append(
+        userReference: UInt32,
+        eventID: UnsafeRawBufferPointer,
+        timestampMs: Int64,
+        actionReference: UInt32,
+        contextReference: UInt32,
+        metadata: UnsafeRawBufferPointer
+    ) {
+        self.events.writeInteger(userReference)
+        self.events.writeLengthPrefixed(eventID)
+        self.events.writeInteger(timestampMs)
+        self.events.writeInteger(actionReference)
+        self.events.writeInteger(contextReference)
+        self.events.writeLengthPrefixed(metadata)
+        self.eventCount += 1
+    }
+
+    /// Appends `event` (its strings added to the table as needed).
+    public mutating func append(_ event: Event) {
+        let user = Self.withUTF8(event.userID) { self.reference($0).reference }
+        let action = Self.withUTF8(event.action) { self.reference($0).reference }
+        let context =
+            event.context.isEmpty
+            ? IngestBatch.noContext : Self.withUTF8(event.context) { self.reference($0).reference }
+        Self.withUTF8(event.eventID) { eventID in
+            Self.withUTF8(event.metadata) { metadata in
+                self.append(
+                    userReference: user,
+                    eventID: eventID,
+                    timestampMs: event.timestampMs,
+                    actionReference: action,
+                    contextReference: context,
+                    metadata: metadata
+                )
+            }
+        }
+    }
+
+    /// The payload: the table, then the events. The builder is empty afterwards, ready for the next batch.
+    public mutating func finish() -> ByteBuffer {
+        var payload = ByteBuffer()
+        payload.reserveCapacity(8 + self.stringBytes.count + 2 * self.stringCount + self.events.readableBytes)
+        payload.writeCount(self.stringCount)
+        self.stringBytes.withUnsafeBytes { table in
+            for position in 0..<self.stringCount {
+                let start = self.stringStarts[position]
+                payload.writeLengthPrefixed(
+                    UnsafeRawBufferPointer(rebasing: table[start..<self.stringStarts[position + 1]])
+                )
+            }
+        }
+        payload.writeCount(self.eventCount)
+        payload.writeBuffer(&self.events)
+        self.stringBytes.removeAll(keepingCapacity: true)
+        self.stringStarts.removeAll(keepingCapacity: true)
+        self.stringStarts.append(0)
+        for index in self.slots.indices { self.slots[index] = 0 }
+        self.events.clear()
+        self.eventCount = 0
+        return payload
+    }
+
+    private mutating func growSlots() {
+        var slots = [UInt32](repeating: 0, count: self.slots.count * 2)
+        let mask = slots.count - 1
+        self.stringBytes.withUnsafeBytes { table in
+            for position in 0..<self.stringCount {
+                let string = UnsafeRawBufferPointer(
+                    rebasing: table[self.stringStarts[position]..<self.stringStarts[position + 1]]
+                )
+                var slot = Self.hash(string) & mask
+                while slots[slot] != 0 { slot = (slot + 1) & mask }
+                slots[slot] = UInt32(position + 1)
+            }
+        }
+        self.slots = slots
+    }
+
+    /// FNV-1a 64, folded (the slot is its low bits).
+    private static func hash(_ bytes: UnsafeRawBufferPointer) -> Int {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in bytes { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01b3 }
+        return Int(truncatingIfNeeded: hash ^ (hash >> 29))
+    }
+
+    private static func slotCount(for strings: Int) -> Int {
+        var count = 16
+        while count < strings * 2 { count *= 2 }
+        return count
+    }
+
+    private static func withUTF8<Result>(_ text: String, _ body: (UnsafeRawBufferPointer) -> Result) -> Result {
+        var text = text
+        return text.withUTF8 { body(UnsafeRawBufferPointer($0)) }
+    }
+}
