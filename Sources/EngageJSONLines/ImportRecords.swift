@@ -46,75 +46,88 @@ public enum ImportRecords {
         _ body: (EventText) -> LineError?
     ) -> LineError? {
         withUnsafeTemporaryAllocation(byteCount: max(line.count, 1), alignment: 1) { scratch -> LineError? in
-            var fields = [JSONMember?](repeating: nil, count: EventField.allCases.count)
-            if let error = self.read(line, into: &fields, names: EventField.names, textScratch: scratch) {
-                return error
+            // On the stack: an array of fields was an allocation per line.
+            withUnsafeTemporaryAllocation(of: JSONMember?.self, capacity: EventField.allCases.count) { fields in
+                fields.initialize(repeating: nil)
+                defer { fields.deinitialize() }
+                return self.readEvent(line, fields, scratch, body)
             }
-            func text(_ field: EventField, required: Bool = true) -> Result<UnsafeRawBufferPointer, LineError> {
-                switch fields[field.rawValue] {
-                case nil, .null?:
-                    return required
-                        ? .failure(LineError(reason: "missing_field", detail: "field '\(field.name)' is missing"))
-                        : .success(UnsafeRawBufferPointer(start: nil, count: 0))
-                case .text(let bytes)?:
-                    return .success(bytes)
-                default:
-                    return .failure(
-                        LineError(reason: "invalid_field", detail: "field '\(field.name)' must be a string")
-                    )
-                }
-            }
-            let timestamp: Int64
-            switch fields[EventField.ts.rawValue] {
+        }
+    }
+
+    private static func readEvent(
+        _ line: UnsafeRawBufferPointer,
+        _ fields: UnsafeMutableBufferPointer<JSONMember?>,
+        _ scratch: UnsafeMutableRawBufferPointer,
+        _ body: (EventText) -> LineError?
+    ) -> LineError? {
+        if let error = self.read(line, into: fields, names: EventField.names, textScratch: scratch) {
+            return error
+        }
+        func text(_ field: EventField, required: Bool = true) -> Result<UnsafeRawBufferPointer, LineError> {
+            switch fields[field.rawValue] {
             case nil, .null?:
-                return LineError(reason: "missing_field", detail: "field 'ts' is missing")
+                return required
+                    ? .failure(LineError(reason: "missing_field", detail: "field '\(field.name)' is missing"))
+                    : .success(UnsafeRawBufferPointer(start: nil, count: 0))
             case .text(let bytes)?:
-                guard let parsed = Timestamp.parseISO8601(utf8: bytes) else {
-                    return LineError(
-                        reason: "invalid_timestamp",
-                        detail:
-                            "ts '\(String(decoding: bytes, as: UTF8.self).prefix(64))' is not an ISO 8601 time with Z or an offset"
-                    )
-                }
-                timestamp = parsed
-            case .integer(let value)?:
-                timestamp = value
+                return .success(bytes)
             default:
+                return .failure(
+                    LineError(reason: "invalid_field", detail: "field '\(field.name)' must be a string")
+                )
+            }
+        }
+        let timestamp: Int64
+        switch fields[EventField.ts.rawValue] {
+        case nil, .null?:
+            return LineError(reason: "missing_field", detail: "field 'ts' is missing")
+        case .text(let bytes)?:
+            guard let parsed = Timestamp.parseISO8601(utf8: bytes) else {
                 return LineError(
                     reason: "invalid_timestamp",
-                    detail: "ts must be an ISO 8601 string or integer epoch milliseconds"
+                    detail:
+                        "ts '\(String(decoding: bytes, as: UTF8.self).prefix(64))' is not an ISO 8601 time with Z or an offset"
                 )
             }
-            var metadata = UnsafeRawBufferPointer(start: nil, count: 0)
-            switch fields[EventField.metadata.rawValue] {
-            case nil, .null?:
-                break
-            case .object(let text)?:
-                guard text.count <= Limits.metadataBytes else {
-                    return LineError(
-                        reason: RejectReason.invalidMetadata.name,
-                        detail: "metadata is \(text.count) bytes; at most \(Limits.metadataBytes)"
-                    )
-                }
-                // Already checked as JSON by the reader, and UTF-8 because every string in it was.
-                metadata = text
-            default:
-                return LineError(reason: RejectReason.invalidMetadata.name, detail: "metadata must be a JSON object")
-            }
-            do throws(LineError) {
-                return body(
-                    EventText(
-                        eventID: try text(.eventID).get(),
-                        userID: try text(.userID).get(),
-                        timestampMs: timestamp,
-                        action: try text(.action).get(),
-                        context: try text(.context, required: false).get(),
-                        metadata: metadata
-                    )
+            timestamp = parsed
+        case .integer(let value)?:
+            timestamp = value
+        default:
+            return LineError(
+                reason: "invalid_timestamp",
+                detail: "ts must be an ISO 8601 string or integer epoch milliseconds"
+            )
+        }
+        var metadata = UnsafeRawBufferPointer(start: nil, count: 0)
+        switch fields[EventField.metadata.rawValue] {
+        case nil, .null?:
+            break
+        case .object(let text)?:
+            guard text.count <= Limits.metadataBytes else {
+                return LineError(
+                    reason: RejectReason.invalidMetadata.name,
+                    detail: "metadata is \(text.count) bytes; at most \(Limits.metadataBytes)"
                 )
-            } catch {
-                return error
             }
+            // Already checked as JSON by the reader, and UTF-8 because every string in it was.
+            metadata = text
+        default:
+            return LineError(reason: RejectReason.invalidMetadata.name, detail: "metadata must be a JSON object")
+        }
+        do throws(LineError) {
+            return body(
+                EventText(
+                    eventID: try text(.eventID).get(),
+                    userID: try text(.userID).get(),
+                    timestampMs: timestamp,
+                    action: try text(.action).get(),
+                    context: try text(.context, required: false).get(),
+                    metadata: metadata
+                )
+            )
+        } catch {
+            return error
         }
     }
 
@@ -137,7 +150,9 @@ public enum ImportRecords {
 
     public static func user(_ line: UnsafeRawBufferPointer) -> Result<UserProfile, LineError> {
         var fields = [JSONMember?](repeating: nil, count: UserField.allCases.count)
-        if let error = self.read(line, into: &fields, names: UserField.names) { return .failure(error) }
+        if let error = fields.withUnsafeMutableBufferPointer({ self.read(line, into: $0, names: UserField.names) }) {
+            return .failure(error)
+        }
         do {
             var profile = UserProfile(
                 userID: try self.string(fields[UserField.userID.rawValue], "user_id", required: true).get()!
@@ -171,7 +186,9 @@ public enum ImportRecords {
 
     public static func action(_ line: UnsafeRawBufferPointer) -> Result<ActionDefinition, LineError> {
         var fields = [JSONMember?](repeating: nil, count: ActionField.allCases.count)
-        if let error = self.read(line, into: &fields, names: ActionField.names) { return .failure(error) }
+        if let error = fields.withUnsafeMutableBufferPointer({ self.read(line, into: $0, names: ActionField.names) }) {
+            return .failure(error)
+        }
         let weight: Int32
         switch fields[ActionField.weight.rawValue] {
         case nil, .null?: weight = 1
@@ -236,7 +253,7 @@ public enum ImportRecords {
     /// Reads the members named in `names` (by position) into `fields`; nil on success.
     private static func read(
         _ line: UnsafeRawBufferPointer,
-        into fields: inout [JSONMember?],
+        into fields: UnsafeMutableBufferPointer<JSONMember?>,
         names: [[UInt8]],
         textScratch: UnsafeMutableRawBufferPointer? = nil
     ) -> LineError? {
