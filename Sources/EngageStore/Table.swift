@@ -231,9 +231,19 @@ struct EventKey: Hashable, DayFirstKey {
 
 enum EventKeyCodec: KeyCodec {
     static func encode(_ key: EventKey, into writer: inout ByteWriter) {
-        writer.u16(key.day)
-        writer.u32(key.user)
-        writer.raw(key.eventID)
+        self.encode(day: key.day, user: key.user, eventID: key.eventID, into: &writer)
+    }
+
+    /// The key of an event whose id is not in an ``EventKey`` yet (the write path, without an array per event).
+    static func encode(
+        day: StoreDay,
+        user: UInt32,
+        eventID: some Sequence<UInt8>,
+        into writer: inout ByteWriter
+    ) {
+        writer.u16(day)
+        writer.u32(user)
+        writer.raw(eventID)
     }
 
     static func decode(_ bytes: UnsafeRawBufferPointer) throws(CorruptRecord) -> EventKey {

@@ -170,9 +170,7 @@ final class WriteSession {
         for (_, index) in order {
             let event = events[index]
             key.bytes.removeAll(keepingCapacity: true)
-            key.u16(event.day)
-            key.u32(event.user)
-            key.raw(event.eventID.utf8)
+            EventKeyCodec.encode(day: event.day, user: event.user, eventID: event.eventID.utf8, into: &key)
             value.bytes.removeAll(keepingCapacity: true)
             StoredEvent.encode(
                 timestampMs: event.timestampMs,

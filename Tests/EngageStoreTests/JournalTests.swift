@@ -10,6 +10,21 @@ import Testing
 struct JournalTests {
     static func directory() -> String { NSTemporaryDirectory() + "engage-journal-" + UUID().uuidString }
 
+    static func open(
+        _ directory: String,
+        applied: UInt64 = 0,
+        sync: Bool = false,
+        segmentBytes: Int = 64 << 20
+    ) throws -> (journal: Journal, replay: [(sequence: UInt64, record: JournalRecord)]) {
+        try Journal.open(
+            directory: directory,
+            appliedSequence: applied,
+            sync: sync,
+            segmentBytes: segmentBytes,
+            logger: Logger(label: "journal-tests")
+        )
+    }
+
     /// Where each record of a segment's bytes ends (from the length fields).
     static func recordEnds(_ bytes: Data) -> [Int] {
         var ends: [Int] = []
@@ -75,22 +90,12 @@ struct JournalTests {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let records = Self.records(30)
         do {
-            let (journal, replay) = try Journal.open(
-                directory: directory,
-                appliedSequence: 0,
-                sync: true,
-                logger: Logger(label: "t")
-            )
+            let (journal, replay) = try Self.open(directory, sync: true)
             #expect(replay.isEmpty)
             #expect(try journal.append(Array(records[0..<10])) == 1...10)
             #expect(try journal.append(Array(records[10...])) == 11...30)
         }
-        let (journal, replay) = try Journal.open(
-            directory: directory,
-            appliedSequence: 12,
-            sync: true,
-            logger: Logger(label: "t")
-        )
+        let (journal, replay) = try Self.open(directory, applied: 12, sync: true)
         #expect(replay.map(\.sequence) == Array(13...30))
         #expect(replay.map(\.record) == Array(records[12...]))
         #expect(journal.lastSequence == 30)
@@ -105,12 +110,7 @@ struct JournalTests {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let records = Self.records(12)
         do {
-            let (journal, _) = try Journal.open(
-                directory: directory,
-                appliedSequence: 0,
-                sync: false,
-                logger: Logger(label: "t")
-            )
+            let (journal, _) = try Self.open(directory)
             for record in records { _ = try journal.append([record]) }
         }
         let segment = try #require(
@@ -128,23 +128,13 @@ struct JournalTests {
             defer { try? FileManager.default.removeItem(atPath: copy) }
             try FileManager.default.createDirectory(atPath: copy, withIntermediateDirectories: true)
             try whole.prefix(cut).write(to: URL(fileURLWithPath: copy + "/" + segment))
-            let (journal, replay) = try Journal.open(
-                directory: copy,
-                appliedSequence: 0,
-                sync: false,
-                logger: Logger(label: "t")
-            )
+            let (journal, replay) = try Self.open(copy)
             let intact = ends.filter { $0 <= cut }.count
             #expect(replay.map(\.record) == Array(records.prefix(intact)), "cut at \(cut)")
             // The torn bytes are gone: the next record follows the last whole one.
             let next = try journal.append([records[0]])
             #expect(next == UInt64(intact + 1)...UInt64(intact + 1))
-            let (_, again) = try Journal.open(
-                directory: copy,
-                appliedSequence: 0,
-                sync: false,
-                logger: Logger(label: "t")
-            )
+            let (_, again) = try Self.open(copy)
             #expect(again.count == intact + 1, "cut at \(cut): reopened after appending")
         }
     }
@@ -155,12 +145,7 @@ struct JournalTests {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let records = Self.records(9)
         do {
-            let (journal, _) = try Journal.open(
-                directory: directory,
-                appliedSequence: 0,
-                sync: false,
-                logger: Logger(label: "t")
-            )
+            let (journal, _) = try Self.open(directory)
             for record in records { _ = try journal.append([record]) }
         }
         let segment = try #require(try FileManager.default.contentsOfDirectory(atPath: directory).sorted().first)
@@ -174,12 +159,7 @@ struct JournalTests {
             var damaged = whole
             damaged[position] ^= 0x5A
             try damaged.write(to: URL(fileURLWithPath: copy + "/" + segment))
-            let (_, replay) = try Journal.open(
-                directory: copy,
-                appliedSequence: 0,
-                sync: false,
-                logger: Logger(label: "t")
-            )
+            let (_, replay) = try Self.open(copy)
             let intact = ends.filter { $0 <= position }.count
             #expect(replay.map(\.record) == Array(records.prefix(intact)), "damage at \(position)")
         }
@@ -189,13 +169,7 @@ struct JournalTests {
     func segments() throws {
         let directory = Self.directory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let (journal, _) = try Journal.open(
-            directory: directory,
-            appliedSequence: 0,
-            sync: false,
-            segmentBytes: 512,
-            logger: Logger(label: "t")
-        )
+        let (journal, _) = try Self.open(directory, segmentBytes: 512)
         for record in Self.records(60) { _ = try journal.append([record]) }
         let files = {
             try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".journal") }.sorted()
@@ -207,12 +181,7 @@ struct JournalTests {
         #expect(left.allSatisfy { UInt64($0.dropLast(8))! > 0 })
         let firsts = left.map { UInt64($0.dropLast(".journal".count))! }
         #expect(firsts.count >= 1 && firsts.dropFirst().allSatisfy { $0 > 31 } && firsts[0] <= 31)
-        let (_, replay) = try Journal.open(
-            directory: directory,
-            appliedSequence: 30,
-            sync: false,
-            logger: Logger(label: "t")
-        )
+        let (_, replay) = try Self.open(directory, applied: 30)
         #expect(replay.map(\.sequence) == Array(31...60))
     }
 
@@ -221,17 +190,12 @@ struct JournalTests {
         let directory = Self.directory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         do {
-            let (journal, _) = try Journal.open(
-                directory: directory,
-                appliedSequence: 10,
-                sync: false,
-                logger: Logger(label: "t")
-            )
+            let (journal, _) = try Self.open(directory, applied: 10)
             _ = try journal.append(Self.records(3))
         }
         // The store says it applied only 5: records 6...10 are nowhere.
         #expect(throws: StoreError.self) {
-            _ = try Journal.open(directory: directory, appliedSequence: 5, sync: false, logger: Logger(label: "t"))
+            _ = try Self.open(directory, applied: 5)
         }
     }
 
