@@ -276,8 +276,9 @@ struct ActionCatalog: Equatable {
     /// Indexed by action key; key 0 is unused.
     private(set) var actions: [ActionRecord?] = [nil]
     private(set) var keysByType: [[UInt8]: UInt16] = [:]
-    /// The same index by String, for the hot path (String hashing is bulk, [UInt8]'s per byte).
-    private(set) var keysByName: [String: UInt16] = [:]
+    /// The same index by name, for the hot path (hashing a String's bytes is bulk, a [UInt8]'s per byte);
+    /// byte-exact like the store's keys (UTF8Key).
+    private(set) var keysByName: [UTF8Key: UInt16] = [:]
 
     /// Action keys are two bytes; key 0 is reserved.
     static let capacity = Int(UInt16.max)
@@ -288,7 +289,7 @@ struct ActionCatalog: Equatable {
 
     func key(of actionType: [UInt8]) -> UInt16? { self.keysByType[actionType] }
 
-    func key(named actionType: String) -> UInt16? { self.keysByName[actionType] }
+    func key(named actionType: String) -> UInt16? { self.keysByName[UTF8Key(actionType)] }
 
     func record(_ key: UInt16) -> ActionRecord? { Int(key) < self.actions.count ? self.actions[Int(key)] : nil }
 
@@ -300,7 +301,7 @@ struct ActionCatalog: Equatable {
         while self.actions.count <= Int(key) { self.actions.append(nil) }
         self.actions[Int(key)] = record
         self.keysByType[record.actionType] = key
-        self.keysByName[String(decoding: record.actionType, as: UTF8.self)] = key
+        self.keysByName[UTF8Key(String(decoding: record.actionType, as: UTF8.self))] = key
     }
 
     var coreFlags: [Bool] { self.actions.map { $0?.isCore ?? false } }

@@ -19,14 +19,14 @@ final class Sequencer {
     private var mapper: ReportingTimeZone.DayMapper
 
     /// user_id -> key of applied users, bounded (emptied when full; LMDB answers misses).
-    private var userKeys: [String: UInt32] = [:]
+    private var userKeys: [UTF8Key: UInt32] = [:]
     private let userCacheLimit: Int
-    private var contextIDs: [String: UInt32] = [:]
+    private var contextIDs: [UTF8Key: UInt32] = [:]
     static let contextCacheLimit = 100_000
 
-    /// Journaled, not applied yet.
-    private var pendingUsers: [String: UInt32] = [:]
-    private var pendingContexts: [String: UInt32] = [:]
+    /// Journaled, not applied yet. (Names are keyed by their bytes, as the store keys them: see UTF8Key.)
+    private var pendingUsers: [UTF8Key: UInt32] = [:]
+    private var pendingContexts: [UTF8Key: UInt32] = [:]
     private var pendingEvents = PendingEvents()
     /// What each journaled record added to the pending sets, oldest first, until the applier commits it.
     private var unapplied: [Unapplied] = []
@@ -158,10 +158,10 @@ final class Sequencer {
             let entry = self.unapplied[self.unappliedStart]
             self.forget(entry)
             for name in entry.users {
-                if let key = self.pendingUsers.removeValue(forKey: name) { self.remember(user: name, key) }
+                if let key = self.pendingUsers.removeValue(forKey: UTF8Key(name)) { self.remember(user: name, key) }
             }
             for name in entry.contexts {
-                if let id = self.pendingContexts.removeValue(forKey: name) { self.remember(context: name, id) }
+                if let id = self.pendingContexts.removeValue(forKey: UTF8Key(name)) { self.remember(context: name, id) }
             }
             self.unappliedStart += 1
         }
@@ -221,7 +221,7 @@ final class Sequencer {
                     result.rejected.append(Rejection(index: position, reason: .olderThanRetention))
                     continue
                 }
-                var actionKey = recentActions[event.action] ?? actionKeys[event.action]
+                var actionKey = recentActions[event.action] ?? actionKeys[UTF8Key(event.action)]
                 if actionKey == nil {
                     actionKey = self.registerAction(event.action, &record)
                     actionKeys = self.catalog.keysByName
@@ -372,37 +372,39 @@ final class Sequencer {
     // MARK: - Keys
 
     private func userKey(for name: String, _ txn: borrowing Transaction) throws -> (key: UInt32, isNew: Bool) {
-        if let key = self.userKeys[name] ?? self.pendingUsers[name] { return (key, false) }
+        let exact = UTF8Key(name)
+        if let key = self.userKeys[exact] ?? self.pendingUsers[exact] { return (key, false) }
         if let key = try self.schema.userIDs.get(Array(name.utf8), txn) {
             self.remember(user: name, key)
             return (key, false)
         }
         let key = self.nextUserKey
         self.nextUserKey += 1
-        self.pendingUsers[name] = key
+        self.pendingUsers[exact] = key
         return (key, true)
     }
 
     private func remember(user name: String, _ key: UInt32) {
         if self.userKeys.count >= self.userCacheLimit { self.userKeys.removeAll(keepingCapacity: true) }
-        self.userKeys[name] = key
+        self.userKeys[UTF8Key(name)] = key
     }
 
     private func contextID(for name: String, _ txn: borrowing Transaction) throws -> (id: UInt32, isNew: Bool) {
-        if let id = self.contextIDs[name] ?? self.pendingContexts[name] { return (id, false) }
+        let exact = UTF8Key(name)
+        if let id = self.contextIDs[exact] ?? self.pendingContexts[exact] { return (id, false) }
         if let id = try self.schema.contexts.get(Array(name.utf8), txn) {
             self.remember(context: name, id)
             return (id, false)
         }
         let id = self.nextContextID
         self.nextContextID += 1
-        self.pendingContexts[name] = id
+        self.pendingContexts[exact] = id
         return (id, true)
     }
 
     private func remember(context name: String, _ id: UInt32) {
         if self.contextIDs.count >= Self.contextCacheLimit { self.contextIDs.removeAll(keepingCapacity: true) }
-        self.contextIDs[name] = id
+        self.contextIDs[UTF8Key(name)] = id
     }
 
     /// Registers an action type first seen in an event (core by the store's default); nil when the catalog is
@@ -498,7 +500,8 @@ struct RecentNames<Value> {
     static var capacity: Int { 16 }
 
     subscript(name: String) -> Value? {
-        for index in self.names.indices where self.names[index] == name { return self.values[index] }
+        let exact = UTF8Key(name)
+        for index in self.names.indices where UTF8Key(self.names[index]) == exact { return self.values[index] }
         return nil
     }
 

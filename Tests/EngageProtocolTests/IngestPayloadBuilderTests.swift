@@ -92,3 +92,24 @@ struct IngestPayloadBuilderTests {
         #expect(decoded.batch.strings[0].count == Int(UInt16.max))
     }
 }
+
+@Suite("INGEST_EVENTS string tables are byte-exact")
+struct IngestStringTableTests {
+    @Test("two spellings of é (equal as Swift Strings) are two table entries, in the builder and in IngestBatch")
+    func canonicallyEquivalentStrings() throws {
+        let composed = "caf\u{E9}"
+        let decomposed = "cafe\u{301}"
+        #expect(composed == decomposed)
+        let events = [composed, decomposed].enumerated().map { index, name in
+            Event(userID: name, eventID: "e\(index)", timestampMs: 1, action: name, context: name, metadata: "")
+        }
+        var builder = IngestPayloadBuilder()
+        for event in events { builder.append(event) }
+        var payload = builder.finish()
+        #expect(payload == IngestPayloadBuilderTests.encodedThroughBatch(events))
+        let batch = try IngestEvents(decoding: &payload).batch
+        #expect(batch.strings == [Array(composed.utf8), Array(decomposed.utf8)])
+        let resolved = batch.resolve().events
+        #expect(resolved.map { Array($0.userID.utf8) } == [Array(composed.utf8), Array(decomposed.utf8)])
+    }
+}

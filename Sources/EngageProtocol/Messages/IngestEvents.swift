@@ -92,12 +92,13 @@ public struct IngestBatch: Equatable, Sendable {
     /// Builds the table: each distinct user id, action type and context once.
     public init(events: [Event]) {
         var table: [[UInt8]] = []
-        var index: [String: UInt32] = [:]
+        // By bytes, not String equality (canonical equivalence would send one spelling for another).
+        var index: [UTF8Key: UInt32] = [:]
         func reference(_ text: String) -> UInt32 {
-            if let existing = index[text] { return existing }
+            if let existing = index[UTF8Key(text)] { return existing }
             let position = UInt32(table.count)
             table.append(Array(text.utf8))
-            index[text] = position
+            index[UTF8Key(text)] = position
             return position
         }
         self.events = events.map { event in
@@ -168,7 +169,8 @@ public struct IngestBatch: Equatable, Sendable {
 ///
 /// The table's index is a small open-addressing hash table over the bytes (FNV-1a), written here because a
 /// `Dictionary` needs a key value per lookup (an allocation per string of every event) and hashes with SipHash.
-/// Strings longer than a `u16` length are cut, as ``IngestEvents/encode(into:)`` does.
+/// Strings longer than a `u16` length are cut, as ``IngestEvents/encode(into:)`` cuts them, but before they are
+/// looked up: two that share their first 65,535 bytes become one entry (the server refuses ids that long).
 public struct IngestPayloadBuilder {
     /// The table's strings, one after the other, and where each starts (plus the end).
     private var stringBytes: [UInt8] = []
