@@ -116,10 +116,12 @@ public enum ImportRecords {
             return LineError(reason: RejectReason.invalidMetadata.name, detail: "metadata must be a JSON object")
         }
         do throws(LineError) {
+            // user_id first: a line missing both is reported as missing user_id, as before.
+            let userID = try text(.userID).get()
             return body(
                 EventText(
                     eventID: try text(.eventID).get(),
-                    userID: try text(.userID).get(),
+                    userID: userID,
                     timestampMs: timestamp,
                     action: try text(.action).get(),
                     context: try text(.context, required: false).get(),

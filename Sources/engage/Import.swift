@@ -276,6 +276,7 @@ struct Import: AsyncParsableCommand {
     ) -> ParsedBlock<RoutedBatch> {
         var batches = EventBatches(
             batchSize: batchSize,
+            expectedLines: block.lines.count,
             catalog: catalog,
             rejectUnknown: rejectUnknown,
             nodeCount: nodeCount
@@ -307,12 +308,14 @@ struct Import: AsyncParsableCommand {
         // catalog (0: not looked up yet, 1: yes, 2: no); a catalog lookup needs a String, so once per batch.
         var actionKnown: [[UInt8]]
 
-        init(batchSize: Int, catalog: Set<String>, rejectUnknown: Bool, nodeCount: Int) {
+        init(batchSize: Int, expectedLines: Int, catalog: Set<String>, rejectUnknown: Bool, nodeCount: Int) {
             self.batchSize = batchSize
             self.catalog = catalog
             self.rejectUnknown = rejectUnknown
             self.nodeCount = nodeCount
-            self.builders = (0..<nodeCount).map { _ in IngestPayloadBuilder(expectedEvents: batchSize) }
+            // Sized for what this block can hold, not for --batch-size (which may be far larger than a block).
+            let expected = min(batchSize, expectedLines / nodeCount + 1)
+            self.builders = (0..<nodeCount).map { _ in IngestPayloadBuilder(expectedEvents: expected) }
             self.lines = [[Int]](repeating: [], count: nodeCount)
             self.actionKnown = [[UInt8]](repeating: [], count: nodeCount)
         }

@@ -127,6 +127,9 @@ import Testing
             #expect(String(format: "%016llx", NodeRouting.hash(userID)) == String(cells[3].dropFirst().dropLast()))
             for (index, count) in [2, 3, 5].enumerated() {
                 #expect(NodeRouting.node(of: userID, nodeCount: count) == Int(cells[4 + index]), "\(userID) N=\(count)")
+                // engage import routes by the line's bytes.
+                let byBytes = Array(userID.utf8).withUnsafeBytes { NodeRouting.node(ofUTF8: $0, nodeCount: count) }
+                #expect(byBytes == Int(cells[4 + index]), "\(userID) N=\(count), from bytes")
             }
             checked += 1
         }

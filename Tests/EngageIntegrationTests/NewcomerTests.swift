@@ -107,6 +107,34 @@ struct NewcomerTests {
     }
 
     @Test(
+        "CRLF endings, blank lines, escapes and a last line without a newline import exactly; error lines are numbered in the file"
+    )
+    func lineEndings() throws {
+        let server = ServerProcess()
+        try server.start()
+        defer { server.stop() }
+        _ = try server.cliJSON(["import", "--actions", Binaries.fixture("actions.jsonl")])
+        func line(_ id: String, _ user: String) -> String {
+            "{\"event_id\": \"\(id)\", \"user_id\": \"\(user)\", \"ts\": \"2026-03-01T10:00:00Z\", \"action\": \"like\"}"
+        }
+        let text =
+            line("c1", "u1") + "\r\n" + "\r\n" + "  \n" + "{not json\r\n" + line("c2", #"caf\u00e9 \"q\""#) + "\n"
+            + line("c3", "u3")
+        let file = try writeTemporary(text)
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        let result = try server.cli(["import", "--events", file, "--format", "json"])
+        #expect(result.status == 0)
+        let summary = try JSONSerialization.jsonObject(with: Data(result.standardOutput.utf8)) as! [String: Any]
+        #expect(rows(summary).first?["lines"] as? Int == 4, "blank lines are not counted")
+        #expect(rows(summary).first?["accepted"] as? Int == 3)
+        #expect(rows(summary).first?["rejected"] as? Int == 1)
+        let name = URL(fileURLWithPath: file).lastPathComponent
+        #expect(result.standardError.contains("\(name):4: invalid_json"), "\(result.standardError)")
+        let users = try server.exportRows(["events"]).map { $0["user_id"] as! String }.sorted()
+        #expect(users == ["caf\u{E9} \"q\"", "u1", "u3"])
+    }
+
+    @Test(
         "an unknown action is named after the summary; --reject-unknown-actions refuses it; a file that stores nothing exits 1"
     )
     func unknownActions() throws {
