@@ -455,7 +455,7 @@ struct PendingEvents {
         guard let packed = self.slots.value(for: key) else { return false }
         func matches(_ packed: UInt64) -> Bool {
             let event = self.event(packed, current: current, currentToken: currentToken)
-            return event.user == user && event.eventID == eventID
+            return event.user == user && UTF8Key(event.eventID) == UTF8Key(eventID)
         }
         return matches(packed) || (self.overflow[key]?.contains(where: matches) ?? false)
     }
