@@ -345,13 +345,15 @@ extension EngageStore {
                     return true
                 }
             }
-            var categoryEvents: [String: Int] = [:]
-            var categoryUsers: [String: UserSet] = [:]
+            // Categories grouped by their bytes, as the store and ClickHouse tell names apart (UTF8Key).
+            var categoryEvents: [UTF8Key: Int] = [:]
+            var categoryUsers: [UTF8Key: UserSet] = [:]
             var actionRows: [ActionUsageRow] = []
             for (action, count) in events {
                 guard let record = catalog.record(action) else { continue }
-                categoryEvents[record.category, default: 0] += count
-                categoryUsers[record.category, default: UserSet(capacity: grouping.capacity)].formUnion(users[action]!)
+                let category = UTF8Key(record.category)
+                categoryEvents[category, default: 0] += count
+                categoryUsers[category, default: UserSet(capacity: grouping.capacity)].formUnion(users[action]!)
                 actionRows.append(
                     ActionUsageRow(
                         category: record.category,
@@ -362,9 +364,9 @@ extension EngageStore {
                     )
                 )
             }
-            let categoryRows = categoryEvents.keys.sorted().map {
+            let categoryRows = categoryEvents.keys.sorted { $0.text < $1.text }.map {
                 ActionUsageRow(
-                    category: $0,
+                    category: $0.text,
                     actionType: nil,
                     isCoreAction: nil,
                     events: categoryEvents[$0]!,

@@ -72,4 +72,29 @@ struct ExactNamesTests {
             #expect(detail.days.reduce(0) { $0 + $1.totalActions } == 3, "\(Array(user.utf8))")
         }
     }
+
+    @Test("two spellings of a category are two rows of the actions report")
+    func categories() async throws {
+        let directory = NSTemporaryDirectory() + "engage-names-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let store = try EngageStore.running(configuration: StoreConfiguration.forTests(path: directory))
+        defer { store.close() }
+        _ = try await store.defineActions([
+            ActionDefinition(actionType: "a1", category: Self.composed, engagementWeight: 1, isCoreAction: true),
+            ActionDefinition(actionType: "a2", category: Self.decomposed, engagementWeight: 1, isCoreAction: true),
+        ])
+        _ = try await store.ingest([
+            Self.event("u1", "e1", action: "a1", context: ""),
+            Self.event("u2", "e2", action: "a2", context: ""),
+            Self.event("u3", "e3", action: "a2", context: ""),
+        ])
+        _ = try await store.waitApplied()
+        let day = CivilDate(dayNumber: Int32(1_772_359_200_000 / 86_400_000))
+        let categories = try store.actionUsage(from: day, to: day).filter { $0.actionType == nil }
+        #expect(categories.count == 2)
+        #expect(
+            Set(categories.map { Array($0.category.utf8) }) == [Array(Self.composed.utf8), Array(Self.decomposed.utf8)]
+        )
+        #expect(categories.map(\.events).sorted() == [1, 2])
+    }
 }
