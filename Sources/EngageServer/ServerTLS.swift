@@ -2,10 +2,13 @@ import NIOSSL
 
 /// The server's TLS identity, loaded from PEM files (`engaged --tls-cert --tls-key`).
 public enum ServerTLS {
-    /// A context for TLS 1.2 and later with the certificate chain in `certificateFile` (server certificate
-    /// first) and its private key; errors name the file that could not be used.
-    public static func makeContext(certificateFile: String, keyFile: String) throws -> NIOSSLContext {
-        let configuration = try self.makeConfiguration(certificateFile: certificateFile, keyFile: keyFile)
+    /// The context of a configuration ``makeConfiguration(certificateFile:keyFile:)`` made of those files
+    /// (named in the error when the certificate and the key do not go together).
+    public static func makeContext(
+        _ configuration: TLSConfiguration,
+        certificateFile: String,
+        keyFile: String
+    ) throws -> NIOSSLContext {
         do {
             return try NIOSSLContext(configuration: configuration)
         } catch {
@@ -16,7 +19,9 @@ public enum ServerTLS {
         }
     }
 
-    /// The same identity as a configuration (the HTTP API's TLS takes one).
+    /// TLS 1.2 and later with the certificate chain in `certificateFile` (server certificate first) and its
+    /// private key; errors name the file that could not be used. The HTTP API's TLS takes this configuration,
+    /// the binary port a context made of it (``makeContext(_:certificateFile:keyFile:)``).
     public static func makeConfiguration(certificateFile: String, keyFile: String) throws -> TLSConfiguration {
         let chain: [NIOSSLCertificate]
         do {

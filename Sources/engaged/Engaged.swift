@@ -286,8 +286,14 @@ struct Engaged: AsyncParsableCommand {
         var tls: NIOSSLContext?
         var httpTLS: TLSConfiguration?
         if let tlsCert, let tlsKey {
-            tls = try startupStep { try ServerTLS.makeContext(certificateFile: tlsCert, keyFile: tlsKey) }
-            httpTLS = try startupStep { try ServerTLS.makeConfiguration(certificateFile: tlsCert, keyFile: tlsKey) }
+            // The PEM files are read once; the binary port takes a context, the HTTP port a configuration.
+            let configuration = try startupStep {
+                try ServerTLS.makeConfiguration(certificateFile: tlsCert, keyFile: tlsKey)
+            }
+            tls = try startupStep {
+                try ServerTLS.makeContext(configuration, certificateFile: tlsCert, keyFile: tlsKey)
+            }
+            httpTLS = configuration
         }
         var storeConfiguration = StoreConfiguration(
             path: self.data,
