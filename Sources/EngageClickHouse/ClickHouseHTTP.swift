@@ -35,8 +35,7 @@ public final class ClickHouseHTTP: Sendable {
         self.user = parsed.user
         self.password = parsed.password
         self.url = "http://\(host):\(self.port)/"
-        let (seconds, attoseconds) = requestTimeout.components
-        self.requestTimeout = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+        self.requestTimeout = TimeAmount(requestTimeout)
         self.group = group
     }
 
@@ -49,8 +48,11 @@ public final class ClickHouseHTTP: Sendable {
         components.user = self.user
         components.password = self.password
         components.path = "/"
-        let seconds = Int64(self.requestTimeout.nanoseconds / 1_000_000_000)
-        return try ClickHouseHTTP(url: components.string!, requestTimeout: .seconds(seconds), group: self.group)
+        return try ClickHouseHTTP(
+            url: components.string!,
+            requestTimeout: Duration(self.requestTimeout),
+            group: self.group
+        )
     }
 
     deinit {
