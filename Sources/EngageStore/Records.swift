@@ -275,9 +275,8 @@ struct SessionRecord: Equatable {
 struct ActionCatalog: Equatable {
     /// Indexed by action key; key 0 is unused.
     private(set) var actions: [ActionRecord?] = [nil]
-    private(set) var keysByType: [[UInt8]: UInt16] = [:]
-    /// The same index by name, for the hot path (hashing a String's bytes is bulk, a [UInt8]'s per byte);
-    /// byte-exact like the store's keys (UTF8Key).
+    /// Action type -> key, byte-exact like the store's keys (UTF8Key; hashing a String's bytes is bulk, a
+    /// [UInt8]'s per byte, so the hot path keeps this one index).
     private(set) var keysByName: [UTF8Key: UInt16] = [:]
 
     /// Action keys are two bytes; key 0 is reserved.
@@ -287,20 +286,21 @@ struct ActionCatalog: Equatable {
         Int(key) < self.actions.count ? (self.actions[Int(key)]?.isCore ?? false) : false
     }
 
-    func key(of actionType: [UInt8]) -> UInt16? { self.keysByType[actionType] }
+    func key(of actionType: [UInt8]) -> UInt16? {
+        self.keysByName[UTF8Key(String(decoding: actionType, as: UTF8.self))]
+    }
 
     func key(named actionType: String) -> UInt16? { self.keysByName[UTF8Key(actionType)] }
 
     func record(_ key: UInt16) -> ActionRecord? { Int(key) < self.actions.count ? self.actions[Int(key)] : nil }
 
-    var count: Int { self.keysByType.count }
+    var count: Int { self.keysByName.count }
 
     var nextKey: UInt16? { self.actions.count < ActionCatalog.capacity ? UInt16(self.actions.count) : nil }
 
     mutating func set(_ key: UInt16, _ record: ActionRecord) {
         while self.actions.count <= Int(key) { self.actions.append(nil) }
         self.actions[Int(key)] = record
-        self.keysByType[record.actionType] = key
         self.keysByName[UTF8Key(String(decoding: record.actionType, as: UTF8.self))] = key
     }
 
