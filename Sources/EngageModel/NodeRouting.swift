@@ -3,21 +3,9 @@
 /// a user go to that node; the action catalog goes to every node. The node count of a deployment is fixed:
 /// changing it would move users between nodes.
 public enum NodeRouting {
-    static let offsetBasis: UInt64 = 0xcbf2_9ce4_8422_2325
-    static let prime: UInt64 = 0x0000_0100_0000_01b3
-
     /// FNV-1a, 64 bits, of the UTF-8 bytes of `userID`.
     public static func hash(_ userID: String) -> UInt64 {
-        Self.hash(utf8: userID.utf8)
-    }
-
-    static func hash(utf8 bytes: some Sequence<UInt8>) -> UInt64 {
-        var value = Self.offsetBasis
-        for byte in bytes {
-            value ^= UInt64(byte)
-            value = value &* Self.prime
-        }
-        return value
+        FNV1a.hash(userID.utf8)
     }
 
     /// The node (0 ..< `nodeCount`) that owns `userID`.
@@ -29,6 +17,6 @@ public enum NodeRouting {
     /// The node that owns the user whose id has these UTF-8 bytes.
     public static func node(ofUTF8 userID: UnsafeRawBufferPointer, nodeCount: Int) -> Int {
         precondition(nodeCount >= 1, "a deployment has at least one node")
-        return Int(Self.hash(utf8: userID) % UInt64(nodeCount))
+        return Int(FNV1a.hash(userID) % UInt64(nodeCount))
     }
 }

@@ -1,3 +1,5 @@
+import EngageModel
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -80,14 +82,9 @@ final class EventIDFilter {
 
     /// FNV-1a over the user key and the id, finished with a SplitMix64 round.
     static func hash(user: UInt32, eventID: UnsafeRawBufferPointer) -> UInt64 {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        var key = user
-        for _ in 0..<4 {
-            hash = (hash ^ UInt64(key & 0xFF)) &* 0x100_0000_01b3
-            key >>= 8
-        }
-        for byte in eventID { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
-        return EventIDFilter.mix(hash)
+        // The user key's bytes, least significant first, then the id's.
+        let userHash = withUnsafeBytes(of: user.littleEndian) { FNV1a.hash($0) }
+        return EventIDFilter.mix(FNV1a.hash(eventID, continuing: userHash))
     }
 
     private static func mix(_ value: UInt64) -> UInt64 {

@@ -167,7 +167,7 @@ public struct IngestBatch: Equatable, Sendable {
 /// `engage import` and the batch encoders use (building `Event`s, then `WireEvent`s and a `[String: UInt32]`
 /// index cost a quarter of the import's CPU).
 ///
-/// The table's index is a small open-addressing hash table over the bytes (FNV-1a), written here because a
+/// The table's index is a small open-addressing hash table over the bytes (``FNV1a``), written here because a
 /// `Dictionary` needs a key value per lookup (an allocation per string of every event) and hashes with SipHash.
 /// Strings longer than a `u16` length are cut, as ``IngestEvents/encode(into:)`` cuts them, but before they are
 /// looked up: two that share their first 65,535 bytes become one entry (the server refuses ids that long).
@@ -318,8 +318,7 @@ public struct IngestPayloadBuilder {
 
     /// FNV-1a 64, folded (the slot is its low bits).
     private static func hash(_ bytes: UnsafeRawBufferPointer) -> Int {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in bytes { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01b3 }
+        let hash = FNV1a.hash(bytes)
         return Int(truncatingIfNeeded: hash ^ (hash >> 29))
     }
 
