@@ -100,6 +100,9 @@ struct Import: AsyncParsableCommand {
                 )
             }
             if let path = self.events {
+                // The catalog is read by a query, which sees what is applied: the actions this command just
+                // defined must be in it (else their events count as unknown, and as registered by this import).
+                try await cluster.waitApplied()
                 let before = try await Self.catalog(cluster)
                 let reject = self.rejectUnknownActions
                 var unknownCounts: [String: Int] = [:]
@@ -123,7 +126,7 @@ struct Import: AsyncParsableCommand {
                 // Queries (the catalog here, a report after the import) must see every acknowledged event.
                 try await cluster.waitApplied()
                 let after = try await Self.catalog(cluster)
-                autoRegistered = after.subtracting(before).sorted().map { ($0, unknownCounts[$0] ?? 0) }
+                autoRegistered = after.subtracting(before).map(\.text).sorted().map { ($0, unknownCounts[$0] ?? 0) }
             } else {
                 try await cluster.waitApplied()
             }
@@ -165,12 +168,13 @@ struct Import: AsyncParsableCommand {
         }
     }
 
-    /// The action types in the catalog (of any node: a node registers the unknown actions of its own events).
-    static func catalog(_ cluster: EngageCluster) async throws -> Set<String> {
-        var names = Set<String>()
+    /// The action types in the catalog (of any node: a node registers the unknown actions of its own events),
+    /// by their bytes as the server tells them apart.
+    static func catalog(_ cluster: EngageCluster) async throws -> Set<UTF8Key> {
+        var names = Set<UTF8Key>()
         for node in cluster.nodes {
             try await node.export(.actions) { row in
-                if case .text(let name) = row[1] { names.insert(name) }
+                if case .text(let name) = row[1] { names.insert(UTF8Key(name)) }
             }
         }
         return names
@@ -270,7 +274,7 @@ struct Import: AsyncParsableCommand {
     static func parseEvents(
         _ block: LineBlock,
         batchSize: Int,
-        catalog: Set<String>,
+        catalog: Set<UTF8Key>,
         rejectUnknown: Bool,
         nodeCount: Int = 1
     ) -> ParsedBlock<RoutedBatch> {
@@ -298,7 +302,7 @@ struct Import: AsyncParsableCommand {
     /// Event lines going into INGEST_EVENTS payloads, per node, in their wire form as they come.
     struct EventBatches {
         let batchSize: Int
-        let catalog: Set<String>
+        let catalog: Set<UTF8Key>
         let rejectUnknown: Bool
         let nodeCount: Int
         var parsed = ParsedBlock<RoutedBatch>()
@@ -308,7 +312,7 @@ struct Import: AsyncParsableCommand {
         // catalog (0: not looked up yet, 1: yes, 2: no); a catalog lookup needs a String, so once per batch.
         var actionKnown: [[UInt8]]
 
-        init(batchSize: Int, expectedLines: Int, catalog: Set<String>, rejectUnknown: Bool, nodeCount: Int) {
+        init(batchSize: Int, expectedLines: Int, catalog: Set<UTF8Key>, rejectUnknown: Bool, nodeCount: Int) {
             self.batchSize = batchSize
             self.catalog = catalog
             self.rejectUnknown = rejectUnknown
@@ -331,7 +335,7 @@ struct Import: AsyncParsableCommand {
                 )
             }
             if self.actionKnown[node][position] == 0 {
-                let known = self.catalog.contains(String(decoding: event.action, as: UTF8.self))
+                let known = self.catalog.contains(UTF8Key(String(decoding: event.action, as: UTF8.self)))
                 self.actionKnown[node][position] = known ? 1 : 2
             }
             if self.actionKnown[node][position] == 2 {

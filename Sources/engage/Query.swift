@@ -46,8 +46,9 @@ struct FilterOptions: ParsableArguments {
     func warnAboutUnheldValues(heldValues: (EngageModel.Dimension) async throws -> [String]) async throws {
         for filter in self.dimensionFilters {
             let held = try await heldValues(filter.dimension)
-            let names = Set(held)
-            for value in filter.values where !names.contains(value) {
+            // By bytes, as the server matches --where values.
+            let names = Set(held.map(UTF8Key.init))
+            for value in filter.values where !names.contains(UTF8Key(value)) {
                 let known = held.prefix(20).joined(separator: ", ")
                 StandardError.write(
                     "warning: no user holds \(filter.dimension.name)=\(value)"

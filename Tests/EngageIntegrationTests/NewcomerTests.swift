@@ -134,6 +134,33 @@ struct NewcomerTests {
         #expect(users == ["caf\u{E9} \"q\"", "u1", "u3"])
     }
 
+    @Test("--reject-unknown-actions tells action types apart by their bytes, as the server does")
+    func unknownActionSpelling() throws {
+        let server = ServerProcess()
+        try server.start()
+        defer { server.stop() }
+        // "café" with U+00E9 in the catalog; the events spell it e + U+0301 (equal as Swift Strings).
+        let actions = try writeTemporary(
+            #"{"action_type": "caf\u00e9", "action_category": "c", "engagement_weight": 1, "is_core_action": true}"#
+                + "\n"
+        )
+        defer { try? FileManager.default.removeItem(atPath: actions) }
+        let events = try writeTemporary(
+            #"{"event_id": "s1", "user_id": "u1", "ts": "2026-03-01T10:00:00Z", "action": "cafe\u0301"}"# + "\n"
+                + #"{"event_id": "s2", "user_id": "u1", "ts": "2026-03-01T10:00:00Z", "action": "caf\u00e9"}"# + "\n"
+        )
+        defer { try? FileManager.default.removeItem(atPath: events) }
+        let result = try server.cli([
+            "import", "--actions", actions, "--events", events, "--reject-unknown-actions", "--format", "json",
+        ])
+        let summary = try JSONSerialization.jsonObject(with: Data(result.standardOutput.utf8)) as! [String: Any]
+        let eventRow = try #require(rows(summary).first { $0["kind"] as? String == "events" })
+        #expect(eventRow["accepted"] as? Int == 1)
+        #expect(eventRow["rejected"] as? Int == 1)
+        #expect(result.standardError.contains(":1: unknown_action"), "\(result.standardError)")
+        #expect(try server.exportRows(["actions"]).count == 1, "nothing registered")
+    }
+
     @Test(
         "an unknown action is named after the summary; --reject-unknown-actions refuses it; a file that stores nothing exits 1"
     )
