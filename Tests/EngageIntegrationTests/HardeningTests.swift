@@ -72,6 +72,15 @@ final class TrackedLoad: Sendable {
 
     var sent: [[Event]] { self.state.withLockedValue { $0.sent } }
     var acknowledged: [[Event]] { self.state.withLockedValue { $0.acknowledged } }
+
+    /// Returns once a batch is acknowledged (30 s at most): "under load" starts there. A fixed sleep was too
+    /// short in a CI run where the integration tests, run in parallel, held the cooperative threads.
+    func waitForAcknowledgement() async throws {
+        let deadline = ContinuousClock.now + .seconds(30)
+        while self.acknowledged.isEmpty && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
 }
 
 /// (user_id, event_id) of every stored event, with how often each occurs, read through `engage export events`.
@@ -204,6 +213,7 @@ struct HardeningTests {
         let load = TrackedLoad(prefix: "term")
         let address = server.address
         let running = Task { await load.run(address: address) }
+        try await load.waitForAcknowledgement()
         try await Task.sleep(for: .milliseconds(800))
 
         let metricsPort = try String(contentsOfFile: metricsPortFile, encoding: .utf8).trimmingCharacters(
@@ -327,6 +337,7 @@ struct HardeningTests {
         let load = TrackedLoad(prefix: "backup")
         let sourceAddress = source.address
         let running = Task { await load.run(address: sourceAddress, lanes: 2, limit: 400) }
+        try await load.waitForAcknowledgement()
         try await Task.sleep(for: .milliseconds(400))
         let acknowledgedBefore = load.acknowledged.flatMap { $0 }
         let copyDirectory = NSTemporaryDirectory() + "engage-backup-it-" + UUID().uuidString
