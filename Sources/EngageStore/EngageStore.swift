@@ -33,6 +33,11 @@ public final class EngageStore: Service, Sendable {
     public init(configuration: StoreConfiguration, logger: Logger = Logger(label: "engage.store")) throws {
         try configuration.validate()
         let directory = configuration.path
+        let journalLocation = JournalLocation(configured: configuration.journalDirectory, dataDirectory: directory)
+        if !FileManager.default.fileExists(atPath: directory + "/data.mdb") {
+            // A new data directory cannot own a journal yet: refused before anything is created.
+            try journalLocation.refuseJournalOfAnotherStore(dataDirectory: directory)
+        }
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), !isDirectory.boolValue {
             throw StoreError(.cannotOpen, "\(directory) is a file, not a data directory")
@@ -63,9 +68,41 @@ public final class EngageStore: Service, Sendable {
             throw StoreError(.cannotOpen, "cannot open the data directory \(directory): \(error)")
         }
         let schema = try Schema(environment: environment)
-        let (settings, catalog, counters) = try environment.write { txn in
+        let (settings, catalog, counters, recordedJournal) = try environment.write { txn in
             let settings = try StoreMeta.settle(configuration, txn, schema)
-            return (settings, try StoreMeta.readCatalog(txn, schema), try StoreMeta.readCounters(txn, schema))
+            return (
+                settings, try StoreMeta.readCatalog(txn, schema), try StoreMeta.readCounters(txn, schema),
+                try StoreMeta.string(MetaKey.journalDirectory, txn, schema).map(JournalLocation.init(recorded:))
+            )
+        }
+        // The journal holds every acknowledged write not applied yet: never start without it.
+        try journalLocation.check(
+            dataDirectory: directory,
+            storeID: settings.storeID,
+            appliedSequence: counters.appliedSequence,
+            recorded: recordedJournal,
+            journalLost: configuration.journalLost
+        )
+        try journalLocation.claim(
+            dataDirectory: directory,
+            storeID: settings.storeID,
+            sync: !configuration.unsafeNoSync
+        )
+        if recordedJournal != journalLocation {
+            try environment.write { txn in
+                try StoreMeta.put(MetaKey.journalDirectory, string: journalLocation.recorded, txn, schema)
+            }
+            if let recordedJournal {
+                // Everything in the old place is applied (checked above): its files are no longer needed.
+                recordedJournal.release(dataDirectory: directory, storeID: settings.storeID)
+                logger.notice(
+                    "journal moved",
+                    metadata: [
+                        "from": "\(recordedJournal.directory(dataDirectory: directory))",
+                        "to": "\(journalLocation.directory(dataDirectory: directory))",
+                    ]
+                )
+            }
         }
         let retention = RawEventRetention(days: configuration.rawRetentionDays, zone: settings.zone)
         let applier = Applier(
@@ -79,7 +116,7 @@ public final class EngageStore: Service, Sendable {
         )
         // Acknowledged writes the store had not applied when it stopped: apply them before anything else.
         let (journal, replay) = try Journal.open(
-            directory: directory + "/journal",
+            directory: journalLocation.directory(dataDirectory: directory),
             appliedSequence: counters.appliedSequence,
             sync: !configuration.unsafeNoSync,
             logger: logger

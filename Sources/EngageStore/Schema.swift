@@ -147,6 +147,8 @@ enum MetaKey {
     static let appliedSequence = "applied_sequence"
     /// A random number chosen when the directory is created: tells this store's export cursors from others'.
     static let storeID = "store_id"
+    /// Where the journal is: "" for `DATA/journal`, else an absolute path (``JournalLocation``).
+    static let journalDirectory = "journal_directory"
     /// The first day whose raw events are all still stored, once retention dropped older ones.
     static let rawRetainedFrom = "raw_retained_from"
 }

@@ -32,6 +32,13 @@ public struct StoreConfiguration: Sendable {
     /// transactions, and fewer disk syncs competing with the journal's; a backlog of `maxEventsPerCommit`
     /// events is applied at once. Bounds the visibility lag from below.
     public var applyIntervalMs = 50
+    /// The journal's directory; nil: `DATA/journal`. Another device than the data directory's keeps the journal's
+    /// syncs (what an acknowledgement waits for) from waiting for LMDB's. The data directory records where its
+    /// journal is: a start elsewhere is refused while the old place holds writes not applied yet.
+    public var journalDirectory: String?
+    /// Start although the recorded journal place no longer holds this store's journal (a lost device):
+    /// acknowledged writes that were only there are lost.
+    public var journalLost = false
     /// For tests of recovery: the applier applies nothing, so that acknowledged writes exist only in the
     /// journal (until a start without it replays them). Never set it in production.
     public var holdsApplierForTesting = false

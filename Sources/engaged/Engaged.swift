@@ -35,6 +35,25 @@ struct Engaged: AsyncParsableCommand {
     @Option(name: .long, help: "Data directory (created if missing).")
     var data: String = "./engage-data"
 
+    @Option(
+        name: .long,
+        help: """
+            Directory of the write journal (default DATA/journal); on a device of its own, acknowledgements do not \
+            wait for the store's disk syncs. The data directory remembers it: a start with another one is refused \
+            while the old one holds writes not applied yet.
+            """
+    )
+    var journal: String?
+
+    @Flag(
+        name: .long,
+        help: """
+            Start although the recorded journal directory no longer holds this data directory's journal (a lost \
+            device); acknowledged writes that were only there are lost.
+            """
+    )
+    var journalLost = false
+
     @Option(name: .long, help: "Address to listen on.")
     var host: String = "127.0.0.1"
 
@@ -305,6 +324,8 @@ struct Engaged: AsyncParsableCommand {
             unsafeNoSync: self.unsafeNoSync,
             rawRetentionDays: self.rawRetentionDays
         )
+        storeConfiguration.journalDirectory = self.journal
+        storeConfiguration.journalLost = self.journalLost
         // Recovery tests only: acknowledged writes stay in the journal (see StoreConfiguration).
         storeConfiguration.holdsApplierForTesting =
             ProcessInfo.processInfo.environment["ENGAGE_TEST_HOLD_APPLIER"] == "1"

@@ -298,12 +298,18 @@ struct HardeningTests {
         #expect(verify.status == 0, "\(verify.standardOutput)")
     }
 
-    @Test("killed after the journal sync and before any apply: every acknowledged event is there after restart, once")
-    func killBeforeApply() async throws {
+    @Test(
+        "killed after the journal sync and before any apply: every acknowledged event is there after restart, once",
+        arguments: [false, true]
+    )
+    func killBeforeApply(journalElsewhere: Bool) async throws {
         let server = ServerProcess()
         defer { server.stop() }
+        let journal = NSTemporaryDirectory() + "engage-it-journal-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: journal) }
+        let journalArguments = journalElsewhere ? ["--journal", journal] : []
         // The applier is held: acknowledged batches exist only in the journal when the process dies.
-        try server.start(environment: ["ENGAGE_TEST_HOLD_APPLIER": "1"])
+        try server.start(journalArguments, environment: ["ENGAGE_TEST_HOLD_APPLIER": "1"])
         let client = try await EngageConnection.connect(to: server.address)
         let load = TrackedLoad(prefix: "held", batchSize: 500)
         var acknowledged: [Event] = []
@@ -317,7 +323,14 @@ struct HardeningTests {
         try? await client.close()
         _ = server.stop()
 
-        try server.start()
+        if journalElsewhere {
+            // Started without the journal's directory, it would skip them: refused, naming the directory.
+            let refused = try run("engaged", ["--data", server.dataDirectory, "--port", "0"])
+            #expect(refused.status == 2)
+            #expect(refused.standardError.contains("the journal at \(journal) holds 20 acknowledged writes"))
+            #expect(refused.standardError.contains("start once with --journal \(journal)"))
+        }
+        try server.start(journalArguments)
         let stored = try storedEventIDs(server)
         #expect(stored.count == acknowledged.count)
         #expect(acknowledged.allSatisfy { stored["\($0.userID)/\($0.eventID)"] == 1 })
@@ -325,7 +338,7 @@ struct HardeningTests {
         #expect(verify.status == 0, "\(verify.standardOutput)")
         // The journal was applied and is not applied twice: a second restart changes nothing.
         _ = server.stop()
-        try server.start()
+        try server.start(journalArguments)
         #expect(try storedEventIDs(server).count == acknowledged.count)
     }
 

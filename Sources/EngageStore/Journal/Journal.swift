@@ -11,8 +11,9 @@ import Musl
 
 /// The write-ahead journal: what makes an acknowledgement durable before the store has applied it.
 ///
-/// Append-only segment files in `DATA/journal/`, named by the sequence number of their first record. A record
-/// is `length u32 | crc32c u32 | sequence u64 | body`, big-endian; `length` counts the sequence and the body,
+/// Append-only segment files in `DATA/journal/` (or `--journal DIR`, see ``JournalLocation``), named by the
+/// sequence number of their first record. A record is `length u32 | crc32c u32 | sequence u64 | body`,
+/// big-endian; `length` counts the sequence and the body,
 /// the checksum covers them. The sequencer appends the records of a group of requests with one `write` and
 /// makes them durable with one `fdatasync` (group commit) before acknowledging any of them. The applier stores
 /// the sequence it applied in LMDB in the same transaction; segments whose records are all applied (and that
@@ -63,12 +64,7 @@ final class Journal {
         } catch {
             throw StoreError(.cannotOpen, "cannot create the journal directory \(directory): \(error)")
         }
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
-        var segments = names.compactMap { name -> Segment? in
-            guard name.hasSuffix(".journal"), let first = UInt64(name.dropLast(".journal".count)) else { return nil }
-            return Segment(firstSequence: first, path: directory + "/" + name)
-        }
-        segments.sort { $0.firstSequence < $1.firstSequence }
+        let segments = Self.segments(in: directory)
         var replay: [(UInt64, JournalRecord)] = []
         var expected = appliedSequence + 1
         var lastSequence = appliedSequence
@@ -120,6 +116,34 @@ final class Journal {
         journal.segments = kept
         try journal.startSegment()
         return (journal, replay)
+    }
+
+    /// The segment files in `directory`, oldest first (none when it does not exist).
+    private static func segments(in directory: String) -> [Segment] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        let segments = names.compactMap { name -> Segment? in
+            guard name.hasSuffix(".journal"), let first = UInt64(name.dropLast(".journal".count)) else { return nil }
+            return Segment(firstSequence: first, path: directory + "/" + name)
+        }
+        return segments.sorted { $0.firstSequence < $1.firstSequence }
+    }
+
+    /// How many whole records after `appliedSequence` the journal in `directory` holds, read without changing
+    /// anything (up to the first torn or damaged record, as ``open(directory:appliedSequence:sync:segmentBytes:logger:)``
+    /// would replay).
+    static func unappliedRecords(in directory: String, appliedSequence: UInt64) throws(StoreError) -> Int {
+        var count = 0
+        for segment in Self.segments(in: directory) {
+            let scan: (records: [(UInt64, JournalRecord)], validBytes: Int, damage: String?)
+            do {
+                scan = try Self.scan(segment.path)
+            } catch {
+                throw (error as? StoreError) ?? StoreError(.cannotOpen, "\(error)")
+            }
+            count += scan.records.filter { $0.0 > appliedSequence }.count
+            if scan.damage != nil { break }
+        }
+        return count
     }
 
     /// Reads a segment: its whole records, and why it stopped early (nil at a clean end).

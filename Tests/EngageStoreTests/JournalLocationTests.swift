@@ -1,0 +1,160 @@
+import EngageModel
+import EngageTestSupport
+import Foundation
+import Testing
+
+@testable import EngageStore
+
+@Suite("The journal in a directory of its own: moves that would leave acknowledged writes behind are refused")
+struct JournalLocationTests {
+    static func directory(_ name: String) -> String {
+        NSTemporaryDirectory() + "engage-journal-place-" + name + "-" + UUID().uuidString
+    }
+
+    static func configuration(_ data: String, journal: String?) -> StoreConfiguration {
+        var configuration = StoreConfiguration(path: data, eventFilterBytes: 1 << 16, initialMapSize: 64 << 20)
+        configuration.journalDirectory = journal
+        return configuration
+    }
+
+    /// Opens and closes a store; the error it was refused with, nil when it opened.
+    static func refusal(_ configuration: StoreConfiguration) -> StoreError? {
+        do {
+            let store = try EngageStore(configuration: configuration)
+            store.close()
+            return nil
+        } catch {
+            return error as? StoreError ?? StoreError(.failed, "not a StoreError: \(error)")
+        }
+    }
+
+    static func files(_ directory: String) -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).sorted()
+    }
+
+    /// Ingests `batches` batches of 250 events with the applier held: everything stays in the journal only.
+    /// Returns the events accepted and the journal records written (one for the actions, one per batch).
+    static func acknowledgeOnly(
+        _ configuration: StoreConfiguration,
+        batches: Int
+    ) async throws -> (accepted: Int, records: Int) {
+        var held = configuration
+        held.holdsApplierForTesting = true
+        let events = Array(try Fixtures.events().prefix(250 * batches))
+        let store = try EngageStore.running(configuration: held)
+        _ = try await store.defineActions(Fixtures.actions())
+        var accepted = 0
+        for start in stride(from: 0, to: events.count, by: 250) {
+            accepted += try await store.ingest(Array(events[start..<start + 250])).accepted
+        }
+        #expect(try store.stats().events == 0, "nothing is applied while the applier is held")
+        store.close()
+        return (accepted, 1 + batches)
+    }
+
+    @Test("writes acknowledged into a journal elsewhere are replayed from there; a start without it is refused")
+    func replayFromItsOwnDirectory() async throws {
+        let data = Self.directory("data")
+        let journal = Self.directory("journal")
+        defer {
+            try? FileManager.default.removeItem(atPath: data)
+            try? FileManager.default.removeItem(atPath: journal)
+        }
+        let elsewhere = Self.configuration(data, journal: journal)
+        let (accepted, records) = try await Self.acknowledgeOnly(elsewhere, batches: 4)
+        #expect(accepted > 900)
+        #expect(Self.files(journal).contains(JournalLocation.identityFile))
+        #expect(Self.files(journal).contains { $0.hasSuffix(".journal") })
+        #expect(!FileManager.default.fileExists(atPath: data + "/journal"), "nothing goes to DATA/journal")
+
+        // Without --journal the acknowledged writes would be skipped: refused, naming where they are.
+        let refused = try #require(Self.refusal(Self.configuration(data, journal: nil)))
+        #expect(refused.code == .cannotOpen)
+        #expect(refused.message.contains("the journal at \(journal) holds \(records) acknowledged writes not applied"))
+        #expect(refused.message.contains("start once with --journal \(journal)"))
+        // Nor may another spelling of a new place skip them.
+        #expect(Self.refusal(Self.configuration(data, journal: journal + "-new"))?.code == .cannotOpen)
+
+        do {
+            let store = try EngageStore.running(configuration: elsewhere)
+            #expect(try store.stats().events == accepted, "replayed from the journal's own directory")
+            #expect(try store.verify().isClean)
+            store.close()
+        }
+        // Everything applied: the journal may move back into the data directory, and the old place is emptied.
+        let store = try EngageStore.running(configuration: Self.configuration(data, journal: data + "/journal"))
+        defer { store.close() }
+        #expect(try store.stats().events == accepted)
+        _ = try await store.ingest(Array(try Fixtures.events().dropFirst(1000).prefix(10)))
+        #expect(!Self.files(journal).contains { $0.hasSuffix(".journal") || $0 == JournalLocation.identityFile })
+        #expect(Self.files(data + "/journal").contains(JournalLocation.identityFile))
+    }
+
+    @Test("a journal directory that no longer holds the journal is refused; --journal-lost starts without it")
+    func lostJournal() async throws {
+        let data = Self.directory("data")
+        let journal = Self.directory("journal")
+        defer {
+            try? FileManager.default.removeItem(atPath: data)
+            try? FileManager.default.removeItem(atPath: journal)
+        }
+        let elsewhere = Self.configuration(data, journal: journal)
+        _ = try await Self.acknowledgeOnly(elsewhere, batches: 2)
+        // An empty directory where the journal was: a file system that is not mounted.
+        try FileManager.default.removeItem(atPath: journal)
+        try FileManager.default.createDirectory(atPath: journal, withIntermediateDirectories: false)
+        let refused = try #require(Self.refusal(elsewhere))
+        #expect(refused.code == .cannotOpen)
+        #expect(refused.message.contains("is its file system mounted?"))
+        #expect(refused.message.contains("--journal-lost"))
+        // The default place instead: refused too, naming where the journal was.
+        let moved = try #require(Self.refusal(Self.configuration(data, journal: nil)))
+        #expect(moved.message.contains("was at \(journal), which holds no journal of it now"))
+        #expect(Self.files(journal).isEmpty, "refusals change nothing")
+
+        var accepting = elsewhere
+        accepting.journalLost = true
+        let store = try EngageStore.running(configuration: accepting)
+        #expect(try store.stats().events == 0, "what was only in the lost journal is gone")
+        #expect(try store.verify().isClean)
+        let accepted = try await store.ingest(Array(try Fixtures.events().prefix(100))).accepted
+        store.close()
+        // The journal is this store's again: the next start needs no flag.
+        let reopened = try EngageStore.running(configuration: elsewhere)
+        defer { reopened.close() }
+        #expect(try reopened.stats().events == accepted)
+    }
+
+    @Test("another data directory's journal directory is refused")
+    func anotherStoresJournal() async throws {
+        let first = Self.directory("first")
+        let second = Self.directory("second")
+        let journal = Self.directory("journal")
+        defer {
+            for path in [first, second, journal] { try? FileManager.default.removeItem(atPath: path) }
+        }
+        let firstStore = try EngageStore.running(configuration: Self.configuration(first, journal: journal))
+        let accepted = try await firstStore.ingest(Array(try Fixtures.events().prefix(50))).accepted
+        firstStore.close()
+        let refused = try #require(Self.refusal(Self.configuration(second, journal: journal)))
+        #expect(refused.code == .cannotOpen)
+        #expect(refused.message.contains("\(journal) holds the journal of another data directory"))
+        let reopened = try EngageStore.running(configuration: Self.configuration(first, journal: journal))
+        defer { reopened.close() }
+        #expect(try reopened.stats().events == accepted)
+    }
+
+    @Test("DATA/journal named explicitly is the default place; relative paths are made absolute")
+    func places() {
+        let data = "/srv/engage"
+        #expect(
+            JournalLocation(configured: data + "/journal", dataDirectory: data)
+                == .init(configured: nil, dataDirectory: data)
+        )
+        #expect(JournalLocation(configured: data + "/./journal/", dataDirectory: data).customDirectory == nil)
+        let relative = JournalLocation(configured: "wal", dataDirectory: data)
+        #expect(relative.customDirectory == FileManager.default.currentDirectoryPath + "/wal")
+        #expect(JournalLocation(recorded: relative.recorded) == relative)
+        #expect(JournalLocation(recorded: "") == .init(configured: nil, dataDirectory: data))
+    }
+}
