@@ -15,6 +15,8 @@ public final class EngageStore: Service, Sendable {
     let environment: Environment
     /// Held until ``close()``: one process per data directory.
     private let lock: DataDirectoryLock
+    /// Held on a journal directory of its own (``JournalLocation``), like ``lock``.
+    private let journalLock: DataDirectoryLock?
     let schema: Schema
     let settings: StoreSettings
     let writer: StoreWriter
@@ -36,7 +38,7 @@ public final class EngageStore: Service, Sendable {
         let journalLocation = JournalLocation(configured: configuration.journalDirectory, dataDirectory: directory)
         if !FileManager.default.fileExists(atPath: directory + "/data.mdb") {
             // A new data directory cannot own a journal yet: refused before anything is created.
-            try journalLocation.refuseJournalOfAnotherStore(dataDirectory: directory)
+            try journalLocation.refuseForNewDataDirectory(dataDirectory: directory)
         }
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), !isDirectory.boolValue {
@@ -72,37 +74,33 @@ public final class EngageStore: Service, Sendable {
             let settings = try StoreMeta.settle(configuration, txn, schema)
             return (
                 settings, try StoreMeta.readCatalog(txn, schema), try StoreMeta.readCounters(txn, schema),
-                try StoreMeta.string(MetaKey.journalDirectory, txn, schema).map(JournalLocation.init(recorded:))
+                try StoreMeta.journalBinding(txn, schema)
             )
         }
-        // The journal holds every acknowledged write not applied yet: never start without it.
-        try journalLocation.check(
+        // The journal holds every acknowledged write not applied yet: never start without it, nor with another's.
+        let journalPlan = try journalLocation.prepare(
             dataDirectory: directory,
-            storeID: settings.storeID,
-            appliedSequence: counters.appliedSequence,
             recorded: recordedJournal,
+            appliedSequence: counters.appliedSequence,
             journalLost: configuration.journalLost
         )
         try journalLocation.claim(
             dataDirectory: directory,
-            storeID: settings.storeID,
+            token: journalPlan.binding.token,
             sync: !configuration.unsafeNoSync
         )
-        if recordedJournal != journalLocation {
-            try environment.write { txn in
-                try StoreMeta.put(MetaKey.journalDirectory, string: journalLocation.recorded, txn, schema)
-            }
-            if let recordedJournal {
-                // Everything in the old place is applied (checked above): its files are no longer needed.
-                recordedJournal.release(dataDirectory: directory, storeID: settings.storeID)
-                logger.notice(
-                    "journal moved",
-                    metadata: [
-                        "from": "\(recordedJournal.directory(dataDirectory: directory))",
-                        "to": "\(journalLocation.directory(dataDirectory: directory))",
-                    ]
-                )
-            }
+        if journalPlan.changed {
+            try environment.write { txn in try StoreMeta.write(journalPlan.binding, txn, schema) }
+        }
+        if let previous = journalPlan.previous {
+            // Everything in the old place is applied (checked above): its files are no longer needed.
+            JournalLocation.release(previous, dataDirectory: directory)
+            logger.notice(
+                "journal moved",
+                metadata: [
+                    "from": "\(previous.directory)", "to": "\(journalLocation.directory(dataDirectory: directory))",
+                ]
+            )
         }
         let retention = RawEventRetention(days: configuration.rawRetentionDays, zone: settings.zone)
         let applier = Applier(
@@ -168,6 +166,7 @@ public final class EngageStore: Service, Sendable {
         }
         self.configuration = configuration
         self.lock = lock
+        self.journalLock = journalPlan.lock
         self.environment = environment
         self.schema = schema
         self.settings = settings
@@ -200,6 +199,7 @@ public final class EngageStore: Service, Sendable {
         } onCancelOrGracefulShutdown: {
             self.writer.stopAccepting()
         }
+        self.journalLock?.release()
         self.lock.release()
     }
 
@@ -207,6 +207,7 @@ public final class EngageStore: Service, Sendable {
     /// never ran fails what was queued. Further writes fail with ``StoreError/Code-swift.struct/closed``.
     public func close() {
         self.writer.close()
+        self.journalLock?.release()
         self.lock.release()
     }
 
@@ -324,8 +325,15 @@ extension EngageStore {
         defer { lock.release() }
         do {
             try self.environment.copy(to: path, compact: true)
+            // The copy has no journal (everything acknowledged before the backup is applied in it): it must not
+            // take this store's journal directory for its own.
+            let copy = try Environment(path: path, options: .init(maxDatabases: Schema.databaseCount + 2))
+            let meta = try copy.openDatabase("meta")
+            try copy.write { txn in try StoreMeta.forgetJournal(txn, meta) }
         } catch {
-            if error.isDiskFull { throw StoreError(.backupFailed, "backup into \(path) failed: the disk is full") }
+            if (error as? LMDBError)?.isDiskFull == true {
+                throw StoreError(.backupFailed, "backup into \(path) failed: the disk is full")
+            }
             throw StoreError(.backupFailed, "backup into \(path) failed: \(error)")
         }
         return (try? manager.attributesOfItem(atPath: path + "/data.mdb"))?[.size] as? Int ?? 0

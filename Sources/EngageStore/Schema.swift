@@ -149,6 +149,8 @@ enum MetaKey {
     static let storeID = "store_id"
     /// Where the journal is: "" for `DATA/journal`, else an absolute path (``JournalLocation``).
     static let journalDirectory = "journal_directory"
+    /// The token the journal's directory holds in its `journal-id` file (``JournalLocation``).
+    static let journalToken = "journal_token"
     /// The first day whose raw events are all still stored, once retention dropped older ones.
     static let rawRetainedFrom = "raw_retained_from"
 }

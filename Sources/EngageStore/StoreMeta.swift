@@ -58,6 +58,26 @@ enum StoreMeta {
         try self.put(MetaKey.appliedSequence, number: counters.appliedSequence, txn, schema)
     }
 
+    /// Where the journal is, and the token of its directory; nil when not recorded (a data directory made
+    /// before it was, or a backup's copy).
+    static func journalBinding(_ txn: borrowing Transaction, _ schema: Schema) throws -> JournalLocation.Binding? {
+        guard let place = try self.string(MetaKey.journalDirectory, txn, schema),
+            let token = try self.number(MetaKey.journalToken, txn, schema)
+        else { return nil }
+        return JournalLocation.Binding(place: JournalLocation(recorded: place), token: token)
+    }
+
+    static func write(_ binding: JournalLocation.Binding, _ txn: borrowing Transaction, _ schema: Schema) throws {
+        try self.put(MetaKey.journalDirectory, string: binding.place.recorded, txn, schema)
+        try self.put(MetaKey.journalToken, number: binding.token, txn, schema)
+    }
+
+    /// Forgets the journal binding (in a backup's copy, which has no journal).
+    static func forgetJournal(_ txn: borrowing Transaction, _ meta: Database) throws {
+        _ = try txn.delete(meta, key: Array(MetaKey.journalDirectory.utf8))
+        _ = try txn.delete(meta, key: Array(MetaKey.journalToken.utf8))
+    }
+
     static func readCatalog(_ txn: borrowing Transaction, _ schema: Schema) throws -> ActionCatalog {
         var catalog = ActionCatalog()
         try schema.actions.forEach(txn) { key, record in

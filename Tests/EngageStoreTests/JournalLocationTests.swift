@@ -110,7 +110,7 @@ struct JournalLocationTests {
         // The default place instead: refused too, naming where the journal was.
         let moved = try #require(Self.refusal(Self.configuration(data, journal: nil)))
         #expect(moved.message.contains("was at \(journal), which holds no journal of it now"))
-        #expect(Self.files(journal).isEmpty, "refusals change nothing")
+        #expect(Self.files(journal).allSatisfy { $0 == DataDirectoryLock.fileName }, "refusals claim nothing")
 
         var accepting = elsewhere
         accepting.journalLost = true
@@ -142,6 +142,95 @@ struct JournalLocationTests {
         let reopened = try EngageStore.running(configuration: Self.configuration(first, journal: journal))
         defer { reopened.close() }
         #expect(try reopened.stats().events == accepted)
+    }
+
+    @Test("--journal-lost does not skip what the recorded journal still holds")
+    func journalLostKeepsWhatIsThere() async throws {
+        let data = Self.directory("data")
+        let journal = Self.directory("journal")
+        defer {
+            try? FileManager.default.removeItem(atPath: data)
+            try? FileManager.default.removeItem(atPath: journal)
+        }
+        let (accepted, records) = try await Self.acknowledgeOnly(Self.configuration(data, journal: journal), batches: 2)
+        var elsewhere = Self.configuration(data, journal: journal + "-new")
+        elsewhere.journalLost = true
+        let refused = try #require(Self.refusal(elsewhere))
+        #expect(refused.message.contains("the journal at \(journal) holds \(records) acknowledged writes"))
+        let store = try EngageStore.running(configuration: Self.configuration(data, journal: journal))
+        defer { store.close() }
+        #expect(try store.stats().events == accepted)
+    }
+
+    @Test("the same directory by another path (a symbolic link) is no move: the journal is replayed from it")
+    func symbolicLink() async throws {
+        let data = Self.directory("data")
+        let journal = Self.directory("journal")
+        let link = Self.directory("link")
+        defer {
+            for path in [data, journal, link] { try? FileManager.default.removeItem(atPath: path) }
+        }
+        let (accepted, _) = try await Self.acknowledgeOnly(Self.configuration(data, journal: journal), batches: 2)
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: journal)
+        let store = try EngageStore.running(configuration: Self.configuration(data, journal: link))
+        defer { store.close() }
+        #expect(try store.stats().events == accepted)
+        #expect(Self.files(journal).contains(JournalLocation.identityFile))
+    }
+
+    @Test("a backup's copy has no journal: it starts on its own and never takes the source's journal directory")
+    func backupCopy() async throws {
+        let data = Self.directory("data")
+        let journal = Self.directory("journal")
+        let copy = Self.directory("copy")
+        defer {
+            for path in [data, journal, copy] { try? FileManager.default.removeItem(atPath: path) }
+        }
+        let source = try EngageStore.running(configuration: Self.configuration(data, journal: journal))
+        let accepted = try await source.ingest(Array(try Fixtures.events().prefix(300))).accepted
+        #expect(try await source.backup(to: copy) > 0)
+        let later = try await source.ingest(Array(try Fixtures.events().dropFirst(300).prefix(200))).accepted
+        source.close()
+        let journalFiles = Self.files(journal)
+
+        let refused = try #require(Self.refusal(Self.configuration(copy, journal: journal)))
+        #expect(refused.message.contains("\(journal) holds the journal of another data directory"))
+        let restored = try EngageStore.running(configuration: Self.configuration(copy, journal: nil))
+        #expect(try restored.stats().events == accepted)
+        restored.close()
+        #expect(Self.files(journal) == journalFiles, "the source's journal is untouched")
+        let reopened = try EngageStore.running(configuration: Self.configuration(data, journal: journal))
+        defer { reopened.close() }
+        #expect(try reopened.stats().events == accepted + later)
+    }
+
+    @Test("a journal directory a running server uses, or holding segments without a journal-id, is refused")
+    func inUseOrUnknown() async throws {
+        let data = Self.directory("data")
+        let journal = Self.directory("journal")
+        let copy = Self.directory("copy")
+        let strange = Self.directory("strange")
+        defer {
+            for path in [data, journal, copy, strange] { try? FileManager.default.removeItem(atPath: path) }
+        }
+        do {
+            let store = try EngageStore.running(configuration: Self.configuration(data, journal: journal))
+            _ = try await store.ingest(Array(try Fixtures.events().prefix(50)))
+            store.close()
+        }
+        // A copy made by hand records the same journal; while the source runs, it cannot have it.
+        try FileManager.default.copyItem(atPath: data, toPath: copy)
+        let running = try EngageStore.running(configuration: Self.configuration(data, journal: journal))
+        let inUse = try #require(Self.refusal(Self.configuration(copy, journal: nil)))
+        #expect(inUse.code == .directoryInUse)
+        #expect(inUse.message.contains("\(journal) is in use by"))
+        running.close()
+        #expect(Self.files(journal).contains(JournalLocation.identityFile))
+
+        try FileManager.default.createDirectory(atPath: strange, withIntermediateDirectories: true)
+        try Data([1, 2, 3]).write(to: URL(fileURLWithPath: strange + "/00000000000000000001.journal"))
+        let unknown = try #require(Self.refusal(Self.configuration(data, journal: strange)))
+        #expect(unknown.message.contains("\(strange) holds journal segments but no journal-id file"))
     }
 
     @Test("DATA/journal named explicitly is the default place; relative paths are made absolute")
