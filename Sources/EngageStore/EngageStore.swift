@@ -326,11 +326,18 @@ extension EngageStore {
         do {
             try self.environment.copy(to: path, compact: true)
             // The copy has no journal (everything acknowledged before the backup is applied in it): it must not
-            // take this store's journal directory for its own.
-            let copy = try Environment(path: path, options: .init(maxDatabases: Schema.databaseCount + 2))
+            // take this store's journal directory for its own. Opened with room to write, whatever its size.
+            let size = (try? manager.attributesOfItem(atPath: path + "/data.mdb"))?[.size] as? Int ?? 0
+            let copy = try Environment(
+                path: path,
+                options: .init(mapSize: max(1 << 30, size * 2), maxDatabases: Schema.databaseCount + 2)
+            )
             let meta = try copy.openDatabase("meta")
             try copy.write { txn in try StoreMeta.forgetJournal(txn, meta) }
         } catch {
+            // Nothing half-made stays behind to be started.
+            try? manager.removeItem(atPath: path + "/data.mdb")
+            try? manager.removeItem(atPath: path + "/lock.mdb")
             if (error as? LMDBError)?.isDiskFull == true {
                 throw StoreError(.backupFailed, "backup into \(path) failed: the disk is full")
             }

@@ -257,11 +257,18 @@ struct HardeningTests {
         let cycles = Int(ProcessInfo.processInfo.environment["ENGAGE_CRASH_CYCLES"] ?? "") ?? 20
         let server = ServerProcess()
         defer { server.stop() }
+        // tools/crash-test --journal-elsewhere: the journal in a directory of its own (engaged --journal).
+        var serverArguments: [String] = []
+        if ProcessInfo.processInfo.environment["ENGAGE_CRASH_JOURNAL_ELSEWHERE"] == "1" {
+            let journal = NSTemporaryDirectory() + "engage-crash-journal-" + UUID().uuidString
+            serverArguments = ["--journal", journal]
+        }
+        defer { if let journal = serverArguments.last { try? FileManager.default.removeItem(atPath: journal) } }
         var random = SeededGenerator(seed: 2026)
         var acknowledged: [Event] = []
         var sent: [Event] = []
         for cycle in 0..<cycles {
-            try server.start()
+            try server.start(serverArguments)
             if cycle > 0 {
                 // What was acknowledged before the last kill is all there, once.
                 let stored = try storedEventIDs(server)
@@ -282,7 +289,7 @@ struct HardeningTests {
             sent += load.sent.flatMap { $0 }
         }
         #expect(acknowledged.count > 1000)
-        try server.start()
+        try server.start(serverArguments)
         let stored = try storedEventIDs(server)
         #expect(acknowledged.allSatisfy { stored["\($0.userID)/\($0.eventID)"] == 1 })
         // Replay everything that was ever sent, acknowledged or not, with the same ids.

@@ -1,6 +1,7 @@
 import EngageModel
 import EngageTestSupport
 import Foundation
+import LMDB
 import Testing
 
 @testable import EngageStore
@@ -231,6 +232,30 @@ struct JournalLocationTests {
         try Data([1, 2, 3]).write(to: URL(fileURLWithPath: strange + "/00000000000000000001.journal"))
         let unknown = try #require(Self.refusal(Self.configuration(data, journal: strange)))
         #expect(unknown.message.contains("\(strange) holds journal segments but no journal-id file"))
+    }
+
+    @Test(
+        "a data directory from before the journal's place was recorded replays DATA/journal (also after a start stopped between journal-id and meta)",
+        arguments: [false, true]
+    )
+    func upgrade(stoppedAfterClaim: Bool) async throws {
+        let data = Self.directory("data")
+        defer { try? FileManager.default.removeItem(atPath: data) }
+        let (accepted, _) = try await Self.acknowledgeOnly(Self.configuration(data, journal: nil), batches: 2)
+        // Back to what an earlier version left: no binding in meta, no journal-id.
+        do {
+            let environment = try Environment(path: data, options: .init(maxDatabases: Schema.databaseCount + 2))
+            let meta = try environment.openDatabase("meta")
+            try environment.write { txn in try StoreMeta.forgetJournal(txn, meta) }
+        }
+        try FileManager.default.removeItem(atPath: data + "/journal/" + JournalLocation.identityFile)
+        if stoppedAfterClaim {
+            try JournalLocation(configured: nil, dataDirectory: data).claim(dataDirectory: data, token: 42, sync: false)
+        }
+        let store = try EngageStore.running(configuration: Self.configuration(data, journal: nil))
+        defer { store.close() }
+        #expect(try store.stats().events == accepted)
+        #expect(try store.verify().isClean)
     }
 
     @Test("DATA/journal named explicitly is the default place; relative paths are made absolute")

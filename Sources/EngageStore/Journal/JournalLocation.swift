@@ -96,7 +96,11 @@ struct JournalLocation: Equatable, Sendable {
             + " them (whatever they held is lost), add --journal-lost."
         // A journal-id without segments holds nothing acknowledged (a start that stopped before opening the
         // journal, whose lock this start now holds): taken over.
-        if let owner, owner != recorded?.token, Self.holdsSegments(directory) { throw Self.anotherJournal(directory) }
+        // (Not for a data directory's own DATA/journal before its binding is recorded: an upgrade that stopped
+        // between writing the journal-id and recording it.)
+        if let owner, owner != recorded?.token, !mayHoldUnmarkedSegments, Self.holdsSegments(directory) {
+            throw Self.anotherJournal(directory)
+        }
         guard let recorded else {
             let binding = Binding(place: self, token: Self.newToken())
             if self.customDirectory == nil { return Plan(binding: binding, changed: true, lock: lock, previous: nil) }
@@ -111,10 +115,14 @@ struct JournalLocation: Equatable, Sendable {
                 return Plan(binding: binding, changed: binding != recorded, lock: lock, previous: nil)
             }
             guard journalLost else {
+                let why =
+                    self.customDirectory == nil
+                    ? "was it deleted, or the data directory copied without it?"
+                    : "is its file system mounted?"
                 throw StoreError(
                     .cannotOpen,
                     "\(directory) holds no journal of \(dataDirectory) (no \(Self.identityFile) file), though its "
-                        + "journal was kept there: is its file system mounted?" + lost
+                        + "journal was kept there: \(why)" + lost
                 )
             }
             return Plan(binding: Binding(place: self, token: Self.newToken()), changed: true, lock: lock, previous: nil)
@@ -205,10 +213,12 @@ struct JournalLocation: Equatable, Sendable {
     /// Empties the journal's previous place once the move is recorded: its segments (all applied) and its
     /// `journal-id`; `DATA/journal` goes altogether. The lock file stays (see ``DataDirectoryLock``).
     static func release(_ previous: (directory: String, lock: DataDirectoryLock?), dataDirectory: String) {
+        // Segments first: a crash in between leaves a journal-id without segments, which holds nothing.
         let names = (try? FileManager.default.contentsOfDirectory(atPath: previous.directory)) ?? []
-        for name in names where name.hasSuffix(".journal") || name == Self.identityFile {
+        for name in names where name.hasSuffix(".journal") {
             try? FileManager.default.removeItem(atPath: previous.directory + "/" + name)
         }
+        try? FileManager.default.removeItem(atPath: previous.directory + "/" + Self.identityFile)
         if Self.sameDirectory(previous.directory, dataDirectory + "/journal") {
             try? FileManager.default.removeItem(atPath: previous.directory)
         }
