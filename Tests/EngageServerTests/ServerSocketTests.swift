@@ -136,9 +136,10 @@ func withRawConnection<Result: Sendable>(
                 try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
             }
         }
-    // A watchdog: no test waits on a socket for more than 20 seconds.
+    // A watchdog: no test waits on a socket for more than a minute (20 s was too short for a whole run on a
+    // slow 2-core machine, where a burst test's answers were still coming).
     let watchdog = Task { [channel = channel.channel] in
-        try await Task.sleep(for: .seconds(20))
+        try await Task.sleep(for: .seconds(60))
         try await channel.close()
     }
     defer { watchdog.cancel() }
@@ -433,19 +434,28 @@ struct GracefulShutdownTests {
                 }
                 try await connection.send(IngestEvents(IngestBatch(events: events)).frame(requestID: id))
             }
-            // Shut down while most batches are still queued or being committed.
-            let shutdown = Task { await server.group.triggerGracefulShutdown() }
+            // A ping after the batches: its pong means the server has read all 60 (frames are taken up in
+            // order), which a slow machine may not have done by the time the last one is sent.
+            try await connection.send(Ping(nonce: 61).frame(requestID: 61))
             var accepted = 0
             var answered = 0
+            var shutdown: Task<Void, Never>?
             while let frame = try await connection.next() {
-                answered += 1
                 switch try Response.decode(frame) {
-                case .ingestResult(let result): accepted += result.result.accepted
-                case .error(let error): #expect(error.error.code == .shuttingDown, "\(error)")
+                case .pong:
+                    // Shut down while most batches are still queued or being committed.
+                    shutdown = Task { await server.group.triggerGracefulShutdown() }
+                case .ingestResult(let result):
+                    answered += 1
+                    accepted += result.result.accepted
+                case .error(let error):
+                    answered += 1
+                    #expect(error.error.code == .shuttingDown, "\(error)")
                 default: Issue.record("unexpected \(frame.type)")
                 }
             }
-            await shutdown.value
+            #expect(shutdown != nil, "the ping was answered")
+            await shutdown?.value
             return (accepted, answered)
         }
         try await server.task.value
