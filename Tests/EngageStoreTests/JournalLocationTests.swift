@@ -12,6 +12,22 @@ struct JournalLocationTests {
         NSTemporaryDirectory() + "engage-journal-place-" + name + "-" + UUID().uuidString
     }
 
+    /// Fresh temporary directories for one test.
+    struct Scratch {
+        let paths: [String]
+        init(_ names: String...) { self.paths = names.map(JournalLocationTests.directory) }
+        subscript(index: Int) -> String { self.paths[index] }
+        func remove() { for path in self.paths { try? FileManager.default.removeItem(atPath: path) } }
+    }
+
+    /// Opens a store, checks that it holds `events` events and verifies clean, and closes it.
+    static func expectEvents(_ events: Int, _ configuration: StoreConfiguration) throws {
+        let store = try EngageStore.running(configuration: configuration)
+        defer { store.close() }
+        #expect(try store.stats().events == events)
+        #expect(try store.verify().isClean)
+    }
+
     static func configuration(_ data: String, journal: String?) -> StoreConfiguration {
         var configuration = StoreConfiguration(path: data, eventFilterBytes: 1 << 16, initialMapSize: 64 << 20)
         configuration.journalDirectory = journal
@@ -55,12 +71,9 @@ struct JournalLocationTests {
 
     @Test("writes acknowledged into a journal elsewhere are replayed from there; a start without it is refused")
     func replayFromItsOwnDirectory() async throws {
-        let data = Self.directory("data")
-        let journal = Self.directory("journal")
-        defer {
-            try? FileManager.default.removeItem(atPath: data)
-            try? FileManager.default.removeItem(atPath: journal)
-        }
+        let scratch = Scratch("data", "journal")
+        defer { scratch.remove() }
+        let (data, journal) = (scratch[0], scratch[1])
         let elsewhere = Self.configuration(data, journal: journal)
         let (accepted, records) = try await Self.acknowledgeOnly(elsewhere, batches: 4)
         #expect(accepted > 900)
@@ -93,12 +106,9 @@ struct JournalLocationTests {
 
     @Test("a journal directory that no longer holds the journal is refused; --journal-lost starts without it")
     func lostJournal() async throws {
-        let data = Self.directory("data")
-        let journal = Self.directory("journal")
-        defer {
-            try? FileManager.default.removeItem(atPath: data)
-            try? FileManager.default.removeItem(atPath: journal)
-        }
+        let scratch = Scratch("data", "journal")
+        defer { scratch.remove() }
+        let (data, journal) = (scratch[0], scratch[1])
         let elsewhere = Self.configuration(data, journal: journal)
         _ = try await Self.acknowledgeOnly(elsewhere, batches: 2)
         // An empty directory where the journal was: a file system that is not mounted.
@@ -121,56 +131,41 @@ struct JournalLocationTests {
         let accepted = try await store.ingest(Array(try Fixtures.events().prefix(100))).accepted
         store.close()
         // The journal is this store's again: the next start needs no flag.
-        let reopened = try EngageStore.running(configuration: elsewhere)
-        defer { reopened.close() }
-        #expect(try reopened.stats().events == accepted)
+        try Self.expectEvents(accepted, elsewhere)
     }
 
     @Test("another data directory's journal directory is refused")
     func anotherStoresJournal() async throws {
-        let first = Self.directory("first")
-        let second = Self.directory("second")
-        let journal = Self.directory("journal")
-        defer {
-            for path in [first, second, journal] { try? FileManager.default.removeItem(atPath: path) }
-        }
+        let scratch = Scratch("first", "second", "journal")
+        defer { scratch.remove() }
+        let (first, second, journal) = (scratch[0], scratch[1], scratch[2])
         let firstStore = try EngageStore.running(configuration: Self.configuration(first, journal: journal))
         let accepted = try await firstStore.ingest(Array(try Fixtures.events().prefix(50))).accepted
         firstStore.close()
         let refused = try #require(Self.refusal(Self.configuration(second, journal: journal)))
         #expect(refused.code == .cannotOpen)
         #expect(refused.message.contains("\(journal) holds the journal of another data directory"))
-        let reopened = try EngageStore.running(configuration: Self.configuration(first, journal: journal))
-        defer { reopened.close() }
-        #expect(try reopened.stats().events == accepted)
+        try Self.expectEvents(accepted, Self.configuration(first, journal: journal))
     }
 
     @Test("--journal-lost does not skip what the recorded journal still holds")
     func journalLostKeepsWhatIsThere() async throws {
-        let data = Self.directory("data")
-        let journal = Self.directory("journal")
-        defer {
-            try? FileManager.default.removeItem(atPath: data)
-            try? FileManager.default.removeItem(atPath: journal)
-        }
+        let scratch = Scratch("data", "journal")
+        defer { scratch.remove() }
+        let (data, journal) = (scratch[0], scratch[1])
         let (accepted, records) = try await Self.acknowledgeOnly(Self.configuration(data, journal: journal), batches: 2)
         var elsewhere = Self.configuration(data, journal: journal + "-new")
         elsewhere.journalLost = true
         let refused = try #require(Self.refusal(elsewhere))
         #expect(refused.message.contains("the journal at \(journal) holds \(records) acknowledged writes"))
-        let store = try EngageStore.running(configuration: Self.configuration(data, journal: journal))
-        defer { store.close() }
-        #expect(try store.stats().events == accepted)
+        try Self.expectEvents(accepted, Self.configuration(data, journal: journal))
     }
 
     @Test("the same directory by another path (a symbolic link) is no move: the journal is replayed from it")
     func symbolicLink() async throws {
-        let data = Self.directory("data")
-        let journal = Self.directory("journal")
-        let link = Self.directory("link")
-        defer {
-            for path in [data, journal, link] { try? FileManager.default.removeItem(atPath: path) }
-        }
+        let scratch = Scratch("data", "journal", "link")
+        defer { scratch.remove() }
+        let (data, journal, link) = (scratch[0], scratch[1], scratch[2])
         let (accepted, _) = try await Self.acknowledgeOnly(Self.configuration(data, journal: journal), batches: 2)
         try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: journal)
         let store = try EngageStore.running(configuration: Self.configuration(data, journal: link))
@@ -181,12 +176,9 @@ struct JournalLocationTests {
 
     @Test("a backup's copy has no journal: it starts on its own and never takes the source's journal directory")
     func backupCopy() async throws {
-        let data = Self.directory("data")
-        let journal = Self.directory("journal")
-        let copy = Self.directory("copy")
-        defer {
-            for path in [data, journal, copy] { try? FileManager.default.removeItem(atPath: path) }
-        }
+        let scratch = Scratch("data", "journal", "copy")
+        defer { scratch.remove() }
+        let (data, journal, copy) = (scratch[0], scratch[1], scratch[2])
         let source = try EngageStore.running(configuration: Self.configuration(data, journal: journal))
         let accepted = try await source.ingest(Array(try Fixtures.events().prefix(300))).accepted
         #expect(try await source.backup(to: copy) > 0)
@@ -200,20 +192,14 @@ struct JournalLocationTests {
         #expect(try restored.stats().events == accepted)
         restored.close()
         #expect(Self.files(journal) == journalFiles, "the source's journal is untouched")
-        let reopened = try EngageStore.running(configuration: Self.configuration(data, journal: journal))
-        defer { reopened.close() }
-        #expect(try reopened.stats().events == accepted + later)
+        try Self.expectEvents(accepted + later, Self.configuration(data, journal: journal))
     }
 
     @Test("a journal directory a running server uses, or holding segments without a journal-id, is refused")
     func inUseOrUnknown() async throws {
-        let data = Self.directory("data")
-        let journal = Self.directory("journal")
-        let copy = Self.directory("copy")
-        let strange = Self.directory("strange")
-        defer {
-            for path in [data, journal, copy, strange] { try? FileManager.default.removeItem(atPath: path) }
-        }
+        let scratch = Scratch("data", "journal", "copy", "strange")
+        defer { scratch.remove() }
+        let (data, journal, copy, strange) = (scratch[0], scratch[1], scratch[2], scratch[3])
         do {
             let store = try EngageStore.running(configuration: Self.configuration(data, journal: journal))
             _ = try await store.ingest(Array(try Fixtures.events().prefix(50)))
@@ -239,8 +225,9 @@ struct JournalLocationTests {
         arguments: [false, true]
     )
     func upgrade(stoppedAfterClaim: Bool) async throws {
-        let data = Self.directory("data")
-        defer { try? FileManager.default.removeItem(atPath: data) }
+        let scratch = Scratch("data")
+        defer { scratch.remove() }
+        let data = scratch[0]
         let (accepted, _) = try await Self.acknowledgeOnly(Self.configuration(data, journal: nil), batches: 2)
         // Back to what an earlier version left: no binding in meta, no journal-id.
         do {
