@@ -177,15 +177,18 @@ struct HardeningTests {
             "--idle-timeout", "1s",
         ])
         defer { quiet.stop() }
+        // Both ends timed on the event loop (the channel set up before it connects, and its close): the task
+        // awaiting the connection or the stream can resume much later when the other integration tests, run in
+        // parallel, hold the cooperative threads (a CI run measured 0.9 s from the resumed task).
+        let openedAt = NIOLockedValueBox<Date?>(nil)
         let silent = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connect(host: "127.0.0.1", port: quiet.port) { channel in
-                channel.eventLoop.makeCompletedFuture {
+                openedAt.withLockedValue { $0 = Date() }
+                return channel.eventLoop.makeCompletedFuture {
                     try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
                 }
             }
-        let opened = Date()
-        // Timed on the event loop when the channel closes: the task awaiting the stream can resume much later
-        // when the other integration tests, run in parallel, hold the cooperative threads.
+        let opened = try #require(openedAt.withLockedValue { $0 })
         let closedAt = NIOLockedValueBox<Date?>(nil)
         silent.channel.closeFuture.whenComplete { _ in closedAt.withLockedValue { $0 = Date() } }
         try await silent.executeThenClose { inbound, _ in
