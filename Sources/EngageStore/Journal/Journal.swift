@@ -119,7 +119,7 @@ final class Journal {
     }
 
     /// The segment files in `directory`, oldest first (none when it does not exist).
-    private static func segments(in directory: String) -> [Segment] {
+    static func segments(in directory: String) -> [Segment] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
         let segments = names.compactMap { name -> Segment? in
             guard name.hasSuffix(".journal"), let first = UInt64(name.dropLast(".journal".count)) else { return nil }
@@ -218,7 +218,12 @@ final class Journal {
 
     private func syncDirectory() throws {
         guard self.sync else { return }
-        let descriptor = Glibc.open(self.directory, O_RDONLY | O_DIRECTORY)
+        Self.syncDirectory(self.directory)
+    }
+
+    /// Makes the entries of `directory` (files created, renamed or deleted) durable.
+    static func syncDirectory(_ directory: String) {
+        let descriptor = Glibc.open(directory, O_RDONLY | O_DIRECTORY)
         guard descriptor >= 0 else { return }
         defer { close(descriptor) }
         _ = fsync(descriptor)

@@ -207,16 +207,15 @@ struct JournalLocation: Equatable, Sendable {
         guard written == text.count, synced, rename(temporary, path) == 0 else {
             throw StoreError(.cannotOpen, "cannot write \(path): \(String(cString: strerror(errno)))")
         }
-        if sync { Self.syncDirectory(directory) }
+        if sync { Journal.syncDirectory(directory) }
     }
 
     /// Empties the journal's previous place once the move is recorded: its segments (all applied) and its
     /// `journal-id`; `DATA/journal` goes altogether. The lock file stays (see ``DataDirectoryLock``).
     static func release(_ previous: (directory: String, lock: DataDirectoryLock?), dataDirectory: String) {
         // Segments first: a crash in between leaves a journal-id without segments, which holds nothing.
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: previous.directory)) ?? []
-        for name in names where name.hasSuffix(".journal") {
-            try? FileManager.default.removeItem(atPath: previous.directory + "/" + name)
+        for segment in Journal.segments(in: previous.directory) {
+            try? FileManager.default.removeItem(atPath: segment.path)
         }
         try? FileManager.default.removeItem(atPath: previous.directory + "/" + Self.identityFile)
         if Self.sameDirectory(previous.directory, dataDirectory + "/journal") {
@@ -245,9 +244,7 @@ struct JournalLocation: Equatable, Sendable {
         return UInt64(text.trimmingCharacters(in: .whitespacesAndNewlines), radix: 16)
     }
 
-    private static func holdsSegments(_ directory: String) -> Bool {
-        ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).contains { $0.hasSuffix(".journal") }
-    }
+    private static func holdsSegments(_ directory: String) -> Bool { !Journal.segments(in: directory).isEmpty }
 
     /// One directory, however spelled (symbolic links, bind mounts): same device and inode when both exist.
     static func sameDirectory(_ first: String, _ second: String) -> Bool {
@@ -255,13 +252,6 @@ struct JournalLocation: Equatable, Sendable {
         var b = stat()
         guard stat(first, &a) == 0, stat(second, &b) == 0 else { return Self.absolute(first) == Self.absolute(second) }
         return a.st_dev == b.st_dev && a.st_ino == b.st_ino
-    }
-
-    private static func syncDirectory(_ directory: String) {
-        let descriptor = open(directory, O_RDONLY | O_DIRECTORY)
-        guard descriptor >= 0 else { return }
-        _ = fsync(descriptor)
-        close(descriptor)
     }
 
     private static func newToken() -> UInt64 { UInt64.random(in: 1...UInt64.max) }
